@@ -1,0 +1,146 @@
+// Package config declares, reads and validates the whole stack configuration.
+// Every other stage only reads the typed Config this package returns.
+package config
+
+// Arch is a CPU architecture as Talos names its images.
+type Arch string
+
+// The architectures Talos publishes AMIs for.
+const (
+	ArchAMD64 Arch = "amd64"
+	ArchARM64 Arch = "arm64"
+)
+
+// NAT strategies.
+const (
+	NATSingle = "single"
+	NATPerAZ  = "perAz"
+)
+
+// RootVolume is a node's EBS root volume. It is always encrypted.
+type RootVolume struct {
+	SizeGiB    int    `json:"sizeGiB"`
+	Type       string `json:"type"`
+	IOPS       int    `json:"iops,omitempty"`
+	Throughput int    `json:"throughput,omitempty"`
+}
+
+// ControlPlane is the control-plane node group.
+type ControlPlane struct {
+	Count        int        `json:"count"`
+	InstanceType string     `json:"instanceType"`
+	Arch         Arch       `json:"arch"`
+	RootVolume   RootVolume `json:"rootVolume"`
+}
+
+// Taint is a Kubernetes node taint.
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"`
+}
+
+// WorkerPool is one worker Auto Scaling Group.
+type WorkerPool struct {
+	Name            string            `json:"name"`
+	InstanceTypes   []string          `json:"instanceTypes"`
+	Arch            Arch              `json:"arch"`
+	MinSize         int               `json:"minSize"`
+	MaxSize         int               `json:"maxSize"`
+	DesiredCapacity int               `json:"desiredCapacity"`
+	Spot            bool              `json:"spot"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	Taints          []Taint           `json:"taints,omitempty"`
+	RootVolume      RootVolume        `json:"rootVolume"`
+	// ConfigPatches are Talos machine-config patches (YAML strategic merge or
+	// JSON6902), applied after every patch this program builds.
+	ConfigPatches []string `json:"configPatches,omitempty"`
+	// Autoscaled hands desiredCapacity to a cluster autoscaler: the stack sets
+	// it on create and ignores it afterwards.
+	Autoscaled bool `json:"autoscaled"`
+}
+
+// Chart is a Helm chart add-on that can be switched off.
+type Chart struct {
+	Enabled bool   `json:"enabled"`
+	Version string `json:"version"`
+}
+
+// Cilium is the CNI add-on.
+type Cilium struct {
+	Enabled bool   `json:"enabled"`
+	Version string `json:"version"`
+	Hubble  bool   `json:"hubble"`
+}
+
+// CloudControllerManager is the AWS cloud controller manager add-on.
+type CloudControllerManager struct {
+	Enabled bool   `json:"enabled"`
+	Version string `json:"version"`
+	// ImageTag pins the controller image; its minor should match Kubernetes'.
+	ImageTag string `json:"imageTag"`
+}
+
+// RootApp is the optional Argo CD app-of-apps.
+type RootApp struct {
+	RepoURL  string `json:"repoURL,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Revision string `json:"revision,omitempty"`
+}
+
+// ArgoCD is the GitOps add-on.
+type ArgoCD struct {
+	Enabled     bool    `json:"enabled"`
+	Version     string  `json:"version"`
+	AppsVersion string  `json:"appsVersion"`
+	RootApp     RootApp `json:"rootApp"`
+}
+
+// Addons are the Helm releases installed into the cluster.
+type Addons struct {
+	Cilium                 Cilium                 `json:"cilium"`
+	CloudControllerManager CloudControllerManager `json:"awsCloudControllerManager"`
+	// CSRApprover approves kubelet serving certificates after checking them
+	// against the node (Talos cloud controller manager, node-csr-approval only).
+	CSRApprover   Chart  `json:"csrApprover"`
+	MetricsServer Chart  `json:"metricsServer"`
+	ArgoCD        ArgoCD `json:"argocd"`
+	EBSCSI        Chart  `json:"ebsCsi"`
+}
+
+// Config is the validated stack configuration.
+type Config struct {
+	ClusterName       string
+	Region            string
+	AZCount           int
+	AvailabilityZones []string
+	VPCCIDR           string
+	PodCIDR           string
+	ServiceCIDR       string
+	NATStrategy       string
+	AdminCIDRs        []string
+	IngressCIDRs      []string
+	TalosVersion      string
+	KubernetesVersion string
+	AMIAMD64          string
+	AMIARM64          string
+	ControlPlane      ControlPlane
+	WorkerPools       []WorkerPool
+	Addons            Addons
+	Tags              map[string]string
+}
+
+// Arches returns the architectures in use, sorted, so an AMI is looked up once per arch.
+func (c *Config) Arches() []Arch {
+	seen := map[Arch]bool{c.ControlPlane.Arch: true}
+	for _, p := range c.WorkerPools {
+		seen[p.Arch] = true
+	}
+	var out []Arch
+	for _, a := range []Arch{ArchAMD64, ArchARM64} {
+		if seen[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}

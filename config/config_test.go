@@ -1,0 +1,214 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// src builds a Source from a map, always with a valid adminCidrs unless overridden.
+func src(kv map[string]string) Source {
+	m := map[string]string{"adminCidrs": `["203.0.113.10/32"]`}
+	for k, v := range kv {
+		if v == "<unset>" {
+			delete(m, k)
+			continue
+		}
+		m[k] = v
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, warnings, err := Parse(src(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("defaults should not warn: %v", warnings)
+	}
+	if cfg.Region != "ap-southeast-1" || cfg.VPCCIDR != "10.0.0.0/16" || cfg.AZCount != 3 || cfg.NATStrategy != NATPerAZ {
+		t.Errorf("unexpected network defaults: %+v", cfg)
+	}
+	if cfg.TalosVersion != DefaultTalosVersion || cfg.KubernetesVersion != DefaultKubernetesVersion {
+		t.Errorf("versions: %s %s", cfg.TalosVersion, cfg.KubernetesVersion)
+	}
+	if cfg.ControlPlane.Count != 3 || !reflect.DeepEqual(cfg.IngressCIDRs, []string{"0.0.0.0/0"}) {
+		t.Errorf("control plane / ingress defaults: %+v %v", cfg.ControlPlane, cfg.IngressCIDRs)
+	}
+	if len(cfg.WorkerPools) != 1 || cfg.WorkerPools[0].Name != "general" {
+		t.Errorf("pools: %+v", cfg.WorkerPools)
+	}
+}
+
+func TestPartialObjectsKeepDefaults(t *testing.T) {
+	cfg, _, err := Parse(src(map[string]string{
+		"controlPlane": `{"count":1}`,
+		"addons":       `{"cilium":{"hubble":true}}`,
+		"workerPools":  `[{"name":"gpu","instanceTypes":["g5.xlarge"]}]`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ControlPlane.InstanceType != defaultControlPlaneType || cfg.ControlPlane.RootVolume.Type != "gp3" {
+		t.Errorf("control-plane defaults lost: %+v", cfg.ControlPlane)
+	}
+	if !cfg.Addons.Cilium.Enabled || cfg.Addons.Cilium.Version != CiliumChartVersion || !cfg.Addons.Cilium.Hubble {
+		t.Errorf("cilium defaults lost: %+v", cfg.Addons.Cilium)
+	}
+	if p := cfg.WorkerPools[0]; p.Arch != ArchAMD64 || p.RootVolume.SizeGiB != defaultWorkerVolumeSizeGiB || p.MaxSize != 3 {
+		t.Errorf("pool defaults lost: %+v", p)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		kv   map[string]string
+		want []string // substrings that must all appear, each naming the key path
+	}{
+		{"missing admin CIDRs", map[string]string{"adminCidrs": "<unset>"},
+			[]string{"adminCidrs: Required value", "pulumi config set --path 'adminCidrs[0]'"}},
+		{"malformed admin CIDR", map[string]string{"adminCidrs": `["1.2.3.4/33"]`}, []string{"adminCidrs[0]: Invalid value"}},
+		{"admin CIDR host bits", map[string]string{"adminCidrs": `["10.1.2.3/8"]`}, []string{"adminCidrs[0]", "did you mean 10.0.0.0/8"}},
+		{"duplicate admin CIDR", map[string]string{"adminCidrs": `["198.51.100.0/24","198.51.100.0/24"]`}, []string{"adminCidrs[1]: Duplicate value"}},
+		{"adminCidrs not a list", map[string]string{"adminCidrs": `1.2.3.4/32`}, []string{"adminCidrs: Invalid value", "list of strings"}},
+		{"malformed ingress CIDR", map[string]string{"ingressCidrs": `["everywhere"]`}, []string{"ingressCidrs[0]: Invalid value"}},
+		{"malformed VPC CIDR", map[string]string{"vpcCidr": "10.0.0.0"}, []string{"vpcCidr: Invalid value"}},
+		{"VPC too small", map[string]string{"vpcCidr": "10.0.0.0/24"}, []string{"vpcCidr: Invalid value", "/16 to /21"}},
+		{"VPC too large", map[string]string{"vpcCidr": "10.0.0.0/12", "podCidr": "192.168.0.0/16", "serviceCidr": "172.16.0.0/16"}, []string{"vpcCidr: Invalid value"}},
+		{"pod CIDR overlaps VPC", map[string]string{"podCidr": "10.0.128.0/17"}, []string{"podCidr: Invalid value", "overlaps vpcCidr"}},
+		{"service CIDR overlaps pods", map[string]string{"serviceCidr": "10.244.0.0/20"}, []string{"serviceCidr: Invalid value", "overlaps podCidr"}},
+		{"IPv6 VPC", map[string]string{"vpcCidr": "fd00::/56"}, []string{"vpcCidr: Invalid value"}},
+		{"unknown NAT strategy", map[string]string{"natStrategy": "perZone"}, []string{`natStrategy: Unsupported value: "perZone"`, `"single", "perAz"`}},
+		{"AZ count zero", map[string]string{"azCount": "0"}, []string{"azCount: Invalid value", "between 1 and 6"}},
+		{"AZ count seven", map[string]string{"azCount": "7"}, []string{"azCount: Invalid value"}},
+		{"AZ count not a number", map[string]string{"azCount": "three"}, []string{"azCount: Invalid value", "integer"}},
+		{"AZ of other region", map[string]string{"availabilityZones": `["us-east-1a"]`}, []string{"availabilityZones[0]: Unsupported value"}},
+		{"duplicate AZ", map[string]string{"availabilityZones": `["ap-southeast-1a","ap-southeast-1a"]`}, []string{"availabilityZones[1]: Duplicate value"}},
+		{"bad region", map[string]string{"region": "Singapore"}, []string{"region: Invalid value"}},
+		{"even control plane", map[string]string{"controlPlane": `{"count":2}`}, []string{"controlPlane.count: Unsupported value: 2", `"1", "3", "5"`}},
+		{"zero control plane", map[string]string{"controlPlane": `{"count":0}`}, []string{"controlPlane.count: Unsupported value: 0"}},
+		{"control plane arch mismatch", map[string]string{"controlPlane": `{"instanceType":"m7g.large"}`}, []string{"controlPlane.instanceType: Invalid value", "arm64 instance type but arch is \"amd64\""}},
+		{"control plane unknown arch", map[string]string{"controlPlane": `{"arch":"x86"}`}, []string{"controlPlane.arch: Unsupported value", `"amd64", "arm64"`}},
+		{"control plane unknown field", map[string]string{"controlPlane": `{"cuont":3}`}, []string{"controlPlane: Invalid value", `unknown field "cuont"`}},
+		{"root volume too small", map[string]string{"controlPlane": `{"rootVolume":{"sizeGiB":8,"type":"gp3"}}`}, []string{"controlPlane.rootVolume.sizeGiB: Invalid value"}},
+		{"root volume type", map[string]string{"controlPlane": `{"rootVolume":{"sizeGiB":50,"type":"st1"}}`}, []string{"controlPlane.rootVolume.type: Unsupported value"}},
+		{"min > max", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"minSize":5,"maxSize":2,"desiredCapacity":3}]`},
+			[]string{"workerPools[0].minSize: Invalid value: 5: must be <= maxSize (2)", "workerPools[0].desiredCapacity: Invalid value"}},
+		{"desired > max", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"minSize":1,"maxSize":2,"desiredCapacity":3}]`},
+			[]string{"workerPools[0].desiredCapacity: Invalid value: 3"}},
+		{"duplicate pool names", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"]},{"name":"a","instanceTypes":["m7i.large"]}]`},
+			[]string{`workerPools[1].name: Duplicate value: "a"`}},
+		{"invalid pool name", map[string]string{"workerPools": `[{"name":"Big_Pool","instanceTypes":["m7i.large"]}]`}, []string{"workerPools[0].name: Invalid value"}},
+		{"pool name too long", map[string]string{"workerPools": `[{"name":"abcdefghijklmnopqrstuvwxyz","instanceTypes":["m7i.large"]}]`}, []string{"workerPools[0].name: Too long"}},
+		{"no pools", map[string]string{"workerPools": `[]`}, []string{"workerPools: Required value"}},
+		{"pool arch mismatch", map[string]string{"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m7g.large","c7i.large"]}]`},
+			[]string{"workerPools[0].instanceTypes[1]: Invalid value", "amd64 instance type but arch is \"arm64\""}},
+		{"bad instance type", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["large"]}]`}, []string{"workerPools[0].instanceTypes[0]: Invalid value"}},
+		{"invalid label key", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"labels":{"bad key":"x"}}]`}, []string{"workerPools[0].labels: Invalid value"}},
+		{"invalid label value", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"labels":{"team":"a b"}}]`}, []string{"workerPools[0].labels.team: Invalid value"}},
+		{"invalid taint effect", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"taints":[{"key":"gpu","effect":"NoRun"}]}]`},
+			[]string{"workerPools[0].taints[0].effect: Unsupported value", `"NoSchedule", "PreferNoSchedule", "NoExecute"`}},
+		{"invalid taint key", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"taints":[{"key":"/x","effect":"NoSchedule"}]}]`}, []string{"workerPools[0].taints[0].key: Invalid value"}},
+		{"patch not YAML", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"configPatches":["machine: [unclosed"]}]`},
+			[]string{"workerPools[0].configPatches[0]: Invalid value", "not a valid Talos config patch"}},
+		{"malformed Talos version", map[string]string{"talosVersion": "1.12"}, []string{"talosVersion: Invalid value", "vMAJOR.MINOR.PATCH"}},
+		{"unsupported Talos version", map[string]string{"talosVersion": "v1.13.0"}, []string{"talosVersion: Unsupported value", "v1.12.x"}},
+		{"malformed Kubernetes version", map[string]string{"kubernetesVersion": "v1.35.0"}, []string{"kubernetesVersion: Invalid value", "without a leading v"}},
+		{"unsupported pair", map[string]string{"talosVersion": "v1.12.0", "kubernetesVersion": "1.29.5"}, []string{"kubernetesVersion: Unsupported value", "1.30.0-1.35.x"}},
+		{"too new Kubernetes", map[string]string{"talosVersion": "v1.11.5", "kubernetesVersion": "1.35.0"}, []string{"kubernetesVersion: Unsupported value", "1.29.0-1.34.x"}},
+		{"cluster name too long for LB names", map[string]string{"clusterName": "a-very-long-cluster-name-xyz"}, []string{"clusterName: Too long", "AWS allows 32"}},
+		{"cluster name invalid", map[string]string{"clusterName": "Prod_Cluster"}, []string{"clusterName: Invalid value"}},
+		{"chart version range", map[string]string{"addons": `{"cilium":{"version":"^1.19"}}`}, []string{"addons.cilium.version: Invalid value"}},
+		{"unknown add-on", map[string]string{"addons": `{"cillium":{}}`}, []string{"addons: Invalid value", `unknown field "cillium"`}},
+		{"metrics without approver", map[string]string{"addons": `{"csrApprover":{"enabled":false}}`}, []string{"addons.metricsServer.enabled: Forbidden"}},
+		{"root app without repo", map[string]string{"addons": `{"argocd":{"rootApp":{"path":"apps"}}}`}, []string{"addons.argocd.rootApp.repoURL: Required value"}},
+		{"root app bad URL", map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"github.com/x/y"}}}`}, []string{"addons.argocd.rootApp.repoURL: Invalid value"}},
+		{"bad AMI id", map[string]string{"amiIdAmd64": "talos-1.12"}, []string{"amiIdAmd64: Invalid value"}},
+		{"reserved tag", map[string]string{"tags": `{"aws:owner":"x"}`}, []string{"tags: Invalid value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _, err := Parse(src(tt.kv))
+			if err == nil {
+				t.Fatalf("want error, got config %+v", cfg)
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("want *ValidationError, got %T", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%s", w, err)
+				}
+			}
+		})
+	}
+}
+
+// Every problem is reported at once, not just the first.
+func TestAllErrorsAtOnce(t *testing.T) {
+	_, _, err := Parse(src(map[string]string{
+		"adminCidrs":   "<unset>",
+		"natStrategy":  "two",
+		"controlPlane": `{"count":4}`,
+		"vpcCidr":      "10.0.0.0/26",
+	}))
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("want *ValidationError, got %v", err)
+	}
+	got := map[string]bool{}
+	for _, e := range ve.Errors {
+		got[e.Path] = true
+	}
+	for _, p := range []string{"adminCidrs", "natStrategy", "controlPlane.count", "vpcCidr"} {
+		if !got[p] {
+			t.Errorf("missing error for %s in %v", p, err)
+		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	_, warnings, err := Parse(src(map[string]string{
+		"adminCidrs":   `["0.0.0.0/0"]`,
+		"controlPlane": `{"count":1}`,
+		"addons":       `{"awsCloudControllerManager":{"imageTag":"v1.33.0"}}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(warnings, "\n")
+	for _, w := range []string{"adminCidrs[0]: 0.0.0.0/0 opens", "controlPlane.count: 1 control-plane node", "imageTag: v1.33.0 does not match"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("missing warning %q in:\n%s", w, joined)
+		}
+	}
+}
+
+func TestInstanceArch(t *testing.T) {
+	for it, want := range map[string]Arch{
+		"m7g.large": ArchARM64, "c7gn.xlarge": ArchARM64, "r8gd.large": ArchARM64, "t4g.small": ArchARM64,
+		"x2gd.large": ArchARM64, "im4gn.large": ArchARM64, "a1.large": ArchARM64, "g5g.xlarge": ArchARM64,
+		"m7i.large": ArchAMD64, "m7i-flex.large": ArchAMD64, "c7a.large": ArchAMD64, "g5.xlarge": ArchAMD64,
+		"t3.medium": ArchAMD64, "m5dn.large": ArchAMD64, "inf2.xlarge": ArchAMD64,
+	} {
+		if got, ok := InstanceArch(it); !ok || got != want {
+			t.Errorf("InstanceArch(%s) = %s, %v; want %s", it, got, ok, want)
+		}
+	}
+}
+
+func TestArches(t *testing.T) {
+	cfg, _, err := Parse(src(map[string]string{
+		"workerPools": `[{"name":"a","instanceTypes":["m7i.large"]},{"name":"b","arch":"arm64","instanceTypes":["m7g.large","m6g.large"],"spot":true}]`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Arches(); !reflect.DeepEqual(got, []Arch{ArchAMD64, ArchARM64}) {
+		t.Errorf("Arches() = %v", got)
+	}
+}

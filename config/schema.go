@@ -1,0 +1,95 @@
+package config
+
+// Default versions. Talos v1.12.11 is the newest 1.12 patch release; the Talos
+// provider (pulumi-talos v0.7.1) accepts config contracts up to v1.12, and
+// Talos 1.12 supports Kubernetes 1.30-1.35, whose newest patch is 1.35.10.
+const (
+	DefaultTalosVersion      = "v1.12.11"
+	DefaultKubernetesVersion = "1.35.10"
+)
+
+// Chart versions, pinned. Each is the chart a user gets unless they override it.
+const (
+	CiliumChartVersion         = "1.19.4"
+	CCMChartVersion            = "0.0.10"
+	CCMImageTag                = "v1.35.0"
+	CSRApproverChartVersion    = "0.5.2"
+	MetricsServerChartVersion  = "3.13.0"
+	ArgoCDChartVersion         = "9.6.0"
+	ArgoCDAppsChartVersion     = "2.0.4"
+	EBSCSIChartVersion         = "2.53.0"
+	defaultControlPlaneType    = "m7i.large"
+	defaultControlPlaneVolume  = 50
+	defaultWorkerVolumeSizeGiB = 100
+)
+
+// Key is one stack setting: the single source for Pulumi.yaml, the README
+// table and the program. Type is a Pulumi project config type.
+type Key struct {
+	Name        string
+	Type        string
+	Items       string // element type of an array
+	Default     any    // nil: required, no default
+	Description string
+}
+
+func defaultRootVolume(size int) RootVolume {
+	return RootVolume{SizeGiB: size, Type: "gp3"}
+}
+
+// DefaultControlPlane is the control plane a stack gets when it sets nothing.
+func DefaultControlPlane() ControlPlane {
+	return ControlPlane{Count: 3, InstanceType: defaultControlPlaneType, Arch: ArchAMD64,
+		RootVolume: defaultRootVolume(defaultControlPlaneVolume)}
+}
+
+// DefaultWorkerPool is the base every configured pool is merged onto.
+func DefaultWorkerPool() WorkerPool {
+	return WorkerPool{Arch: ArchAMD64, MinSize: 1, MaxSize: 3, DesiredCapacity: 2,
+		RootVolume: defaultRootVolume(defaultWorkerVolumeSizeGiB)}
+}
+
+// DefaultWorkerPools is the pool list a stack gets when it sets nothing.
+func DefaultWorkerPools() []WorkerPool {
+	p := DefaultWorkerPool()
+	p.Name = "general"
+	p.InstanceTypes = []string{"m7i.large", "m6i.large"}
+	p.MinSize, p.DesiredCapacity, p.MaxSize = 2, 3, 6
+	return []WorkerPool{p}
+}
+
+// DefaultAddons enables every add-on at its pinned version.
+func DefaultAddons() Addons {
+	return Addons{
+		Cilium:                 Cilium{Enabled: true, Version: CiliumChartVersion},
+		CloudControllerManager: CloudControllerManager{Enabled: true, Version: CCMChartVersion, ImageTag: CCMImageTag},
+		CSRApprover:            Chart{Enabled: true, Version: CSRApproverChartVersion},
+		MetricsServer:          Chart{Enabled: true, Version: MetricsServerChartVersion},
+		ArgoCD:                 ArgoCD{Enabled: true, Version: ArgoCDChartVersion, AppsVersion: ArgoCDAppsChartVersion},
+		EBSCSI:                 Chart{Enabled: true, Version: EBSCSIChartVersion},
+	}
+}
+
+// Schema lists every stack setting in the order the README shows them.
+func Schema() []Key {
+	return []Key{
+		{"clusterName", "string", "", "talos-aws", "Cluster name: Talos cluster name, AWS name prefix and the kubernetes.io/cluster/<name> tag. Lowercase letters, digits and '-'."},
+		{"region", "string", "", "ap-southeast-1", "AWS region."},
+		{"azCount", "integer", "", 3, "Number of availability zones to use (1-6), taken in order from the region's available zones. Ignored when availabilityZones is set."},
+		{"availabilityZones", "array", "string", []string{}, "Explicit availability zones (e.g. ap-southeast-1a); overrides azCount."},
+		{"vpcCidr", "string", "", "10.0.0.0/16", "VPC IPv4 CIDR, /16 to /21. Split into a private and a public subnet per AZ."},
+		{"podCidr", "string", "", "10.244.0.0/16", "Kubernetes pod CIDR; must not overlap the VPC or service CIDR."},
+		{"serviceCidr", "string", "", "10.96.0.0/12", "Kubernetes service CIDR; must not overlap the VPC or pod CIDR."},
+		{"natStrategy", "string", "", NATPerAZ, "NAT gateways: 'perAz' (one per AZ, survives an AZ outage) or 'single' (one, cheaper)."},
+		{"adminCidrs", "array", "string", nil, "Required. CIDRs allowed to reach the Kubernetes API (6443) and Talos API (50000) through the public load balancer."},
+		{"ingressCidrs", "array", "string", []string{"0.0.0.0/0"}, "CIDRs allowed to reach HTTPS ingress (443) on the public load balancer."},
+		{"talosVersion", "string", "", DefaultTalosVersion, "Talos version (vMAJOR.MINOR.PATCH, 1.10-1.12): AMI and machine-config contract."},
+		{"kubernetesVersion", "string", "", DefaultKubernetesVersion, "Kubernetes version; must be supported by the Talos version."},
+		{"amiIdAmd64", "string", "", "", "Explicit amd64 AMI id; overrides the official Talos AMI lookup."},
+		{"amiIdArm64", "string", "", "", "Explicit arm64 AMI id; overrides the official Talos AMI lookup."},
+		{"controlPlane", "object", "", DefaultControlPlane(), "Control plane: count (1, 3 or 5), instanceType, arch (amd64|arm64), rootVolume {sizeGiB, type, iops, throughput}."},
+		{"workerPools", "array", "object", DefaultWorkerPools(), "Worker pools: name, instanceTypes, arch, minSize, maxSize, desiredCapacity, spot, autoscaled, labels, taints [{key, value, effect}], rootVolume, configPatches."},
+		{"addons", "object", "", DefaultAddons(), "Add-ons: cilium {enabled, version, hubble}, awsCloudControllerManager {enabled, version, imageTag}, csrApprover, metricsServer, ebsCsi {enabled, version}, argocd {enabled, version, appsVersion, rootApp {repoURL, path, revision}}."},
+		{"tags", "object", "", map[string]string{}, "Extra tags on every AWS resource."},
+	}
+}

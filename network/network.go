@@ -1,0 +1,366 @@
+// Package network builds the VPC, subnets, gateways, routes and both network
+// load balancers of a Talos cluster.
+package network
+
+import (
+	"fmt"
+	"maps"
+	"strconv"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/talos-aws/talos-aws/config"
+)
+
+// Args configure the network stage.
+type Args struct {
+	ClusterName  string
+	VPCCIDR      string
+	AZs          []string
+	NATStrategy  string
+	AdminCIDRs   []string
+	IngressCIDRs []string
+	// Tags go on every resource; they must include the cluster tag.
+	Tags map[string]string
+}
+
+// Network is the network stage's component resource.
+type Network struct {
+	pulumi.ResourceState
+
+	VpcID              pulumi.StringOutput
+	VpcCIDR            string
+	AZs                []string
+	PublicSubnetIDs    pulumi.StringArrayOutput
+	PrivateSubnetIDs   pulumi.StringArrayOutput
+	PrivateSubnetCIDRs []string
+	NATGatewayIDs      pulumi.StringArrayOutput
+
+	InternalLBDNSName pulumi.StringOutput
+	PublicLBDNSName   pulumi.StringOutput
+	// Security groups of the internal and public NLBs; node groups admit
+	// load-balancer traffic from these.
+	InternalLBSecurityGroupID pulumi.StringOutput
+	PublicLBSecurityGroupID   pulumi.StringOutput
+	// Control-plane target groups (client IP preservation off).
+	InternalAPITargetGroupARN pulumi.StringOutput
+	PublicAPITargetGroupARN   pulumi.StringOutput
+	PublicTalosTargetGroupARN pulumi.StringOutput
+	// Worker target group for HTTPS ingress.
+	IngressTargetGroupARN pulumi.StringOutput
+}
+
+// ClusterTag is the tag key the AWS cloud controller manager uses to find the cluster's resources.
+func ClusterTag(cluster string) string { return "kubernetes.io/cluster/" + cluster }
+
+// New creates the network stage.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Network, error) {
+	plan, err := PlanSubnets(args.VPCCIDR, args.AZs)
+	if err != nil {
+		return nil, err
+	}
+	n := &Network{VpcCIDR: args.VPCCIDR, AZs: args.AZs}
+	if err := ctx.RegisterComponentResource("talos-aws:network:Network", name, n, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(n)
+	tag := func(resName string, extra map[string]string) pulumi.StringMap {
+		m := map[string]string{}
+		maps.Copy(m, args.Tags)
+		m["Name"] = args.ClusterName + "-" + resName
+		maps.Copy(m, extra)
+		return pulumi.ToStringMap(m)
+	}
+
+	vpc, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
+		CidrBlock:          pulumi.String(args.VPCCIDR),
+		EnableDnsSupport:   pulumi.Bool(true),
+		EnableDnsHostnames: pulumi.Bool(true),
+		Tags:               tag("vpc", nil),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	igw, err := ec2.NewInternetGateway(ctx, name+"-igw", &ec2.InternetGatewayArgs{
+		VpcId: vpc.ID(),
+		Tags:  tag("igw", nil),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
+		VpcId: vpc.ID(),
+		Routes: ec2.RouteTableRouteArray{&ec2.RouteTableRouteArgs{
+			CidrBlock: pulumi.String("0.0.0.0/0"),
+			GatewayId: igw.ID(),
+		}},
+		Tags: tag("public", nil),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	var publicIDs, privateIDs, natIDs pulumi.StringArray
+	var nats []*ec2.NatGateway
+	for i, az := range args.AZs {
+		pub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-public-%s", name, az), &ec2.SubnetArgs{
+			VpcId:               vpc.ID(),
+			AvailabilityZone:    pulumi.String(az),
+			CidrBlock:           pulumi.String(plan.Public[i].CIDR),
+			MapPublicIpOnLaunch: pulumi.Bool(false),
+			Tags:                tag("public-"+az, map[string]string{"kubernetes.io/role/elb": "1"}),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%s", name, az), &ec2.RouteTableAssociationArgs{
+			SubnetId:     pub.ID(),
+			RouteTableId: publicRT.ID(),
+		}, parent); err != nil {
+			return nil, err
+		}
+		publicIDs = append(publicIDs, pub.ID())
+
+		if args.NATStrategy == config.NATPerAZ || i == 0 {
+			eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%s", name, az), &ec2.EipArgs{
+				Domain: pulumi.String("vpc"),
+				Tags:   tag("nat-"+az, nil),
+			}, parent)
+			if err != nil {
+				return nil, err
+			}
+			nat, err := ec2.NewNatGateway(ctx, fmt.Sprintf("%s-nat-%s", name, az), &ec2.NatGatewayArgs{
+				AllocationId: eip.ID(),
+				SubnetId:     pub.ID(),
+				Tags:         tag("nat-"+az, nil),
+			}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
+			if err != nil {
+				return nil, err
+			}
+			nats = append(nats, nat)
+			natIDs = append(natIDs, nat.ID())
+		}
+	}
+
+	for i, az := range args.AZs {
+		// Under perAz each private subnet leaves through the NAT in its own AZ,
+		// so losing one AZ does not cut the others off.
+		nat := nats[0]
+		if args.NATStrategy == config.NATPerAZ {
+			nat = nats[i]
+		}
+		rt, err := ec2.NewRouteTable(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.RouteTableArgs{
+			VpcId: vpc.ID(),
+			Routes: ec2.RouteTableRouteArray{&ec2.RouteTableRouteArgs{
+				CidrBlock:    pulumi.String("0.0.0.0/0"),
+				NatGatewayId: nat.ID(),
+			}},
+			Tags: tag("private-"+az, nil),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		priv, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.SubnetArgs{
+			VpcId:               vpc.ID(),
+			AvailabilityZone:    pulumi.String(az),
+			CidrBlock:           pulumi.String(plan.Private[i].CIDR),
+			MapPublicIpOnLaunch: pulumi.Bool(false),
+			Tags:                tag("private-"+az, map[string]string{"kubernetes.io/role/internal-elb": "1"}),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.RouteTableAssociationArgs{
+			SubnetId:     priv.ID(),
+			RouteTableId: rt.ID(),
+		}, parent); err != nil {
+			return nil, err
+		}
+		privateIDs = append(privateIDs, priv.ID())
+		n.PrivateSubnetCIDRs = append(n.PrivateSubnetCIDRs, plan.Private[i].CIDR)
+	}
+
+	lbs, err := newLoadBalancers(ctx, name, args, n.PrivateSubnetCIDRs, vpc.ID(), publicIDs, privateIDs, tag, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	n.VpcID = vpc.ID().ToStringOutput()
+	n.PublicSubnetIDs = publicIDs.ToStringArrayOutput()
+	n.PrivateSubnetIDs = privateIDs.ToStringArrayOutput()
+	n.NATGatewayIDs = natIDs.ToStringArrayOutput()
+	n.InternalLBDNSName = lbs.internal.DnsName
+	n.PublicLBDNSName = lbs.public.DnsName
+	n.InternalLBSecurityGroupID = lbs.internalSG.ID().ToStringOutput()
+	n.PublicLBSecurityGroupID = lbs.publicSG.ID().ToStringOutput()
+	n.InternalAPITargetGroupARN = lbs.internalAPI.Arn
+	n.PublicAPITargetGroupARN = lbs.publicAPI.Arn
+	n.PublicTalosTargetGroupARN = lbs.publicTalos.Arn
+	n.IngressTargetGroupARN = lbs.ingress.Arn
+
+	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"vpcId":                     n.VpcID,
+		"publicSubnetIds":           n.PublicSubnetIDs,
+		"privateSubnetIds":          n.PrivateSubnetIDs,
+		"internalLbDnsName":         n.InternalLBDNSName,
+		"publicLbDnsName":           n.PublicLBDNSName,
+		"internalLbSecurityGroupId": n.InternalLBSecurityGroupID,
+		"publicLbSecurityGroupId":   n.PublicLBSecurityGroupID,
+		"internalApiTargetGroupArn": n.InternalAPITargetGroupARN,
+		"publicApiTargetGroupArn":   n.PublicAPITargetGroupARN,
+		"publicTalosTargetGroupArn": n.PublicTalosTargetGroupARN,
+		"ingressTargetGroupArn":     n.IngressTargetGroupARN,
+	}); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+type loadBalancers struct {
+	internal, public                             *lb.LoadBalancer
+	internalSG, publicSG                         *ec2.SecurityGroup
+	internalAPI, publicAPI, publicTalos, ingress *lb.TargetGroup
+}
+
+type tagger func(resName string, extra map[string]string) pulumi.StringMap
+
+// lbRule is one security-group rule of a load balancer, kept as data so the
+// whole matrix is visible at a glance and testable.
+type lbRule struct {
+	name  string
+	dir   string // ingress | egress
+	port  int
+	cidrs []string
+}
+
+// LBRules returns the security-group rules of the internal and public NLBs.
+// Egress only reaches the private subnets, where every target lives.
+func lbRules(args Args, privateCIDRs []string) (internal, public []lbRule) {
+	internal = []lbRule{
+		{"api-in", "ingress", KubeAPIPort, privateCIDRs},
+		{"api-out", "egress", KubeAPIPort, privateCIDRs},
+	}
+	public = []lbRule{
+		{"api-in", "ingress", KubeAPIPort, args.AdminCIDRs},
+		{"talos-in", "ingress", TalosAPIPort, args.AdminCIDRs},
+		{"api-out", "egress", KubeAPIPort, privateCIDRs},
+		{"talos-out", "egress", TalosAPIPort, privateCIDRs},
+		{"ingress-out", "egress", IngressHTTPSNodePort, privateCIDRs},
+	}
+	if len(args.IngressCIDRs) > 0 {
+		public = append(public, lbRule{"https-in", "ingress", HTTPSPort, args.IngressCIDRs})
+	}
+	return internal, public
+}
+
+func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs []string, vpcID pulumi.IDOutput,
+	publicIDs, privateIDs pulumi.StringArray, tag tagger, parent pulumi.ResourceOption) (*loadBalancers, error) {
+	names := config.NamesFor(args.ClusterName)
+	internalRules, publicRules := lbRules(args, privateCIDRs)
+	out := &loadBalancers{}
+	var err error
+	if out.internalSG, err = newLBSecurityGroup(ctx, name+"-int-lb", "int-lb", "internal API load balancer", vpcID, internalRules, tag, parent); err != nil {
+		return nil, err
+	}
+	if out.publicSG, err = newLBSecurityGroup(ctx, name+"-pub-lb", "pub-lb", "public load balancer", vpcID, publicRules, tag, parent); err != nil {
+		return nil, err
+	}
+	if out.internal, err = newNLB(ctx, name+"-int", names.InternalLB, true, privateIDs, out.internalSG, tag, parent); err != nil {
+		return nil, err
+	}
+	if out.public, err = newNLB(ctx, name+"-pub", names.PublicLB, false, publicIDs, out.publicSG, tag, parent); err != nil {
+		return nil, err
+	}
+	listeners := []struct {
+		res    string
+		tgName string
+		lb     *lb.LoadBalancer
+		port   int
+		target int
+		dst    **lb.TargetGroup
+	}{
+		{name + "-int-api", names.InternalAPITG, out.internal, KubeAPIPort, KubeAPIPort, &out.internalAPI},
+		{name + "-api", names.PublicAPITG, out.public, KubeAPIPort, KubeAPIPort, &out.publicAPI},
+		{name + "-talos", names.PublicTalosTG, out.public, TalosAPIPort, TalosAPIPort, &out.publicTalos},
+		{name + "-ingress", names.PublicIngressTG, out.public, HTTPSPort, IngressHTTPSNodePort, &out.ingress},
+	}
+	for _, l := range listeners {
+		tg, err := lb.NewTargetGroup(ctx, l.res, &lb.TargetGroupArgs{
+			Name:       pulumi.String(l.tgName),
+			Port:       pulumi.Int(l.target),
+			Protocol:   pulumi.String("TCP"),
+			TargetType: pulumi.String("instance"),
+			VpcId:      vpcID,
+			// Off everywhere: a node that calls a load balancer it is a target
+			// of can be routed to itself, and with the client IP preserved the
+			// kernel drops that hairpin connection. Targets see the NLB's IP.
+			PreserveClientIp:    pulumi.String("false"),
+			DeregistrationDelay: pulumi.Int(15),
+			HealthCheck: &lb.TargetGroupHealthCheckArgs{
+				Protocol:           pulumi.String("TCP"),
+				Port:               pulumi.String("traffic-port"),
+				Interval:           pulumi.Int(10),
+				HealthyThreshold:   pulumi.Int(2),
+				UnhealthyThreshold: pulumi.Int(2),
+			},
+			Tags: tag(l.tgName, nil),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		*l.dst = tg
+		if _, err := lb.NewListener(ctx, l.res, &lb.ListenerArgs{
+			LoadBalancerArn: l.lb.Arn,
+			Port:            pulumi.Int(l.port),
+			Protocol:        pulumi.String("TCP"),
+			DefaultActions: lb.ListenerDefaultActionArray{&lb.ListenerDefaultActionArgs{
+				Type:           pulumi.String("forward"),
+				TargetGroupArn: tg.Arn,
+			}},
+			Tags: tag(l.tgName, nil),
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func newLBSecurityGroup(ctx *pulumi.Context, name, short, what string, vpcID pulumi.IDOutput, rules []lbRule, tag tagger, parent pulumi.ResourceOption) (*ec2.SecurityGroup, error) {
+	sg, err := ec2.NewSecurityGroup(ctx, name, &ec2.SecurityGroupArgs{
+		VpcId:       vpcID,
+		Description: pulumi.String("talos-aws " + what),
+		Tags:        tag(short, nil),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rules {
+		if _, err := ec2.NewSecurityGroupRule(ctx, name+"-"+r.name, &ec2.SecurityGroupRuleArgs{
+			SecurityGroupId: sg.ID(),
+			Type:            pulumi.String(r.dir),
+			Protocol:        pulumi.String("tcp"),
+			FromPort:        pulumi.Int(r.port),
+			ToPort:          pulumi.Int(r.port),
+			CidrBlocks:      pulumi.ToStringArray(r.cidrs),
+			Description:     pulumi.String(r.name + " " + strconv.Itoa(r.port)),
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+	return sg, nil
+}
+
+func newNLB(ctx *pulumi.Context, res, lbName string, internal bool, subnets pulumi.StringArray, sg *ec2.SecurityGroup, tag tagger, parent pulumi.ResourceOption) (*lb.LoadBalancer, error) {
+	return lb.NewLoadBalancer(ctx, res, &lb.LoadBalancerArgs{
+		Name:                         pulumi.String(lbName),
+		Internal:                     pulumi.Bool(internal),
+		LoadBalancerType:             pulumi.String("network"),
+		Subnets:                      subnets,
+		SecurityGroups:               pulumi.StringArray{sg.ID()},
+		EnableCrossZoneLoadBalancing: pulumi.Bool(true),
+		Tags:                         tag(lbName, nil),
+	}, parent)
+}
