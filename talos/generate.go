@@ -1,0 +1,103 @@
+package talos
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/siderolabs/talos/pkg/machinery/config/bundle"
+	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
+	"github.com/siderolabs/talos/pkg/machinery/config/configpatcher"
+	"github.com/siderolabs/talos/pkg/machinery/config/encoder"
+	"github.com/siderolabs/talos/pkg/machinery/config/generate"
+	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
+	"github.com/siderolabs/talos/pkg/machinery/config/machine"
+	"github.com/siderolabs/talos/pkg/machinery/constants"
+	"github.com/siderolabs/talos/pkg/machinery/gendata"
+
+	talosconfig "github.com/siderolabs/talos/pkg/machinery/config"
+)
+
+// MaxUserDataBytes is EC2's limit on raw (pre-base64) user data.
+const MaxUserDataBytes = 16384
+
+// LocalInput describes one machine configuration, generated here exactly as
+// the Talos provider's configuration function does it.
+type LocalInput struct {
+	ClusterName       string
+	Endpoint          string
+	KubernetesVersion string
+	TalosVersion      string
+	Type              machine.Type
+	Patches           []string
+	Secrets           *secrets.Bundle
+}
+
+// NewSecretsBundle makes a throwaway secrets bundle for the given contract:
+// certificate and key sizes, hence config sizes, do not depend on the values.
+func NewSecretsBundle(talosVersion string) (*secrets.Bundle, error) {
+	contract, err := talosconfig.ParseContractFromVersion(talosVersion)
+	if err != nil {
+		return nil, err
+	}
+	return secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract)
+}
+
+// GenerateLocal renders a machine configuration with the same generator,
+// options, patch order and comment flags (docs and examples off) as the
+// pulumi-talos provider (terraform-provider-talos machine_configuration).
+func GenerateLocal(in LocalInput) ([]byte, error) {
+	contract, err := talosconfig.ParseContractFromVersion(in.TalosVersion)
+	if err != nil {
+		return nil, err
+	}
+	patches, err := configpatcher.LoadPatches(in.Patches)
+	if err != nil {
+		return nil, err
+	}
+	genOpts := []generate.Option{
+		generate.WithClusterDiscovery(true),
+		generate.WithDNSDomain(constants.DefaultDNSDomain),
+		generate.WithInstallDisk("/dev/sda"),
+		generate.WithInstallImage(fmt.Sprintf("%s/%s/installer:%s", gendata.ImagesRegistry, gendata.ImagesUsername, gendata.VersionTag)),
+		generate.WithSecretsBundle(in.Secrets),
+		generate.WithVersionContract(contract),
+	}
+	opts := []bundle.Option{
+		bundle.WithInputOptions(&bundle.InputOptions{
+			ClusterName: in.ClusterName,
+			Endpoint:    in.Endpoint,
+			KubeVersion: strings.TrimPrefix(in.KubernetesVersion, "v"),
+			GenOptions:  genOpts,
+		}),
+		bundle.WithVerbose(false),
+	}
+	if in.Type == machine.TypeWorker {
+		opts = append(opts, bundle.WithPatchWorker(patches))
+	} else {
+		opts = append(opts, bundle.WithPatchControlPlane(patches))
+	}
+	b, err := bundle.NewBundle(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return b.Serialize(encoder.CommentsDisabled, in.Type)
+}
+
+// cloudMode is the runtime mode Talos validates an EC2 node's config in: a
+// cloud image, already installed, not in a container.
+type cloudMode struct{}
+
+func (cloudMode) String() string        { return "cloud" }
+func (cloudMode) RequiresInstall() bool { return false }
+func (cloudMode) InContainer() bool     { return false }
+
+// ValidateMachineConfig loads a rendered machine configuration with Talos'
+// config loader and validates it as a cloud node would at boot.
+func ValidateMachineConfig(b []byte) (warnings []string, err error) {
+	p, err := configloader.NewFromBytes(b)
+	if err != nil {
+		return nil, err
+	}
+	return p.Validate(cloudMode{})
+}

@@ -1,0 +1,207 @@
+// Package talos creates the cluster's machine secrets, the machine
+// configurations delivered as EC2 user data, the one-time etcd bootstrap and
+// the talosconfig/kubeconfig clients.
+package talos
+
+import (
+	"fmt"
+	"sort"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/talos-aws/talos-aws/config"
+)
+
+// Constants the patches share with other stages.
+const (
+	// KubePrismPort is the node-local API server load balancer that Cilium
+	// (kube-proxy replacement) talks to: it works before any Service exists.
+	KubePrismPort = 7445
+	// AmazonTimeSync is the link-local Amazon Time Sync Service.
+	AmazonTimeSync = "169.254.169.123"
+)
+
+// PatchInput is the typed input of the patches every node gets.
+type PatchInput struct {
+	// SANs: both NLB DNS names. talosctl and kubectl reach the nodes through
+	// the public NLB and verify its name; nodes use the internal one.
+	CertSANs    []string
+	PodCIDR     string
+	ServiceCIDR string
+	// TalosAPIAccess lets the CSR approver (kube-system) read node identities
+	// through the Talos API; control plane only.
+	TalosAPIAccess bool
+}
+
+// The structs below mirror the subset of Talos' v1alpha1 schema the patches
+// set. Fields are omitempty so each patch only touches what it means to.
+type machinePatch struct {
+	Machine *machineSection `json:"machine,omitempty"`
+	Cluster *clusterSection `json:"cluster,omitempty"`
+}
+
+type machineSection struct {
+	CertSANs   []string          `json:"certSANs,omitempty"`
+	Kubelet    *kubelet          `json:"kubelet,omitempty"`
+	Features   *features         `json:"features,omitempty"`
+	Time       *timeSection      `json:"time,omitempty"`
+	NodeLabels map[string]string `json:"nodeLabels,omitempty"`
+	NodeTaints map[string]string `json:"nodeTaints,omitempty"`
+}
+
+type kubelet struct {
+	ExtraArgs        map[string]string `json:"extraArgs,omitempty"`
+	RegisterWithFQDN *bool             `json:"registerWithFQDN,omitempty"`
+}
+
+type features struct {
+	KubePrism                *kubePrism      `json:"kubePrism,omitempty"`
+	HostDNS                  *hostDNS        `json:"hostDNS,omitempty"`
+	KubernetesTalosAPIAccess *talosAPIAccess `json:"kubernetesTalosAPIAccess,omitempty"`
+}
+
+type kubePrism struct {
+	Enabled bool `json:"enabled"`
+	Port    int  `json:"port"`
+}
+
+type hostDNS struct {
+	Enabled              bool `json:"enabled"`
+	ForwardKubeDNSToHost bool `json:"forwardKubeDNSToHost"`
+}
+
+type talosAPIAccess struct {
+	Enabled                     bool     `json:"enabled"`
+	AllowedRoles                []string `json:"allowedRoles"`
+	AllowedKubernetesNamespaces []string `json:"allowedKubernetesNamespaces"`
+}
+
+type timeSection struct {
+	Servers []string `json:"servers"`
+}
+
+type clusterSection struct {
+	APIServer             *apiServer             `json:"apiServer,omitempty"`
+	Network               *clusterNetwork        `json:"network,omitempty"`
+	Proxy                 *proxy                 `json:"proxy,omitempty"`
+	ExternalCloudProvider *externalCloudProvider `json:"externalCloudProvider,omitempty"`
+}
+
+type apiServer struct {
+	CertSANs []string `json:"certSANs,omitempty"`
+}
+
+type clusterNetwork struct {
+	CNI            *cni     `json:"cni,omitempty"`
+	PodSubnets     []string `json:"podSubnets,omitempty"`
+	ServiceSubnets []string `json:"serviceSubnets,omitempty"`
+}
+
+type cni struct {
+	Name string `json:"name"`
+}
+
+type proxy struct {
+	Disabled bool `json:"disabled"`
+}
+
+type externalCloudProvider struct {
+	Enabled bool `json:"enabled"`
+}
+
+func render(p machinePatch) (string, error) {
+	b, err := yaml.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("render Talos patch: %w", err)
+	}
+	return string(b), nil
+}
+
+// ClusterPatches are the patches every node gets, in order. Each is its own
+// document so a failure names the concern, and order is stable.
+func ClusterPatches(in PatchInput) ([]string, error) {
+	registerWithFQDN := true
+	patches := []machinePatch{
+		// Both NLB names on apid's and the API server's certificates.
+		{Machine: &machineSection{CertSANs: in.CertSANs},
+			Cluster: &clusterSection{APIServer: &apiServer{CertSANs: in.CertSANs}}},
+		// Cilium is the CNI and replaces kube-proxy.
+		{Cluster: &clusterSection{
+			Network: &clusterNetwork{CNI: &cni{Name: "none"}, PodSubnets: []string{in.PodCIDR}, ServiceSubnets: []string{in.ServiceCIDR}},
+			Proxy:   &proxy{Disabled: true},
+		}},
+		// The AWS cloud controller manager initialises nodes (providerID,
+		// addresses, zone labels); Talos then runs the kubelet with
+		// --cloud-provider=external.
+		{Cluster: &clusterSection{ExternalCloudProvider: &externalCloudProvider{Enabled: true}}},
+		// Serving certificates signed by the cluster CA (approved by the CSR
+		// approver), and node names equal to the EC2 private DNS name
+		// (ip-10-0-1-5.<region>.compute.internal), which the AWS cloud
+		// controller manager looks instances up by.
+		{Machine: &machineSection{Kubelet: &kubelet{
+			ExtraArgs:        map[string]string{"rotate-server-certificates": "true"},
+			RegisterWithFQDN: &registerWithFQDN,
+		}}},
+		// KubePrism on a fixed port: Cilium reaches the API server through it.
+		// Host DNS stays on, but kube-dns is not forwarded to it: with
+		// Cilium's BPF masquerading (on, see addons) pods' DNS packets to
+		// the host resolver's link-local address are masqueraded and CoreDNS
+		// breaks (Talos' Cilium guide, siderolabs/talos#9200). CoreDNS
+		// resolves upstream itself instead.
+		{Machine: &machineSection{Features: &features{
+			KubePrism: &kubePrism{Enabled: true, Port: KubePrismPort},
+			HostDNS:   &hostDNS{Enabled: true, ForwardKubeDNSToHost: false},
+		}}},
+		// Amazon Time Sync, reachable without NAT.
+		{Machine: &machineSection{Time: &timeSection{Servers: []string{AmazonTimeSync}}}},
+	}
+	if in.TalosAPIAccess {
+		patches = append(patches, machinePatch{Machine: &machineSection{Features: &features{
+			KubernetesTalosAPIAccess: &talosAPIAccess{
+				Enabled:                     true,
+				AllowedRoles:                []string{"os:reader"},
+				AllowedKubernetesNamespaces: []string{"kube-system"},
+			},
+		}}})
+	}
+	out := make([]string, 0, len(patches))
+	for _, p := range patches {
+		s, err := render(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// PoolPatches are a worker pool's own patches: its labels and taints, then
+// the user's patches, which come last so they can override anything.
+func PoolPatches(pool config.WorkerPool) ([]string, error) {
+	var out []string
+	labels := map[string]string{"node.talos-aws.io/pool": pool.Name}
+	for k, v := range pool.Labels {
+		labels[k] = v
+	}
+	m := &machineSection{NodeLabels: labels}
+	if len(pool.Taints) > 0 {
+		m.NodeTaints = map[string]string{}
+		taints := append([]config.Taint(nil), pool.Taints...)
+		sort.Slice(taints, func(i, j int) bool { return taints[i].Key < taints[j].Key })
+		for _, t := range taints {
+			m.NodeTaints[t.Key] = TaintValue(t)
+		}
+	}
+	s, err := render(machinePatch{Machine: m})
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, s)
+	return append(out, pool.ConfigPatches...), nil
+}
+
+// TaintValue renders a taint as Talos' nodeTaints and the cluster
+// autoscaler's node-template tags expect: "value:Effect".
+func TaintValue(t config.Taint) string {
+	return t.Value + ":" + t.Effect
+}
