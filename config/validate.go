@@ -423,7 +423,7 @@ func validateTags(tags map[string]string, errs *ErrorList) {
 			errs.Invalid("tags", k, fmt.Sprintf("tag keys must be 1-%d characters", maxAWSTagKeyLen))
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			errs.Invalid("tags", k, "the aws: prefix is reserved by AWS")
-		case strings.HasPrefix(k, "kubernetes.io/cluster/") || k == "Name":
+		case strings.HasPrefix(k, ClusterTagPrefix) || k == "Name":
 			errs.Forbidden("tags."+k, "set by the stack itself")
 		}
 		if len(tags[k]) > maxAWSTagValLen {

@@ -52,9 +52,6 @@ type Network struct {
 	IngressTargetGroupARN pulumi.StringOutput
 }
 
-// ClusterTag is the tag key the AWS cloud controller manager uses to find the cluster's resources.
-func ClusterTag(cluster string) string { return "kubernetes.io/cluster/" + cluster }
-
 // New creates the network stage.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Network, error) {
 	plan, err := PlanSubnets(args.VPCCIDR, args.AZs)

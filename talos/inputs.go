@@ -4,11 +4,12 @@ import (
 	"fmt"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/network"
 )
 
 // ClusterEndpoint is the Talos cluster endpoint for an API host name.
 func ClusterEndpoint(host string) string {
-	return fmt.Sprintf("https://%s:6443", host)
+	return fmt.Sprintf("https://%s:%d", host, network.KubeAPIPort)
 }
 
 // PatchInputFor derives the patch input from the configuration and the two

@@ -29,7 +29,7 @@ type RoleSize struct {
 // It runs before any resource exists, so an oversize config stops the
 // deployment before a launch template or instance is created.
 func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
-	bundle, err := NewSecretsBundle(cfg.TalosVersion)
+	bundle, err := NewSecretsBundleCached(cfg.TalosVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,443 @@
+package compute
+
+import (
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/secret"
+)
+
+// TalosAMIOwner is Sidero Labs' AWS account, which publishes the official Talos AMIs.
+const TalosAMIOwner = "540036508848"
+
+// IMDS hop limits. Control-plane nodes run the EBS CSI controller, a pod
+// (one hop behind the node) that reads its credentials from IMDS: 2. Worker
+// pods must not read the node's credentials: 1. Talos itself and the
+// host-network cloud controller manager need only 1.
+const (
+	ControlPlaneIMDSHopLimit = 2
+	WorkerIMDSHopLimit       = 1
+)
+
+// rootDevice is the Talos AMI's root device name.
+const rootDevice = "/dev/xvda"
+
+// AMIName is the exact name Sidero Labs publishes a Talos AMI under
+// (hack/cloud-image-uploader: talos-<tag>-<region>-<arch>).
+func AMIName(talosVersion, region string, arch config.Arch) string {
+	return fmt.Sprintf("talos-%s-%s-%s", talosVersion, region, arch)
+}
+
+// ec2Arch maps Talos' architecture names to EC2's.
+func ec2Arch(a config.Arch) string {
+	if a == config.ArchARM64 {
+		return "arm64"
+	}
+	return "x86_64"
+}
+
+// Args configure the compute stage.
+type Args struct {
+	Config *config.Config
+	// Tags go on every resource (cluster tag included).
+	Tags map[string]string
+
+	VpcID              pulumi.StringInput
+	PrivateSubnetIDs   pulumi.StringArrayInput
+	InternalLBSGID     pulumi.StringInput
+	PublicLBSGID       pulumi.StringInput
+	ControlPlaneTGARNs pulumi.StringArrayInput
+	IngressTGARN       pulumi.StringInput
+
+	// Raw Talos machine configurations (secrets), by role: "controlplane"
+	// and each worker pool's name.
+	UserData map[string]pulumi.StringOutput
+}
+
+// Compute is the compute stage's component resource.
+type Compute struct {
+	pulumi.ResourceState
+
+	AMIs                    map[config.Arch]string
+	ControlPlaneSGID        pulumi.StringOutput
+	WorkerSGID              pulumi.StringOutput
+	ControlPlaneRoleARN     pulumi.StringOutput
+	WorkerRoleARN           pulumi.StringOutput
+	ControlPlaneASG         *autoscaling.Group
+	ControlPlaneASGName     pulumi.StringOutput
+	WorkerASGNames          pulumi.StringMapOutput
+	ControlPlaneLaunchTmpl  *ec2.LaunchTemplate
+	WorkerLaunchTemplateIDs pulumi.StringMapOutput
+}
+
+// talosControlPlaneKey is the UserData key of the control plane (talos.ControlPlaneKey).
+const talosControlPlaneKey = "controlplane"
+
+// New creates the compute stage.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Compute, error) {
+	cfg := args.Config
+	c := &Compute{AMIs: map[config.Arch]string{}}
+	if err := ctx.RegisterComponentResource("talos-aws:compute:Compute", name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+	tags := func(n string, extra map[string]string) pulumi.StringMap {
+		m := map[string]string{}
+		maps.Copy(m, args.Tags)
+		m["Name"] = cfg.ClusterName + "-" + n
+		maps.Copy(m, extra)
+		return pulumi.ToStringMap(m)
+	}
+
+	for _, arch := range cfg.Arches() {
+		id, err := lookupAMI(ctx, cfg, arch, parent)
+		if err != nil {
+			return nil, err
+		}
+		c.AMIs[arch] = id
+	}
+
+	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.Addons.EBSCSI.Enabled), tags("control-plane", nil), parent)
+	if err != nil {
+		return nil, err
+	}
+	wProfile, wRole, err := nodeRole(ctx, name+"-worker", WorkerPolicy(), tags("worker", nil), parent)
+	if err != nil {
+		return nil, err
+	}
+	c.ControlPlaneRoleARN, c.WorkerRoleARN = cpRole.Arn, wRole.Arn
+
+	sgs, err := nodeSecurityGroups(ctx, name, args, tags, parent)
+	if err != nil {
+		return nil, err
+	}
+	c.ControlPlaneSGID = sgs[ControlPlane].ID().ToStringOutput()
+	c.WorkerSGID = sgs[Workers].ID().ToStringOutput()
+
+	cpUserData, ok := args.UserData[talosControlPlaneKey]
+	if !ok {
+		return nil, fmt.Errorf("compute: no user data for the control plane")
+	}
+	cp := cfg.ControlPlane
+	c.ControlPlaneLaunchTmpl, err = launchTemplate(ctx, name+"-cp", ltSpec{
+		ami: c.AMIs[cp.Arch], instanceType: cp.InstanceType, profileARN: cpProfile.Arn, sgID: c.ControlPlaneSGID,
+		hopLimit: ControlPlaneIMDSHopLimit, volume: cp.RootVolume, userData: cpUserData,
+		tags: tags("control-plane", map[string]string{"talos-aws/role": "control-plane"}),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// No instance refresh: replacing etcd members without removing them
+	// first loses quorum. The README gives the one-node-at-a-time procedure.
+	// EC2 health checks only: nothing a Talos node serves is healthy before
+	// bootstrap and the CNI, and ELB checks would kill nodes in a loop.
+	c.ControlPlaneASG, err = autoscaling.NewGroup(ctx, name+"-cp", &autoscaling.GroupArgs{
+		MinSize:                pulumi.Int(cp.Count),
+		MaxSize:                pulumi.Int(cp.Count),
+		DesiredCapacity:        pulumi.Int(cp.Count),
+		VpcZoneIdentifiers:     args.PrivateSubnetIDs,
+		TargetGroupArns:        args.ControlPlaneTGARNs,
+		HealthCheckType:        pulumi.String("EC2"),
+		HealthCheckGracePeriod: pulumi.Int(300),
+		LaunchTemplate: &autoscaling.GroupLaunchTemplateArgs{
+			Id:      c.ControlPlaneLaunchTmpl.ID(),
+			Version: ltVersion(c.ControlPlaneLaunchTmpl),
+		},
+		Tags: asgTags(tags("control-plane", nil), nil),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	c.ControlPlaneASGName = c.ControlPlaneASG.Name
+
+	workerASGs := pulumi.StringMap{}
+	workerLTs := pulumi.StringMap{}
+	for _, pool := range cfg.WorkerPools {
+		ud, ok := args.UserData[pool.Name]
+		if !ok {
+			return nil, fmt.Errorf("compute: no user data for worker pool %q", pool.Name)
+		}
+		lt, asg, err := workerPool(ctx, name+"-"+pool.Name, cfg.ClusterName, pool, ltSpec{
+			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSGID,
+			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
+			tags: tags("worker-"+pool.Name, map[string]string{"talos-aws/role": "worker", "talos-aws/pool": pool.Name}),
+		}, args, tags, parent)
+		if err != nil {
+			return nil, err
+		}
+		workerASGs[pool.Name] = asg.Name
+		workerLTs[pool.Name] = lt.ID().ToStringOutput()
+	}
+	c.WorkerASGNames = workerASGs.ToStringMapOutput()
+	c.WorkerLaunchTemplateIDs = workerLTs.ToStringMapOutput()
+
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"controlPlaneSecurityGroupId": c.ControlPlaneSGID,
+		"workerSecurityGroupId":       c.WorkerSGID,
+		"controlPlaneRoleArn":         c.ControlPlaneRoleARN,
+		"workerRoleArn":               c.WorkerRoleARN,
+		"controlPlaneAsgName":         c.ControlPlaneASGName,
+		"workerAsgNames":              c.WorkerASGNames,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func lookupAMI(ctx *pulumi.Context, cfg *config.Config, arch config.Arch, parent pulumi.ResourceOrInvokeOption) (string, error) {
+	override := map[config.Arch]string{config.ArchAMD64: cfg.AMIAMD64, config.ArchARM64: cfg.AMIARM64}[arch]
+	if override != "" {
+		return override, nil
+	}
+	name := AMIName(cfg.TalosVersion, cfg.Region, arch)
+	ami, err := ec2.LookupAmi(ctx, &ec2.LookupAmiArgs{
+		Owners:     []string{TalosAMIOwner},
+		MostRecent: pulumi.BoolRef(true),
+		Filters: []ec2.GetAmiFilter{
+			{Name: "name", Values: []string{name}},
+			{Name: "architecture", Values: []string{ec2Arch(arch)}},
+		},
+	}, parent)
+	if err != nil {
+		return "", fmt.Errorf("talosVersion %s: no official Talos AMI %q owned by %s in %s (set amiId%s to use your own): %w",
+			cfg.TalosVersion, name, TalosAMIOwner, cfg.Region, map[config.Arch]string{config.ArchAMD64: "Amd64", config.ArchARM64: "Arm64"}[arch], err)
+	}
+	return ami.Id, nil
+}
+
+func nodeRole(ctx *pulumi.Context, name string, policy PolicyDocument, tags pulumi.StringMap, parent pulumi.ResourceOption) (*iam.InstanceProfile, *iam.Role, error) {
+	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(AssumeRoleEC2().JSON()),
+		Tags:             tags,
+	}, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+		Role:   role.Name,
+		Policy: pulumi.String(policy.JSON()),
+	}, parent); err != nil {
+		return nil, nil, err
+	}
+	profile, err := iam.NewInstanceProfile(ctx, name, &iam.InstanceProfileArgs{
+		Role: role.Name,
+		Tags: tags,
+	}, parent)
+	return profile, role, err
+}
+
+func nodeSecurityGroups(ctx *pulumi.Context, name string, args Args, tags func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (map[Peer]*ec2.SecurityGroup, error) {
+	sgs := map[Peer]*ec2.SecurityGroup{}
+	for _, p := range []Peer{ControlPlane, Workers} {
+		sg, err := ec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, p), &ec2.SecurityGroupArgs{
+			VpcId:       args.VpcID,
+			Description: pulumi.String("talos-aws " + string(p) + " nodes"),
+			Tags:        tags(string(p), nil),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		sgs[p] = sg
+		if _, err := ec2.NewSecurityGroupRule(ctx, fmt.Sprintf("%s-%s-egress", name, p), &ec2.SecurityGroupRuleArgs{
+			SecurityGroupId: sg.ID(),
+			Type:            pulumi.String("egress"),
+			Protocol:        pulumi.String("-1"),
+			FromPort:        pulumi.Int(0),
+			ToPort:          pulumi.Int(0),
+			CidrBlocks:      pulumi.StringArray{pulumi.String("0.0.0.0/0")},
+			Description:     pulumi.String("image pulls, AWS APIs, Talos discovery, NTP"),
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+	source := map[Peer]pulumi.StringInput{
+		ControlPlane: sgs[ControlPlane].ID(),
+		Workers:      sgs[Workers].ID(),
+		InternalLB:   args.InternalLBSGID,
+		PublicLB:     args.PublicLBSGID,
+	}
+	for _, r := range ActiveRules(args.Config.Addons.Cilium.Hubble) {
+		if _, err := ec2.NewSecurityGroupRule(ctx, fmt.Sprintf("%s-%s-from-%s-%s-%s", name, r.To, r.From, r.Proto, r.Ports()), &ec2.SecurityGroupRuleArgs{
+			SecurityGroupId:       sgs[r.To].ID(),
+			Type:                  pulumi.String("ingress"),
+			Protocol:              pulumi.String(r.Proto),
+			FromPort:              pulumi.Int(r.FromPort),
+			ToPort:                pulumi.Int(r.ToPort),
+			SourceSecurityGroupId: source[r.From],
+			Description:           pulumi.String(r.Why),
+		}, parent); err != nil {
+			return nil, err
+		}
+	}
+	return sgs, nil
+}
+
+type ltSpec struct {
+	ami          string
+	instanceType string
+	profileARN   pulumi.StringInput
+	sgID         pulumi.StringInput
+	hopLimit     int
+	volume       config.RootVolume
+	userData     pulumi.StringOutput
+	tags         pulumi.StringMap
+}
+
+func launchTemplate(ctx *pulumi.Context, name string, s ltSpec, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, error) {
+	ebs := &ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+		VolumeSize:          pulumi.Int(s.volume.SizeGiB),
+		VolumeType:          pulumi.String(s.volume.Type),
+		Encrypted:           pulumi.String("true"),
+		DeleteOnTermination: pulumi.String("true"),
+	}
+	if s.volume.IOPS > 0 {
+		ebs.Iops = pulumi.Int(s.volume.IOPS)
+	}
+	if s.volume.Throughput > 0 {
+		ebs.Throughput = pulumi.Int(s.volume.Throughput)
+	}
+	// EC2 wants user data base64-encoded; the 16 KiB limit applies to the raw bytes.
+	userData := s.userData.ApplyT(func(raw string) string {
+		return base64.StdEncoding.EncodeToString([]byte(raw))
+	}).(pulumi.StringOutput)
+	return ec2.NewLaunchTemplate(ctx, name, &ec2.LaunchTemplateArgs{
+		ImageId:              pulumi.String(s.ami),
+		InstanceType:         pulumi.String(s.instanceType),
+		IamInstanceProfile:   &ec2.LaunchTemplateIamInstanceProfileArgs{Arn: s.profileARN},
+		UpdateDefaultVersion: pulumi.Bool(true),
+		MetadataOptions: &ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint:            pulumi.String("enabled"),
+			HttpTokens:              pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(s.hopLimit),
+			// Off: tag keys containing '/' (kubernetes.io/cluster/...) make
+			// launches fail when tags are exposed in instance metadata.
+			InstanceMetadataTags: pulumi.String("disabled"),
+		},
+		NetworkInterfaces: ec2.LaunchTemplateNetworkInterfaceArray{&ec2.LaunchTemplateNetworkInterfaceArgs{
+			DeviceIndex:              pulumi.Int(0),
+			AssociatePublicIpAddress: pulumi.String("false"),
+			DeleteOnTermination:      pulumi.String("true"),
+			SecurityGroups:           pulumi.StringArray{s.sgID},
+		}},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{&ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String(rootDevice),
+			Ebs:        ebs,
+		}},
+		UserData: secret.String(userData),
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
+			&ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("instance"), Tags: s.tags},
+			&ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("volume"), Tags: s.tags},
+			&ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("network-interface"), Tags: s.tags},
+		},
+		Tags: s.tags,
+	}, parent)
+}
+
+func ltVersion(lt *ec2.LaunchTemplate) pulumi.StringOutput {
+	return lt.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput)
+}
+
+// asgTags turns tags into ASG tags that are not propagated to instances
+// (the launch template tags instances and volumes itself).
+func asgTags(base pulumi.StringMap, extra map[string]string) autoscaling.GroupTagArray {
+	keys := make([]string, 0, len(base)+len(extra))
+	all := map[string]pulumi.StringInput{}
+	for k, v := range base {
+		all[k] = v
+	}
+	for k, v := range extra {
+		all[k] = pulumi.String(v)
+	}
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(autoscaling.GroupTagArray, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, &autoscaling.GroupTagArgs{Key: pulumi.String(k), Value: all[k], PropagateAtLaunch: pulumi.Bool(false)})
+	}
+	return out
+}
+
+// AutoscalerTags are the cluster-autoscaler discovery and node-template tags
+// of a pool, so it can scale the pool from zero knowing labels and taints.
+func AutoscalerTags(cluster string, pool config.WorkerPool) map[string]string {
+	t := map[string]string{
+		"k8s.io/cluster-autoscaler/enabled":                                    "true",
+		"k8s.io/cluster-autoscaler/" + cluster:                                 "owned",
+		"k8s.io/cluster-autoscaler/node-template/label/node.talos-aws.io/pool": pool.Name,
+	}
+	for k, v := range pool.Labels {
+		t["k8s.io/cluster-autoscaler/node-template/label/"+k] = v
+	}
+	for _, taint := range pool.Taints {
+		t["k8s.io/cluster-autoscaler/node-template/taint/"+taint.Key] = taint.Value + ":" + taint.Effect
+	}
+	return t
+}
+
+func workerPool(ctx *pulumi.Context, name, cluster string, pool config.WorkerPool, s ltSpec, args Args,
+	tags func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, *autoscaling.Group, error) {
+	lt, err := launchTemplate(ctx, name, s, parent)
+	if err != nil {
+		return nil, nil, err
+	}
+	overrides := autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArray{}
+	for _, it := range pool.InstanceTypes {
+		overrides = append(overrides, &autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs{InstanceType: pulumi.String(it)})
+	}
+	onDemand := 100
+	if pool.Spot {
+		onDemand = 0
+	}
+	opts := []pulumi.ResourceOption{parent}
+	if pool.Autoscaled {
+		// A cluster autoscaler owns desiredCapacity after creation.
+		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCapacity"}))
+	}
+	asg, err := autoscaling.NewGroup(ctx, name, &autoscaling.GroupArgs{
+		MinSize:                pulumi.Int(pool.MinSize),
+		MaxSize:                pulumi.Int(pool.MaxSize),
+		DesiredCapacity:        pulumi.Int(pool.DesiredCapacity),
+		VpcZoneIdentifiers:     args.PrivateSubnetIDs,
+		TargetGroupArns:        pulumi.StringArray{args.IngressTGARN},
+		HealthCheckType:        pulumi.String("EC2"),
+		HealthCheckGracePeriod: pulumi.Int(300),
+		CapacityRebalance:      pulumi.Bool(pool.Spot),
+		MixedInstancesPolicy: &autoscaling.GroupMixedInstancesPolicyArgs{
+			InstancesDistribution: &autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs{
+				OnDemandBaseCapacity:                pulumi.Int(0),
+				OnDemandPercentageAboveBaseCapacity: pulumi.Int(onDemand),
+				SpotAllocationStrategy:              pulumi.String("price-capacity-optimized"),
+			},
+			LaunchTemplate: &autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs{
+				LaunchTemplateSpecification: &autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs{
+					LaunchTemplateId: lt.ID(),
+					Version:          ltVersion(lt),
+				},
+				Overrides: overrides,
+			},
+		},
+		// Workers are cattle: a new launch template version rolls the pool,
+		// launching replacements before terminating old nodes.
+		InstanceRefresh: &autoscaling.GroupInstanceRefreshArgs{
+			Strategy: pulumi.String("Rolling"),
+			Preferences: &autoscaling.GroupInstanceRefreshPreferencesArgs{
+				MinHealthyPercentage: pulumi.Int(100),
+				MaxHealthyPercentage: pulumi.Int(200),
+				InstanceWarmup:       pulumi.String("300"),
+			},
+		},
+		Tags: asgTags(tags("worker-"+pool.Name, nil), AutoscalerTags(cluster, pool)),
+	}, opts...)
+	return lt, asg, err
+}

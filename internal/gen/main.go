@@ -1,0 +1,19 @@
+// Command gen rewrites the generated parts of Pulumi.yaml and README.md from
+// the code (config.Schema, compute.PortMatrix), so they cannot drift:
+//
+//	go run ./internal/gen
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/talos-aws/talos-aws/internal/docs"
+)
+
+func main() {
+	if err := docs.Write("."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

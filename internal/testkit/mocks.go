@@ -1,0 +1,288 @@
+// Package testkit runs the real program, or one stage, under Pulumi's mocks
+// and records everything it registers, so tests can assert on the graph.
+package testkit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"github.com/siderolabs/talos/pkg/machinery/config/machine"
+
+	"github.com/talos-aws/talos-aws/talos"
+)
+
+// Project and Stack are the names tests run under.
+const (
+	Project = "talos-aws"
+	Stack   = "test"
+)
+
+// Resource is one registered resource with the options that matter.
+type Resource struct {
+	Type                    string
+	Name                    string
+	URN                     string
+	Custom                  bool
+	Inputs                  resource.PropertyMap
+	Parent                  string
+	Dependencies            []string
+	IgnoreChanges           []string
+	AdditionalSecretOutputs []string
+	Provider                string
+}
+
+// Call is one invoke.
+type Call struct {
+	Token string
+	Args  resource.PropertyMap
+}
+
+// Mocks records registrations and answers invokes like AWS and Talos would.
+type Mocks struct {
+	mu        sync.Mutex
+	Resources []Resource
+	Calls     []Call
+	// Preview makes every provider-computed output unknown, as on the first
+	// preview of a new stack.
+	Preview bool
+	// AZs the region offers; default ap-southeast-1a..c.
+	AZs []string
+	// ControlPlaneInstances answers the control-plane instance lookup.
+	ControlPlaneInstances []talos.Instance
+}
+
+func (m *Mocks) urn(typ, name string) string {
+	return fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", Stack, Project, typ, name)
+}
+
+// NewResource records the registration and returns realistic outputs.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs,
+		URN: m.urn(args.TypeToken, args.Name), Provider: args.Provider}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Parent = rpc.GetParent()
+		r.Dependencies = rpc.GetDependencies()
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
+	}
+	m.mu.Lock()
+	m.Resources = append(m.Resources, r)
+	m.mu.Unlock()
+
+	outs := args.Inputs.Copy()
+	for k, v := range outs {
+		// Unknown inputs come back unknown (a secret wrapping an unknown
+		// does not survive the mock's marshalling).
+		if v.ContainsUnknowns() {
+			outs[k] = resource.MakeComputed(resource.NewStringProperty(""))
+		}
+	}
+	computed := func(k string, v any) {
+		if m.Preview {
+			outs[resource.PropertyKey(k)] = resource.MakeComputed(resource.NewStringProperty(""))
+			return
+		}
+		outs[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
+	}
+	name := args.Name
+	if n, ok := args.Inputs["name"]; ok && n.IsString() {
+		name = n.StringValue()
+	}
+	switch args.TypeToken {
+	case "aws:lb/loadBalancer:LoadBalancer":
+		computed("dnsName", name+"-0123456789abcdef.elb.ap-southeast-1.amazonaws.com")
+		computed("arn", "arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:loadbalancer/net/"+name)
+	case "aws:lb/targetGroup:TargetGroup":
+		computed("arn", "arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:targetgroup/"+name)
+	case "aws:ec2/launchTemplate:LaunchTemplate":
+		computed("latestVersion", 1)
+	case "aws:autoscaling/group:Group":
+		computed("name", name+"-asg")
+	case "aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile":
+		computed("arn", "arn:aws:iam::123456789012:role/"+name)
+		computed("name", name)
+	case "talos:machine/secrets:Secrets":
+		computed("machineSecrets", fakeMachineSecrets())
+		computed("clientConfiguration", map[string]any{"caCertificate": "Y2E=", "clientCertificate": "Y3J0", "clientKey": "a2V5"})
+	case "talos:cluster/kubeconfig:Kubeconfig":
+		computed("kubeconfigRaw", FakeKubeconfig)
+	}
+	id := args.Name + "_id"
+	if m.Preview {
+		id = ""
+	}
+	return id, outs, nil
+}
+
+// FakeKubeconfig is what the provider returns: the cluster endpoint as server.
+const FakeKubeconfig = `apiVersion: v1
+kind: Config
+clusters:
+- name: talos-aws
+  cluster:
+    server: https://internal:6443
+    certificate-authority-data: Y2E=
+contexts:
+- name: admin@talos-aws
+  context:
+    cluster: talos-aws
+    user: admin@talos-aws
+current-context: admin@talos-aws
+users:
+- name: admin@talos-aws
+  user:
+    client-certificate-data: Y3J0
+    client-key-data: a2V5
+`
+
+func fakeMachineSecrets() map[string]any {
+	pair := map[string]any{"cert": "Y2VydA==", "key": "a2V5"}
+	return map[string]any{
+		"cluster":    map[string]any{"id": "id", "secret": "secret"},
+		"secrets":    map[string]any{"bootstrapToken": "abcdef.0123456789abcdef", "secretboxEncryptionSecret": "c2VjcmV0"},
+		"trustdinfo": map[string]any{"token": "abcdef.0123456789abcdef"},
+		"certs": map[string]any{"etcd": pair, "k8s": pair, "k8sAggregator": pair, "os": pair,
+			"k8sServiceaccount": map[string]any{"key": "a2V5"}},
+	}
+}
+
+// Call answers invokes. Machine configurations are generated for real with
+// Talos' machinery, from the exact inputs the program passes.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	m.Calls = append(m.Calls, Call{Token: args.Token, Args: args.Args})
+	m.mu.Unlock()
+	switch args.Token {
+	case "aws:index/getAvailabilityZones:getAvailabilityZones":
+		azs := m.AZs
+		if azs == nil {
+			azs = []string{"ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"}
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"names": azs, "id": "ap-southeast-1"}), nil
+	case "aws:ec2/getAmi:getAmi":
+		arch := "amd64"
+		for _, f := range args.Args["filters"].ArrayValue() {
+			if f.ObjectValue()["name"].StringValue() == "architecture" && f.ObjectValue()["values"].ArrayValue()[0].StringValue() == "arm64" {
+				arch = "arm64"
+			}
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"id": "ami-" + arch + "0123456789ab", "architecture": arch}), nil
+	case "aws:ec2/getInstances:getInstances":
+		var ids, ips []string
+		for _, in := range m.ControlPlaneInstances {
+			ids, ips = append(ids, in.ID), append(ips, in.PrivateIP)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"ids": ids, "privateIps": ips, "id": "x"}), nil
+	case "talos:machine/getConfiguration:getConfiguration":
+		return machineConfiguration(args.Args)
+	case "talos:client/getConfiguration:getConfiguration":
+		var nodes []string
+		for _, n := range args.Args["nodes"].ArrayValue() {
+			nodes = append(nodes, n.StringValue())
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"talosConfig": fmt.Sprintf(
+			"context: %s\ncontexts:\n  %s:\n    endpoints: [%s]\n    nodes: [%s]\n",
+			args.Args["clusterName"].StringValue(), args.Args["clusterName"].StringValue(),
+			args.Args["endpoints"].ArrayValue()[0].StringValue(), strings.Join(nodes, ", "))}), nil
+	}
+	return resource.PropertyMap{}, nil
+}
+
+func machineConfiguration(a resource.PropertyMap) (resource.PropertyMap, error) {
+	var patches []string
+	for _, p := range a["configPatches"].ArrayValue() {
+		patches = append(patches, p.StringValue())
+	}
+	typ := machine.TypeWorker
+	if a["machineType"].StringValue() == "controlplane" {
+		typ = machine.TypeControlPlane
+	}
+	bundle, err := talos.NewSecretsBundleCached(a["talosVersion"].StringValue())
+	if err != nil {
+		return nil, err
+	}
+	b, err := talos.GenerateLocal(talos.LocalInput{
+		ClusterName: a["clusterName"].StringValue(), Endpoint: a["clusterEndpoint"].StringValue(),
+		KubernetesVersion: a["kubernetesVersion"].StringValue(), TalosVersion: a["talosVersion"].StringValue(),
+		Type: typ, Patches: patches, Secrets: bundle,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resource.NewPropertyMapFromMap(map[string]any{"machineConfiguration": string(b), "id": "cfg"}), nil
+}
+
+// Run evaluates body under mocks with the given project config and returns
+// the awaited outputs body hands back.
+func Run(t testing.TB, m *Mocks, cfg map[string]string, body func(ctx *pulumi.Context) (map[string]pulumi.Output, error)) (map[string]internals.UnsafeAwaitOutputResult, error) {
+	t.Helper()
+	full := map[string]string{}
+	for k, v := range cfg {
+		full[Project+":"+k] = v
+	}
+	b, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(pulumi.EnvConfig, string(b))
+	t.Setenv(pulumi.EnvDryRun, fmt.Sprint(m.Preview))
+	results := map[string]internals.UnsafeAwaitOutputResult{}
+	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		outs, err := body(ctx)
+		if err != nil {
+			return err
+		}
+		for k, o := range outs {
+			r, err := internals.UnsafeAwaitOutput(context.Background(), o)
+			if err != nil {
+				return fmt.Errorf("output %s: %w", k, err)
+			}
+			results[k] = r
+		}
+		return nil
+	}, pulumi.WithMocks(Project, Stack, m))
+	return results, err
+}
+
+// ByType returns the recorded resources of one type.
+func (m *Mocks) ByType(typ string) []Resource {
+	var out []Resource
+	for _, r := range m.Resources {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ByName finds a resource by logical name.
+func (m *Mocks) ByName(name string) (Resource, bool) {
+	for _, r := range m.Resources {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+// Strings reads a string array input.
+func Strings(v resource.PropertyValue) []string {
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if !v.IsArray() {
+		return nil
+	}
+	var out []string
+	for _, e := range v.ArrayValue() {
+		out = append(out, e.StringValue())
+	}
+	return out
+}

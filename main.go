@@ -1,0 +1,135 @@
+// talos-aws turns an empty AWS account into a highly available Kubernetes
+// cluster on Talos Linux with one `pulumi up`.
+package main
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/talos-aws/talos-aws/compute"
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/talos"
+)
+
+func main() {
+	pulumi.Run(run)
+}
+
+// pulumiSource reads project config keys as the raw strings Pulumi stores
+// (arrays and objects as JSON).
+func pulumiSource(ctx *pulumi.Context) config.Source {
+	c := pconfig.New(ctx, "")
+	return func(key string) (string, bool) {
+		v, err := c.Try(key)
+		return v, err == nil
+	}
+}
+
+// run is the program Pulumi runs: the stack, then its exports.
+func run(ctx *pulumi.Context) error {
+	outputs, err := program(ctx)
+	if err != nil {
+		return err
+	}
+	for k, v := range outputs {
+		ctx.Export(k, v)
+	}
+	return nil
+}
+
+// program builds the whole stack and returns its outputs. Every check that
+// can fail on user input runs before the first resource is registered.
+func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
+	cfg, warnings, err := config.Parse(pulumiSource(ctx))
+	for _, w := range warnings {
+		_ = ctx.Log.Warn(w, nil) // a lost warning must not fail the deployment
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Render every machine configuration locally: oversize or Talos-rejected
+	// configs stop here, before any resource exists.
+	if err := talos.CheckUserData(cfg); err != nil {
+		return nil, err
+	}
+
+	awsProvider, err := aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
+		Region: pulumi.String(cfg.Region),
+	})
+	if err != nil {
+		return nil, err
+	}
+	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State: pulumi.StringRef("available"),
+		Filters: []aws.GetAvailabilityZonesFilter{
+			{Name: "opt-in-status", Values: []string{"opt-in-not-required"}},
+		},
+	}, pulumi.Provider(awsProvider))
+	if err != nil {
+		return nil, err
+	}
+	azs, err := config.SelectAZs(cfg, zones.Names)
+	if err != nil {
+		return nil, err
+	}
+	tags := cfg.ClusterTags()
+	withAWS := pulumi.Providers(awsProvider)
+
+	net, err := network.New(ctx, "network", network.Args{
+		ClusterName:  cfg.ClusterName,
+		VPCCIDR:      cfg.VPCCIDR,
+		AZs:          azs,
+		NATStrategy:  cfg.NATStrategy,
+		AdminCIDRs:   cfg.AdminCIDRs,
+		IngressCIDRs: cfg.IngressCIDRs,
+		Tags:         tags,
+	}, withAWS)
+	if err != nil {
+		return nil, err
+	}
+
+	tal, err := talos.New(ctx, "talos", talos.Args{
+		Config:            cfg,
+		InternalLBDNSName: net.InternalLBDNSName,
+		PublicLBDNSName:   net.PublicLBDNSName,
+	}, withAWS)
+	if err != nil {
+		return nil, err
+	}
+
+	comp, err := compute.New(ctx, "compute", compute.Args{
+		Config:           cfg,
+		Tags:             tags,
+		VpcID:            net.VpcID,
+		PrivateSubnetIDs: net.PrivateSubnetIDs,
+		InternalLBSGID:   net.InternalLBSecurityGroupID,
+		PublicLBSGID:     net.PublicLBSecurityGroupID,
+		ControlPlaneTGARNs: pulumi.StringArray{
+			net.InternalAPITargetGroupARN, net.PublicAPITargetGroupARN, net.PublicTalosTargetGroupARN,
+		},
+		IngressTGARN: net.IngressTargetGroupARN,
+		UserData:     tal.UserData,
+	}, withAWS)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := tal.Bootstrap(ctx, "talos", talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}); err != nil {
+		return nil, err
+	}
+
+	return map[string]pulumi.Output{
+		"kubeconfig":          tal.Kubeconfig,
+		"talosconfig":         tal.Talosconfig,
+		"publicEndpoint":      tal.PublicEndpoint,
+		"clusterEndpoint":     tal.ClusterEndpoint,
+		"vpcId":               net.VpcID,
+		"availabilityZones":   pulumi.ToStringArray(azs).ToStringArrayOutput(),
+		"publicSubnetIds":     net.PublicSubnetIDs,
+		"privateSubnetIds":    net.PrivateSubnetIDs,
+		"controlPlaneAsgName": comp.ControlPlaneASGName,
+		"workerAsgNames":      comp.WorkerASGNames,
+	}, nil
+}

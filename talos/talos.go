@@ -1,0 +1,187 @@
+package talos
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/client"
+	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/cluster"
+	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
+
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/secret"
+)
+
+// ControlPlaneKey is the UserData key of the control plane.
+const ControlPlaneKey = "controlplane"
+
+// Args configure the Talos stage.
+type Args struct {
+	Config            *config.Config
+	InternalLBDNSName pulumi.StringOutput
+	PublicLBDNSName   pulumi.StringOutput
+}
+
+// Talos is the Talos stage's component resource. New creates the secrets
+// and machine configurations; Bootstrap, once the control-plane ASG exists,
+// bootstraps etcd and produces the client configurations.
+type Talos struct {
+	pulumi.ResourceState
+
+	args    Args
+	secrets *machine.Secrets
+
+	// UserData holds each role's raw machine configuration (secret), by
+	// ControlPlaneKey and pool name.
+	UserData        map[string]pulumi.StringOutput
+	ClusterEndpoint pulumi.StringOutput
+	PublicEndpoint  pulumi.StringOutput
+
+	BootstrapNode     pulumi.StringOutput
+	BootstrapResource *machine.Bootstrap
+	Kubeconfig        pulumi.StringOutput
+	Talosconfig       pulumi.StringOutput
+}
+
+// New creates the machine secrets and every role's machine configuration.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Talos, error) {
+	cfg := args.Config
+	t := &Talos{args: args, UserData: map[string]pulumi.StringOutput{}}
+	if err := ctx.RegisterComponentResource("talos-aws:talos:Talos", name, t, opts...); err != nil {
+		return nil, err
+	}
+	var err error
+	t.secrets, err = machine.NewSecrets(ctx, name+"-secrets", &machine.SecretsArgs{
+		TalosVersion: pulumi.String(cfg.TalosVersion),
+	}, pulumi.Parent(t), pulumi.AdditionalSecretOutputs([]string{"machineSecrets", "clientConfiguration"}))
+	if err != nil {
+		return nil, err
+	}
+
+	t.ClusterEndpoint = args.InternalLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
+	t.PublicEndpoint = args.PublicLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
+	// patches renders a patch list once both load balancer names are known.
+	patches := func(build func(PatchInput) ([]string, error)) pulumi.StringArrayOutput {
+		return pulumi.All(args.InternalLBDNSName, args.PublicLBDNSName).ApplyT(func(v []any) ([]string, error) {
+			return build(PatchInputFor(cfg, v[0].(string), v[1].(string)))
+		}).(pulumi.StringArrayOutput)
+	}
+	t.UserData[ControlPlaneKey] = t.machineConfig(ctx, "controlPlane", "controlplane", patches(ControlPlanePatches))
+	for i, pool := range cfg.WorkerPools {
+		build := func(in PatchInput) ([]string, error) { return WorkerPatches(in, pool) }
+		t.UserData[pool.Name] = t.machineConfig(ctx, fmt.Sprintf("workerPools[%d] (%s)", i, pool.Name), "worker", patches(build))
+	}
+	return t, nil
+}
+
+// machineConfig renders one role's configuration with the provider's
+// configuration function (docs and examples off, contract and Kubernetes
+// version pinned) and re-checks the real size before any launch template
+// takes it.
+func (t *Talos) machineConfig(ctx *pulumi.Context, path, machineType string, patches pulumi.StringArrayOutput) pulumi.StringOutput {
+	cfg := t.args.Config
+	res := machine.GetConfigurationOutput(ctx, machine.GetConfigurationOutputArgs{
+		ClusterName:       pulumi.String(cfg.ClusterName),
+		ClusterEndpoint:   t.ClusterEndpoint,
+		MachineSecrets:    t.secrets.MachineSecrets,
+		MachineType:       pulumi.String(machineType),
+		ConfigPatches:     patches,
+		Docs:              pulumi.Bool(false),
+		Examples:          pulumi.Bool(false),
+		KubernetesVersion: pulumi.String(cfg.KubernetesVersion),
+		TalosVersion:      pulumi.String(cfg.TalosVersion),
+	}, pulumi.Parent(t))
+	checked := res.MachineConfiguration().ApplyT(func(mc string) (string, error) {
+		if len(mc) > MaxUserDataBytes {
+			return "", fmt.Errorf("%s.configPatches: the machine configuration is %d bytes; EC2 user data is limited to %d", path, len(mc), MaxUserDataBytes)
+		}
+		return mc, nil
+	}).(pulumi.StringOutput)
+	return secret.String(checked)
+}
+
+// BootstrapArgs are what bootstrap needs from the compute stage.
+type BootstrapArgs struct {
+	ControlPlaneASG *autoscaling.Group
+}
+
+// Bootstrap bootstraps etcd once, then creates the kubeconfig and
+// talosconfig, and registers the component's outputs.
+func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) error {
+	cfg := t.args.Config
+	parent := pulumi.Parent(t)
+	// The lookup takes the ASG's name as input and depends on the ASG, so on
+	// a first preview it is unknown rather than an empty list, and on create
+	// it runs after the ASG reached its desired capacity.
+	found := ec2.GetInstancesOutput(ctx, ec2.GetInstancesOutputArgs{
+		Filters: ec2.GetInstancesFilterArray{&ec2.GetInstancesFilterArgs{
+			Name:   pulumi.String("tag:aws:autoscaling:groupName"),
+			Values: pulumi.StringArray{args.ControlPlaneASG.Name},
+		}},
+		InstanceStateNames: pulumi.ToStringArray([]string{"running"}),
+	}, parent, pulumi.DependsOn([]pulumi.Resource{args.ControlPlaneASG}))
+	t.BootstrapNode = found.ApplyT(func(r ec2.GetInstancesResult) string {
+		return PickBootstrapNode(ZipInstances(r.Ids, r.PrivateIps))
+	}).(pulumi.StringOutput)
+	nodeIPs := found.ApplyT(func(r ec2.GetInstancesResult) []string {
+		return NodeIPs(ZipInstances(r.Ids, r.PrivateIps))
+	}).(pulumi.StringArrayOutput)
+
+	cc := t.secrets.ClientConfiguration
+	var err error
+	// Bootstrap runs once per cluster life. The node it ran on will be
+	// replaced some day and the lookup will then pick another node: changes
+	// to node and endpoint are ignored so that never bootstraps a second,
+	// split-brain etcd.
+	t.BootstrapResource, err = machine.NewBootstrap(ctx, name+"-bootstrap", &machine.BootstrapArgs{
+		Node:                t.BootstrapNode,
+		Endpoint:            t.args.PublicLBDNSName,
+		ClientConfiguration: cc,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{args.ControlPlaneASG}),
+		pulumi.IgnoreChanges([]string{"node", "endpoint"}))
+	if err != nil {
+		return err
+	}
+
+	kc, err := cluster.NewKubeconfig(ctx, name+"-kubeconfig", &cluster.KubeconfigArgs{
+		Node:     t.BootstrapNode,
+		Endpoint: t.args.PublicLBDNSName,
+		ClientConfiguration: cluster.KubeconfigClientConfigurationArgs{
+			CaCertificate:     cc.CaCertificate(),
+			ClientCertificate: cc.ClientCertificate(),
+			ClientKey:         cc.ClientKey(),
+		},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{t.BootstrapResource}),
+		pulumi.IgnoreChanges([]string{"node", "endpoint"}),
+		pulumi.AdditionalSecretOutputs([]string{"kubeconfigRaw", "kubernetesClientConfiguration"}))
+	if err != nil {
+		return err
+	}
+	server := t.PublicEndpoint
+	kubeconfig := pulumi.All(kc.KubeconfigRaw, server).ApplyT(func(v []any) (string, error) {
+		return RewriteKubeconfigServer(v[0].(string), v[1].(string))
+	}).(pulumi.StringOutput)
+	t.Kubeconfig = secret.String(kubeconfig)
+
+	tc := client.GetConfigurationOutput(ctx, client.GetConfigurationOutputArgs{
+		ClusterName: pulumi.String(cfg.ClusterName),
+		ClientConfiguration: client.GetConfigurationClientConfigurationArgs{
+			CaCertificate:     cc.CaCertificate(),
+			ClientCertificate: cc.ClientCertificate(),
+			ClientKey:         cc.ClientKey(),
+		},
+		Endpoints: pulumi.StringArray{t.args.PublicLBDNSName},
+		Nodes:     nodeIPs,
+	}, parent)
+	t.Talosconfig = secret.String(tc.TalosConfig())
+
+	return ctx.RegisterResourceOutputs(t, pulumi.Map{
+		"clusterEndpoint": t.ClusterEndpoint,
+		"publicEndpoint":  t.PublicEndpoint,
+		"bootstrapNode":   t.BootstrapNode,
+		"kubeconfig":      t.Kubeconfig,
+		"talosconfig":     t.Talosconfig,
+	})
+}
