@@ -69,7 +69,9 @@ func str(r testkit.Resource, k string) string {
 	return ""
 }
 
-func num(r testkit.Resource, k string) float64 { return r.Inputs[resource.PropertyKey(k)].NumberValue() }
+func num(r testkit.Resource, k string) float64 {
+	return r.Inputs[resource.PropertyKey(k)].NumberValue()
+}
 
 func dependsOn(r testkit.Resource, typ, name string) bool {
 	for _, d := range r.Dependencies {

@@ -334,7 +334,7 @@ func validatePools(pools []WorkerPool, errs *ErrorList, w *Warnings) {
 func validQualifiedName(k string) bool {
 	prefix, name, found := strings.Cut(k, "/")
 	if !found {
-		name, prefix = prefix, ""
+		name = prefix
 	} else if prefix == "" || len(prefix) > 253 || !dnsSubdomainRe.MatchString(prefix) {
 		return false
 	}
@@ -411,7 +411,7 @@ func validateAddons(c *Config, errs *ErrorList, w *Warnings) {
 		errs.Required("addons.argocd.rootApp.repoURL", "path/revision are set but no repository")
 	case ra.RepoURL != "" && !a.ArgoCD.Enabled:
 		errs.Forbidden("addons.argocd.rootApp", "needs addons.argocd.enabled")
-	case ra.RepoURL != "" && !(strings.HasPrefix(ra.RepoURL, "https://") || strings.HasPrefix(ra.RepoURL, "ssh://") || strings.HasPrefix(ra.RepoURL, "git@")):
+	case ra.RepoURL != "" && !hasAnyPrefix(ra.RepoURL, "https://", "ssh://", "git@"):
 		errs.Invalid("addons.argocd.rootApp.repoURL", ra.RepoURL, "must be an https://, ssh:// or git@ repository URL")
 	}
 }

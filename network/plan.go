@@ -57,7 +57,7 @@ func PlanSubnets(vpcCIDR string, azs []string) (Plan, error) {
 func nthSubnet(p netip.Prefix, newBits, n int) netip.Prefix {
 	bits := p.Bits() + newBits
 	base := p.Addr().As4()
-	v := binary.BigEndian.Uint32(base[:]) | uint32(n)<<(32-bits)
+	v := binary.BigEndian.Uint32(base[:]) | uint32(n)<<(32-bits) //nolint:gosec // n < 2^newBits <= 8, checked by the caller
 	var out [4]byte
 	binary.BigEndian.PutUint32(out[:], v)
 	return netip.PrefixFrom(netip.AddrFrom4(out), bits)

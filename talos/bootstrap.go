@@ -18,7 +18,7 @@ func ZipInstances(ids, ips []string) []Instance {
 	n := min(len(ids), len(ips))
 	out := make([]Instance, n)
 	for i := range n {
-		out[i] = Instance{ID: ids[i], PrivateIP: ips[i]}
+		out[i] = Instance{ID: ids[i], PrivateIP: ips[i]} //nolint:gosec // i < min(len(ids), len(ips))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

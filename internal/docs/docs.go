@@ -68,11 +68,12 @@ func Write(root string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(root, "Pulumi.yaml"), []byte(py), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "Pulumi.yaml"), []byte(py), 0o644); err != nil { //nolint:gosec // a repository file
+
 		return err
 	}
 	readmePath := filepath.Join(root, "README.md")
-	readme, err := os.ReadFile(readmePath)
+	readme, err := os.ReadFile(readmePath) //nolint:gosec // the repository's README
 	if err != nil {
 		return err
 	}
@@ -84,5 +85,5 @@ func Write(root string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(readmePath, []byte(out), 0o644)
+	return os.WriteFile(readmePath, []byte(out), 0o644) //nolint:gosec // a repository file
 }

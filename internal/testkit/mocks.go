@@ -142,6 +142,7 @@ users:
     client-key-data: a2V5
 `
 
+//nolint:gosec // fake values shaped like the provider's output
 func fakeMachineSecrets() map[string]any {
 	pair := map[string]any{"cert": "Y2VydA==", "key": "a2V5"}
 	return map[string]any{
