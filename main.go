@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
+	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/network"
@@ -117,6 +118,17 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	}
 
 	if err := tal.Bootstrap(ctx, "talos", talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}); err != nil {
+		return nil, err
+	}
+
+	if _, err := addons.New(ctx, "addons", addons.Args{
+		Config:              cfg,
+		Kubeconfig:          tal.Kubeconfig,
+		ClientConfiguration: tal.ClientConfiguration,
+		TalosEndpoint:       net.PublicLBDNSName,
+		ControlPlaneNodes:   tal.ControlPlaneNodes,
+		WorkerASGNames:      comp.WorkerASGNameList,
+	}, withAWS); err != nil {
 		return nil, err
 	}
 

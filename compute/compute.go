@@ -75,6 +75,7 @@ type Compute struct {
 	ControlPlaneASG         *autoscaling.Group
 	ControlPlaneASGName     pulumi.StringOutput
 	WorkerASGNames          pulumi.StringMapOutput
+	WorkerASGNameList       pulumi.StringArrayOutput
 	ControlPlaneLaunchTmpl  *ec2.LaunchTemplate
 	WorkerLaunchTemplateIDs pulumi.StringMapOutput
 }
@@ -160,6 +161,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	c.ControlPlaneASGName = c.ControlPlaneASG.Name
 
 	workerASGs := pulumi.StringMap{}
+	var workerASGList pulumi.StringArray
 	workerLTs := pulumi.StringMap{}
 	for _, pool := range cfg.WorkerPools {
 		ud, ok := args.UserData[pool.Name]
@@ -175,9 +177,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, err
 		}
 		workerASGs[pool.Name] = asg.Name
+		workerASGList = append(workerASGList, asg.Name)
 		workerLTs[pool.Name] = lt.ID().ToStringOutput()
 	}
 	c.WorkerASGNames = workerASGs.ToStringMapOutput()
+	c.WorkerASGNameList = workerASGList.ToStringArrayOutput()
 	c.WorkerLaunchTemplateIDs = workerLTs.ToStringMapOutput()
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{

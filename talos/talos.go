@@ -39,6 +39,10 @@ type Talos struct {
 	ClusterEndpoint pulumi.StringOutput
 	PublicEndpoint  pulumi.StringOutput
 
+	// ClientConfiguration is the admin client certificate (secret).
+	ClientConfiguration machine.ClientConfigurationOutput
+	// ControlPlaneNodes are the running control-plane nodes' private IPs.
+	ControlPlaneNodes pulumi.StringArrayOutput
 	BootstrapNode     pulumi.StringOutput
 	BootstrapResource *machine.Bootstrap
 	Kubeconfig        pulumi.StringOutput
@@ -128,8 +132,10 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	nodeIPs := found.ApplyT(func(r ec2.GetInstancesResult) []string {
 		return NodeIPs(ZipInstances(r.Ids, r.PrivateIps))
 	}).(pulumi.StringArrayOutput)
+	t.ControlPlaneNodes = nodeIPs
 
 	cc := t.secrets.ClientConfiguration
+	t.ClientConfiguration = cc
 	var err error
 	// Bootstrap runs once per cluster life. The node it ran on will be
 	// replaced some day and the lookup will then pick another node: changes

@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 )
@@ -41,6 +42,7 @@ func Sections() (map[string]string, error) {
 	return map[string]string{
 		"config":      table,
 		"port-matrix": compute.PortMatrixMarkdown(),
+		"addons":      addons.ChartsMarkdown(config.DefaultAddons()),
 	}, nil
 }
 

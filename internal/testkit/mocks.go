@@ -54,8 +54,10 @@ type Mocks struct {
 	Preview bool
 	// AZs the region offers; default ap-southeast-1a..c.
 	AZs []string
-	// ControlPlaneInstances answers the control-plane instance lookup.
+	// ControlPlaneInstances answers the control-plane instance lookup,
+	// WorkerInstances any other instance lookup.
 	ControlPlaneInstances []talos.Instance
+	WorkerInstances       []talos.Instance
 }
 
 func (m *Mocks) urn(typ, name string) string {
@@ -176,11 +178,21 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"id": "ami-" + arch + "0123456789ab", "architecture": arch}), nil
 	case "aws:ec2/getInstances:getInstances":
+		instances := m.WorkerInstances
+		for _, f := range args.Args["filters"].ArrayValue() {
+			for _, v := range f.ObjectValue()["values"].ArrayValue() {
+				if v.IsString() && v.StringValue() == "compute-cp-asg" {
+					instances = m.ControlPlaneInstances
+				}
+			}
+		}
 		var ids, ips []string
-		for _, in := range m.ControlPlaneInstances {
+		for _, in := range instances {
 			ids, ips = append(ids, in.ID), append(ips, in.PrivateIP)
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"ids": ids, "privateIps": ips, "id": "x"}), nil
+	case "talos:cluster/getHealth:getHealth":
+		return resource.NewPropertyMapFromMap(map[string]any{"id": "health"}), nil
 	case "talos:machine/getConfiguration:getConfiguration":
 		return machineConfiguration(args.Args)
 	case "talos:client/getConfiguration:getConfiguration":

@@ -1,0 +1,228 @@
+// Package addons installs the cluster's Helm releases in the order a Talos
+// cluster with CNI "none" and an external cloud provider needs them.
+package addons
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/talos"
+)
+
+// Chart is where a release comes from, pinned.
+type Chart struct {
+	Release   string // release (and resource) name
+	Repo      string // Helm repository; empty for OCI charts
+	Chart     string
+	Version   string
+	Namespace string
+}
+
+// Charts lists every add-on's source and namespace, for the component and the README.
+func Charts(a config.Addons) map[string]Chart {
+	return map[string]Chart{
+		"cilium":       {"cilium", "https://helm.cilium.io", "cilium", a.Cilium.Version, "kube-system"},
+		"ccm":          {"aws-cloud-controller-manager", "https://kubernetes.github.io/cloud-provider-aws", "aws-cloud-controller-manager", a.CloudControllerManager.Version, "kube-system"},
+		"csr-approver": {"talos-cloud-controller-manager", "", "oci://ghcr.io/siderolabs/charts/talos-cloud-controller-manager", a.CSRApprover.Version, "kube-system"},
+		"metrics":      {"metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", a.MetricsServer.Version, "kube-system"},
+		"argocd":       {"argocd", "https://argoproj.github.io/argo-helm", "argo-cd", a.ArgoCD.Version, "argocd"},
+		"argocd-apps":  {"argocd-apps", "https://argoproj.github.io/argo-helm", "argocd-apps", a.ArgoCD.AppsVersion, "argocd"},
+		"ebs-csi":      {"aws-ebs-csi-driver", "https://kubernetes-sigs.github.io/aws-ebs-csi-driver", "aws-ebs-csi-driver", a.EBSCSI.Version, "kube-system"},
+	}
+}
+
+// Values is a Helm values tree.
+type Values = map[string]any
+
+const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
+
+func controlPlaneTolerations() []any {
+	return []any{
+		Values{"key": controlPlaneLabel, "operator": "Exists", "effect": "NoSchedule"},
+		Values{"key": "node.cloudprovider.kubernetes.io/uninitialized", "operator": "Exists", "effect": "NoSchedule"},
+	}
+}
+
+// replicasFor runs two replicas where there is more than one control-plane node.
+func replicasFor(cpCount int) int {
+	if cpCount > 1 {
+		return 2
+	}
+	return 1
+}
+
+// IngressHTTPNodePort is Cilium ingress's plain-HTTP NodePort; the NLB does
+// not expose it (HTTPS only), but a fixed value keeps re-runs no-ops.
+const IngressHTTPNodePort = 30080
+
+// CiliumValues follows Talos' Cilium guide: kube-proxy replacement talking to
+// the API server through KubePrism, Talos' cgroup v2 mount, no SYS_MODULE
+// (Talos does not let pods load kernel modules), IPAM from the node PodCIDRs
+// Kubernetes assigns (what Talos' health checks expect), VXLAN tunnelling
+// (what the node security groups allow), and BPF masquerading, which is why
+// the Talos stage turns forwardKubeDNSToHost off.
+func CiliumValues(c *config.Config) Values {
+	hubble := c.Addons.Cilium.Hubble
+	return Values{
+		"ipam":                 Values{"mode": "kubernetes"},
+		"kubeProxyReplacement": true,
+		"k8sServiceHost":       "localhost",
+		"k8sServicePort":       talos.KubePrismPort,
+		"securityContext": Values{"capabilities": Values{
+			"ciliumAgent":      []any{"CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN", "SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"},
+			"cleanCiliumState": []any{"NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"},
+		}},
+		"cgroup":         Values{"autoMount": Values{"enabled": false}, "hostRoot": "/sys/fs/cgroup"},
+		"routingMode":    "tunnel",
+		"tunnelProtocol": "vxlan",
+		"bpf":            Values{"masquerade": true},
+		"operator":       Values{"replicas": replicasFor(c.ControlPlane.Count)},
+		"ingressController": Values{
+			"enabled":          true,
+			"default":          true,
+			"loadbalancerMode": "shared",
+			"service": Values{
+				"type":             "NodePort",
+				"secureNodePort":   network.IngressHTTPSNodePort,
+				"insecureNodePort": IngressHTTPNodePort,
+			},
+		},
+		"hubble": Values{
+			"enabled": hubble,
+			"relay":   Values{"enabled": hubble},
+			"ui":      Values{"enabled": hubble},
+		},
+	}
+}
+
+// CCMValues runs the AWS cloud controller manager on the host network of
+// control-plane nodes (its IAM permissions are on their role), tolerating the
+// taints it exists to remove, without cloud routes (Cilium tunnels).
+func CCMValues(c *config.Config) Values {
+	return Values{
+		"args": []any{
+			"--v=2",
+			"--cloud-provider=aws",
+			"--configure-cloud-routes=false",
+			"--cluster-name=" + c.ClusterName,
+		},
+		"image":          Values{"tag": c.Addons.CloudControllerManager.ImageTag},
+		"hostNetworking": true,
+		"nodeSelector":   Values{controlPlaneLabel: ""},
+		"tolerations":    controlPlaneTolerations(),
+	}
+}
+
+// CSRApproverValues runs only the Talos cloud controller manager's
+// node-csr-approval controller: it approves a kubelet serving certificate
+// only when the requested names and addresses match what the node reports
+// through the Talos API (the AWS controller still owns node initialisation).
+func CSRApproverValues(c *config.Config) Values {
+	return Values{
+		"enabledControllers": []any{"node-csr-approval"},
+		"replicas":           replicasFor(c.ControlPlane.Count),
+		"nodeSelector":       Values{controlPlaneLabel: ""},
+		"tolerations":        controlPlaneTolerations(),
+	}
+}
+
+// MetricsServerValues keeps the chart's secure defaults: kubelet serving
+// certificates are verified (never --kubelet-insecure-tls).
+func MetricsServerValues(c *config.Config) Values {
+	return Values{
+		"args":                []any{},
+		"replicas":            replicasFor(c.ControlPlane.Count),
+		"podDisruptionBudget": Values{"enabled": c.ControlPlane.Count > 1, "minAvailable": 1},
+	}
+}
+
+// ArgoCDValues: the UI stays inside the cluster (kubectl port-forward) until
+// the user exposes it through the ingress; no SSO is configured by default.
+func ArgoCDValues() Values {
+	return Values{
+		"dex":    Values{"enabled": false},
+		"server": Values{"service": Values{"type": "ClusterIP"}},
+	}
+}
+
+// ArgoCDAppsValues declares the optional root Application, so the cluster
+// can take over its own apps from Git.
+func ArgoCDAppsValues(c *config.Config) (Values, bool) {
+	ra := c.Addons.ArgoCD.RootApp
+	if ra.RepoURL == "" {
+		return nil, false
+	}
+	path, rev := ra.Path, ra.Revision
+	if path == "" {
+		path = "."
+	}
+	if rev == "" {
+		rev = "HEAD"
+	}
+	return Values{"applications": Values{"root": Values{
+		"namespace": "argocd",
+		"project":   "default",
+		"source":    Values{"repoURL": ra.RepoURL, "path": path, "targetRevision": rev},
+		"destination": Values{
+			"server":    "https://kubernetes.default.svc",
+			"namespace": "argocd",
+		},
+		"syncPolicy": Values{"automated": Values{"prune": true, "selfHeal": true}},
+	}}}, true
+}
+
+// DefaultStorageClass is the cluster's default StorageClass.
+const DefaultStorageClass = "gp3"
+
+// EBSCSIValues runs the controller on control-plane nodes (their role holds
+// the EBS permissions) and makes an encrypted gp3 StorageClass the default.
+func EBSCSIValues(c *config.Config) Values {
+	return Values{
+		"controller": Values{
+			"region":       c.Region,
+			"replicaCount": replicasFor(c.ControlPlane.Count),
+			"nodeSelector": Values{controlPlaneLabel: ""},
+			"tolerations": []any{
+				Values{"key": controlPlaneLabel, "operator": "Exists", "effect": "NoSchedule"},
+				Values{"key": "CriticalAddonsOnly", "operator": "Exists"},
+			},
+		},
+		"storageClasses": []any{Values{
+			"name":                 DefaultStorageClass,
+			"annotations":          Values{"storageclass.kubernetes.io/is-default-class": "true"},
+			"volumeBindingMode":    "WaitForFirstConsumer",
+			"reclaimPolicy":        "Delete",
+			"allowVolumeExpansion": true,
+			"parameters":           Values{"type": "gp3", "encrypted": "true"},
+		}},
+	}
+}
+
+// order is the install order the README documents.
+var order = []struct{ key, stage string }{
+	{"cilium", "1: first, nothing before it"},
+	{"ccm", "2: after Cilium"},
+	{"csr-approver", "2: after Cilium"},
+	{"metrics", "3: after the health gate"},
+	{"argocd", "3: after the health gate"},
+	{"ebs-csi", "3: after the health gate"},
+	{"argocd-apps", "4: after Argo CD, only with addons.argocd.rootApp.repoURL"},
+}
+
+// ChartsMarkdown renders the add-on table of the README.
+func ChartsMarkdown(a config.Addons) string {
+	charts := Charts(a)
+	var b strings.Builder
+	b.WriteString("| release | namespace | chart | version | repository | order |\n|---|---|---|---|---|---|\n")
+	for _, o := range order {
+		ch := charts[o.key]
+		repo := ch.Repo
+		if repo == "" {
+			repo = "(OCI)"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | `%s` | %s | %s |\n", ch.Release, ch.Namespace, ch.Chart, ch.Version, repo, o.stage)
+	}
+	return b.String()
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/talos"
+)
+
+const releaseType = "kubernetes:helm.sh/v3:Release"
+
+func releases(m *testkit.Mocks) map[string]testkit.Resource {
+	out := map[string]testkit.Resource{}
+	for _, r := range m.ByType(releaseType) {
+		out[r.Name] = r
+	}
+	return out
+}
+
+func TestAddonReleasesPinnedAndOrdered(t *testing.T) {
+	m := &testkit.Mocks{WorkerInstances: []talos.Instance{{ID: "i-1", PrivateIP: "10.0.0.50"}}}
+	evaluate(t, m, haConfig())
+	rs := releases(m)
+	want := map[string][2]string{
+		"addons-cilium":       {"cilium", config.CiliumChartVersion},
+		"addons-ccm":          {"aws-cloud-controller-manager", config.CCMChartVersion},
+		"addons-csr-approver": {"oci://ghcr.io/siderolabs/charts/talos-cloud-controller-manager", config.CSRApproverChartVersion},
+		"addons-metrics":      {"metrics-server", config.MetricsServerChartVersion},
+		"addons-argocd":       {"argo-cd", config.ArgoCDChartVersion},
+		"addons-ebs-csi":      {"aws-ebs-csi-driver", config.EBSCSIChartVersion},
+	}
+	if len(rs) != len(want) {
+		t.Fatalf("releases %v", keys(rs))
+	}
+	for name, w := range want {
+		r, ok := rs[name]
+		if !ok {
+			t.Fatalf("missing release %s", name)
+		}
+		if str(r, "chart") != w[0] || str(r, "version") != w[1] {
+			t.Errorf("%s: chart %s@%s, want %s@%s", name, str(r, "chart"), str(r, "version"), w[0], w[1])
+		}
+		if repo := r.Inputs["repositoryOpts"]; w[0][:6] != "oci://" && (!repo.IsObject() || repo.ObjectValue()["repo"].StringValue() == "") {
+			t.Errorf("%s: no pinned repository", name)
+		}
+		if r.Provider == "" || !slices.ContainsFunc([]string{r.Provider}, func(p string) bool { return len(p) > 0 }) {
+			t.Errorf("%s: not on the cluster's provider", name)
+		}
+	}
+	dep := func(r, on string) bool { return dependsOn(rs[r], releaseType, on) }
+	for _, r := range []string{"addons-ccm", "addons-csr-approver"} {
+		if !dep(r, "addons-cilium") {
+			t.Errorf("%s must wait for Cilium", r)
+		}
+	}
+	for _, r := range []string{"addons-metrics", "addons-argocd", "addons-ebs-csi"} {
+		for _, on := range []string{"addons-cilium", "addons-ccm", "addons-csr-approver"} {
+			if !dep(r, on) {
+				t.Errorf("%s must wait (through the health gate) for %s: %v", r, on, rs[r].Dependencies)
+			}
+		}
+	}
+	for _, r := range rs {
+		if r.Name != "addons-cilium" && dep("addons-cilium", r.Name) {
+			t.Errorf("nothing may sit before Cilium, found %s", r.Name)
+		}
+	}
+	// The health gate ran, with Kubernetes checks, on every node.
+	var health []testkit.Call
+	for _, c := range m.Calls {
+		if c.Token == "talos:cluster/getHealth:getHealth" {
+			health = append(health, c)
+		}
+	}
+	if len(health) != 1 {
+		t.Fatalf("want one health check, got %d", len(health))
+	}
+	h := health[0].Args
+	if h["skipKubernetesChecks"].BoolValue() || len(testkit.Strings(h["controlPlaneNodes"])) != 3 ||
+		!slices.Equal(testkit.Strings(h["workerNodes"]), []string{"10.0.0.50"}) {
+		t.Errorf("health check args %v", h)
+	}
+	k8s := m.ByType("pulumi:providers:kubernetes")
+	if len(k8s) != 1 || !k8s[0].Inputs["deleteUnreachable"].BoolValue() {
+		t.Errorf("kubernetes provider must drop unreachable resources on destroy: %v", k8s)
+	}
+	if v := k8s[0].Inputs["kubeconfig"]; !v.IsSecret() {
+		t.Error("the provider's kubeconfig must be secret")
+	}
+}
+
+func TestAddonsCanBeTurnedOff(t *testing.T) {
+	cfg := haConfig()
+	cfg["addons"] = `{"argocd":{"enabled":false},"metricsServer":{"enabled":false},"awsCloudControllerManager":{"enabled":false}}`
+	m := &testkit.Mocks{}
+	evaluate(t, m, cfg)
+	rs := releases(m)
+	if _, ok := rs["addons-argocd"]; ok || len(rs) != 3 {
+		t.Fatalf("releases %v", keys(rs))
+	}
+	if !dependsOn(rs["addons-ebs-csi"], releaseType, "addons-csr-approver") || dependsOn(rs["addons-ebs-csi"], releaseType, "addons-ccm") {
+		t.Errorf("ebs-csi deps %v", rs["addons-ebs-csi"].Dependencies)
+	}
+
+	cfg["addons"] = `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops","path":"apps"}}}`
+	m = &testkit.Mocks{}
+	evaluate(t, m, cfg)
+	apps, ok := releases(m)["addons-argocd-apps"]
+	if !ok || !dependsOn(apps, releaseType, "addons-argocd") {
+		t.Fatalf("root app must follow Argo CD: %+v", apps)
+	}
+}
+
+func TestFirstPreviewShowsReleases(t *testing.T) {
+	m := &testkit.Mocks{Preview: true}
+	evaluate(t, m, haConfig())
+	if got := len(releases(m)); got != 6 {
+		t.Errorf("preview shows %d releases, want 6", got)
+	}
+	for _, c := range m.Calls {
+		if c.Token == "talos:cluster/getHealth:getHealth" {
+			t.Error("no health check can run before the cluster exists")
+		}
+	}
+}
+
+func keys(m map[string]testkit.Resource) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
