@@ -21,7 +21,7 @@ func releases(m *testkit.Mocks) map[string]testkit.Resource {
 
 func TestAddonReleasesPinnedAndOrdered(t *testing.T) {
 	m := &testkit.Mocks{WorkerInstances: []talos.Instance{{ID: "i-1", PrivateIP: "10.0.0.50"}}}
-	evaluate(t, m, haConfig())
+	evaluate(t, m, haConfig(t))
 	rs := releases(m)
 	want := map[string][2]string{
 		"addons-cilium":       {"cilium", config.CiliumChartVersion},
@@ -92,7 +92,7 @@ func TestAddonReleasesPinnedAndOrdered(t *testing.T) {
 }
 
 func TestAddonsCanBeTurnedOff(t *testing.T) {
-	cfg := haConfig()
+	cfg := haConfig(t)
 	cfg["addons"] = `{"argocd":{"enabled":false},"metricsServer":{"enabled":false},"awsCloudControllerManager":{"enabled":false}}`
 	m := &testkit.Mocks{}
 	evaluate(t, m, cfg)
@@ -115,7 +115,7 @@ func TestAddonsCanBeTurnedOff(t *testing.T) {
 
 func TestFirstPreviewShowsReleases(t *testing.T) {
 	m := &testkit.Mocks{Preview: true}
-	evaluate(t, m, haConfig())
+	evaluate(t, m, haConfig(t))
 	if got := len(releases(m)); got != 6 {
 		t.Errorf("preview shows %d releases, want 6", got)
 	}

@@ -59,7 +59,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	var err error
 	t.secrets, err = machine.NewSecrets(ctx, name+"-secrets", &machine.SecretsArgs{
 		TalosVersion: pulumi.String(cfg.TalosVersion),
-	}, pulumi.Parent(t), pulumi.AdditionalSecretOutputs([]string{"machineSecrets", "clientConfiguration"}))
+	}, pulumi.Parent(t), pulumi.AdditionalSecretOutputs([]string{"machineSecrets", "clientConfiguration"}),
+		// The cluster's PKI is made once, under the contract of the Talos
+		// version the cluster was created with. Upgrading Talos must never
+		// regenerate it: that would lock every node out.
+		pulumi.IgnoreChanges([]string{"talosVersion"}))
 	if err != nil {
 		return nil, err
 	}

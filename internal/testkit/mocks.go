@@ -116,6 +116,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "talos:cluster/kubeconfig:Kubeconfig":
 		computed("kubeconfigRaw", FakeKubeconfig)
 	}
+	// Like the engine, mark the outputs the program asked to keep secret.
+	for _, k := range r.AdditionalSecretOutputs {
+		if v, ok := outs[resource.PropertyKey(k)]; ok && !v.IsComputed() && !v.IsSecret() {
+			outs[resource.PropertyKey(k)] = resource.MakeSecret(v)
+		}
+	}
 	id := args.Name + "_id"
 	if m.Preview {
 		id = ""
