@@ -17,7 +17,7 @@ func cfg(t *testing.T, kv map[string]string) *config.Config {
 	for k, v := range kv {
 		m[k] = v
 	}
-	c, _, err := config.Parse(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+	c, _, err := config.Parse(config.MapSource(m))
 	if err != nil {
 		t.Fatal(err)
 	}

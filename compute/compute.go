@@ -3,7 +3,6 @@ package compute
 import (
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"sort"
 	"strconv"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/secret"
+	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
 // TalosAMIOwner is Sidero Labs' AWS account, which publishes the official Talos AMIs.
@@ -91,12 +91,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	parent := pulumi.Parent(c)
-	tags := func(n string, extra map[string]string) pulumi.StringMap {
-		m := map[string]string{}
-		maps.Copy(m, args.Tags)
-		m["Name"] = cfg.ClusterName + "-" + n
-		maps.Copy(m, extra)
-		return pulumi.ToStringMap(m)
+	tagged := func(n string, extra map[string]string) pulumi.StringMap {
+		return tags.For(args.Tags, cfg.ClusterName+"-"+n, extra)
 	}
 
 	for _, arch := range cfg.Arches() {
@@ -107,17 +103,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		c.AMIs[arch] = id
 	}
 
-	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.Addons.EBSCSI.Enabled), tags("control-plane", nil), parent)
+	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.Addons.EBSCSI.Enabled), tagged("control-plane", nil), parent)
 	if err != nil {
 		return nil, err
 	}
-	wProfile, wRole, err := nodeRole(ctx, name+"-worker", WorkerPolicy(), tags("worker", nil), parent)
+	wProfile, wRole, err := nodeRole(ctx, name+"-worker", WorkerPolicy(), tagged("worker", nil), parent)
 	if err != nil {
 		return nil, err
 	}
 	c.ControlPlaneRoleARN, c.WorkerRoleARN = cpRole.Arn, wRole.Arn
 
-	sgs, err := nodeSecurityGroups(ctx, name, args, tags, parent)
+	sgs, err := nodeSecurityGroups(ctx, name, args, tagged, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +128,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	c.ControlPlaneLaunchTmpl, err = launchTemplate(ctx, name+"-cp", ltSpec{
 		ami: c.AMIs[cp.Arch], instanceType: cp.InstanceType, profileARN: cpProfile.Arn, sgID: c.ControlPlaneSGID,
 		hopLimit: ControlPlaneIMDSHopLimit, volume: cp.RootVolume, userData: cpUserData,
-		tags: tags("control-plane", map[string]string{"talos-aws/role": "control-plane"}),
+		tags: tagged("control-plane", map[string]string{"talos-aws/role": "control-plane"}),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -153,7 +149,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Id:      c.ControlPlaneLaunchTmpl.ID(),
 			Version: ltVersion(c.ControlPlaneLaunchTmpl),
 		},
-		Tags: asgTags(tags("control-plane", nil), nil),
+		Tags: asgTags(tagged("control-plane", nil), nil),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -171,8 +167,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		lt, asg, err := workerPool(ctx, name+"-"+pool.Name, cfg.ClusterName, pool, ltSpec{
 			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSGID,
 			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
-			tags: tags("worker-"+pool.Name, map[string]string{"talos-aws/role": "worker", "talos-aws/pool": pool.Name}),
-		}, args, tags, parent)
+			tags: tagged("worker-"+pool.Name, map[string]string{"talos-aws/role": "worker", "talos-aws/pool": pool.Name}),
+		}, args, tagged, parent)
 		if err != nil {
 			return nil, err
 		}
@@ -239,13 +235,13 @@ func nodeRole(ctx *pulumi.Context, name string, policy PolicyDocument, tags pulu
 	return profile, role, err
 }
 
-func nodeSecurityGroups(ctx *pulumi.Context, name string, args Args, tags func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (map[Peer]*ec2.SecurityGroup, error) {
+func nodeSecurityGroups(ctx *pulumi.Context, name string, args Args, tagged func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (map[Peer]*ec2.SecurityGroup, error) {
 	sgs := map[Peer]*ec2.SecurityGroup{}
 	for _, p := range []Peer{ControlPlane, Workers} {
 		sg, err := ec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, p), &ec2.SecurityGroupArgs{
 			VpcId:       args.VpcID,
 			Description: pulumi.String("talos-aws " + string(p) + " nodes"),
-			Tags:        tags(string(p), nil),
+			Tags:        tagged(string(p), nil),
 		}, parent)
 		if err != nil {
 			return nil, err
@@ -376,21 +372,21 @@ func asgTags(base pulumi.StringMap, extra map[string]string) autoscaling.GroupTa
 // of a pool, so it can scale the pool from zero knowing labels and taints.
 func AutoscalerTags(cluster string, pool config.WorkerPool) map[string]string {
 	t := map[string]string{
-		"k8s.io/cluster-autoscaler/enabled":                                    "true",
-		"k8s.io/cluster-autoscaler/" + cluster:                                 "owned",
-		"k8s.io/cluster-autoscaler/node-template/label/node.talos-aws.io/pool": pool.Name,
+		"k8s.io/cluster-autoscaler/enabled":                                 "true",
+		"k8s.io/cluster-autoscaler/" + cluster:                              "owned",
+		"k8s.io/cluster-autoscaler/node-template/label/" + config.PoolLabel: pool.Name,
 	}
 	for k, v := range pool.Labels {
 		t["k8s.io/cluster-autoscaler/node-template/label/"+k] = v
 	}
 	for _, taint := range pool.Taints {
-		t["k8s.io/cluster-autoscaler/node-template/taint/"+taint.Key] = taint.Value + ":" + taint.Effect
+		t["k8s.io/cluster-autoscaler/node-template/taint/"+taint.Key] = taint.ValueEffect()
 	}
 	return t
 }
 
 func workerPool(ctx *pulumi.Context, name, cluster string, pool config.WorkerPool, s ltSpec, args Args,
-	tags func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, *autoscaling.Group, error) {
+	tagged func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, *autoscaling.Group, error) {
 	lt, err := launchTemplate(ctx, name, s, parent)
 	if err != nil {
 		return nil, nil, err
@@ -441,7 +437,7 @@ func workerPool(ctx *pulumi.Context, name, cluster string, pool config.WorkerPoo
 				InstanceWarmup:       pulumi.String("300"),
 			},
 		},
-		Tags: asgTags(tags("worker-"+pool.Name, nil), AutoscalerTags(cluster, pool)),
+		Tags: asgTags(tagged("worker-"+pool.Name, nil), AutoscalerTags(cluster, pool)),
 	}, opts...)
 	return lt, asg, err
 }

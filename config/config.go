@@ -40,6 +40,13 @@ type Taint struct {
 	Effect string `json:"effect"`
 }
 
+// ValueEffect renders a taint's value as Talos' nodeTaints and the cluster
+// autoscaler's node-template tags both expect: "value:Effect".
+func (t Taint) ValueEffect() string { return t.Value + ":" + t.Effect }
+
+// PoolLabel is the node label naming a node's worker pool.
+const PoolLabel = "node.talos-aws.io/pool"
+
 // WorkerPool is one worker Auto Scaling Group.
 type WorkerPool struct {
 	Name            string            `json:"name"`

@@ -17,7 +17,7 @@ func src(kv map[string]string) Source {
 		}
 		m[k] = v
 	}
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	return MapSource(m)
 }
 
 func TestDefaults(t *testing.T) {

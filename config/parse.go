@@ -12,6 +12,14 @@ import (
 // Pulumi hands arrays and objects over as JSON text.
 type Source func(key string) (string, bool)
 
+// MapSource serves raw values from a map, as tests and tools hold them.
+func MapSource(m map[string]string) Source {
+	return func(key string) (string, bool) {
+		v, ok := m[key]
+		return v, ok
+	}
+}
+
 // Parse reads every schema key from src, applies defaults and validates the
 // result. It returns all problems at once; warnings never fail.
 func Parse(src Source) (*Config, Warnings, error) {

@@ -4,7 +4,6 @@ package network
 
 import (
 	"fmt"
-	"maps"
 	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -12,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
 // Args configure the network stage.
@@ -64,11 +64,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	parent := pulumi.Parent(n)
 	tag := func(resName string, extra map[string]string) pulumi.StringMap {
-		m := map[string]string{}
-		maps.Copy(m, args.Tags)
-		m["Name"] = args.ClusterName + "-" + resName
-		maps.Copy(m, extra)
-		return pulumi.ToStringMap(m)
+		return tags.For(args.Tags, args.ClusterName+"-"+resName, extra)
 	}
 
 	vpc, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{

@@ -20,7 +20,7 @@ func testConfig(t *testing.T, kv map[string]string) *config.Config {
 	for k, v := range kv {
 		m[k] = v
 	}
-	cfg, _, err := config.Parse(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+	cfg, _, err := config.Parse(config.MapSource(m))
 	if err != nil {
 		t.Fatal(err)
 	}

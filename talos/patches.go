@@ -179,7 +179,7 @@ func ClusterPatches(in PatchInput) ([]string, error) {
 // the user's patches, which come last so they can override anything.
 func PoolPatches(pool config.WorkerPool) ([]string, error) {
 	var out []string
-	labels := map[string]string{"node.talos-aws.io/pool": pool.Name}
+	labels := map[string]string{config.PoolLabel: pool.Name}
 	for k, v := range pool.Labels {
 		labels[k] = v
 	}
@@ -189,7 +189,7 @@ func PoolPatches(pool config.WorkerPool) ([]string, error) {
 		taints := append([]config.Taint(nil), pool.Taints...)
 		sort.Slice(taints, func(i, j int) bool { return taints[i].Key < taints[j].Key })
 		for _, t := range taints {
-			m.NodeTaints[t.Key] = TaintValue(t)
+			m.NodeTaints[t.Key] = t.ValueEffect()
 		}
 	}
 	s, err := render(machinePatch{Machine: m})
@@ -198,10 +198,4 @@ func PoolPatches(pool config.WorkerPool) ([]string, error) {
 	}
 	out = append(out, s)
 	return append(out, pool.ConfigPatches...), nil
-}
-
-// TaintValue renders a taint as Talos' nodeTaints and the cluster
-// autoscaler's node-template tags expect: "value:Effect".
-func TaintValue(t config.Taint) string {
-	return t.Value + ":" + t.Effect
 }
