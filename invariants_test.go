@@ -133,7 +133,7 @@ func invariants() []invariant {
 			}
 		}},
 		{"control-plane-target-groups", func(t *testing.T, st *stackView) {
-			cpTGs := []string{st.cluster + "-api", st.cluster + "-int-api", st.cluster + "-talos"}
+			cpTGs := []string{st.cluster + "-api", st.cluster + "-int-api", st.cluster + "-talos", st.cluster + "-trustd"}
 			for _, asg := range st.m.ByType("aws:autoscaling/group:Group") {
 				var names []string
 				for _, a := range testkit.Strings(asg.Inputs["targetGroupArns"]) {

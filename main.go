@@ -108,7 +108,7 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		InternalLBSGID:   net.InternalLBSecurityGroupID,
 		PublicLBSGID:     net.PublicLBSecurityGroupID,
 		ControlPlaneTGARNs: pulumi.StringArray{
-			net.InternalAPITargetGroupARN, net.PublicAPITargetGroupARN, net.PublicTalosTargetGroupARN,
+			net.InternalAPITargetGroupARN, net.InternalTrustdTargetGroupARN, net.PublicAPITargetGroupARN, net.PublicTalosTargetGroupARN,
 		},
 		IngressTGARN: net.IngressTargetGroupARN,
 		UserData:     tal.UserData,

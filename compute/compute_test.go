@@ -36,7 +36,7 @@ func TestPortMatrix(t *testing.T) {
 				t.Errorf("unexpected public NLB rule %+v", r)
 			}
 		}
-		if r.From == InternalLB && (r.To != ControlPlane || r.FromPort != network.KubeAPIPort) {
+		if r.From == InternalLB && (r.To != ControlPlane || (r.FromPort != network.KubeAPIPort && r.FromPort != network.TrustdPort)) {
 			t.Errorf("unexpected internal NLB rule %+v", r)
 		}
 	}

@@ -47,7 +47,7 @@ func (r Rule) Ports() string {
 // Well-known ports (Talos "network connectivity", Kubernetes, Cilium).
 const (
 	apidPort       = 50000
-	trustdPort     = 50001
+	trustdPort     = network.TrustdPort
 	etcdClientPort = 2379
 	etcdPeerPort   = 2380
 	kubeletPort    = 10250
@@ -66,6 +66,7 @@ func PortMatrix() []Rule {
 		rules = append(rules, Rule{To: to, From: from, Proto: proto, FromPort: from_, ToPort: to_, Why: why})
 	}
 	add(ControlPlane, InternalLB, "tcp", network.KubeAPIPort, network.KubeAPIPort, "Kubernetes API via the cluster endpoint (and its health checks)")
+	add(ControlPlane, InternalLB, "tcp", network.TrustdPort, network.TrustdPort, "trustd via the cluster endpoint: workers join without the discovery service")
 	add(ControlPlane, PublicLB, "tcp", network.KubeAPIPort, network.KubeAPIPort, "kubectl from admin CIDRs via the public NLB")
 	add(ControlPlane, PublicLB, "tcp", network.TalosAPIPort, network.TalosAPIPort, "talosctl from admin CIDRs via the public NLB")
 	add(ControlPlane, ControlPlane, "tcp", etcdClientPort, etcdPeerPort, "etcd client and peer, control plane only")

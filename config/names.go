@@ -7,27 +7,29 @@ const maxLBNameLen = 32
 // cluster name. They are fixed (not auto-named) so users recognise them in
 // the console; their ports never change, so they are never replaced.
 type LBNames struct {
-	InternalLB      string
-	PublicLB        string
-	InternalAPITG   string
-	PublicAPITG     string
-	PublicTalosTG   string
-	PublicIngressTG string
+	InternalLB       string
+	PublicLB         string
+	InternalAPITG    string
+	InternalTrustdTG string
+	PublicAPITG      string
+	PublicTalosTG    string
+	PublicIngressTG  string
 }
 
 // NamesFor derives every load balancer and target group name for a cluster.
 func NamesFor(cluster string) LBNames {
 	return LBNames{
-		InternalLB:      cluster + "-int",
-		PublicLB:        cluster + "-pub",
-		InternalAPITG:   cluster + "-int-api",
-		PublicAPITG:     cluster + "-api",
-		PublicTalosTG:   cluster + "-talos",
-		PublicIngressTG: cluster + "-ingress",
+		InternalLB:       cluster + "-int",
+		PublicLB:         cluster + "-pub",
+		InternalAPITG:    cluster + "-int-api",
+		InternalTrustdTG: cluster + "-trustd",
+		PublicAPITG:      cluster + "-api",
+		PublicTalosTG:    cluster + "-talos",
+		PublicIngressTG:  cluster + "-ingress",
 	}
 }
 
 // All lists the names for length checks.
 func (n LBNames) All() []string {
-	return []string{n.InternalLB, n.PublicLB, n.InternalAPITG, n.PublicAPITG, n.PublicTalosTG, n.PublicIngressTG}
+	return []string{n.InternalLB, n.PublicLB, n.InternalAPITG, n.InternalTrustdTG, n.PublicAPITG, n.PublicTalosTG, n.PublicIngressTG}
 }

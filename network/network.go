@@ -45,9 +45,10 @@ type Network struct {
 	InternalLBSecurityGroupID pulumi.StringOutput
 	PublicLBSecurityGroupID   pulumi.StringOutput
 	// Control-plane target groups (client IP preservation off).
-	InternalAPITargetGroupARN pulumi.StringOutput
-	PublicAPITargetGroupARN   pulumi.StringOutput
-	PublicTalosTargetGroupARN pulumi.StringOutput
+	InternalAPITargetGroupARN    pulumi.StringOutput
+	InternalTrustdTargetGroupARN pulumi.StringOutput
+	PublicAPITargetGroupARN      pulumi.StringOutput
+	PublicTalosTargetGroupARN    pulumi.StringOutput
 	// Worker target group for HTTPS ingress.
 	IngressTargetGroupARN pulumi.StringOutput
 }
@@ -190,22 +191,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	n.InternalLBSecurityGroupID = lbs.internalSG.ID().ToStringOutput()
 	n.PublicLBSecurityGroupID = lbs.publicSG.ID().ToStringOutput()
 	n.InternalAPITargetGroupARN = lbs.internalAPI.Arn
+	n.InternalTrustdTargetGroupARN = lbs.internalTrustd.Arn
 	n.PublicAPITargetGroupARN = lbs.publicAPI.Arn
 	n.PublicTalosTargetGroupARN = lbs.publicTalos.Arn
 	n.IngressTargetGroupARN = lbs.ingress.Arn
 
 	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
-		"vpcId":                     n.VpcID,
-		"publicSubnetIds":           n.PublicSubnetIDs,
-		"privateSubnetIds":          n.PrivateSubnetIDs,
-		"internalLbDnsName":         n.InternalLBDNSName,
-		"publicLbDnsName":           n.PublicLBDNSName,
-		"internalLbSecurityGroupId": n.InternalLBSecurityGroupID,
-		"publicLbSecurityGroupId":   n.PublicLBSecurityGroupID,
-		"internalApiTargetGroupArn": n.InternalAPITargetGroupARN,
-		"publicApiTargetGroupArn":   n.PublicAPITargetGroupARN,
-		"publicTalosTargetGroupArn": n.PublicTalosTargetGroupARN,
-		"ingressTargetGroupArn":     n.IngressTargetGroupARN,
+		"vpcId":                        n.VpcID,
+		"publicSubnetIds":              n.PublicSubnetIDs,
+		"privateSubnetIds":             n.PrivateSubnetIDs,
+		"internalLbDnsName":            n.InternalLBDNSName,
+		"publicLbDnsName":              n.PublicLBDNSName,
+		"internalLbSecurityGroupId":    n.InternalLBSecurityGroupID,
+		"publicLbSecurityGroupId":      n.PublicLBSecurityGroupID,
+		"internalApiTargetGroupArn":    n.InternalAPITargetGroupARN,
+		"internalTrustdTargetGroupArn": n.InternalTrustdTargetGroupARN,
+		"publicApiTargetGroupArn":      n.PublicAPITargetGroupARN,
+		"publicTalosTargetGroupArn":    n.PublicTalosTargetGroupARN,
+		"ingressTargetGroupArn":        n.IngressTargetGroupARN,
 	}); err != nil {
 		return nil, err
 	}
@@ -213,9 +216,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 }
 
 type loadBalancers struct {
-	internal, public                             *lb.LoadBalancer
-	internalSG, publicSG                         *ec2.SecurityGroup
-	internalAPI, publicAPI, publicTalos, ingress *lb.TargetGroup
+	internal, public                                             *lb.LoadBalancer
+	internalSG, publicSG                                         *ec2.SecurityGroup
+	internalAPI, internalTrustd, publicAPI, publicTalos, ingress *lb.TargetGroup
 }
 
 type tagger func(resName string, extra map[string]string) pulumi.StringMap
@@ -235,6 +238,8 @@ func lbRules(args Args, privateCIDRs []string) (internal, public []lbRule) {
 	internal = []lbRule{
 		{"api-in", "ingress", KubeAPIPort, privateCIDRs},
 		{"api-out", "egress", KubeAPIPort, privateCIDRs},
+		{"trustd-in", "ingress", TrustdPort, privateCIDRs},
+		{"trustd-out", "egress", TrustdPort, privateCIDRs},
 	}
 	public = []lbRule{
 		{"api-in", "ingress", KubeAPIPort, args.AdminCIDRs},
@@ -276,6 +281,7 @@ func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs 
 		dst    **lb.TargetGroup
 	}{
 		{name + "-int-api", names.InternalAPITG, out.internal, KubeAPIPort, KubeAPIPort, &out.internalAPI},
+		{name + "-trustd", names.InternalTrustdTG, out.internal, TrustdPort, TrustdPort, &out.internalTrustd},
 		{name + "-api", names.PublicAPITG, out.public, KubeAPIPort, KubeAPIPort, &out.publicAPI},
 		{name + "-talos", names.PublicTalosTG, out.public, TalosAPIPort, TalosAPIPort, &out.publicTalos},
 		{name + "-ingress", names.PublicIngressTG, out.public, HTTPSPort, IngressHTTPSNodePort, &out.ingress},

@@ -184,6 +184,7 @@ func TestLoadBalancers(t *testing.T) {
 		target float64
 	}{
 		"network-int-api": {"network-int", 6443, "network-int-api", 6443},
+		"network-trustd":  {"network-int", 50001, "network-trustd", 50001},
 		"network-api":     {"network-pub", 6443, "network-api", 6443},
 		"network-talos":   {"network-pub", 50000, "network-talos", 50000},
 		"network-ingress": {"network-pub", 443, "network-ingress", network.IngressHTTPSNodePort},
@@ -273,6 +274,8 @@ func TestSecurityGroupRules(t *testing.T) {
 	want := []rule{
 		{"network-int-lb_id", "ingress", 6443, private},
 		{"network-int-lb_id", "egress", 6443, private},
+		{"network-int-lb_id", "ingress", 50001, private},
+		{"network-int-lb_id", "egress", 50001, private},
 		{"network-pub-lb_id", "ingress", 6443, "203.0.113.10/32"},
 		{"network-pub-lb_id", "ingress", 50000, "203.0.113.10/32"},
 		{"network-pub-lb_id", "egress", 6443, private},
