@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
@@ -45,8 +46,8 @@ func TestAddonReleasesPinnedAndOrdered(t *testing.T) {
 		if repo := r.Inputs["repositoryOpts"]; w[0][:6] != "oci://" && (!repo.IsObject() || repo.ObjectValue()["repo"].StringValue() == "") {
 			t.Errorf("%s: no pinned repository", name)
 		}
-		if r.Provider == "" || !slices.ContainsFunc([]string{r.Provider}, func(p string) bool { return len(p) > 0 }) {
-			t.Errorf("%s: not on the cluster's provider", name)
+		if !strings.Contains(r.Provider, "pulumi:providers:kubernetes::addons-k8s") {
+			t.Errorf("%s: not on the cluster's provider (%q)", name, r.Provider)
 		}
 	}
 	dep := func(r, on string) bool { return dependsOn(rs[r], releaseType, on) }

@@ -28,7 +28,6 @@ const (
 type Resource struct {
 	Type                    string
 	Name                    string
-	URN                     string
 	Custom                  bool
 	Inputs                  resource.PropertyMap
 	Parent                  string
@@ -60,14 +59,9 @@ type Mocks struct {
 	WorkerInstances       []talos.Instance
 }
 
-func (m *Mocks) urn(typ, name string) string {
-	return fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", Stack, Project, typ, name)
-}
-
 // NewResource records the registration and returns realistic outputs.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs,
-		URN: m.urn(args.TypeToken, args.Name), Provider: args.Provider}
+	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs, Provider: args.Provider}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
 		r.Dependencies = rpc.GetDependencies()
