@@ -49,16 +49,16 @@ const PoolLabel = "node.talos-aws.io/pool"
 
 // WorkerPool is one worker Auto Scaling Group.
 type WorkerPool struct {
-	Name            string            `json:"name"`
-	InstanceTypes   []string          `json:"instanceTypes"`
-	Arch            Arch              `json:"arch"`
-	MinSize         int               `json:"minSize"`
-	MaxSize         int               `json:"maxSize"`
-	DesiredCapacity int               `json:"desiredCapacity"`
-	Spot            bool              `json:"spot"`
-	Labels          map[string]string `json:"labels,omitempty"`
-	Taints          []Taint           `json:"taints,omitempty"`
-	RootVolume      RootVolume        `json:"rootVolume"`
+	Name            string     `json:"name"`
+	InstanceTypes   []string   `json:"instanceTypes"`
+	Arch            Arch       `json:"arch"`
+	MinSize         int        `json:"minSize"`
+	MaxSize         int        `json:"maxSize"`
+	DesiredCapacity int        `json:"desiredCapacity"`
+	Spot            bool       `json:"spot"`
+	Labels          StringMap  `json:"labels,omitempty"`
+	Taints          []Taint    `json:"taints,omitempty"`
+	RootVolume      RootVolume `json:"rootVolume"`
 	// ConfigPatches are Talos machine-config patches (YAML strategic merge or
 	// JSON6902), applied after every patch this program builds.
 	ConfigPatches []string `json:"configPatches,omitempty"`
@@ -134,7 +134,7 @@ type Config struct {
 	ControlPlane      ControlPlane
 	WorkerPools       []WorkerPool
 	Addons            Addons
-	Tags              map[string]string
+	Tags              StringMap
 }
 
 // Arches returns the architectures in use, sorted, so an AMI is looked up once per arch.

@@ -212,3 +212,25 @@ func TestArches(t *testing.T) {
 		t.Errorf("Arches() = %v", got)
 	}
 }
+
+// `pulumi config set --path` turns "true" and "42" into a boolean and a number.
+func TestScalarValuesFromPath(t *testing.T) {
+	cfg, _, err := Parse(src(map[string]string{
+		"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"labels":{"gpu":true,"rack":42},"taints":[{"key":"spot","value":true,"effect":"NoSchedule"}]}]`,
+		"tags":        `{"cost-center":1234}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.WorkerPools[0]
+	if p.Labels["gpu"] != "true" || p.Labels["rack"] != "42" || p.Taints[0].Value != "true" || cfg.Tags["cost-center"] != "1234" {
+		t.Errorf("scalars not kept as text: %v %v %v", p.Labels, p.Taints, cfg.Tags)
+	}
+	if _, _, err := Parse(src(map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"taints":[{"key":"k","effect":"NoSchedule","efect":"x"}]}]`})); err == nil ||
+		!strings.Contains(err.Error(), `workerPools[0]`) || !strings.Contains(err.Error(), "efect") {
+		t.Errorf("unknown taint field must be rejected: %v", err)
+	}
+	if _, _, err := Parse(src(map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"labels":{"x":{"y":1}}}]`})); err == nil {
+		t.Error("a nested label value must be rejected")
+	}
+}

@@ -39,7 +39,7 @@ func Parse(src Source) (*Config, Warnings, error) {
 		AMIARM64:          p.str("amiIdArm64"),
 		ControlPlane:      DefaultControlPlane(),
 		Addons:            DefaultAddons(),
-		Tags:              map[string]string{},
+		Tags:              StringMap{},
 	}
 	cfg.AvailabilityZones = p.strings("availabilityZones")
 	cfg.AdminCIDRs = p.strings("adminCidrs")
