@@ -1,13 +1,13 @@
 package addons
 
 import (
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/cluster"
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
 
+	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 )
 
@@ -107,13 +107,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// Kubernetes: all nodes Ready, control-plane pods up) after the early
 	// releases. Later releases wait for it through DependsOnInputs, which
 	// orders them without putting anything into their inputs (no diffs).
-	workers := ec2.GetInstancesOutput(ctx, ec2.GetInstancesOutputArgs{
-		Filters: ec2.GetInstancesFilterArray{&ec2.GetInstancesFilterArgs{
-			Name:   pulumi.String("tag:aws:autoscaling:groupName"),
-			Values: args.WorkerASGNames,
-		}},
-		InstanceStateNames: pulumi.ToStringArray([]string{"running"}),
-	}, pulumi.Parent(a))
+	workers := compute.RunningInstances(ctx, args.WorkerASGNames, pulumi.Parent(a))
 	cc := args.ClientConfiguration
 	health := cluster.GetHealthOutput(ctx, cluster.GetHealthOutputArgs{
 		ClientConfiguration: cluster.GetHealthClientConfigurationArgs{

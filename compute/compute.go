@@ -80,8 +80,23 @@ type Compute struct {
 	WorkerLaunchTemplateIDs pulumi.StringMapOutput
 }
 
-// talosControlPlaneKey is the UserData key of the control plane (talos.ControlPlaneKey).
-const talosControlPlaneKey = "controlplane"
+// ControlPlaneKey is the UserData key of the control plane; worker pools
+// are keyed by their names.
+const ControlPlaneKey = "controlplane"
+
+// RunningInstances looks up the running instances of Auto Scaling Groups by
+// the tag AWS puts on their instances. Callers pass the groups' names as
+// outputs (and depend on the groups), so a first preview sees unknown, not
+// an empty list.
+func RunningInstances(ctx *pulumi.Context, asgNames pulumi.StringArrayInput, opts ...pulumi.InvokeOption) ec2.GetInstancesResultOutput {
+	return ec2.GetInstancesOutput(ctx, ec2.GetInstancesOutputArgs{
+		Filters: ec2.GetInstancesFilterArray{&ec2.GetInstancesFilterArgs{
+			Name:   pulumi.String("tag:aws:autoscaling:groupName"),
+			Values: asgNames,
+		}},
+		InstanceStateNames: pulumi.ToStringArray([]string{"running"}),
+	}, opts...)
+}
 
 // New creates the compute stage.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Compute, error) {
@@ -120,7 +135,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	c.ControlPlaneSGID = sgs[ControlPlane].ID().ToStringOutput()
 	c.WorkerSGID = sgs[Workers].ID().ToStringOutput()
 
-	cpUserData, ok := args.UserData[talosControlPlaneKey]
+	cpUserData, ok := args.UserData[ControlPlaneKey]
 	if !ok {
 		return nil, fmt.Errorf("compute: no user data for the control plane")
 	}

@@ -7,6 +7,14 @@ import (
 	"github.com/talos-aws/talos-aws/network"
 )
 
+// controlPlaneKey and poolKey name the config key to fix when a role's
+// machine configuration is rejected or too large.
+const controlPlaneKey = "controlPlane"
+
+func poolKey(i int, pool config.WorkerPool) string {
+	return fmt.Sprintf("workerPools[%d] (%s).configPatches", i, pool.Name)
+}
+
 // ClusterEndpoint is the Talos cluster endpoint for an API host name.
 func ClusterEndpoint(host string) string {
 	return fmt.Sprintf("https://%s:%d", host, network.KubeAPIPort)

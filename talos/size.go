@@ -20,7 +20,7 @@ func placeholderDNS(cfg *config.Config, lbName string) string {
 
 // RoleSize is the estimated user-data size of one role or pool.
 type RoleSize struct {
-	Path  string // config key the size belongs to
+	Path  string // config key to fix when the size is too large
 	Bytes int
 }
 
@@ -37,34 +37,30 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 	in := PatchInputFor(cfg, placeholderDNS(cfg, names.InternalLB), placeholderDNS(cfg, names.PublicLB))
 	endpoint := ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))
 	var sizes []RoleSize
-	cpPatches, err := ControlPlanePatches(in)
-	if err != nil {
-		return nil, err
-	}
-	b, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
-		TalosVersion: cfg.TalosVersion, Type: machine.TypeControlPlane, Patches: cpPatches, Secrets: bundle})
-	if err != nil {
-		return nil, fmt.Errorf("controlPlane: Talos rejects the machine configuration: %w", err)
-	}
-	if _, err := ValidateMachineConfig(b); err != nil {
-		return nil, fmt.Errorf("controlPlane: Talos rejects the machine configuration: %w", err)
-	}
-	sizes = append(sizes, RoleSize{"controlPlane", len(b)})
-	for i, pool := range cfg.WorkerPools {
-		path := fmt.Sprintf("workerPools[%d] (%s)", i, pool.Name)
-		patches, err := WorkerPatches(in, pool)
+	render := func(path string, typ machine.Type, patches []string, err error) error {
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
-			TalosVersion: cfg.TalosVersion, Type: machine.TypeWorker, Patches: patches, Secrets: bundle})
-		if err != nil {
-			return nil, fmt.Errorf("%s.configPatches: Talos rejects the machine configuration: %w", path, err)
+			TalosVersion: cfg.TalosVersion, Type: typ, Patches: patches, Secrets: bundle})
+		if err == nil {
+			_, err = ValidateMachineConfig(b)
 		}
-		if _, err := ValidateMachineConfig(b); err != nil {
-			return nil, fmt.Errorf("%s.configPatches: Talos rejects the machine configuration: %w", path, err)
+		if err != nil {
+			return fmt.Errorf("%s: Talos rejects the machine configuration: %w", path, err)
 		}
 		sizes = append(sizes, RoleSize{path, len(b)})
+		return nil
+	}
+	cpPatches, err := ControlPlanePatches(in)
+	if err := render(controlPlaneKey, machine.TypeControlPlane, cpPatches, err); err != nil {
+		return nil, err
+	}
+	for i, pool := range cfg.WorkerPools {
+		patches, err := WorkerPatches(in, pool)
+		if err := render(poolKey(i, pool), machine.TypeWorker, patches, err); err != nil {
+			return nil, err
+		}
 	}
 	return sizes, nil
 }
@@ -79,7 +75,7 @@ func CheckUserData(cfg *config.Config) error {
 	var errs config.ErrorList
 	for _, s := range sizes {
 		if s.Bytes > MaxUserDataBytes-sizeMargin {
-			errs.TooLong(s.Path+".configPatches", fmt.Sprintf("%d bytes", s.Bytes), fmt.Sprintf(
+			errs.TooLong(s.Path, fmt.Sprintf("%d bytes", s.Bytes), fmt.Sprintf(
 				"the Talos machine configuration would be about %d bytes; EC2 user data is limited to %d: shorten the config patches",
 				s.Bytes, MaxUserDataBytes))
 		}

@@ -10,12 +10,10 @@ import (
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/cluster"
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
 
+	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/secret"
 )
-
-// ControlPlaneKey is the UserData key of the control plane.
-const ControlPlaneKey = "controlplane"
 
 // Args configure the Talos stage.
 type Args struct {
@@ -34,7 +32,7 @@ type Talos struct {
 	secrets *machine.Secrets
 
 	// UserData holds each role's raw machine configuration (secret), by
-	// ControlPlaneKey and pool name.
+	// compute.ControlPlaneKey and pool name.
 	UserData        map[string]pulumi.StringOutput
 	ClusterEndpoint pulumi.StringOutput
 	PublicEndpoint  pulumi.StringOutput
@@ -76,10 +74,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return build(PatchInputFor(cfg, v[0].(string), v[1].(string)))
 		}).(pulumi.StringArrayOutput)
 	}
-	t.UserData[ControlPlaneKey] = t.machineConfig(ctx, "controlPlane", "controlplane", patches(ControlPlanePatches))
+	t.UserData[compute.ControlPlaneKey] = t.machineConfig(ctx, controlPlaneKey, "controlplane", patches(ControlPlanePatches))
 	for i, pool := range cfg.WorkerPools {
 		build := func(in PatchInput) ([]string, error) { return WorkerPatches(in, pool) }
-		t.UserData[pool.Name] = t.machineConfig(ctx, fmt.Sprintf("workerPools[%d] (%s)", i, pool.Name), "worker", patches(build))
+		t.UserData[pool.Name] = t.machineConfig(ctx, poolKey(i, pool), "worker", patches(build))
 	}
 	return t, nil
 }
@@ -103,7 +101,7 @@ func (t *Talos) machineConfig(ctx *pulumi.Context, path, machineType string, pat
 	}, pulumi.Parent(t))
 	checked := res.MachineConfiguration().ApplyT(func(mc string) (string, error) {
 		if len(mc) > MaxUserDataBytes {
-			return "", fmt.Errorf("%s.configPatches: the machine configuration is %d bytes; EC2 user data is limited to %d", path, len(mc), MaxUserDataBytes)
+			return "", fmt.Errorf("%s: the machine configuration is %d bytes; EC2 user data is limited to %d", path, len(mc), MaxUserDataBytes)
 		}
 		return mc, nil
 	}).(pulumi.StringOutput)
@@ -123,13 +121,8 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	// The lookup takes the ASG's name as input and depends on the ASG, so on
 	// a first preview it is unknown rather than an empty list, and on create
 	// it runs after the ASG reached its desired capacity.
-	found := ec2.GetInstancesOutput(ctx, ec2.GetInstancesOutputArgs{
-		Filters: ec2.GetInstancesFilterArray{&ec2.GetInstancesFilterArgs{
-			Name:   pulumi.String("tag:aws:autoscaling:groupName"),
-			Values: pulumi.StringArray{args.ControlPlaneASG.Name},
-		}},
-		InstanceStateNames: pulumi.ToStringArray([]string{"running"}),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{args.ControlPlaneASG}))
+	found := compute.RunningInstances(ctx, pulumi.StringArray{args.ControlPlaneASG.Name},
+		parent, pulumi.DependsOn([]pulumi.Resource{args.ControlPlaneASG}))
 	t.BootstrapNode = found.ApplyT(func(r ec2.GetInstancesResult) string {
 		return PickBootstrapNode(ZipInstances(r.Ids, r.PrivateIps))
 	}).(pulumi.StringOutput)
