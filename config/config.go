@@ -135,6 +135,8 @@ type Config struct {
 	WorkerPools       []WorkerPool
 	Addons            Addons
 	Tags              StringMap
+	// ReadinessTimeoutMinutes bounds each wait `up` makes on the cluster.
+	ReadinessTimeoutMinutes int
 }
 
 // Arches returns the architectures in use, sorted, so an AMI is looked up once per arch.

@@ -216,8 +216,9 @@ func TestArches(t *testing.T) {
 // `pulumi config set --path` turns "true" and "42" into a boolean and a number.
 func TestScalarValuesFromPath(t *testing.T) {
 	cfg, _, err := Parse(src(map[string]string{
-		"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"labels":{"gpu":true,"rack":42},"taints":[{"key":"spot","value":true,"effect":"NoSchedule"}]}]`,
-		"tags":        `{"cost-center":1234}`,
+		"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"labels":{"gpu":true,"rack":42},"taints":[{"key":"spot","value":true,"effect":"NoSchedule"}]},
+			{"name":"b","instanceTypes":["m7i.large"]}]`,
+		"tags": `{"cost-center":1234}`,
 	}))
 	if err != nil {
 		t.Fatal(err)

@@ -26,20 +26,21 @@ func Parse(src Source) (*Config, Warnings, error) {
 	var errs ErrorList
 	p := parser{src: src, errs: &errs}
 	cfg := &Config{
-		ClusterName:       p.str("clusterName"),
-		Region:            p.str("region"),
-		AZCount:           p.integer("azCount"),
-		VPCCIDR:           p.str("vpcCidr"),
-		PodCIDR:           p.str("podCidr"),
-		ServiceCIDR:       p.str("serviceCidr"),
-		NATStrategy:       p.str("natStrategy"),
-		TalosVersion:      p.str("talosVersion"),
-		KubernetesVersion: p.str("kubernetesVersion"),
-		AMIAMD64:          p.str("amiIdAmd64"),
-		AMIARM64:          p.str("amiIdArm64"),
-		ControlPlane:      DefaultControlPlane(),
-		Addons:            DefaultAddons(),
-		Tags:              StringMap{},
+		ClusterName:             p.str("clusterName"),
+		Region:                  p.str("region"),
+		AZCount:                 p.integer("azCount"),
+		ReadinessTimeoutMinutes: p.integer("readinessTimeoutMinutes"),
+		VPCCIDR:                 p.str("vpcCidr"),
+		PodCIDR:                 p.str("podCidr"),
+		ServiceCIDR:             p.str("serviceCidr"),
+		NATStrategy:             p.str("natStrategy"),
+		TalosVersion:            p.str("talosVersion"),
+		KubernetesVersion:       p.str("kubernetesVersion"),
+		AMIAMD64:                p.str("amiIdAmd64"),
+		AMIARM64:                p.str("amiIdArm64"),
+		ControlPlane:            DefaultControlPlane(),
+		Addons:                  DefaultAddons(),
+		Tags:                    StringMap{},
 	}
 	cfg.AvailabilityZones = p.strings("availabilityZones")
 	cfg.AdminCIDRs = p.strings("adminCidrs")

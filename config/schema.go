@@ -21,6 +21,9 @@ const (
 	defaultControlPlaneType    = "m7i.large"
 	defaultControlPlaneVolume  = 50
 	defaultWorkerVolumeSizeGiB = 100
+	// DefaultReadinessTimeoutMinutes bounds each readiness wait of `up`: a
+	// first boot pulls images through NAT and brings etcd up in 3-8 minutes.
+	DefaultReadinessTimeoutMinutes = 20
 )
 
 // Key is one stack setting: the single source for Pulumi.yaml, the README
@@ -91,5 +94,6 @@ func Schema() []Key {
 		{"workerPools", "array", "object", DefaultWorkerPools(), "Worker pools: name, instanceTypes, arch, minSize, maxSize, desiredCapacity, spot, autoscaled, labels, taints [{key, value, effect}], rootVolume, configPatches."},
 		{"addons", "object", "", DefaultAddons(), "Add-ons: cilium {enabled, version, hubble}, awsCloudControllerManager {enabled, version, imageTag}, csrApprover, metricsServer, ebsCsi {enabled, version}, argocd {enabled, version, appsVersion, rootApp {repoURL, path, revision}}."},
 		{"tags", "object", "", map[string]string{}, "Extra tags on every AWS resource."},
+		{"readinessTimeoutMinutes", "integer", "", DefaultReadinessTimeoutMinutes, "Bound, in minutes, on each wait `pulumi up` makes on the new cluster (API server /readyz, then every expected node Ready), 5-120. Previews never wait."},
 	}
 }

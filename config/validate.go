@@ -66,6 +66,7 @@ func Validate(c *Config, errs *ErrorList) Warnings {
 	validatePools(c.WorkerPools, errs, &w)
 	validateAddons(c, errs, &w)
 	validateTags(c.Tags, errs)
+	validateConvergence(c, errs, &w)
 	return w
 }
 
