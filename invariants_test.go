@@ -368,6 +368,17 @@ func invariants() []invariant {
 			if !slices.Equal(ic, []string{"endpoint", "node"}) {
 				t.Errorf("bootstrap ignoreChanges %v", ic)
 			}
+			if !boot[0].Protect {
+				t.Error("bootstrap must be protected: a re-created bootstrap on a fresh node starts a second etcd")
+			}
+			if to := boot[0].Inputs["timeouts"]; !to.IsObject() || to.ObjectValue()["create"].StringValue() != "20m" {
+				t.Errorf("bootstrap create timeout %v, want 20m", to)
+			}
+			for _, kc := range st.m.ByType("talos:cluster/kubeconfig:Kubeconfig") {
+				if slices.Contains(kc.IgnoreChanges, "node") {
+					t.Error("the kubeconfig must follow the current node: its certificate renews through it")
+				}
+			}
 			if str(boot[0], "node") != "10.0.0.10" {
 				t.Errorf("bootstrap node %q, want the lowest instance id", str(boot[0], "node"))
 			}

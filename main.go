@@ -3,6 +3,10 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+	"time"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -11,6 +15,7 @@ import (
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/readiness"
 	"github.com/talos-aws/talos-aws/talos"
 )
 
@@ -26,6 +31,22 @@ func pulumiSource(ctx *pulumi.Context) config.Source {
 		v, err := c.Try(key)
 		return v, err == nil
 	}
+}
+
+// waiterFor builds the waits `up` makes on the new cluster, logging progress
+// to the Pulumi log. Tests replace it (gate_test.go).
+var waiterFor = func(ctx *pulumi.Context, cfg *config.Config) addons.Waiter {
+	return readiness.New(time.Duration(cfg.ReadinessTimeoutMinutes)*time.Minute, unreachableHint(cfg),
+		func(msg string) { _ = ctx.Log.Info(msg, nil) })
+}
+
+// unreachableHint is appended to a timed-out wait: the usual cause is a
+// machine outside adminCidrs, whose packets the public NLB drops unanswered.
+func unreachableHint(cfg *config.Config) string {
+	return fmt.Sprintf("The public load balancer admits 6443 and 50000 only from adminCidrs (%s): run `pulumi up` from one of them, "+
+		"from a CI runner that opened its address on the ciAccessSecurityGroupId group (README \"From laptop and from CI\"), "+
+		"or raise readinessTimeoutMinutes (now %d) if the nodes are only slow",
+		strings.Join(cfg.AdminCIDRs, ", "), cfg.ReadinessTimeoutMinutes)
 }
 
 // run is the program Pulumi runs: the stack, then its exports.
@@ -112,6 +133,7 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		},
 		IngressTGARN: net.IngressTargetGroupARN,
 		UserData:     tal.UserData,
+		NetworkReady: net.PrivateEgress,
 	}, withAWS)
 	if err != nil {
 		return nil, err
@@ -122,12 +144,10 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	}
 
 	if _, err := addons.New(ctx, "addons", addons.Args{
-		Config:              cfg,
-		Kubeconfig:          tal.Kubeconfig,
-		ClientConfiguration: tal.ClientConfiguration,
-		TalosEndpoint:       net.PublicLBDNSName,
-		ControlPlaneNodes:   tal.ControlPlaneNodes,
-		WorkerASGNames:      comp.WorkerASGNameList,
+		Config:     cfg,
+		Kubeconfig: tal.Kubeconfig,
+		ClusterID:  tal.ClusterID,
+		Wait:       waiterFor(ctx, cfg),
 	}, withAWS); err != nil {
 		return nil, err
 	}
@@ -143,5 +163,8 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		"privateSubnetIds":    net.PrivateSubnetIDs,
 		"controlPlaneAsgName": comp.ControlPlaneASGName,
 		"workerAsgNames":      comp.WorkerASGNames,
+		// CI opens its runner's /32 on this group for the length of a run.
+		"ciAccessSecurityGroupId": net.CIAccessSecurityGroupID,
+		"ciAccessPolicy":          pulumi.String(network.CIAccessPolicy(cfg.ClusterName)).ToStringOutput(),
 	}, nil
 }

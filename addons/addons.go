@@ -1,29 +1,39 @@
 package addons
 
 import (
+	"context"
+
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/cluster"
-	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
 
-	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 )
 
 // releaseTimeout bounds each release's wait for its resources (seconds).
 const releaseTimeout = 600
 
+// Waiter is what `up` waits on before it talks to a new cluster
+// (readiness.Gate). Both waits dial the kubeconfig's server.
+type Waiter interface {
+	// APIReady returns once the API server answers /readyz.
+	APIReady(ctx context.Context, kubeconfig string) error
+	// NodesReady returns once want nodes are Ready (and, with
+	// requireInitialized, initialised by the cloud controller manager).
+	NodesReady(ctx context.Context, kubeconfig string, want int, requireInitialized bool) error
+}
+
 // Args configure the add-ons stage.
 type Args struct {
-	Config              *config.Config
-	Kubeconfig          pulumi.StringOutput
-	ClientConfiguration machine.ClientConfigurationOutput
-	// TalosEndpoint is the public NLB's DNS name; the health check goes
-	// through it like talosctl does.
-	TalosEndpoint     pulumi.StringOutput
-	ControlPlaneNodes pulumi.StringArrayOutput
-	WorkerASGNames    pulumi.StringArrayOutput
+	Config *config.Config
+	// Kubeconfig is the admin kubeconfig pointing at the public NLB: the
+	// only address of the API server the machine running Pulumi can reach.
+	Kubeconfig pulumi.StringOutput
+	// ClusterID identifies the cluster for the Kubernetes provider: it
+	// changes only when the cluster's PKI (and so the cluster) is new.
+	ClusterID pulumi.StringOutput
+	// Wait runs the readiness waits, in `up` only.
+	Wait Waiter
 }
 
 // Addons is the add-ons stage's component resource.
@@ -31,25 +41,44 @@ type Addons struct {
 	pulumi.ResourceState
 
 	Releases map[string]*helmv3.Release
+	// ProviderKubeconfig is the kubeconfig the Kubernetes provider gets:
+	// unknown in previews, and in `up` only once the API server is ready.
+	ProviderKubeconfig pulumi.StringOutput
 }
 
 // New installs the add-ons: Cilium first (Talos reboots a node that has no
-// CNI after about ten minutes, so nothing waits in front of it), then the
-// cloud controller manager and the CSR approver, then a cluster health gate,
-// then Metrics Server, Argo CD and the EBS CSI driver in parallel.
+// CNI after about ten minutes, so nothing but the API server's readiness
+// waits in front of it), then the cloud controller manager and the CSR
+// approver, then a wait for every expected node to be Ready, then Metrics
+// Server, Argo CD and the EBS CSI driver in parallel.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Addons, error) {
 	cfg := args.Config
 	a := &Addons{Releases: map[string]*helmv3.Release{}}
 	if err := ctx.RegisterComponentResource("talos-aws:addons:Addons", name, a, opts...); err != nil {
 		return nil, err
 	}
-	// On a first preview the kubeconfig is unknown: the provider then plans
-	// the releases without contacting a cluster. After the cluster is gone
-	// (destroy, or a failed create), unreachable resources are dropped from
-	// state instead of hanging on an API server that will never answer.
+	a.ProviderKubeconfig = gatedKubeconfig(ctx, args)
+	// pulumi-kubernetes v4.32.0 provider.go: Configure dials the cluster
+	// once (server version, then API discovery) whenever the kubeconfig is
+	// known, and on failure marks it unreachable for the whole run; Create
+	// of a Helm release then fails "can't create Helm Release with
+	// unreachable cluster" (helm_release.go). Hence the kubeconfig reaches
+	// the provider only after /readyz answers, and never in a preview.
+	//
+	// clusterIdentifier: with an unknown kubeconfig, DiffConfig plans a
+	// replacement of the provider, and with it of every release
+	// (provider.go DiffConfig, "We can't tell for sure if a computed value
+	// has changed"), unless clusterIdentifier is set and unchanged, which
+	// turns that into an update. The Talos cluster id is exactly "same
+	// cluster": it changes only with new machine secrets.
+	//
+	// deleteUnreachable stays off: with it, a refresh from outside
+	// adminCidrs drops every release from state (provider.go Read), and
+	// Helm releases ignore it on delete anyway (provider.go Delete). The
+	// README's destroy section has the dead-cluster path.
 	k8s, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig:        args.Kubeconfig,
-		DeleteUnreachable: pulumi.Bool(true),
+		Kubeconfig:        a.ProviderKubeconfig,
+		ClusterIdentifier: args.ClusterID,
 	}, pulumi.Parent(a))
 	if err != nil {
 		return nil, err
@@ -103,27 +132,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		early = append(early, r)
 	}
 
-	// The health gate: Talos' own cluster health check (etcd, nodes, and
-	// Kubernetes: all nodes Ready, control-plane pods up) after the early
+	// The node gate: every expected node registered and Ready (and
+	// initialised, when the cloud controller manager runs) after the early
 	// releases. Later releases wait for it through DependsOnInputs, which
 	// orders them without putting anything into their inputs (no diffs).
-	workers := compute.RunningInstances(ctx, args.WorkerASGNames, pulumi.Parent(a))
-	cc := args.ClientConfiguration
-	health := cluster.GetHealthOutput(ctx, cluster.GetHealthOutputArgs{
-		ClientConfiguration: cluster.GetHealthClientConfigurationArgs{
-			CaCertificate:     cc.CaCertificate(),
-			ClientCertificate: cc.ClientCertificate(),
-			ClientKey:         cc.ClientKey(),
-		},
-		ControlPlaneNodes:    args.ControlPlaneNodes,
-		WorkerNodes:          workers.PrivateIps(),
-		Endpoints:            pulumi.StringArray{args.TalosEndpoint},
-		SkipKubernetesChecks: pulumi.Bool(false),
-		Timeouts:             &cluster.GetHealthTimeoutsArgs{Read: pulumi.String("15m")},
-	}, pulumi.Parent(a), pulumi.DependsOn(early))
-	gate := pulumi.DependsOnInputs(health.ApplyT(func(cluster.GetHealthResult) []pulumi.Resource {
-		return early
-	}).(pulumi.ResourceArrayOutput))
+	// In a preview the kubeconfig is unknown, so the wait never runs.
+	want := config.ExpectedNodes(cfg)
+	requireInit := cfg.Addons.CloudControllerManager.Enabled
+	waitOn := []any{a.ProviderKubeconfig}
+	for _, r := range early {
+		waitOn = append(waitOn, r.(*helmv3.Release).Status)
+	}
+	nodes := pulumi.All(waitOn...).ApplyTWithContext(ctx.Context(), func(c context.Context, v []any) ([]pulumi.Resource, error) {
+		if err := args.Wait.NodesReady(c, v[0].(string), want, requireInit); err != nil {
+			return nil, err
+		}
+		return early, nil
+	}).(pulumi.ResourceArrayOutput)
+	gate := pulumi.DependsOnInputs(nodes)
 
 	if cfg.Addons.MetricsServer.Enabled {
 		if _, err := release("metrics", MetricsServerValues(cfg), gate); err != nil {
@@ -155,4 +181,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	return a, nil
+}
+
+// gatedKubeconfig is the kubeconfig the Kubernetes provider is configured
+// with. In a preview it is withheld (unknown): the provider then does not
+// configure, so neither it nor any release dials the cluster, and releases
+// are diffed on their inputs (Pulumi sdk v3.274.1 provider_plugin.go:
+// "If any are unknown, do not configure the underlying plugin"; Diff then
+// answers DiffUnavailable). In `up` it resolves only once the API server
+// answers /readyz through the public endpoint, so a first `up` never
+// configures the provider against an API server that is still starting.
+func gatedKubeconfig(ctx *pulumi.Context, args Args) pulumi.StringOutput {
+	if ctx.DryRun() {
+		return pulumi.UnsafeUnknownOutput(nil).ApplyT(func(any) string { return "" }).(pulumi.StringOutput)
+	}
+	return args.Kubeconfig.ApplyTWithContext(ctx.Context(), func(c context.Context, kc string) (string, error) {
+		if err := args.Wait.APIReady(c, kc); err != nil {
+			return "", err
+		}
+		return kc, nil
+	}).(pulumi.StringOutput)
 }

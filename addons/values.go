@@ -116,25 +116,48 @@ func CCMValues(c *config.Config) Values {
 }
 
 // CSRApproverValues runs only the Talos cloud controller manager's
-// node-csr-approval controller: it approves a kubelet serving certificate
-// only when the requested names and addresses match what the node reports
-// through the Talos API (the AWS controller still owns node initialisation).
+// node-csr-approval controller (the AWS controller owns node
+// initialisation). Chart 0.5.2 (image v1.11.0) approves a CSR only for the
+// kubelet-serving signer, from a system:node:* user, with subject O
+// system:nodes, serving usages, no kubernetes.* or email/URI names, and
+// every IP address among the addresses of the Node object its first DNS
+// name names (pkg/certificatesigningrequest, pkg/talos/helper.go); it does
+// not ask the Talos API. The chart reads replicaCount (values.yaml:6), and
+// has no spread preset, so anti-affinity goes in as raw affinity; leader
+// election makes two replicas safe.
 func CSRApproverValues(c *config.Config) Values {
 	return Values{
 		"enabledControllers": []any{"node-csr-approval"},
-		"replicas":           replicasFor(c.ControlPlane.Count),
+		"replicaCount":       replicasFor(c.ControlPlane.Count),
 		"nodeSelector":       Values{controlPlaneLabel: ""},
 		"tolerations":        controlPlaneTolerations(),
+		"affinity":           spreadByNode("talos-cloud-controller-manager"),
 	}
 }
 
+// spreadByNode prefers a different node for each replica of the pods named
+// app.kubernetes.io/name=name. Preferred, not required: a control plane that
+// is one node short during a replacement must still schedule a rollout.
+func spreadByNode(name string) Values {
+	return Values{"podAntiAffinity": Values{"preferredDuringSchedulingIgnoredDuringExecution": []any{Values{
+		"weight": 100,
+		"podAffinityTerm": Values{
+			"topologyKey":   "kubernetes.io/hostname",
+			"labelSelector": Values{"matchLabels": Values{"app.kubernetes.io/name": name}},
+		},
+	}}}}
+}
+
 // MetricsServerValues keeps the chart's secure defaults: kubelet serving
-// certificates are verified (never --kubelet-insecure-tls).
+// certificates are verified (never --kubelet-insecure-tls). Chart 3.13.0
+// has no default anti-affinity (affinity {}), so two replicas could share a
+// node; a soft hostname spread keeps them apart wherever there are nodes.
 func MetricsServerValues(c *config.Config) Values {
 	return Values{
 		"args":                []any{},
 		"replicas":            replicasFor(c.ControlPlane.Count),
 		"podDisruptionBudget": Values{"enabled": c.ControlPlane.Count > 1, "minAvailable": 1},
+		"affinity":            spreadByNode("metrics-server"),
 	}
 }
 
@@ -170,6 +193,10 @@ func ArgoCDAppsValues(c *config.Config) (Values, bool) {
 			"namespace": "argocd",
 		},
 		"syncPolicy": Values{"automated": Values{"prune": true, "selfHeal": true}},
+		// Deleting the root app (pre-destroy, or removing rootApp) then
+		// deletes what it deployed instead of orphaning it (argocd-apps
+		// 2.0.4 sets no finalizer by default, values.yaml:23-26).
+		"finalizers": []any{"resources-finalizer.argocd.argoproj.io"},
 	}}}, true
 }
 
@@ -178,12 +205,17 @@ const DefaultStorageClass = "gp3"
 
 // EBSCSIValues runs the controller on control-plane nodes (their role holds
 // the EBS permissions) and makes an encrypted gp3 StorageClass the default.
+// Volumes are tagged kubernetes.io/cluster/<name>=owned (k8sTagClusterId;
+// pkg/driver/controller.go at 2.53.0), so scripts/pre-destroy.sh can find
+// any the cluster leaves behind. The chart's default affinity already
+// spreads the controller's replicas by node (values.yaml:208-230).
 func EBSCSIValues(c *config.Config) Values {
 	return Values{
 		"controller": Values{
-			"region":       c.Region,
-			"replicaCount": replicasFor(c.ControlPlane.Count),
-			"nodeSelector": Values{controlPlaneLabel: ""},
+			"region":          c.Region,
+			"k8sTagClusterId": c.ClusterName,
+			"replicaCount":    replicasFor(c.ControlPlane.Count),
+			"nodeSelector":    Values{controlPlaneLabel: ""},
 			"tolerations": []any{
 				Values{"key": controlPlaneLabel, "operator": "Exists", "effect": "NoSchedule"},
 				Values{"key": "CriticalAddonsOnly", "operator": "Exists"},
@@ -205,9 +237,9 @@ var order = []struct{ key, stage string }{
 	{"cilium", "1: first, nothing before it"},
 	{"ccm", "2: after Cilium"},
 	{"csr-approver", "2: after Cilium"},
-	{"metrics", "3: after the health gate"},
-	{"argocd", "3: after the health gate"},
-	{"ebs-csi", "3: after the health gate"},
+	{"metrics", "3: after every expected node is Ready"},
+	{"argocd", "3: after every expected node is Ready"},
+	{"ebs-csi", "3: after every expected node is Ready"},
 	{"argocd-apps", "4: after Argo CD, only with addons.argocd.rootApp.repoURL"},
 }
 

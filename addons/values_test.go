@@ -182,3 +182,86 @@ func TestChartsPinned(t *testing.T) {
 		}
 	}
 }
+
+// chartKeys are the value paths each pinned chart reads, checked against its
+// values.yaml (or templates) at the pinned version; Helm silently drops any
+// other key. A path covers everything below it (free-form subtrees such as
+// affinity or tolerations). Sources, at each chart's tag:
+//   - cilium 1.19.4 values.yaml: ipam.mode 2229, kubeProxyReplacement 2368,
+//     k8sServiceHost/Port 76/81, securityContext.capabilities 363/413,
+//     cgroup 4149/4159, routingMode 3070, tunnelProtocol 3057,
+//     bpf.masquerade 705, operator.replicas 3130, ingressController 977-1029,
+//     hubble.relay/ui.enabled 1698/1941.
+//   - aws-cloud-controller-manager 0.0.10: args 3, image.tag 9, nodeSelector
+//     18, tolerations 134; hostNetworking only in templates/daemonset.yaml:31.
+//   - talos-cloud-controller-manager 0.5.2 (54131e77): replicaCount 6,
+//     enabledControllers 36, nodeSelector 148, tolerations 153, affinity 165.
+//   - metrics-server 3.13.0: replicas 78, podDisruptionBudget 90-91, args
+//     101, affinity 189.
+//   - argo-cd 9.6.0: dex.enabled 1120, server.service.type 2400.
+//   - argocd-apps 2.0.4: applications.<name>.{namespace, project, source,
+//     destination, syncPolicy, finalizers} 4-42.
+//   - aws-ebs-csi-driver 2.53.0: controller.region 285, replicaCount 286,
+//     k8sTagClusterId 264, nodeSelector 267, tolerations 312, storageClasses 512.
+var chartKeys = map[string][]string{
+	"cilium": {"ipam.mode", "kubeProxyReplacement", "k8sServiceHost", "k8sServicePort", "securityContext.capabilities.ciliumAgent",
+		"securityContext.capabilities.cleanCiliumState", "cgroup.autoMount.enabled", "cgroup.hostRoot", "routingMode", "tunnelProtocol",
+		"bpf.masquerade", "operator.replicas", "ingressController.enabled", "ingressController.default", "ingressController.loadbalancerMode",
+		"ingressController.service.type", "ingressController.service.secureNodePort", "ingressController.service.insecureNodePort",
+		"hubble.enabled", "hubble.relay.enabled", "hubble.ui.enabled"},
+	"ccm":          {"args", "image.tag", "hostNetworking", "nodeSelector", "tolerations"},
+	"csr-approver": {"enabledControllers", "replicaCount", "nodeSelector", "tolerations", "affinity"},
+	"metrics":      {"args", "replicas", "podDisruptionBudget.enabled", "podDisruptionBudget.minAvailable", "affinity"},
+	"argocd":       {"dex.enabled", "server.service.type"},
+	"argocd-apps": {"applications.root.namespace", "applications.root.project", "applications.root.source", "applications.root.destination",
+		"applications.root.syncPolicy", "applications.root.finalizers"},
+	"ebs-csi": {"controller.region", "controller.k8sTagClusterId", "controller.replicaCount", "controller.nodeSelector", "controller.tolerations", "storageClasses"},
+}
+
+// leafPaths lists the dotted paths of every non-map value in v.
+func leafPaths(prefix string, v Values) []string {
+	var out []string
+	for k, x := range v {
+		p := k
+		if prefix != "" {
+			p = prefix + "." + k
+		}
+		if m, ok := x.(Values); ok && len(m) > 0 {
+			out = append(out, leafPaths(p, m)...)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func TestEveryValueKeyIsOneTheChartReads(t *testing.T) {
+	c := cfg(t, map[string]string{"addons": `{"cilium":{"hubble":true},"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`})
+	apps, _ := ArgoCDAppsValues(c)
+	for key, v := range map[string]Values{"cilium": CiliumValues(c), "ccm": CCMValues(c), "csr-approver": CSRApproverValues(c),
+		"metrics": MetricsServerValues(c), "argocd": ArgoCDValues(), "argocd-apps": apps, "ebs-csi": EBSCSIValues(c)} {
+		for _, p := range leafPaths("", v) {
+			if !slices.ContainsFunc(chartKeys[key], func(k string) bool { return p == k || strings.HasPrefix(p, k+".") }) {
+				t.Errorf("%s: %q is not a key chart %s@%s reads (Helm would drop it silently)", key, p, Charts(c.Addons)[key].Chart, Charts(c.Addons)[key].Version)
+			}
+		}
+	}
+}
+
+func TestMultiReplicaAddonsSpreadAcrossNodes(t *testing.T) {
+	c := cfg(t, nil) // three control-plane nodes: two replicas each
+	for name, v := range map[string]Values{"csr-approver": CSRApproverValues(c), "metrics": MetricsServerValues(c)} {
+		terms := at(t, v, "affinity.podAntiAffinity").(Values)["preferredDuringSchedulingIgnoredDuringExecution"].([]any)
+		term := terms[0].(Values)["podAffinityTerm"].(Values)
+		if term["topologyKey"] != "kubernetes.io/hostname" {
+			t.Errorf("%s: spread by %v, want by node", name, term["topologyKey"])
+		}
+	}
+	if n := at(t, CSRApproverValues(c), "replicaCount"); n != 2 {
+		t.Errorf("CSR approver replicaCount %v, want 2 with three control-plane nodes", n)
+	}
+	apps, _ := ArgoCDAppsValues(cfg(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`}))
+	if f := at(t, apps, "applications.root.finalizers").([]any); len(f) != 1 || f[0] != "resources-finalizer.argocd.argoproj.io" {
+		t.Errorf("root app finalizers %v: deleting it must delete what it deployed", f)
+	}
+}

@@ -61,6 +61,11 @@ type Args struct {
 	// Raw Talos machine configurations (secrets), by role: "controlplane"
 	// and each worker pool's name.
 	UserData map[string]pulumi.StringOutput
+
+	// NetworkReady are what nodes need before they boot: the private route
+	// tables to the NAT gateways and their associations. Without the order,
+	// nodes can launch with no way to pull images or reach discovery.
+	NetworkReady []pulumi.Resource
 }
 
 // Compute is the compute stage's component resource.
@@ -165,7 +170,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Version: ltVersion(c.ControlPlaneLaunchTmpl),
 		},
 		Tags: asgTags(tagged("control-plane", nil), nil),
-	}, parent)
+	}, parent, pulumi.DependsOn(args.NetworkReady))
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +419,7 @@ func workerPool(ctx *pulumi.Context, name, cluster string, pool config.WorkerPoo
 	if pool.Spot {
 		onDemand = 0
 	}
-	opts := []pulumi.ResourceOption{parent}
+	opts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.NetworkReady)}
 	if pool.Autoscaled {
 		// A cluster autoscaler owns desiredCapacity after creation.
 		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCapacity"}))

@@ -51,6 +51,12 @@ type Network struct {
 	PublicTalosTargetGroupARN    pulumi.StringOutput
 	// Worker target group for HTTPS ingress.
 	IngressTargetGroupARN pulumi.StringOutput
+	// CIAccessSecurityGroupID is the rule-less group on the public NLB that
+	// CI workflows add their runner's /32 to for the length of a run.
+	CIAccessSecurityGroupID pulumi.StringOutput
+	// PrivateEgress are the private route tables and their associations:
+	// nodes booted before them have no route to the NAT gateways.
+	PrivateEgress []pulumi.Resource
 }
 
 // New creates the network stage.
@@ -167,17 +173,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, err
 		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.RouteTableAssociationArgs{
+		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.RouteTableAssociationArgs{
 			SubnetId:     priv.ID(),
 			RouteTableId: rt.ID(),
-		}, parent); err != nil {
+		}, parent)
+		if err != nil {
 			return nil, err
 		}
+		n.PrivateEgress = append(n.PrivateEgress, rt, assoc)
 		privateIDs = append(privateIDs, priv.ID())
 		n.PrivateSubnetCIDRs = append(n.PrivateSubnetCIDRs, plan.Private[i].CIDR)
 	}
 
-	lbs, err := newLoadBalancers(ctx, name, args, n.PrivateSubnetCIDRs, vpc.ID(), publicIDs, privateIDs, tag, parent)
+	lbs, err := newLoadBalancers(ctx, name, args, n.PrivateSubnetCIDRs, vpc.ID(), publicIDs, privateIDs, igw, tag, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +203,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	n.PublicAPITargetGroupARN = lbs.publicAPI.Arn
 	n.PublicTalosTargetGroupARN = lbs.publicTalos.Arn
 	n.IngressTargetGroupARN = lbs.ingress.Arn
+	n.CIAccessSecurityGroupID = lbs.ciSG.ID().ToStringOutput()
 
 	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
 		"vpcId":                        n.VpcID,
@@ -209,6 +218,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"publicApiTargetGroupArn":      n.PublicAPITargetGroupARN,
 		"publicTalosTargetGroupArn":    n.PublicTalosTargetGroupARN,
 		"ingressTargetGroupArn":        n.IngressTargetGroupARN,
+		"ciAccessSecurityGroupId":      n.CIAccessSecurityGroupID,
 	}); err != nil {
 		return nil, err
 	}
@@ -217,7 +227,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 type loadBalancers struct {
 	internal, public                                             *lb.LoadBalancer
-	internalSG, publicSG                                         *ec2.SecurityGroup
+	internalSG, publicSG, ciSG                                   *ec2.SecurityGroup
 	internalAPI, internalTrustd, publicAPI, publicTalos, ingress *lb.TargetGroup
 }
 
@@ -255,7 +265,7 @@ func lbRules(args Args, privateCIDRs []string) (internal, public []lbRule) {
 }
 
 func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs []string, vpcID pulumi.IDOutput,
-	publicIDs, privateIDs pulumi.StringArray, tag tagger, parent pulumi.ResourceOption) (*loadBalancers, error) {
+	publicIDs, privateIDs pulumi.StringArray, igw *ec2.InternetGateway, tag tagger, parent pulumi.ResourceOption) (*loadBalancers, error) {
 	names := config.NamesFor(args.ClusterName)
 	internalRules, publicRules := lbRules(args, privateCIDRs)
 	out := &loadBalancers{}
@@ -266,10 +276,27 @@ func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs 
 	if out.publicSG, err = newLBSecurityGroup(ctx, name+"-pub-lb", "pub-lb", "public load balancer", vpcID, publicRules, tag, parent); err != nil {
 		return nil, err
 	}
-	if out.internal, err = newNLB(ctx, name+"-int", names.InternalLB, true, privateIDs, out.internalSG, tag, parent); err != nil {
+	// The CI group has no rules Pulumi knows of: workflows add the runner's
+	// /32 before `pulumi up` and remove it after. Its ingress and egress are
+	// never managed here (no inline rules, no rule resources, and ignored),
+	// so a run started while a rule exists does not revert it. The
+	// bridged aws_security_group revokes AWS's default allow-all egress on
+	// create; egress to the targets comes from the public NLB's own group.
+	if out.ciSG, err = ec2.NewSecurityGroup(ctx, name+"-ci-access", &ec2.SecurityGroupArgs{
+		VpcId:       vpcID,
+		Description: pulumi.String("talos-aws CI runner access to the public NLB; rules are added and removed by CI, not Pulumi"),
+		Tags:        tag("ci-access", map[string]string{CIAccessTagKey: args.ClusterName}),
+	}, parent, pulumi.IgnoreChanges([]string{"ingress", "egress"})); err != nil {
 		return nil, err
 	}
-	if out.public, err = newNLB(ctx, name+"-pub", names.PublicLB, false, publicIDs, out.publicSG, tag, parent); err != nil {
+	if out.internal, err = newNLB(ctx, name+"-int", names.InternalLB, true, privateIDs, []*ec2.SecurityGroup{out.internalSG}, tag, parent); err != nil {
+		return nil, err
+	}
+	// An internet-facing load balancer cannot be created in a VPC without an
+	// attached internet gateway ("InvalidSubnet: VPC ... has no internet
+	// gateway"); nothing else orders the two, so say it.
+	if out.public, err = newNLB(ctx, name+"-pub", names.PublicLB, false, publicIDs, []*ec2.SecurityGroup{out.publicSG, out.ciSG}, tag, parent,
+		pulumi.DependsOn([]pulumi.Resource{igw})); err != nil {
 		return nil, err
 	}
 	listeners := []struct {
@@ -352,14 +379,18 @@ func newLBSecurityGroup(ctx *pulumi.Context, name, short, what string, vpcID pul
 	return sg, nil
 }
 
-func newNLB(ctx *pulumi.Context, res, lbName string, internal bool, subnets pulumi.StringArray, sg *ec2.SecurityGroup, tag tagger, parent pulumi.ResourceOption) (*lb.LoadBalancer, error) {
+func newNLB(ctx *pulumi.Context, res, lbName string, internal bool, subnets pulumi.StringArray, sgs []*ec2.SecurityGroup, tag tagger, parent pulumi.ResourceOption, opts ...pulumi.ResourceOption) (*lb.LoadBalancer, error) {
+	var ids pulumi.StringArray
+	for _, sg := range sgs {
+		ids = append(ids, sg.ID())
+	}
 	return lb.NewLoadBalancer(ctx, res, &lb.LoadBalancerArgs{
 		Name:                         pulumi.String(lbName),
 		Internal:                     pulumi.Bool(internal),
 		LoadBalancerType:             pulumi.String("network"),
 		Subnets:                      subnets,
-		SecurityGroups:               pulumi.StringArray{sg.ID()},
+		SecurityGroups:               ids,
 		EnableCrossZoneLoadBalancing: pulumi.Bool(true),
 		Tags:                         tag(lbName, nil),
-	}, parent)
+	}, append([]pulumi.ResourceOption{parent}, opts...)...)
 }

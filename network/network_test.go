@@ -1,10 +1,16 @@
 package network_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -138,7 +144,7 @@ func TestLoadBalancers(t *testing.T) {
 		if str(l, "loadBalancerType") != "network" || !l.Inputs["enableCrossZoneLoadBalancing"].BoolValue() {
 			t.Errorf("%s: not a cross-zone NLB", l.Name)
 		}
-		if len(l.Inputs["securityGroups"].ArrayValue()) != 1 {
+		if len(l.Inputs["securityGroups"].ArrayValue()) == 0 {
 			t.Errorf("%s: no security group", l.Name)
 		}
 	}
@@ -302,6 +308,125 @@ func TestSecurityGroupRules(t *testing.T) {
 		}
 		if r.port == 443 && r.cidrs != "198.51.100.0/24" {
 			t.Errorf("443 from %s", r.cidrs)
+		}
+	}
+}
+
+func hasDep(r testkit.Resource, typ, name string) bool {
+	for _, d := range r.Dependencies {
+		if strings.HasSuffix(d, "::"+name) && strings.Contains(d, typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// CI runners open their own /32 on a group Pulumi never manages rules of.
+func TestCIAccessGroupIsRulelessAndOnlyOnThePublicNLB(t *testing.T) {
+	m := runNetwork(t, baseArgs())
+	sg, ok := m.ByName("network-ci-access")
+	if !ok {
+		t.Fatal("no CI access security group")
+	}
+	if _, ok := sg.Inputs["ingress"]; ok {
+		t.Error("the CI group must not declare ingress: Pulumi would revert the runner's rule")
+	}
+	if _, ok := sg.Inputs["egress"]; ok {
+		t.Error("the CI group must not declare egress")
+	}
+	for _, k := range []string{"ingress", "egress"} {
+		if !slices.Contains(sg.IgnoreChanges, k) {
+			t.Errorf("the CI group must ignore %s changes made outside Pulumi: %v", k, sg.IgnoreChanges)
+		}
+	}
+	if tags := sg.Inputs["tags"].ObjectValue(); tags[network.CIAccessTagKey].StringValue() != "demo" {
+		t.Errorf("CI group tags %v: workflows find it by %s=<cluster>", tags, network.CIAccessTagKey)
+	}
+	for _, r := range m.ByType("aws:ec2/securityGroupRule:SecurityGroupRule") {
+		if str(r, "securityGroupId") == "network-ci-access_id" {
+			t.Errorf("rule %s on the CI group: its rules belong to CI", r.Name)
+		}
+	}
+	lbs := map[string][]string{}
+	for _, lb := range m.ByType("aws:lb/loadBalancer:LoadBalancer") {
+		lbs[lb.Name] = testkit.Strings(lb.Inputs["securityGroups"])
+	}
+	if !slices.Contains(lbs["network-pub"], "network-ci-access_id") || len(lbs["network-pub"]) != 2 {
+		t.Errorf("public NLB groups %v: want its own and the CI group", lbs["network-pub"])
+	}
+	if slices.Contains(lbs["network-int"], "network-ci-access_id") {
+		t.Error("the internal NLB must not carry the CI group")
+	}
+}
+
+// AWS rejects an internet-facing load balancer in a VPC without an attached
+// internet gateway; nodes need their route to NAT before they boot.
+func TestOrderingOnRealAWS(t *testing.T) {
+	m := runNetwork(t, baseArgs())
+	pub, _ := m.ByName("network-pub")
+	if !hasDep(pub, "aws:ec2/internetGateway:InternetGateway", "network-igw") {
+		t.Errorf("public NLB must wait for the internet gateway: %v", pub.Dependencies)
+	}
+	var tables, assocs int
+	_, err := testkit.Run(t, &testkit.Mocks{}, nil, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
+		n, err := network.New(ctx, "network", baseArgs())
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range n.PrivateEgress {
+			switch r.(type) {
+			case *ec2.RouteTable:
+				tables++
+			case *ec2.RouteTableAssociation:
+				assocs++
+			default:
+				t.Errorf("%T in PrivateEgress", r)
+			}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tables != len(azs) || assocs != len(azs) {
+		t.Errorf("private egress: %d route tables and %d associations, want %d each", tables, assocs, len(azs))
+	}
+}
+
+func TestCIAccessPolicyTouchesOnlyTheTaggedGroup(t *testing.T) {
+	var doc struct {
+		Statement []struct {
+			Action    []string
+			Resource  any
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(network.CIAccessPolicy("prod")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range doc.Statement {
+		for _, a := range s.Action {
+			if strings.HasPrefix(a, "ec2:Describe") {
+				continue
+			}
+			if a != "ec2:AuthorizeSecurityGroupIngress" && a != "ec2:RevokeSecurityGroupIngress" {
+				t.Errorf("unexpected action %s", a)
+			}
+			if s.Condition["StringEquals"]["aws:ResourceTag/"+network.CIAccessTagKey] != "prod" {
+				t.Errorf("%s without the cluster's tag condition: %v", a, s.Condition)
+			}
+		}
+	}
+	script, err := os.ReadFile("../scripts/ci-access.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(script), "Name=tag:"+network.CIAccessTagKey+",") {
+		t.Error("scripts/ci-access.sh must find the group by the tag the stack sets")
+	}
+	for _, p := range network.CIAccessPorts {
+		if !strings.Contains(string(script), fmt.Sprint(p)) {
+			t.Errorf("scripts/ci-access.sh does not open %d", p)
 		}
 	}
 }

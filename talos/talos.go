@@ -39,6 +39,9 @@ type Talos struct {
 
 	// ClientConfiguration is the admin client certificate (secret).
 	ClientConfiguration machine.ClientConfigurationOutput
+	// ClusterID is the Talos cluster id from the machine secrets (secret):
+	// the same for the cluster's whole life, new only with new secrets.
+	ClusterID pulumi.StringOutput
 	// ControlPlaneNodes are the running control-plane nodes' private IPs.
 	ControlPlaneNodes pulumi.StringArrayOutput
 	BootstrapNode     pulumi.StringOutput
@@ -66,6 +69,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
+	t.ClusterID = t.secrets.MachineSecrets.Cluster().Id()
 	t.ClusterEndpoint = args.InternalLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
 	t.PublicEndpoint = args.PublicLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
 	// patches renders a patch list once both load balancer names are known.
@@ -108,6 +112,9 @@ func (t *Talos) machineConfig(ctx *pulumi.Context, path, machineType string, pat
 	return secret.String(checked)
 }
 
+// BootstrapTimeout bounds the bootstrap call's retries on create.
+const BootstrapTimeout = "20m"
+
 // BootstrapArgs are what bootstrap needs from the compute stage.
 type BootstrapArgs struct {
 	ControlPlaneASG *autoscaling.Group
@@ -136,18 +143,31 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	var err error
 	// Bootstrap runs once per cluster life. The node it ran on will be
 	// replaced some day and the lookup will then pick another node: changes
-	// to node and endpoint are ignored so that never bootstraps a second,
-	// split-brain etcd.
+	// to node and endpoint are ignored, and the resource is protected, so
+	// nothing (not even a `pulumi destroy` or a replace) can bootstrap a
+	// fresh control-plane node into a second, split-brain etcd.
+	//
+	// terraform-provider-talos v0.10.1 talos_machine_bootstrap_resource.go
+	// Create retries every error but InvalidArgument until its create
+	// timeout (default 10 minutes). The ASG reports capacity when the
+	// instances run, and the public NLB needs a few more minutes to
+	// register them and pass two health checks, so 20 minutes.
 	t.BootstrapResource, err = machine.NewBootstrap(ctx, name+"-bootstrap", &machine.BootstrapArgs{
 		Node:                t.BootstrapNode,
 		Endpoint:            t.args.PublicLBDNSName,
 		ClientConfiguration: cc,
+		Timeouts:            &machine.BootstrapTimeoutsArgs{Create: pulumi.String(BootstrapTimeout)},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{args.ControlPlaneASG}),
-		pulumi.IgnoreChanges([]string{"node", "endpoint"}))
+		pulumi.IgnoreChanges([]string{"node", "endpoint"}), pulumi.Protect(true))
 	if err != nil {
 		return err
 	}
 
+	// The kubeconfig follows the current bootstrap-node pick (no
+	// ignoreChanges): talos_cluster_kubeconfig_resource.go (v0.10.1) Update
+	// changes node in place and dials it only when the client certificate
+	// is within certificate_renewal_duration of expiry (about 335 days in);
+	// a node ignored since creation would by then be a terminated instance.
 	kc, err := cluster.NewKubeconfig(ctx, name+"-kubeconfig", &cluster.KubeconfigArgs{
 		Node:     t.BootstrapNode,
 		Endpoint: t.args.PublicLBDNSName,
@@ -157,7 +177,6 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 			ClientKey:         cc.ClientKey(),
 		},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{t.BootstrapResource}),
-		pulumi.IgnoreChanges([]string{"node", "endpoint"}),
 		pulumi.AdditionalSecretOutputs([]string{"kubeconfigRaw", "kubernetesClientConfiguration"}))
 	if err != nil {
 		return err

@@ -4,15 +4,21 @@ package testkit
 
 import (
 	"context"
+	stdx509 "crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"github.com/siderolabs/crypto/x509"
+	"github.com/siderolabs/talos/pkg/machinery/config"
+	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 
 	"github.com/talos-aws/talos-aws/talos"
@@ -35,6 +41,7 @@ type Resource struct {
 	IgnoreChanges           []string
 	AdditionalSecretOutputs []string
 	Provider                string
+	Protect                 bool
 }
 
 // Call is one invoke.
@@ -51,6 +58,9 @@ type Mocks struct {
 	// Preview makes every provider-computed output unknown, as on the first
 	// preview of a new stack.
 	Preview bool
+	// DryRun runs a preview with every output known, as a preview of an
+	// existing stack sees its state.
+	DryRun bool
 	// AZs the region offers; default ap-southeast-1a..c.
 	AZs []string
 	// ControlPlaneInstances answers the control-plane instance lookup,
@@ -67,6 +77,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Dependencies = rpc.GetDependencies()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
+		r.Protect = rpc.GetProtect()
 	}
 	m.mu.Lock()
 	m.Resources = append(m.Resources, r)
@@ -108,7 +119,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		computed("machineSecrets", fakeMachineSecrets())
 		computed("clientConfiguration", map[string]any{"caCertificate": "Y2E=", "clientCertificate": "Y3J0", "clientKey": "a2V5"})
 	case "talos:cluster/kubeconfig:Kubeconfig":
-		computed("kubeconfigRaw", FakeKubeconfig)
+		computed("kubeconfigRaw", FakeKubeconfig())
 	}
 	// Like the engine, mark the outputs the program asked to keep secret.
 	for _, k := range r.AdditionalSecretOutputs {
@@ -123,14 +134,38 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	return id, outs, nil
 }
 
-// FakeKubeconfig is what the provider returns: the cluster endpoint as server.
-const FakeKubeconfig = `apiVersion: v1
+// fakePKI is a cluster CA made the way Talos makes it, and an admin
+// kubeconfig signed by it, so waits that really dial can be tested.
+var fakePKI struct {
+	once       sync.Once
+	ca         *x509.CertificateAuthority
+	kubeconfig string
+	err        error
+}
+
+func initFakePKI() {
+	fakePKI.once.Do(func() {
+		ca, err := secrets.NewKubernetesCA(time.Now(), config.TalosVersionCurrent)
+		if err != nil {
+			fakePKI.err = err
+			return
+		}
+		admin, err := x509.NewKeyPair(ca, x509.CommonName("admin"), x509.Organization("system:masters"),
+			x509.ExtKeyUsage([]stdx509.ExtKeyUsage{stdx509.ExtKeyUsageClientAuth}))
+		if err != nil {
+			fakePKI.err = err
+			return
+		}
+		enc := base64.StdEncoding.EncodeToString
+		fakePKI.ca = ca
+		// What the provider returns: the cluster endpoint (internal NLB) as server.
+		fakePKI.kubeconfig = fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
 - name: talos-aws
   cluster:
     server: https://internal:6443
-    certificate-authority-data: Y2E=
+    certificate-authority-data: %s
 contexts:
 - name: admin@talos-aws
   context:
@@ -140,9 +175,24 @@ current-context: admin@talos-aws
 users:
 - name: admin@talos-aws
   user:
-    client-certificate-data: Y3J0
-    client-key-data: a2V5
-`
+    client-certificate-data: %s
+    client-key-data: %s
+`, enc(ca.CrtPEM), enc(admin.CrtPEM), enc(admin.KeyPEM))
+	})
+}
+
+// FakeKubeconfig is the admin kubeconfig the mocked Talos provider returns.
+func FakeKubeconfig() string {
+	initFakePKI()
+	return fakePKI.kubeconfig
+}
+
+// ClusterCA is the CA that signed FakeKubeconfig's credentials: tests sign
+// their API server certificates with it.
+func ClusterCA() (*x509.CertificateAuthority, error) {
+	initFakePKI()
+	return fakePKI.ca, fakePKI.err
+}
 
 //nolint:gosec // fake values shaped like the provider's output
 func fakeMachineSecrets() map[string]any {
@@ -191,8 +241,6 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			ids, ips = append(ids, in.ID), append(ips, in.PrivateIP)
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"ids": ids, "privateIps": ips, "id": "x"}), nil
-	case "talos:cluster/getHealth:getHealth":
-		return resource.NewPropertyMapFromMap(map[string]any{"id": "health"}), nil
 	case "talos:machine/getConfiguration:getConfiguration":
 		return machineConfiguration(args.Args)
 	case "talos:client/getConfiguration:getConfiguration":
@@ -245,7 +293,7 @@ func Run(t testing.TB, m *Mocks, cfg map[string]string, body func(ctx *pulumi.Co
 		t.Fatal(err)
 	}
 	t.Setenv(pulumi.EnvConfig, string(b))
-	t.Setenv(pulumi.EnvDryRun, fmt.Sprint(m.Preview))
+	t.Setenv(pulumi.EnvDryRun, fmt.Sprint(m.Preview || m.DryRun))
 	results := map[string]internals.UnsafeAwaitOutputResult{}
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
 		outs, err := body(ctx)
