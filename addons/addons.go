@@ -44,6 +44,12 @@ type Addons struct {
 	// ProviderKubeconfig is the kubeconfig the Kubernetes provider gets:
 	// unknown in previews, and in `up` only once the API server is ready.
 	ProviderKubeconfig pulumi.StringOutput
+	// Provider is the cluster's Kubernetes provider, for other stages'
+	// Kubernetes resources.
+	Provider *kubernetes.Provider
+	// AfterNodesReady orders a resource after the node gate (every expected
+	// node Ready), without adding anything to its inputs.
+	AfterNodesReady pulumi.ResourceOption
 }
 
 // New installs the add-ons: Cilium first (Talos reboots a node that has no
@@ -150,6 +156,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return early, nil
 	}).(pulumi.ResourceArrayOutput)
 	gate := pulumi.DependsOnInputs(nodes)
+	a.Provider, a.AfterNodesReady = k8s, gate
 
 	if cfg.Addons.MetricsServer.Enabled {
 		if _, err := release("metrics", MetricsServerValues(cfg), gate); err != nil {
