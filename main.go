@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"context"
+	"net/netip"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -16,10 +18,16 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/readiness"
+	"github.com/talos-aws/talos-aws/preflight"
 	"github.com/talos-aws/talos-aws/talos"
 )
 
+// publicAddress finds this machine's public address for the adminCidrs
+// check. Only main sets it: tests run program without touching the network.
+var publicAddress func(context.Context) (netip.Addr, error)
+
 func main() {
+	publicAddress = preflight.PublicAddress
 	pulumi.Run(run)
 }
 
@@ -83,6 +91,10 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Credentials and region first: every later call depends on them.
+	if err := preflight.CheckAccess(ctx, cfg.Region, awsProvider); err != nil {
+		return nil, err
+	}
 	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
 		State: pulumi.StringRef("available"),
 		Filters: []aws.GetAvailabilityZonesFilter{
@@ -94,6 +106,10 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	}
 	azs, err := config.SelectAZs(cfg, zones.Names)
 	if err != nil {
+		return nil, err
+	}
+	// Quotas (a roll's surge included), the cost estimate and adminCidrs.
+	if err := preflight.Check(ctx, preflight.Args{Config: cfg, AZs: azs, Provider: awsProvider, PublicAddress: publicAddress}); err != nil {
 		return nil, err
 	}
 	tags := cfg.ClusterTags()

@@ -12,6 +12,8 @@ import (
 	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/preflight"
 )
 
 // ProjectHeader is the hand-written top of Pulumi.yaml.
@@ -33,9 +35,18 @@ func PulumiYAML() (string, error) {
 	return ProjectHeader + "# The config section is generated from config.Schema: go run ./internal/gen\n" + string(b), nil
 }
 
-// Sections of README.md between markers, by name.
-func Sections() (map[string]string, error) {
+// Sections of README.md between markers, by name, for the repository in
+// the working directory.
+func Sections() (map[string]string, error) { return SectionsAt(".") }
+
+// SectionsAt renders the sections for the repository at root (the cost
+// table prices its example stacks).
+func SectionsAt(root string) (map[string]string, error) {
 	table, err := config.MarkdownTable()
+	if err != nil {
+		return nil, err
+	}
+	shapes, err := CostShapes(root)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +54,41 @@ func Sections() (map[string]string, error) {
 		"config":      table,
 		"port-matrix": compute.PortMatrixMarkdown(),
 		"addons":      addons.ChartsMarkdown(config.DefaultAddons()),
+		"cost":        preflight.CostMarkdown(shapes, preflight.Prices),
 	}, nil
+}
+
+// CostShapes are the example stacks the README prices: dev and HA.
+func CostShapes(root string) ([]preflight.Shape, error) {
+	var shapes []preflight.Shape
+	for _, s := range []struct{ title, file string }{
+		{"dev (`Pulumi.dev.yaml`)", "Pulumi.dev.yaml"},
+		{"HA (`Pulumi.ha.yaml`)", "Pulumi.ha.yaml"},
+	} {
+		cfg, err := LoadStack(filepath.Join(root, s.file))
+		if err != nil {
+			return nil, err
+		}
+		shapes = append(shapes, preflight.Shape{Title: s.title, Config: cfg, AZCount: preflight.ShapeAZs(cfg)})
+	}
+	return shapes, nil
+}
+
+// LoadStack parses an example stack file as the program would, with a
+// placeholder adminCidrs when the file leaves it to the user.
+func LoadStack(path string) (*config.Config, error) {
+	raw, err := testkit.LoadStackFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := raw["adminCidrs"]; !ok {
+		raw["adminCidrs"] = `["192.0.2.0/24"]`
+	}
+	cfg, _, err := config.Parse(config.MapSource(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
 }
 
 func markers(name string) (string, string) {
@@ -79,7 +124,7 @@ func Write(root string) error {
 	if err != nil {
 		return err
 	}
-	sections, err := Sections()
+	sections, err := SectionsAt(root)
 	if err != nil {
 		return err
 	}

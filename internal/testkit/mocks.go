@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +68,75 @@ type Mocks struct {
 	// WorkerInstances any other instance lookup.
 	ControlPlaneInstances []talos.Instance
 	WorkerInstances       []talos.Instance
+	// CredentialsMissing fails every AWS call as missing credentials do;
+	// NotOptedInRegions fail the calls of a provider in one of them.
+	CredentialsMissing bool
+	NotOptedInRegions  []string
+	// Quotas override DefaultQuotas by quota code; reading a code in
+	// QuotaErrors fails with that message.
+	Quotas      map[string]float64
+	QuotaErrors map[string]string
+	// Logs are the program's log lines, "severity: message".
+	Logs []string
+}
+
+// recordingLog keeps every log line the program writes in its Mocks.
+type recordingLog struct {
+	pulumi.Log
+	m *Mocks
+}
+
+func (l recordingLog) record(severity, msg string) {
+	l.m.mu.Lock()
+	l.m.Logs = append(l.m.Logs, severity+": "+msg)
+	l.m.mu.Unlock()
+}
+
+func (l recordingLog) Debug(msg string, args *pulumi.LogArgs) error {
+	l.record("debug", msg)
+	return l.Log.Debug(msg, args)
+}
+
+func (l recordingLog) Info(msg string, args *pulumi.LogArgs) error {
+	l.record("info", msg)
+	return l.Log.Info(msg, args)
+}
+
+func (l recordingLog) Warn(msg string, args *pulumi.LogArgs) error {
+	l.record("warning", msg)
+	return l.Log.Warn(msg, args)
+}
+
+func (l recordingLog) Error(msg string, args *pulumi.LogArgs) error {
+	l.record("error", msg)
+	return l.Log.Error(msg, args)
+}
+
+// DefaultQuotas are the mock account's limits: AWS's documented defaults for
+// Elastic IPs, VPCs, Internet and NAT gateways (5) and NLBs (50); any other
+// code (the vCPU classes) is DefaultVCPUQuota.
+var DefaultQuotas = map[string]float64{"L-0263D0A3": 5, "L-F678F1CE": 5, "L-A4707A72": 5, "L-FE5A380F": 5, "L-69A177A2": 50}
+
+// DefaultVCPUQuota is a roomy limit for every instance class.
+const DefaultVCPUQuota = 1152
+
+// providerRegion is the region input of the provider an invoke went through.
+func (m *Mocks) providerRegion(ref string) string {
+	// ref is "<urn>::<id>"; the URN ends in "::<name>".
+	parts := strings.Split(ref, "::")
+	if len(parts) < 2 {
+		return ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.Resources {
+		if r.Name == parts[len(parts)-2] && strings.HasPrefix(r.Type, "pulumi:providers:") {
+			if v := r.Inputs["region"]; v.IsString() {
+				return v.StringValue()
+			}
+		}
+	}
+	return ""
 }
 
 // NewResource records the registration and returns realistic outputs.
@@ -212,7 +282,42 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.Calls = append(m.Calls, Call{Token: args.Token, Args: args.Args})
 	m.mu.Unlock()
+	if strings.HasPrefix(args.Token, "aws:") {
+		if m.CredentialsMissing {
+			return nil, fmt.Errorf("no valid credential sources for AWS Provider found")
+		}
+		if region := m.providerRegion(args.Provider); slices.Contains(m.NotOptedInRegions, region) {
+			return nil, fmt.Errorf("validating provider credentials: retrieving caller identity from STS: operation error STS: GetCallerIdentity, https response error StatusCode: 403, api error InvalidClientTokenId: The security token included in the request is invalid")
+		}
+	}
 	switch args.Token {
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/newcomer", "id": "123456789012", "userId": "AIDAEXAMPLE"}), nil
+	case "aws:index/getRegions:getRegions":
+		var names []string
+		for _, f := range args.Args["filters"].ArrayValue() {
+			if f.ObjectValue()["name"].StringValue() == "region-name" {
+				for _, v := range f.ObjectValue()["values"].ArrayValue() {
+					if slices.Contains(m.NotOptedInRegions, v.StringValue()) {
+						names = append(names, v.StringValue())
+					}
+				}
+			}
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"names": names, "id": "aws"}), nil
+	case "aws:servicequotas/getServiceQuota:getServiceQuota":
+		code := args.Args["quotaCode"].StringValue()
+		if msg, ok := m.QuotaErrors[code]; ok {
+			return nil, fmt.Errorf("%s", msg)
+		}
+		v, ok := m.Quotas[code]
+		if !ok {
+			v, ok = DefaultQuotas[code]
+		}
+		if !ok {
+			v = DefaultVCPUQuota
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"quotaCode": code, "serviceCode": args.Args["serviceCode"].StringValue(), "value": v, "id": code}), nil
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
 		azs := m.AZs
 		if azs == nil {
@@ -296,6 +401,7 @@ func Run(t testing.TB, m *Mocks, cfg map[string]string, body func(ctx *pulumi.Co
 	t.Setenv(pulumi.EnvDryRun, fmt.Sprint(m.Preview || m.DryRun))
 	results := map[string]internals.UnsafeAwaitOutputResult{}
 	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		ctx.Log = recordingLog{Log: ctx.Log, m: m}
 		outs, err := body(ctx)
 		if err != nil {
 			return err

@@ -1,0 +1,114 @@
+package preflight
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicequotas"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/talos-aws/talos-aws/config"
+)
+
+// CheckAccess makes the stack's first AWS call: who the credentials are, in
+// the configured region. The AWS provider validates its credentials with STS
+// in its own region before any invoke (pulumi-aws v6.83.4 provider.go:
+// skipCredentialsValidation defaults to false), so a region the account has
+// not enabled fails here just like missing credentials. To tell the two
+// apart, a failure asks a provider in the partition's always-enabled region
+// whether the configured region is opted out. That second provider is
+// registered only on this failure path.
+func CheckAccess(ctx *pulumi.Context, region string, provider pulumi.ProviderResource) error {
+	id, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{}, pulumi.Provider(provider))
+	if err == nil {
+		_ = ctx.Log.Info(fmt.Sprintf("preflight: AWS account %s as %s in %s", id.AccountId, id.Arn, region), nil)
+		return nil
+	}
+	home := HomeRegion(region)
+	if home == region {
+		return CredentialsError(region, err)
+	}
+	homeProvider, perr := aws.NewProvider(ctx, "aws-preflight", &aws.ProviderArgs{Region: pulumi.String(home)})
+	if perr != nil {
+		return CredentialsError(region, err)
+	}
+	regions, rerr := aws.GetRegions(ctx, &aws.GetRegionsArgs{
+		AllRegions: pulumi.BoolRef(true),
+		Filters: []aws.GetRegionsFilter{
+			{Name: "opt-in-status", Values: []string{"not-opted-in"}},
+			{Name: "region-name", Values: []string{region}},
+		},
+	}, pulumi.Provider(homeProvider))
+	if rerr == nil && slices.Contains(regions.Names, region) {
+		return OptInError(region)
+	}
+	return CredentialsError(region, err)
+}
+
+// Args are what Check needs.
+type Args struct {
+	Config   *config.Config
+	AZs      []string
+	Provider pulumi.ProviderResource
+	// PublicAddress finds this machine's public address; nil skips the
+	// adminCidrs check (tests, and anything that must stay offline).
+	PublicAddress func(context.Context) (netip.Addr, error)
+}
+
+// Check reads the quotas the shape consumes and compares them with what it
+// needs, prints the cost estimate, and warns when adminCidrs does not
+// contain this machine. Shortfalls come back as one error naming each;
+// quotas that cannot be read are warnings.
+func Check(ctx *pulumi.Context, a Args) error {
+	cfg := a.Config
+	plan := PlanQuotas(cfg, len(a.AZs))
+
+	// The quota reads are independent API calls: run them together.
+	limits := make(map[string]Limit, len(plan.Needs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range plan.Needs {
+		wg.Add(1)
+		go func(q Quota) {
+			defer wg.Done()
+			res, err := servicequotas.LookupServiceQuota(ctx, &servicequotas.LookupServiceQuotaArgs{
+				ServiceCode: q.Service,
+				QuotaCode:   pulumi.StringRef(q.Code),
+			}, pulumi.Provider(a.Provider))
+			l := Limit{Err: err}
+			if err == nil {
+				l.Value = res.Value
+			}
+			mu.Lock()
+			limits[q.Code] = l
+			mu.Unlock()
+		}(n.Quota)
+	}
+	wg.Wait()
+
+	result := Evaluate(plan, limits, cfg.Region)
+	_ = ctx.Log.Info("preflight: "+result.Summary, nil) // a lost log line must not fail the run
+	for _, w := range result.Warnings {
+		_ = ctx.Log.Warn("preflight: "+w, nil)
+	}
+	_ = ctx.Log.Info("preflight: "+EstimateCost(cfg, len(a.AZs), Prices).LogLine(cfg.Region, Prices), nil)
+
+	if a.PublicAddress != nil {
+		if addr, err := a.PublicAddress(ctx.Context()); err != nil {
+			_ = ctx.Log.Debug("preflight: public address unknown, adminCidrs not checked: "+err.Error(), nil)
+		} else if w := AdminCIDRWarning(cfg.AdminCIDRs, addr); w != "" {
+			_ = ctx.Log.Warn("preflight: "+w, nil)
+		}
+	}
+
+	if len(result.Errors) > 0 {
+		return fmt.Errorf("preflight: the account's service quotas do not fit this stack (%s):\n  - %s",
+			UsageCaveat, strings.Join(result.Errors, "\n  - "))
+	}
+	return nil
+}
