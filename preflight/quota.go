@@ -38,10 +38,10 @@ func (q Quota) amount(n int) string {
 }
 
 // Quota codes. EC2 instance and Spot classes (vCPUs) and Elastic IPs:
-// brennerm/aws-quota-checker aws_quota/check/ec2.py (commit 3f5a43d), VPC,
-// Internet gateway and NAT gateway quotas: tedilabs/terraform-aws-account
-// modules/service-quota-requests/locals.tf, and aws_quota/check/vpc.py;
-// NLBs: aws_quota/check/elb.py. The pulumi-aws v6.83.4 getServiceQuota docs
+// brennerm/aws-quota-checker aws_quota/check/ec2.py (commit 3f5a43d); VPCs
+// and Internet gateways: its vpc.py (213648b) and
+// tedilabs/terraform-aws-account modules/service-quota-requests/locals.tf,
+// which also has NAT gateways per AZ and Elastic IPs; NLBs: elb.py (1391ad9). The pulumi-aws v6.83.4 getServiceQuota docs
 // use L-F678F1CE ("VPCs per Region", service vpc) as their example.
 var (
 	OnDemandStandard = Quota{Service: "ec2", Code: "L-1216C47A", Name: "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", Short: "on-demand standard vCPUs", Unit: "vCPUs"}

@@ -17,11 +17,13 @@ import (
 
 // CheckAccess makes the stack's first AWS call: who the credentials are, in
 // the configured region. The AWS provider validates its credentials with STS
-// in its own region before any invoke (pulumi-aws v6.83.4 provider.go:
-// skipCredentialsValidation defaults to false), so a region the account has
-// not enabled fails here just like missing credentials. To tell the two
+// when it is configured (pulumi-aws v6.83.4 sdk/go/aws/provider.go:
+// skipCredentialsValidation defaults to false), so every call through it
+// fails when they do not resolve. A region the account has not enabled is
+// expected to fail the same way (the SDK uses the region's own STS
+// endpoint); this was not tried against a real account. To tell the two
 // apart, a failure asks a provider in the partition's always-enabled region
-// whether the configured region is opted out. That second provider is
+// whether the configured region is not opted in. That second provider is
 // registered only on this failure path.
 func CheckAccess(ctx *pulumi.Context, region string, provider pulumi.ProviderResource) error {
 	id, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{}, pulumi.Provider(provider))
