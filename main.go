@@ -3,11 +3,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
-	"context"
-	"net/netip"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -17,8 +17,8 @@ import (
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/network"
-	"github.com/talos-aws/talos-aws/readiness"
 	"github.com/talos-aws/talos-aws/preflight"
+	"github.com/talos-aws/talos-aws/readiness"
 	"github.com/talos-aws/talos-aws/talos"
 )
 
