@@ -16,11 +16,12 @@ func pool(extra string) string {
 // fail naming the key, register nothing, and never panic.
 func TestBadInputEndToEnd(t *testing.T) {
 	big := strings.Repeat("x", 17000)
-	cases := []struct {
+	type badCase struct {
 		name string
 		cfg  map[string]string
 		key  string
-	}{
+	}
+	cases := []badCase{
 		{"admin CIDRs missing", map[string]string{}, "adminCidrs: Required value"},
 		{"admin CIDR malformed", map[string]string{"adminCidrs": `["300.1.1.1/32"]`}, "adminCidrs[0]"},
 		{"admin CIDRs not a list", map[string]string{"adminCidrs": `203.0.113.1/32`}, "adminCidrs"},
@@ -48,8 +49,8 @@ func TestBadInputEndToEnd(t *testing.T) {
 		{"pool label invalid", map[string]string{"workerPools": pool(`,"labels":{"a b":"c"}`)}, "workerPools[0].labels"},
 		{"pool taint effect invalid", map[string]string{"workerPools": pool(`,"taints":[{"key":"k","effect":"Never"}]`)}, "workerPools[0].taints[0].effect"},
 		{"pool patch not YAML", map[string]string{"workerPools": pool(`,"configPatches":["machine: [oops"]`)}, "workerPools[0].configPatches[0]"},
-		{"pool patch Talos rejects", map[string]string{"workerPools": pool(`,"configPatches":["machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"bad\"]\n"]`)}, "workerPools[0] (w).configPatches"},
-		{"pool user data too large", map[string]string{"workerPools": pool(`,"configPatches":["machine:\n  files:\n    - op: create\n      path: /var/f\n      permissions: 0o644\n      content: ` + big + `\n"]`)}, "workerPools[0] (w).configPatches: Too long"},
+		{"pool patch Talos rejects", map[string]string{"workerPools": pool(`,"configPatches":["machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"bad\"]\n"]`)}, "workerPools[0].configPatches: Invalid value: Talos rejects"},
+		{"pool user data too large", map[string]string{"workerPools": pool(`,"configPatches":["machine:\n  files:\n    - op: create\n      path: /var/f\n      permissions: 0o644\n      content: ` + big + `\n"]`)}, "workerPools[0].configPatches: Too long"},
 		{"no worker pools", map[string]string{"workerPools": `[]`}, "workerPools"},
 		{"Talos version malformed", map[string]string{"talosVersion": "latest"}, "talosVersion"},
 		{"Talos version unsupported", map[string]string{"talosVersion": "v1.9.5"}, "talosVersion"},
@@ -88,6 +89,9 @@ func TestBadInputEndToEnd(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.key) {
 				t.Errorf("error does not name %q:\n%v", tc.key, err)
+			}
+			if m := goSpeak.FindString(err.Error()); m != "" {
+				t.Errorf("error speaks Go (%q):\n%v", m, err)
 			}
 			for _, r := range m.Resources {
 				if !strings.HasPrefix(r.Type, "pulumi:providers:") {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
@@ -72,42 +71,14 @@ func run(ctx *pulumi.Context) error {
 // program builds the whole stack and returns its outputs. Every check that
 // can fail on user input runs before the first resource is registered.
 func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
-	cfg, warnings, err := config.Parse(pulumiSource(ctx))
-	for _, w := range warnings {
-		_ = ctx.Log.Warn(w, nil) // a lost warning must not fail the deployment
-	}
+	// Every check that can fail on user input, and the AWS lookups they
+	// need (credentials, zones, AMIs), before any resource but the AWS
+	// provider.
+	checked, err := checkStack(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// Render every machine configuration locally: oversize or Talos-rejected
-	// configs stop here, before any resource exists.
-	if err := talos.CheckUserData(cfg); err != nil {
-		return nil, err
-	}
-
-	awsProvider, err := aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
-		Region: pulumi.String(cfg.Region),
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Credentials and region first: every later call depends on them.
-	if err := preflight.CheckAccess(ctx, cfg.Region, awsProvider); err != nil {
-		return nil, err
-	}
-	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
-		State: pulumi.StringRef("available"),
-		Filters: []aws.GetAvailabilityZonesFilter{
-			{Name: "opt-in-status", Values: []string{"opt-in-not-required"}},
-		},
-	}, pulumi.Provider(awsProvider))
-	if err != nil {
-		return nil, err
-	}
-	azs, err := config.SelectAZs(cfg, zones.Names)
-	if err != nil {
-		return nil, err
-	}
+	cfg, azs, awsProvider := checked.cfg, checked.azs, checked.provider
 	// Quotas (a roll's surge included), the cost estimate and adminCidrs.
 	if err := preflight.Check(ctx, preflight.Args{Config: cfg, AZs: azs, Provider: awsProvider, PublicAddress: publicAddress}); err != nil {
 		return nil, err
@@ -150,6 +121,7 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		IngressTGARN: net.IngressTargetGroupARN,
 		UserData:     tal.UserData,
 		NetworkReady: net.PrivateEgress,
+		AMIs:         checked.amis,
 	}, withAWS)
 	if err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ type Args struct {
 	ControlPlaneTGARNs pulumi.StringArrayInput
 	IngressTGARN       pulumi.StringInput
 
-	// Raw Talos machine configurations (secrets), by role: "controlplane"
+	// Raw Talos machine configurations (secrets), by role: ControlPlaneKey
 	// and each worker pool's name.
 	UserData map[string]pulumi.StringOutput
 
@@ -66,6 +66,9 @@ type Args struct {
 	// tables to the NAT gateways and their associations. Without the order,
 	// nodes can launch with no way to pull images or reach discovery.
 	NetworkReady []pulumi.Resource
+	// AMIs, by architecture, as LookupAMIs found them before any resource
+	// was registered; looked up here when nil.
+	AMIs map[config.Arch]string
 }
 
 // Compute is the compute stage's component resource.
@@ -86,8 +89,9 @@ type Compute struct {
 }
 
 // ControlPlaneKey is the UserData key of the control plane; worker pools
-// are keyed by their names.
-const ControlPlaneKey = "controlplane"
+// are keyed by their names. A pool name starts with a letter, so no pool
+// (not even one named "controlplane") can take the control plane's key.
+const ControlPlaneKey = "@controlplane"
 
 // RunningInstances looks up the running instances of Auto Scaling Groups by
 // the tag AWS puts on their instances. Callers pass the groups' names as
@@ -115,12 +119,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return tags.For(args.Tags, cfg.ClusterName+"-"+n, extra)
 	}
 
-	for _, arch := range cfg.Arches() {
-		id, err := lookupAMI(ctx, cfg, arch, parent)
-		if err != nil {
+	if args.AMIs != nil {
+		c.AMIs = args.AMIs
+	} else {
+		amis, errs := LookupAMIs(ctx, cfg, parent)
+		if err := errs.Err(); err != nil {
 			return nil, err
 		}
-		c.AMIs[arch] = id
+		c.AMIs = amis
 	}
 
 	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.Addons.EBSCSI.Enabled), tagged("control-plane", nil), parent)
@@ -213,7 +219,33 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return c, nil
 }
 
-func lookupAMI(ctx *pulumi.Context, cfg *config.Config, arch config.Arch, parent pulumi.ResourceOrInvokeOption) (string, error) {
+// AMIOverrideKey is the config key that replaces the official AMI of an arch.
+func AMIOverrideKey(arch config.Arch) string {
+	if arch == config.ArchARM64 {
+		return "amiIdArm64"
+	}
+	return "amiIdAmd64"
+}
+
+// LookupAMIs finds the AMI of every architecture in use: the override when
+// set, otherwise Sidero Labs' official image. Every missing image is
+// reported, naming talosVersion, the architecture, the region and the
+// override key. It runs before any resource is registered.
+func LookupAMIs(ctx *pulumi.Context, cfg *config.Config, opts ...pulumi.InvokeOption) (map[config.Arch]string, config.ErrorList) {
+	amis := map[config.Arch]string{}
+	var errs config.ErrorList
+	for _, arch := range cfg.Arches() {
+		id, err := lookupAMI(ctx, cfg, arch, opts...)
+		if err != nil {
+			errs.Invalid("talosVersion", cfg.TalosVersion, err.Error())
+			continue
+		}
+		amis[arch] = id
+	}
+	return amis, errs
+}
+
+func lookupAMI(ctx *pulumi.Context, cfg *config.Config, arch config.Arch, opts ...pulumi.InvokeOption) (string, error) {
 	override := map[config.Arch]string{config.ArchAMD64: cfg.AMIAMD64, config.ArchARM64: cfg.AMIARM64}[arch]
 	if override != "" {
 		return override, nil
@@ -226,10 +258,10 @@ func lookupAMI(ctx *pulumi.Context, cfg *config.Config, arch config.Arch, parent
 			{Name: "name", Values: []string{name}},
 			{Name: "architecture", Values: []string{ec2Arch(arch)}},
 		},
-	}, parent)
+	}, opts...)
 	if err != nil {
-		return "", fmt.Errorf("talosVersion %s: no official Talos AMI %q owned by %s in %s (set amiId%s to use your own): %w",
-			cfg.TalosVersion, name, TalosAMIOwner, cfg.Region, map[config.Arch]string{config.ArchAMD64: "Amd64", config.ArchARM64: "Arm64"}[arch], err)
+		return "", fmt.Errorf("Sidero Labs publishes no Talos %s AMI for %s in region %s (image %q, owner %s): pick a published talosVersion, another region, or set %s to your own %s AMI (%v)",
+			cfg.TalosVersion, arch, cfg.Region, name, TalosAMIOwner, AMIOverrideKey(arch), arch, err)
 	}
 	return ami.Id, nil
 }

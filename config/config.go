@@ -59,8 +59,10 @@ type WorkerPool struct {
 	Labels          StringMap  `json:"labels,omitempty"`
 	Taints          []Taint    `json:"taints,omitempty"`
 	RootVolume      RootVolume `json:"rootVolume"`
-	// ConfigPatches are Talos machine-config patches (YAML strategic merge or
-	// JSON6902), applied after every patch this program builds.
+	// ConfigPatches are Talos machine-config strategic merge patches (YAML),
+	// applied after every patch this program builds. JSON6902 patches are
+	// rejected for Talos 1.12: the pinned machinery cannot apply them to the
+	// multi-document configs it generates (see validatePatch).
 	ConfigPatches []string `json:"configPatches,omitempty"`
 	// Autoscaled hands desiredCapacity to a cluster autoscaler: the stack sets
 	// it on create and ignores it afterwards.
@@ -137,7 +139,14 @@ type Config struct {
 	Tags              StringMap
 	// ReadinessTimeoutMinutes bounds each wait `up` makes on the cluster.
 	ReadinessTimeoutMinutes int
+
+	// unreadable holds the keys Parse could not read (type errors).
+	unreadable map[string]bool
 }
+
+// Unreadable reports whether Parse could not read a key (e.g. "controlPlane"
+// or "workerPools[2]"): its value is a default, not the user's.
+func (c *Config) Unreadable(key string) bool { return c.unreadable[key] }
 
 // Arches returns the architectures in use, sorted, so an AMI is looked up once per arch.
 func (c *Config) Arches() []Arch {

@@ -123,3 +123,14 @@ type Warnings []string
 func (w *Warnings) Add(path, format string, args ...any) {
 	*w = append(*w, path+": "+fmt.Sprintf(format, args...))
 }
+
+// Has reports whether any error concerns key or a key below it
+// (key.x, key[0]).
+func (l ErrorList) Has(key string) bool {
+	for _, e := range l {
+		if e.Path == key || strings.HasPrefix(e.Path, key+".") || strings.HasPrefix(e.Path, key+"[") {
+			return true
+		}
+	}
+	return false
+}

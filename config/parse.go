@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -21,10 +20,14 @@ func MapSource(m map[string]string) Source {
 }
 
 // Parse reads every schema key from src, applies defaults and validates the
-// result. It returns all problems at once; warnings never fail.
+// result. It returns all problems at once, type errors and value errors
+// alike: a key that cannot be read is left out of the value checks, every
+// other key is still checked. Warnings never fail. On error the returned
+// Config holds what could be read (see Unreadable), so later checks (Talos
+// patches, AWS lookups) can still run on the sound parts.
 func Parse(src Source) (*Config, Warnings, error) {
 	var errs ErrorList
-	p := parser{src: src, errs: &errs}
+	p := parser{src: src, errs: &errs, failed: map[string]bool{}}
 	cfg := &Config{
 		ClusterName:             p.str("clusterName"),
 		Region:                  p.str("region"),
@@ -50,13 +53,10 @@ func Parse(src Source) (*Config, Warnings, error) {
 	p.object("tags", &cfg.Tags)
 	cfg.WorkerPools = p.pools("workerPools")
 
-	if len(errs) > 0 {
-		// Types are wrong: semantic checks on half-read values would only add noise.
-		return nil, nil, errs.Err()
-	}
-	warnings := Validate(cfg, &errs)
+	cfg.unreadable = p.failed
+	warnings := validate(cfg, &errs, p.failed)
 	if err := errs.Err(); err != nil {
-		return nil, warnings, err
+		return cfg, warnings, err
 	}
 	return cfg, warnings, nil
 }
@@ -64,6 +64,9 @@ func Parse(src Source) (*Config, Warnings, error) {
 type parser struct {
 	src  Source
 	errs *ErrorList
+	// failed holds the keys (and workerPools[i]) whose value could not be
+	// read; value checks skip them instead of judging a default.
+	failed map[string]bool
 }
 
 // schemaDefault is the one place defaults come from, so Pulumi.yaml, the
@@ -94,7 +97,8 @@ func (p parser) integer(key string) int {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
-		p.errs.Invalid(key, v, "must be an integer")
+		p.errs.Invalid(key, nil, fmt.Sprintf("expected a whole number, got %q", v))
+		p.failed[key] = true
 		return def
 	}
 	return n
@@ -109,24 +113,10 @@ func (p parser) strings(key string) []string {
 	var out []string
 	if err := json.Unmarshal([]byte(v), &out); err != nil {
 		p.errs.Invalid(key, v, fmt.Sprintf("must be a list of strings, e.g. `pulumi config set --path '%s[0]' <value>`", key))
+		p.failed[key] = true
 		return def
 	}
 	return out
-}
-
-// decodeStrict decodes JSON onto dst, keeping dst's values for absent fields
-// (so defaults survive a partial object) and rejecting unknown fields, which
-// are almost always typos that would otherwise be silently ignored.
-func decodeStrict(data []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after JSON value")
-	}
-	return nil
 }
 
 func (p parser) object(key string, dst any) {
@@ -134,8 +124,8 @@ func (p parser) object(key string, dst any) {
 	if !ok {
 		return
 	}
-	if err := decodeStrict([]byte(v), dst); err != nil {
-		p.errs.Invalid(key, nil, "cannot read: "+strings.TrimPrefix(err.Error(), "json: "))
+	if !decodeChecked(key, []byte(v), dst, p.errs) {
+		p.failed[key] = true
 	}
 }
 
@@ -146,14 +136,17 @@ func (p parser) pools(key string) []WorkerPool {
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal([]byte(v), &raws); err != nil {
-		p.errs.Invalid(key, nil, "must be a list of worker pool objects")
+		p.errs.Invalid(key, nil, "expected a list of worker pool objects")
+		p.failed[key] = true
 		return nil
 	}
 	pools := make([]WorkerPool, len(raws))
 	for i, raw := range raws {
 		pools[i] = DefaultWorkerPool()
-		if err := decodeStrict(raw, &pools[i]); err != nil {
-			p.errs.Invalid(fmt.Sprintf("%s[%d]", key, i), nil, "cannot read: "+strings.TrimPrefix(err.Error(), "json: "))
+		// One unreadable pool must not hide the problems of the next.
+		path := fmt.Sprintf("%s[%d]", key, i)
+		if !decodeChecked(path, raw, &pools[i], p.errs) {
+			p.failed[path] = true
 		}
 	}
 	return pools

@@ -5,9 +5,9 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/siderolabs/talos/pkg/machinery/compatibility"
-	"github.com/siderolabs/talos/pkg/machinery/config/configpatcher"
 )
 
 // Bounds of what this stack supports.
@@ -51,21 +51,42 @@ var (
 
 // Validate checks a parsed configuration, appending every error to errs, and
 // returns warnings: settings that work but deserve a second look.
-func Validate(c *Config, errs *ErrorList) Warnings {
+func Validate(c *Config, errs *ErrorList) Warnings { return validate(c, errs, nil) }
+
+// validate runs every check except on the keys in skip, which could not be
+// read: their values are defaults and judging them would only add noise.
+func validate(c *Config, errs *ErrorList, skip map[string]bool) Warnings {
 	var w Warnings
 	validateName(c, errs)
 	validateLocation(c, errs)
-	validateNetwork(c, errs, &w)
+	validateNetwork(c, errs, &w, skip)
 	validateVersions(c, errs)
-	for key, id := range map[string]string{"amiIdAmd64": c.AMIAMD64, "amiIdArm64": c.AMIARM64} {
-		if id != "" && !amiRe.MatchString(id) {
-			errs.Invalid(key, id, "must be an AMI id like ami-0123456789abcdef0")
+	for _, k := range []struct{ key, id string }{{"amiIdAmd64", c.AMIAMD64}, {"amiIdArm64", c.AMIARM64}} {
+		if k.id != "" && !amiRe.MatchString(k.id) {
+			errs.Invalid(k.key, k.id, "must be an AMI id like ami-0123456789abcdef0")
 		}
 	}
-	validateControlPlane(c.ControlPlane, errs, &w)
-	validatePools(c.WorkerPools, errs, &w)
-	validateAddons(c, errs, &w)
-	validateTags(c.Tags, errs)
+	if !skip["controlPlane"] {
+		validateControlPlane(c.ControlPlane, errs, &w)
+		warnControlPlaneZones(c, &w)
+	}
+	if !skip["workerPools"] {
+		validatePools(c.WorkerPools, c.TalosVersion, errs, &w, skip)
+	}
+	if !skip["addons"] {
+		validateAddons(c, errs, &w)
+		warnUntestedCharts(c, &w)
+	}
+	if !skip["tags"] {
+		validateTags(c.Tags, errs)
+	}
+	if !skip["controlPlane"] && !skip["workerPools"] {
+		validatePodCapacity(c, errs)
+	}
+	if !skip["tags"] && !skip["workerPools"] {
+		validateTagBudget(c, errs, skip)
+	}
+	validateSecurityGroupQuota(c, errs, skip)
 	validateConvergence(c, errs, &w)
 	return w
 }
@@ -75,7 +96,17 @@ func validateName(c *Config, errs *ErrorList) {
 		errs.Invalid("clusterName", c.ClusterName, "must be lowercase letters, digits and '-', starting with a letter")
 		return
 	}
-	for _, n := range NamesFor(c.ClusterName).All() {
+	names := NamesFor(c.ClusterName)
+	// ELBv2 CreateLoadBalancer: a load balancer name "must not begin with
+	// internal-" (AWS API reference, CreateLoadBalancer, Name).
+	for _, n := range []string{names.InternalLB, names.PublicLB} {
+		if strings.HasPrefix(n, "internal-") {
+			errs.Invalid("clusterName", c.ClusterName, fmt.Sprintf(
+				"the derived load balancer name %q begins with \"internal-\", which AWS does not allow; choose a name that does not start with \"internal\"", n))
+			return
+		}
+	}
+	for _, n := range names.All() {
 		if len(n) > maxLBNameLen {
 			errs.TooLong("clusterName", c.ClusterName, fmt.Sprintf(
 				"derived AWS load balancer/target group name %q is %d characters, AWS allows %d; use at most %d characters",
@@ -115,6 +146,12 @@ func validateLocation(c *Config, errs *ErrorList) {
 // parseNetwork parses an IPv4 network prefix and insists on its network address.
 func parseNetwork(path, s string, errs *ErrorList) (netip.Prefix, bool) {
 	p, err := netip.ParsePrefix(s)
+	if err == nil && p.Addr().Is6() {
+		// The VPC, the load balancers' security groups and the cluster's
+		// pod and service ranges are IPv4-only in this stack.
+		errs.Invalid(path, s, "IPv6 is not supported here; use an IPv4 CIDR like 10.0.0.0/16")
+		return netip.Prefix{}, false
+	}
 	if err != nil || !p.Addr().Is4() {
 		errs.Invalid(path, s, "must be an IPv4 CIDR like 10.0.0.0/16")
 		return netip.Prefix{}, false
@@ -128,7 +165,7 @@ func parseNetwork(path, s string, errs *ErrorList) (netip.Prefix, bool) {
 
 func overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
 
-func validateNetwork(c *Config, errs *ErrorList, w *Warnings) {
+func validateNetwork(c *Config, errs *ErrorList, w *Warnings, skip map[string]bool) {
 	type named struct {
 		path string
 		p    netip.Prefix
@@ -145,6 +182,13 @@ func validateNetwork(c *Config, errs *ErrorList, w *Warnings) {
 		nets = append(nets, named{"podCidr", pod})
 	}
 	if svc, ok := parseNetwork("serviceCidr", c.ServiceCIDR, errs); ok {
+		// kube-apiserver refuses a service range of more than 20 host bits
+		// for IPv4 (cmd/kube-apiserver/app/options/validation.go,
+		// validateClusterIPFlags, maxCIDRBits = 20): the mask must be >= /12.
+		if svc.Bits() < minServicePrefix {
+			errs.Invalid("serviceCidr", c.ServiceCIDR, fmt.Sprintf(
+				"too large: the Kubernetes API server accepts an IPv4 service range of at most /%d (prefix length %d or more)", minServicePrefix, minServicePrefix))
+		}
 		nets = append(nets, named{"serviceCidr", svc})
 	}
 	for i := range nets {
@@ -157,7 +201,7 @@ func validateNetwork(c *Config, errs *ErrorList, w *Warnings) {
 	if !contains(natStrategies, c.NATStrategy) {
 		errs.NotSupported("natStrategy", c.NATStrategy, natStrategies)
 	}
-	if len(c.AdminCIDRs) == 0 {
+	if len(c.AdminCIDRs) == 0 && !skip["adminCidrs"] {
 		errs.Required("adminCidrs", "who may reach the Kubernetes API (6443) and Talos API (50000)? "+
 			"run: pulumi config set --path 'adminCidrs[0]' <your-public-ip>/32")
 	}
@@ -182,6 +226,9 @@ func validateCIDRList(key string, cidrs []string, errs *ErrorList, w *Warnings) 
 		seen[p.String()] = true
 		if w != nil && p.Bits() == 0 {
 			w.Add(path, "0.0.0.0/0 opens the Kubernetes and Talos APIs to the whole internet (they still require client certificates)")
+		}
+		if w != nil && isPrivate(p) {
+			w.Add(path, "%s is a private (RFC 1918/6598) range: the public load balancer only sees public source addresses, so this admits nobody; use your public IP/32", p)
 		}
 	}
 }
@@ -229,6 +276,7 @@ func validateVolume(path string, v RootVolume, errs *ErrorList) {
 	if (v.Type == "io1" || v.Type == "io2") && v.IOPS == 0 {
 		errs.Required(path+".iops", v.Type+" volumes need provisioned iops")
 	}
+	validateVolumePerformance(path, v, errs)
 }
 
 // InstanceArch infers the architecture of an instance type from its family:
@@ -245,17 +293,18 @@ func InstanceArch(instanceType string) (Arch, bool) {
 	return ArchAMD64, true
 }
 
-func validateInstanceType(path, it string, arch Arch, errs *ErrorList, w *Warnings) {
+func validateInstanceType(path, it string, arch Arch, errs *ErrorList) {
 	got, ok := InstanceArch(it)
 	if !ok {
 		errs.Invalid(path, it, "must be an EC2 instance type like m7i.large")
 		return
 	}
+	if reason := unsupportedFamily(it); reason != "" {
+		errs.Invalid(path, it, reason)
+		return
+	}
 	if contains(arches, string(arch)) && got != arch {
 		errs.Invalid(path, it, fmt.Sprintf("is an %s instance type but arch is %q", got, arch))
-	}
-	if strings.HasPrefix(it, "t2.") {
-		w.Add(path, "t2 instances are not supported by Talos; use t3 or newer")
 	}
 }
 
@@ -272,17 +321,21 @@ func validateControlPlane(cp ControlPlane, errs *ErrorList, w *Warnings) {
 		w.Add("controlPlane.count", "1 control-plane node: etcd has no quorum to spare; use 3 for production")
 	}
 	validateArch("controlPlane.arch", cp.Arch, errs)
-	validateInstanceType("controlPlane.instanceType", cp.InstanceType, cp.Arch, errs, w)
+	validateInstanceType("controlPlane.instanceType", cp.InstanceType, cp.Arch, errs)
+	validateNodeSize("controlPlane.instanceType", cp.InstanceType, true, errs, w)
 	validateVolume("controlPlane.rootVolume", cp.RootVolume, errs)
 }
 
-func validatePools(pools []WorkerPool, errs *ErrorList, w *Warnings) {
+func validatePools(pools []WorkerPool, talosVersion string, errs *ErrorList, w *Warnings, skip map[string]bool) {
 	if len(pools) == 0 {
 		errs.Required("workerPools", "at least one worker pool: ingress and workloads run on workers")
 	}
 	names := map[string]bool{}
 	for i, p := range pools {
 		path := fmt.Sprintf("workerPools[%d]", i)
+		if skip[path] {
+			continue
+		}
 		switch {
 		case !poolNameRe.MatchString(p.Name):
 			errs.Invalid(path+".name", p.Name, "must be lowercase letters, digits and '-', starting with a letter")
@@ -290,6 +343,9 @@ func validatePools(pools []WorkerPool, errs *ErrorList, w *Warnings) {
 			errs.TooLong(path+".name", p.Name, fmt.Sprintf("at most %d characters", maxPoolNameLen))
 		case names[p.Name]:
 			errs.Duplicate(path+".name", p.Name)
+		case reservedPoolName(p.Name):
+			errs.Forbidden(path+".name", fmt.Sprintf(
+				"%q is reserved: resources named after it would clash with the control plane's or the node groups' own resources; choose another name", p.Name))
 		}
 		names[p.Name] = true
 		validateArch(path+".arch", p.Arch, errs)
@@ -303,7 +359,8 @@ func validatePools(pools []WorkerPool, errs *ErrorList, w *Warnings) {
 				errs.Duplicate(ip, it)
 			}
 			seen[it] = true
-			validateInstanceType(ip, it, p.Arch, errs, w)
+			validateInstanceType(ip, it, p.Arch, errs)
+			validateNodeSize(ip, it, false, errs, w)
 		}
 		if p.MinSize < 0 {
 			errs.Invalid(path+".minSize", p.MinSize, "must be >= 0")
@@ -324,9 +381,7 @@ func validatePools(pools []WorkerPool, errs *ErrorList, w *Warnings) {
 		validateTaints(path+".taints", p.Taints, errs)
 		validateVolume(path+".rootVolume", p.RootVolume, errs)
 		for j, patch := range p.ConfigPatches {
-			if _, err := configpatcher.LoadPatch([]byte(patch)); err != nil {
-				errs.Invalid(fmt.Sprintf("%s.configPatches[%d]", path, j), nil, "not a valid Talos config patch (YAML strategic merge or JSON6902): "+err.Error())
-			}
+			validatePatch(fmt.Sprintf("%s.configPatches[%d]", path, j), patch, talosVersion, errs)
 		}
 	}
 }
@@ -346,6 +401,8 @@ func validateLabels(path string, labels map[string]string, errs *ErrorList) {
 	for _, k := range sortedKeys(labels) {
 		if !validQualifiedName(k) {
 			errs.Invalid(path, k, "not a valid Kubernetes label key ([prefix/]name, name <= 63 characters of [A-Za-z0-9-_.])")
+		} else if reason := forbiddenNodeLabel(k); reason != "" {
+			errs.Forbidden(path+"."+k, reason)
 		}
 		if v := labels[k]; len(v) > 63 || !labelValueRe.MatchString(v) {
 			errs.Invalid(path+"."+k, v, "not a valid Kubernetes label value (<= 63 characters of [A-Za-z0-9-_.])")
@@ -354,8 +411,16 @@ func validateLabels(path string, labels map[string]string, errs *ErrorList) {
 }
 
 func validateTaints(path string, taints []Taint, errs *ErrorList) {
+	// A node holds one taint per key and effect (Kubernetes validates node
+	// taints as unique by key and effect): the same key with two effects is
+	// two taints, the same key and effect twice is a mistake.
+	seen := map[string]bool{}
 	for i, t := range taints {
 		tp := fmt.Sprintf("%s[%d]", path, i)
+		if seen[t.Key+"\x00"+t.Effect] {
+			errs.Duplicate(tp, t.Key+":"+t.Effect)
+		}
+		seen[t.Key+"\x00"+t.Effect] = true
 		if !validQualifiedName(t.Key) {
 			errs.Invalid(tp+".key", t.Key, "not a valid taint key ([prefix/]name)")
 		}
@@ -420,15 +485,19 @@ func validateAddons(c *Config, errs *ErrorList, w *Warnings) {
 func validateTags(tags map[string]string, errs *ErrorList) {
 	for _, k := range sortedKeys(tags) {
 		switch {
-		case k == "" || len(k) > maxAWSTagKeyLen:
+		case k == "" || utf8.RuneCountInString(k) > maxAWSTagKeyLen:
 			errs.Invalid("tags", k, fmt.Sprintf("tag keys must be 1-%d characters", maxAWSTagKeyLen))
+		case !tagCharsRe.MatchString(k):
+			errs.Invalid("tags", k, tagCharsDetail)
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			errs.Invalid("tags", k, "the aws: prefix is reserved by AWS")
 		case strings.HasPrefix(k, ClusterTagPrefix) || k == "Name":
 			errs.Forbidden("tags."+k, "set by the stack itself")
 		}
-		if len(tags[k]) > maxAWSTagValLen {
+		if utf8.RuneCountInString(tags[k]) > maxAWSTagValLen {
 			errs.TooLong("tags."+k, tags[k], fmt.Sprintf("tag values must be at most %d characters", maxAWSTagValLen))
+		} else if !tagCharsRe.MatchString(tags[k]) {
+			errs.Invalid("tags."+k, tags[k], tagCharsDetail)
 		}
 	}
 }

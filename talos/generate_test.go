@@ -145,7 +145,12 @@ func TestMachineConfigsValidateWithTalos(t *testing.T) {
 			}
 			if r.pool != nil && r.pool.Name == "arm-spot" {
 				want["machine.nodeLabels.workload"] = "batch"
-				want["machine.nodeTaints.spot"] = "true:NoSchedule"
+				// Worker taints are registered by the kubelet, never
+				// applied as nodeTaints (NodeRestriction refuses those).
+				want["machine.kubelet.extraConfig.registerWithTaints"] = []any{map[string]any{"key": "spot", "value": "true", "effect": "NoSchedule"}}
+				if m, _ := doc["machine"].(map[string]any); m["nodeTaints"] != nil {
+					t.Errorf("nodeTaints set: %v", m["nodeTaints"])
+				}
 				want["machine.sysctls.vm.max_map_count"] = "262144"
 			}
 			for path, v := range want {
@@ -172,8 +177,8 @@ func TestRejectedPatchNamesPool(t *testing.T) {
 		"workerPools": `[{"name":"bad","instanceTypes":["m7i.large"],"configPatches":["machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"not-a-cidr\"]\n"]}]`,
 	})
 	err := CheckUserData(cfg)
-	if err == nil || !strings.Contains(err.Error(), "workerPools[0] (bad).configPatches: Talos rejects") {
-		t.Fatalf("want rejection naming the pool, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), `workerPools[0].configPatches: Invalid value: Talos rejects the worker pool "bad" machine configuration`) {
+		t.Fatalf("want rejection naming the pool's key, got %v", err)
 	}
 }
 
@@ -183,10 +188,10 @@ func TestOversizeUserDataNamesPool(t *testing.T) {
 		"workerPools": `[{"name":"ok","instanceTypes":["m7i.large"]},{"name":"huge","instanceTypes":["m7i.large"],"configPatches":[` + quoteJSON(big) + `]}]`,
 	})
 	err := CheckUserData(cfg)
-	if err == nil || !strings.Contains(err.Error(), "workerPools[1] (huge).configPatches: Too long") {
+	if err == nil || !strings.Contains(err.Error(), "workerPools[1].configPatches: Too long") {
 		t.Fatalf("want size error naming pool huge, got %v", err)
 	}
-	if strings.Contains(err.Error(), "(ok)") {
+	if strings.Contains(err.Error(), "workerPools[0]") {
 		t.Errorf("pool ok fits and must not be named: %v", err)
 	}
 }

@@ -11,8 +11,8 @@ import (
 // machine configuration is rejected or too large.
 const controlPlaneKey = "controlPlane"
 
-func poolKey(i int, pool config.WorkerPool) string {
-	return fmt.Sprintf("workerPools[%d] (%s).configPatches", i, pool.Name)
+func poolKey(i int) string {
+	return fmt.Sprintf("workerPools[%d].configPatches", i)
 }
 
 // ClusterEndpoint is the Talos cluster endpoint for an API host name.

@@ -5,7 +5,6 @@ package talos
 
 import (
 	"fmt"
-	"sort"
 
 	"sigs.k8s.io/yaml"
 
@@ -46,12 +45,25 @@ type machineSection struct {
 	Features   *features         `json:"features,omitempty"`
 	Time       *timeSection      `json:"time,omitempty"`
 	NodeLabels map[string]string `json:"nodeLabels,omitempty"`
-	NodeTaints map[string]string `json:"nodeTaints,omitempty"`
 }
 
 type kubelet struct {
 	ExtraArgs        map[string]string `json:"extraArgs,omitempty"`
+	ExtraConfig      *kubeletConfig    `json:"extraConfig,omitempty"`
 	RegisterWithFQDN *bool             `json:"registerWithFQDN,omitempty"`
+}
+
+// kubeletConfig is the part of the KubeletConfiguration (kubelet.config.k8s.io
+// v1beta1) the patches set through machine.kubelet.extraConfig.
+type kubeletConfig struct {
+	RegisterWithTaints []kubeletTaint `json:"registerWithTaints,omitempty"`
+}
+
+// kubeletTaint is a core/v1 Taint as the KubeletConfiguration spells it.
+type kubeletTaint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"`
 }
 
 type features struct {
@@ -177,20 +189,37 @@ func ClusterPatches(in PatchInput) ([]string, error) {
 
 // PoolPatches are a worker pool's own patches: its labels and taints, then
 // the user's patches, which come last so they can override anything.
+//
+// Taints go to the kubelet's registerWithTaints, not machine.nodeTaints.
+// Talos applies nodeTaints (and nodeLabels) by updating the Node with the
+// kubelet's own credentials (siderolabs/talos v1.12.0
+// internal/app/machined/pkg/controllers/k8s/node_apply.go), and the
+// NodeRestriction admission plugin refuses any taint change in a kubelet's
+// Node update (kubernetes v1.35 plugin/pkg/admission/noderestriction/
+// admission.go: "is not allowed to modify taints"), which would also drop the
+// labels sent in the same update. The kubelet may set taints when it creates
+// its Node, and it does so from registerWithTaints. Talos copies
+// machine.kubelet.extraConfig into the KubeletConfiguration it runs the
+// kubelet with (kubelet_spec.go, prepareExtraConfig/NewKubeletConfiguration;
+// registerWithTaints is not among pkg/machinery/kubelet's
+// ProtectedConfigurationFields). Labels stay in nodeLabels: NodeRestriction
+// lets a kubelet set labels outside kubernetes.io/k8s.io, and config
+// validation rejects the ones it forbids.
 func PoolPatches(pool config.WorkerPool) ([]string, error) {
 	var out []string
-	labels := map[string]string{config.PoolLabel: pool.Name}
+	labels := map[string]string{}
 	for k, v := range pool.Labels {
 		labels[k] = v
 	}
+	labels[config.PoolLabel] = pool.Name
 	m := &machineSection{NodeLabels: labels}
 	if len(pool.Taints) > 0 {
-		m.NodeTaints = map[string]string{}
-		taints := append([]config.Taint(nil), pool.Taints...)
-		sort.Slice(taints, func(i, j int) bool { return taints[i].Key < taints[j].Key })
-		for _, t := range taints {
-			m.NodeTaints[t.Key] = t.ValueEffect()
+		// Order kept as configured; the same key may carry several effects.
+		taints := make([]kubeletTaint, 0, len(pool.Taints))
+		for _, t := range pool.Taints {
+			taints = append(taints, kubeletTaint{Key: t.Key, Value: t.Value, Effect: t.Effect})
 		}
+		m.Kubelet = &kubelet{ExtraConfig: &kubeletConfig{RegisterWithTaints: taints}}
 	}
 	s, err := render(machinePatch{Machine: m})
 	if err != nil {

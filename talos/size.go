@@ -1,7 +1,9 @@
 package talos
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 
@@ -27,7 +29,9 @@ type RoleSize struct {
 // EstimateUserData renders every machine configuration locally, with the
 // same generator and patches the provider will use, and returns their sizes.
 // It runs before any resource exists, so an oversize config stops the
-// deployment before a launch template or instance is created.
+// deployment before a launch template or instance is created. A role Talos
+// rejects is reported in the returned error and the others are still
+// rendered: one bad pool must not hide the next.
 func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 	bundle, err := NewSecretsBundleCached(cfg.TalosVersion)
 	if err != nil {
@@ -37,9 +41,11 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 	in := PatchInputFor(cfg, placeholderDNS(cfg, names.InternalLB), placeholderDNS(cfg, names.PublicLB))
 	endpoint := ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))
 	var sizes []RoleSize
-	render := func(path string, typ machine.Type, patches []string, err error) error {
+	var errs config.ErrorList
+	render := func(path, what string, typ machine.Type, patches []string, err error) {
 		if err != nil {
-			return err
+			errs.Invalid(path, nil, err.Error())
+			return
 		}
 		b, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
 			TalosVersion: cfg.TalosVersion, Type: typ, Patches: patches, Secrets: bundle})
@@ -47,32 +53,39 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 			_, err = ValidateMachineConfig(b)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: Talos rejects the machine configuration: %w", path, err)
+			errs.Invalid(path, nil, fmt.Sprintf("Talos rejects the %s machine configuration: %s", what, userTerms(err)))
+			return
 		}
 		sizes = append(sizes, RoleSize{path, len(b)})
-		return nil
 	}
 	cpPatches, err := ControlPlanePatches(in)
-	if err := render(controlPlaneKey, machine.TypeControlPlane, cpPatches, err); err != nil {
-		return nil, err
-	}
+	render(controlPlaneKey, "control-plane", machine.TypeControlPlane, cpPatches, err)
 	for i, pool := range cfg.WorkerPools {
-		patches, err := WorkerPatches(in, pool)
-		if err := render(poolKey(i, pool), machine.TypeWorker, patches, err); err != nil {
-			return nil, err
+		if cfg.Unreadable(fmt.Sprintf("workerPools[%d]", i)) {
+			continue // reported by config; its values are defaults
 		}
+		patches, err := WorkerPatches(in, pool)
+		render(poolKey(i), fmt.Sprintf("worker pool %q", pool.Name), machine.TypeWorker, patches, err)
 	}
-	return sizes, nil
+	return sizes, errs.Err()
 }
 
 // CheckUserData fails, naming every offending role or pool, when a machine
-// configuration would not fit EC2's user-data limit.
+// configuration would not fit EC2's user-data limit or Talos rejects it.
 func CheckUserData(cfg *config.Config) error {
+	return CheckUserDataErrors(cfg).Err()
+}
+
+// CheckUserDataErrors is CheckUserData as a list, to join the other checks.
+func CheckUserDataErrors(cfg *config.Config) config.ErrorList {
 	sizes, err := EstimateUserData(cfg)
-	if err != nil {
-		return err
-	}
 	var errs config.ErrorList
+	var ve *config.ValidationError
+	if errors.As(err, &ve) {
+		errs = append(errs, ve.Errors...)
+	} else if err != nil {
+		errs.Invalid("talosVersion", cfg.TalosVersion, err.Error())
+	}
 	for _, s := range sizes {
 		if s.Bytes > MaxUserDataBytes-sizeMargin {
 			errs.TooLong(s.Path, fmt.Sprintf("%d bytes", s.Bytes), fmt.Sprintf(
@@ -80,5 +93,27 @@ func CheckUserData(cfg *config.Config) error {
 				s.Bytes, MaxUserDataBytes))
 		}
 	}
-	return errs.Err()
+	return errs
+}
+
+// userTerms flattens Talos' nested multierror text ("1 error occurred:\n\t*
+// v1alpha1.Config: ...") into one line of the problems themselves.
+func userTerms(err error) string {
+	var parts []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "* "))
+		if line == "" || strings.HasSuffix(line, "error occurred:") || strings.HasSuffix(line, "errors occurred:") {
+			continue
+		}
+		for _, prefix := range []string{"v1alpha1.Config: ", "1 error occurred:"} {
+			line = strings.TrimSpace(strings.TrimPrefix(line, prefix))
+		}
+		if line != "" {
+			parts = append(parts, line)
+		}
+	}
+	if len(parts) == 0 {
+		return err.Error()
+	}
+	return strings.Join(parts, "; ")
 }

@@ -81,7 +81,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	t.UserData[compute.ControlPlaneKey] = t.machineConfig(ctx, controlPlaneKey, "controlplane", patches(ControlPlanePatches))
 	for i, pool := range cfg.WorkerPools {
 		build := func(in PatchInput) ([]string, error) { return WorkerPatches(in, pool) }
-		t.UserData[pool.Name] = t.machineConfig(ctx, poolKey(i, pool), "worker", patches(build))
+		t.UserData[pool.Name] = t.machineConfig(ctx, poolKey(i), "worker", patches(build))
 	}
 	return t, nil
 }

@@ -78,6 +78,10 @@ type Mocks struct {
 	QuotaErrors map[string]string
 	// Logs are the program's log lines, "severity: message".
 	Logs []string
+	// NoAMI lists architectures ("amd64", "arm64") for which the AMI lookup
+	// finds no image, as for a Talos version or region Sidero Labs did not
+	// publish; the mock then fails like the AWS provider does.
+	NoAMI []string
 }
 
 // recordingLog keeps every log line the program writes in its Mocks.
@@ -329,6 +333,12 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		for _, f := range args.Args["filters"].ArrayValue() {
 			if f.ObjectValue()["name"].StringValue() == "architecture" && f.ObjectValue()["values"].ArrayValue()[0].StringValue() == "arm64" {
 				arch = "arm64"
+			}
+		}
+		for _, missing := range m.NoAMI {
+			if missing == arch {
+				// The provider's aws_ami data source error for an empty result.
+				return nil, fmt.Errorf("Your query returned no results. Please change your search criteria and try again.")
 			}
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"id": "ami-" + arch + "0123456789ab", "architecture": arch}), nil

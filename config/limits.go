@@ -1,0 +1,401 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits that AWS, Kubernetes and Talos enforce at apply time, checked here
+// so `pulumi preview` fails instead of a half-created stack. Each constant
+// names its source.
+const (
+	// kube-apiserver: an IPv4 service range may have at most 20 host bits
+	// (kubernetes v1.35 cmd/kube-apiserver/app/options/validation.go,
+	// validateClusterIPFlags: maxCIDRBits = 20).
+	minServicePrefix = 12
+	// kube-controller-manager gives each node a /24 of the pod range unless
+	// --node-cidr-mask-size-ipv4 says otherwise (kubernetes v1.35
+	// cmd/kube-controller-manager/app/core.go, defaultNodeMaskCIDRIPv4 = 24);
+	// Talos 1.12 runs it with --allocate-node-cidrs=true and no mask flag
+	// (internal/app/machined/pkg/controllers/k8s/control_plane_static_pod.go),
+	// and Cilium runs with ipam.mode=kubernetes (addons/values.go).
+	NodeCIDRMask = 24
+	// AWS: 50 user tags per resource (EC2 "Tag restrictions", IAM "Tagging
+	// IAM resources", ELB, and Auto Scaling "Tags per Auto Scaling group").
+	MaxTagsPerResource = 50
+	// AWS VPC quotas: 60 inbound rules per security group (default, per
+	// address family); each CIDR of a rule counts as one rule.
+	MaxSGInboundRules = 60
+	// Amazon EBS volume types (gp3): 3,000-16,000 IOPS, 125-1,000 MiB/s,
+	// at most 500 IOPS per GiB and 0.25 MiB/s per provisioned IOPS.
+	gp3MinIOPS       = 3000
+	gp3MaxIOPS       = 16000
+	gp3MinThroughput = 125
+	gp3MaxThroughput = 1000
+	gp3IOPSPerGiB    = 500
+	// io1: 100-64,000 IOPS, 50 IOPS per GiB; io2: 100-256,000, 500 per GiB.
+	ioMinIOPS = 100
+)
+
+// AutoscalerLabelTagPrefix and AutoscalerTaintTagPrefix prefix the cluster
+// autoscaler's node-template tags on a pool's Auto Scaling Group (the
+// label or taint key follows; see compute.AutoscalerTags).
+const (
+	AutoscalerLabelTagPrefix = "k8s.io/cluster-autoscaler/node-template/label/"
+	AutoscalerTaintTagPrefix = "k8s.io/cluster-autoscaler/node-template/taint/"
+)
+
+// The characters AWS accepts in tag keys and values on every service this
+// stack tags (IAM is the strictest: Tag.Key/Value pattern
+// [\p{L}\p{Z}\p{N}_.:/=+\-@]*, the same set EC2 and ELB document).
+var tagCharsRe = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+
+const tagCharsDetail = "AWS tags allow only letters, digits, spaces and _ . : / = + - @"
+
+// isPrivate reports RFC 1918 and RFC 6598 (carrier-grade NAT) ranges.
+func isPrivate(p netip.Prefix) bool {
+	for _, r := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"} {
+		if netip.MustParsePrefix(r).Overlaps(p) && p.Bits() >= netip.MustParsePrefix(r).Bits() {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxNodes is the most nodes the configuration allows at once.
+func (c *Config) MaxNodes() int {
+	n := c.ControlPlane.Count
+	for _, p := range c.WorkerPools {
+		n += p.MaxSize
+	}
+	return n
+}
+
+// validatePodCapacity: every node needs its own /24 of the pod range.
+func validatePodCapacity(c *Config, errs *ErrorList) {
+	pod, err := netip.ParsePrefix(c.PodCIDR)
+	if err != nil || !pod.Addr().Is4() {
+		return // reported by validateNetwork
+	}
+	if pod.Bits() > NodeCIDRMask {
+		errs.Invalid("podCidr", c.PodCIDR, fmt.Sprintf(
+			"too small: Kubernetes gives every node a /%d of the pod range; use /%d or larger", NodeCIDRMask, NodeCIDRMask))
+		return
+	}
+	capacity := 1 << (NodeCIDRMask - pod.Bits())
+	if nodes := c.MaxNodes(); nodes > capacity {
+		need := NodeCIDRMask
+		for 1<<(NodeCIDRMask-need) < nodes {
+			need--
+		}
+		errs.Invalid("podCidr", c.PodCIDR, fmt.Sprintf(
+			"holds %d node ranges of /%d but the configuration allows %d nodes (controlPlane.count + every workerPools[*].maxSize); use /%d or larger",
+			capacity, NodeCIDRMask, nodes, need))
+	}
+}
+
+// validateSecurityGroupQuota: the public load balancer's security group
+// admits each adminCidrs entry on two ports (6443, 50000) and each
+// ingressCidrs entry on one (443).
+func validateSecurityGroupQuota(c *Config, errs *ErrorList, skip map[string]bool) {
+	if skip["adminCidrs"] || skip["ingressCidrs"] {
+		return
+	}
+	rules := 2*len(c.AdminCIDRs) + len(c.IngressCIDRs)
+	if rules > MaxSGInboundRules {
+		errs.TooLong("adminCidrs", len(c.AdminCIDRs), fmt.Sprintf(
+			"the public load balancer's security group would need %d inbound rules (2 per adminCidrs entry + 1 per ingressCidrs entry); AWS allows %d per group by default: use fewer, wider CIDRs",
+			rules, MaxSGInboundRules))
+	}
+}
+
+// validateVolumePerformance checks provisioned IOPS and throughput.
+func validateVolumePerformance(path string, v RootVolume, errs *ErrorList) {
+	switch v.Type {
+	case "gp3":
+		iops := v.IOPS
+		if iops == 0 {
+			iops = gp3MinIOPS // AWS's gp3 baseline when unset
+		} else if iops < gp3MinIOPS || iops > gp3MaxIOPS {
+			errs.Invalid(path+".iops", v.IOPS, fmt.Sprintf("gp3 volumes take %d-%d IOPS", gp3MinIOPS, gp3MaxIOPS))
+			return
+		}
+		if v.IOPS > 0 && v.SizeGiB > 0 && v.IOPS > gp3IOPSPerGiB*v.SizeGiB {
+			errs.Invalid(path+".iops", v.IOPS, fmt.Sprintf(
+				"gp3 allows at most %d IOPS per GiB: %d GiB takes at most %d IOPS; raise sizeGiB or lower iops", gp3IOPSPerGiB, v.SizeGiB, gp3IOPSPerGiB*v.SizeGiB))
+		}
+		if v.Throughput == 0 {
+			return
+		}
+		if v.Throughput < gp3MinThroughput || v.Throughput > gp3MaxThroughput {
+			errs.Invalid(path+".throughput", v.Throughput, fmt.Sprintf("gp3 volumes take %d-%d MiB/s", gp3MinThroughput, gp3MaxThroughput))
+			return
+		}
+		// At most 0.25 MiB/s per IOPS: throughput*4 <= iops.
+		if v.Throughput*4 > iops {
+			errs.Invalid(path+".throughput", v.Throughput, fmt.Sprintf(
+				"gp3 allows at most 0.25 MiB/s per IOPS: %d IOPS carry at most %d MiB/s; set iops to at least %d", iops, iops/4, v.Throughput*4))
+		}
+	case "io1", "io2":
+		perGiB := map[string]int{"io1": 50, "io2": 500}[v.Type]
+		maxIOPS := map[string]int{"io1": 64000, "io2": 256000}[v.Type]
+		if v.IOPS == 0 {
+			return // reported as required
+		}
+		if v.IOPS < ioMinIOPS || v.IOPS > maxIOPS {
+			errs.Invalid(path+".iops", v.IOPS, fmt.Sprintf("%s volumes take %d-%d IOPS", v.Type, ioMinIOPS, maxIOPS))
+		} else if v.SizeGiB > 0 && v.IOPS > perGiB*v.SizeGiB {
+			errs.Invalid(path+".iops", v.IOPS, fmt.Sprintf("%s allows at most %d IOPS per GiB: %d GiB takes at most %d", v.Type, perGiB, v.SizeGiB, perGiB*v.SizeGiB))
+		}
+	}
+}
+
+// validateTagBudget counts the tags the stack derives for each resource, the
+// largest being a worker pool's Auto Scaling Group: the user's tags, the
+// cluster tag, Name, and the cluster autoscaler's discovery (2) and
+// node-template tags (the pool label, each label, each taint key). It also
+// checks the lengths of the derived tag keys.
+func validateTagBudget(c *Config, errs *ErrorList, skip map[string]bool) {
+	user := len(c.Tags)
+	// Launch templates and instances: user + cluster + Name + role + pool.
+	if n := user + 4; n > MaxTagsPerResource {
+		errs.TooLong("tags", user, fmt.Sprintf(
+			"%d tags here plus the %d the stack adds (cluster, Name, talos-aws/role, talos-aws/pool) exceed AWS's %d per resource; at most %d",
+			user, 4, MaxTagsPerResource, MaxTagsPerResource-4))
+		return
+	}
+	for i, p := range c.WorkerPools {
+		path := fmt.Sprintf("workerPools[%d]", i)
+		if skip[path] {
+			continue
+		}
+		n := user + PoolASGTagCount(p)
+		if n > MaxTagsPerResource {
+			errs.TooLong(path+".labels", len(p.Labels), fmt.Sprintf(
+				"the pool's Auto Scaling group would carry %d tags (%d from tags, 5 the stack adds, one per label and taint key for the cluster autoscaler); AWS allows %d: drop labels, taints or tags",
+				n, user, MaxTagsPerResource))
+		}
+		for _, k := range sortedKeys(p.Labels) {
+			if l := utf8.RuneCountInString(AutoscalerLabelTagPrefix + k); l > maxAWSTagKeyLen {
+				errs.TooLong(path+".labels."+k, k, fmt.Sprintf(
+					"the cluster autoscaler tag key %q is %d characters; AWS allows %d: use a label key of at most %d characters",
+					AutoscalerLabelTagPrefix+k, l, maxAWSTagKeyLen, maxAWSTagKeyLen-len(AutoscalerLabelTagPrefix)))
+			}
+		}
+		for j, t := range p.Taints {
+			if l := utf8.RuneCountInString(AutoscalerTaintTagPrefix + t.Key); l > maxAWSTagKeyLen {
+				errs.TooLong(fmt.Sprintf("%s.taints[%d].key", path, j), t.Key, fmt.Sprintf(
+					"the cluster autoscaler tag key is %d characters; AWS allows %d: use a taint key of at most %d characters",
+					l, maxAWSTagKeyLen, maxAWSTagKeyLen-len(AutoscalerTaintTagPrefix)))
+			}
+		}
+	}
+}
+
+// PoolASGTagCount is how many tags the stack itself puts on a pool's Auto
+// Scaling group, besides the user's: cluster, Name, the autoscaler's
+// enabled and cluster-owned tags, the pool label, then one tag per label and
+// per distinct taint key (compute.AutoscalerTags).
+func PoolASGTagCount(p WorkerPool) int {
+	keys := map[string]bool{}
+	for _, t := range p.Taints {
+		keys[t.Key] = true
+	}
+	labels := 0
+	for k := range p.Labels {
+		if k != PoolLabel {
+			labels++
+		}
+	}
+	return 5 + labels + len(keys)
+}
+
+// Node labels a kubelet may not set on its own Node. Talos applies
+// machine.nodeLabels with the kubelet's credentials
+// (internal/app/machined/pkg/controllers/k8s/node_apply.go v1.12.0:
+// NewClientFromKubeletKubeconfig), so the NodeRestriction admission plugin
+// decides (kubernetes v1.35 plugin/pkg/admission/noderestriction/
+// admission.go, getForbiddenLabels): keys under node-restriction.kubernetes.io
+// are refused, and so is any kubernetes.io or k8s.io key that is not a
+// kubelet label (staging/src/k8s.io/kubelet/pkg/apis/well_known_labels.go,
+// IsKubeletLabel: the fixed list below and the kubelet.kubernetes.io and
+// node.kubernetes.io namespaces).
+var kubeletOwnLabels = []string{
+	"kubernetes.io/hostname", "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
+	"failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+	"beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type",
+	"kubernetes.io/os", "kubernetes.io/arch", "beta.kubernetes.io/os", "beta.kubernetes.io/arch",
+}
+
+func inNamespace(ns, domain string) bool { return ns == domain || strings.HasSuffix(ns, "."+domain) }
+
+// forbiddenNodeLabel explains why a pool may not carry a label, or "".
+func forbiddenNodeLabel(key string) string {
+	ns, _, found := strings.Cut(key, "/")
+	if !found {
+		return ""
+	}
+	switch {
+	case key == PoolLabel:
+		return "set by the stack itself to the pool's name"
+	case inNamespace(ns, "node-restriction.kubernetes.io"):
+		return "the NodeRestriction admission plugin forbids a kubelet to set node-restriction.kubernetes.io labels, and Talos applies pool labels with the kubelet's credentials; label the nodes from outside, with admin credentials"
+	case contains(kubeletOwnLabels, key):
+		return "set by the kubelet or the cloud controller manager for every node; a pool must not override it"
+	case inNamespace(ns, "kubelet.kubernetes.io") || inNamespace(ns, "node.kubernetes.io"):
+		return ""
+	case inNamespace(ns, "kubernetes.io") || inNamespace(ns, "k8s.io"):
+		return "the NodeRestriction admission plugin forbids a kubelet to set kubernetes.io and k8s.io labels other than the kubelet's own (kubelet.kubernetes.io/*, node.kubernetes.io/*), and Talos applies pool labels with the kubelet's credentials; use your own prefix (e.g. example.com/role) or label the nodes with admin credentials"
+	}
+	return ""
+}
+
+// Pool names whose derived resource names (compute-<pool> launch templates
+// and Auto Scaling groups, <cluster>-worker-<pool> Name tags) would equal
+// the names of the control plane's or the shared node resources
+// (compute-cp, compute-worker, compute-control-plane[-*], compute-workers[-*]).
+var (
+	reservedPoolNames    = []string{"cp", "controlplane", "control-plane", "worker", "workers"}
+	reservedPoolPrefixes = []string{"cp-", "control-plane-", "workers-"}
+)
+
+func reservedPoolName(name string) bool {
+	return contains(reservedPoolNames, name) || hasAnyPrefix(name, reservedPoolPrefixes...)
+}
+
+// unsupportedFamily explains why Talos cannot run on an instance type's
+// family, or "".
+func unsupportedFamily(instanceType string) string {
+	family, _, _ := strings.Cut(instanceType, ".")
+	switch {
+	case strings.HasPrefix(family, "mac"):
+		// EC2 Mac instances are Apple hardware on Dedicated Hosts and boot
+		// macOS AMIs only (Amazon EC2 User Guide, "Amazon EC2 Mac instances").
+		return "EC2 Mac instances run only macOS on Dedicated Hosts; Talos cannot run there"
+	case contains([]string{"t1", "m1", "m2", "c1"}, family):
+		// The Talos AMI is registered as an HVM image (siderolabs/talos
+		// v1.12.0 hack/cloud-image-uploader/aws.go: VirtualizationType hvm);
+		// these previous-generation families run paravirtual AMIs only.
+		return "this previous-generation family runs only paravirtual AMIs; the Talos AMI is HVM: use a current-generation type such as m7i.large"
+	}
+	return ""
+}
+
+// Memory (GiB) and vCPUs of the sizes that fall below Talos' documented
+// minimums (Talos "System Requirements": control plane 2 GiB and 2 cores,
+// worker 1 GiB and 1 core). Burstable t families: nano 0.5 GiB/2 vCPU,
+// micro 1 GiB/2, small 2 GiB/2 (t2.small: 1 vCPU); other families' medium
+// size has 1 vCPU (m6g.medium, c7g.medium, a1.medium ...).
+func validateNodeSize(path, instanceType string, controlPlane bool, errs *ErrorList, w *Warnings) {
+	family, size, ok := strings.Cut(instanceType, ".")
+	if !ok {
+		return
+	}
+	burstable := strings.HasPrefix(family, "t")
+	switch {
+	case size == "nano":
+		errs.Invalid(path, instanceType, "0.5 GiB of memory is below Talos' minimum (1 GiB for workers, 2 GiB for the control plane)")
+	case !controlPlane:
+	case size == "micro":
+		w.Add(path, "%s has 1 GiB of memory, below Talos' documented control-plane minimum of 2 GiB; etcd and the API server will be starved", instanceType)
+	case (size == "medium" && !burstable) || instanceType == "t2.small":
+		w.Add(path, "%s has 1 vCPU, below Talos' documented control-plane minimum of 2 cores", instanceType)
+	}
+}
+
+// warnControlPlaneZones: control-plane nodes spread over the zones in
+// order; more nodes than zones puts several in one zone.
+func warnControlPlaneZones(c *Config, w *Warnings) {
+	zones := c.AZCount
+	if len(c.AvailabilityZones) > 0 {
+		zones = len(c.AvailabilityZones)
+	}
+	n := c.ControlPlane.Count
+	if zones < 1 || n <= zones {
+		return
+	}
+	most := (n + zones - 1) / zones
+	quorum := n/2 + 1
+	msg := fmt.Sprintf("%d control-plane nodes in %d availability zone(s) put up to %d in one zone", n, zones, most)
+	if n-most < quorum {
+		msg += fmt.Sprintf("; losing that zone loses etcd quorum (%d of %d needed)", quorum, n)
+	}
+	w.Add("controlPlane.count", "%s", msg+"; use at least as many zones as control-plane nodes")
+}
+
+// warnUntestedCharts: a chart version newer than the one this stack pins
+// has not been tested with the pinned Kubernetes range (Talos 1.12:
+// Kubernetes up to 1.35) and this stack's values.
+func warnUntestedCharts(c *Config, w *Warnings) {
+	a := c.Addons
+	for _, ch := range []struct {
+		path, version, pinned string
+		enabled               bool
+	}{
+		{"addons.cilium.version", a.Cilium.Version, CiliumChartVersion, a.Cilium.Enabled},
+		{"addons.awsCloudControllerManager.version", a.CloudControllerManager.Version, CCMChartVersion, a.CloudControllerManager.Enabled},
+		{"addons.csrApprover.version", a.CSRApprover.Version, CSRApproverChartVersion, a.CSRApprover.Enabled},
+		{"addons.metricsServer.version", a.MetricsServer.Version, MetricsServerChartVersion, a.MetricsServer.Enabled},
+		{"addons.argocd.version", a.ArgoCD.Version, ArgoCDChartVersion, a.ArgoCD.Enabled},
+		{"addons.ebsCsi.version", a.EBSCSI.Version, EBSCSIChartVersion, a.EBSCSI.Enabled},
+	} {
+		if ch.enabled && newerVersion(ch.version, ch.pinned) {
+			w.Add(ch.path, "%s is newer than the pinned %s, which is the version tested with Kubernetes %s and this stack's values", ch.version, ch.pinned, c.KubernetesVersion)
+		}
+	}
+	if m := imageTagRe.FindStringSubmatch(a.CloudControllerManager.ImageTag); a.CloudControllerManager.Enabled && m != nil &&
+		newerVersion(strings.TrimPrefix(a.CloudControllerManager.ImageTag, "v"), strings.TrimPrefix(CCMImageTag, "v")) {
+		w.Add("addons.awsCloudControllerManager.imageTag", "%s is newer than the pinned %s", a.CloudControllerManager.ImageTag, CCMImageTag)
+	}
+}
+
+// newerVersion compares MAJOR.MINOR.PATCH versions (pre-release suffixes
+// ignored); false when either does not parse.
+func newerVersion(a, b string) bool {
+	var x, y [3]int
+	if _, err := fmt.Sscanf(a, "%d.%d.%d", &x[0], &x[1], &x[2]); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscanf(b, "%d.%d.%d", &y[0], &y[1], &y[2]); err != nil {
+		return false
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			return x[i] > y[i]
+		}
+	}
+	return false
+}
+
+// ProjectKeys are the top-level configuration keys of this project.
+func ProjectKeys() []string {
+	var keys []string
+	for _, k := range Schema() {
+		keys = append(keys, k.Name)
+	}
+	return keys
+}
+
+// UnknownKeys warns about keys set under this project's namespace that the
+// program does not read: almost always typos, silently ignored otherwise.
+// keys are bare key names (without "<project>:").
+func UnknownKeys(keys []string) Warnings {
+	valid := ProjectKeys()
+	sort.Strings(keys)
+	var w Warnings
+	for _, k := range keys {
+		if contains(valid, k) {
+			continue
+		}
+		if near := Nearest(k, valid); near != "" {
+			w.Add(k, "unknown key, ignored; did you mean %q?", near)
+		} else {
+			w.Add(k, "unknown key, ignored; valid keys: %s", strings.Join(valid, ", "))
+		}
+	}
+	return w
+}

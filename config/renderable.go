@@ -1,0 +1,65 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Renderable returns a copy of c that Talos can render despite errs: every
+// key with an error that the machine configurations depend on is replaced by
+// its default, and a pool's bad name, labels, taints or patches are left
+// out. Talos then reports its own problems with the other patches, so a
+// configuration error does not hide them.
+func (c *Config) Renderable(errs ErrorList) *Config {
+	if len(errs) == 0 {
+		return c
+	}
+	r := *c
+	def := func(key string) string { s, _ := schemaDefault(key).(string); return s }
+	for _, k := range []struct {
+		key string
+		dst *string
+	}{
+		{"clusterName", &r.ClusterName}, {"region", &r.Region}, {"podCidr", &r.PodCIDR}, {"serviceCidr", &r.ServiceCIDR},
+		{"talosVersion", &r.TalosVersion}, {"kubernetesVersion", &r.KubernetesVersion},
+	} {
+		if errs.Has(k.key) {
+			*k.dst = def(k.key)
+		}
+	}
+	if errs.Has("addons") {
+		r.Addons = DefaultAddons()
+	}
+	if errs.Has("controlPlane") {
+		r.ControlPlane = DefaultControlPlane()
+	}
+	r.WorkerPools = nil
+	if errs.Has("workerPools") && c.Unreadable("workerPools") {
+		return &r
+	}
+	for i, p := range c.WorkerPools {
+		path := fmt.Sprintf("workerPools[%d]", i)
+		if c.Unreadable(path) {
+			r.WorkerPools = append(r.WorkerPools, p) // skipped by the renderer
+			continue
+		}
+		if errs.Has(path + ".name") {
+			p.Name = fmt.Sprintf("pool-%d", i)
+		}
+		if errs.Has(path + ".labels") {
+			p.Labels = nil
+		}
+		if errs.Has(path + ".taints") {
+			p.Taints = nil
+		}
+		var patches []string
+		for j, patch := range p.ConfigPatches {
+			if !errs.Has(fmt.Sprintf("%s.configPatches[%d]", path, j)) {
+				patches = append(patches, patch)
+			}
+		}
+		p.ConfigPatches = slices.Clip(patches)
+		r.WorkerPools = append(r.WorkerPools, p)
+	}
+	return &r
+}
