@@ -275,6 +275,39 @@ func invariants() []invariant {
 				}
 			}
 		}},
+		{"tag-budget", func(t *testing.T, st *stackView) {
+			// Every resource stays within AWS's 50 tags, and each pool's
+			// Auto Scaling group carries exactly the count config budgets for.
+			for _, r := range st.m.Resources {
+				tags := r.Inputs["tags"]
+				n := 0
+				switch {
+				case tags.IsObject():
+					n = len(tags.ObjectValue())
+				case tags.IsArray():
+					n = len(tags.ArrayValue())
+				}
+				if n > config.MaxTagsPerResource {
+					t.Errorf("%s (%s) has %d tags", r.Name, r.Type, n)
+				}
+			}
+			for _, p := range st.cfg.WorkerPools {
+				var asg testkit.Resource
+				ok := false
+				for _, r := range st.m.ByType("aws:autoscaling/group:Group") {
+					if r.Name == "compute-"+p.Name {
+						asg, ok = r, true
+					}
+				}
+				if !ok {
+					t.Fatalf("no ASG for pool %s", p.Name)
+				}
+				want := len(st.cfg.Tags) + config.PoolASGTagCount(p)
+				if got := len(asg.Inputs["tags"].ArrayValue()); got != want {
+					t.Errorf("pool %s ASG has %d tags, config budgets %d", p.Name, got, want)
+				}
+			}
+		}},
 		{"cluster-tags", func(t *testing.T, st *stackView) {
 			key := config.ClusterTagPrefix + st.cluster
 			untaggable := []string{"aws:ec2/securityGroupRule:SecurityGroupRule", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy"}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 
 	"github.com/talos-aws/talos-aws/config"
@@ -126,5 +127,28 @@ func TestPoolTaintsRegisterWithTheNode(t *testing.T) {
 	}
 	if l := p.Machine().NodeLabels(); l["example.com/accelerator"] != "a10g" || l[config.PoolLabel] != "gpu" {
 		t.Errorf("nodeLabels = %v", l)
+	}
+}
+
+// Unknown top-level keys are read from the Pulumi configuration the program
+// receives and answered with the nearest valid key.
+func TestUnknownKeysFromPulumiConfig(t *testing.T) {
+	var keys []string
+	_, err := testkit.Run(t, &testkit.Mocks{}, map[string]string{"adminCidrs": admin, "workerPool": "[]", "podCIDR": "10.1.0.0/16"},
+		func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
+			keys = projectKeys(ctx)
+			return nil, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(config.UnknownKeys(keys), "\n")
+	for _, want := range []string{`workerPool: unknown key, ignored; did you mean "workerPools"?`, `podCIDR: unknown key, ignored; did you mean "podCidr"?`} {
+		if !strings.Contains(w, want) {
+			t.Errorf("missing %q in:\n%s", want, w)
+		}
+	}
+	if strings.Contains(w, "adminCidrs") {
+		t.Errorf("a valid key warned:\n%s", w)
 	}
 }
