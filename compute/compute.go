@@ -260,7 +260,7 @@ func lookupAMI(ctx *pulumi.Context, cfg *config.Config, arch config.Arch, opts .
 		},
 	}, opts...)
 	if err != nil {
-		return "", fmt.Errorf("Sidero Labs publishes no Talos %s AMI for %s in region %s (image %q, owner %s): pick a published talosVersion, another region, or set %s to your own %s AMI (%v)",
+		return "", fmt.Errorf("no official Talos %s AMI for %s in region %s (image %q, owner %s, Sidero Labs): pick a published talosVersion, another region, or set %s to your own %s AMI (%v)",
 			cfg.TalosVersion, arch, cfg.Region, name, TalosAMIOwner, AMIOverrideKey(arch), arch, err)
 	}
 	return ami.Id, nil

@@ -40,8 +40,9 @@ type Taint struct {
 	Effect string `json:"effect"`
 }
 
-// ValueEffect renders a taint's value as Talos' nodeTaints and the cluster
-// autoscaler's node-template tags both expect: "value:Effect".
+// ValueEffect renders a taint's value as the cluster autoscaler's
+// node-template tags expect: "value:Effect". One tag per key: of a key
+// with several effects the autoscaler's template sees the last one.
 func (t Taint) ValueEffect() string { return t.Value + ":" + t.Effect }
 
 // PoolLabel is the node label naming a node's worker pool.

@@ -75,8 +75,8 @@ func checkValue(path string, v any, t reflect.Type, errs *ErrorList) {
 		// null keeps the default, as an absent key does.
 		return
 	}
-	switch {
-	case t == stringMapType:
+	switch t {
+	case stringMapType:
 		m, ok := v.(map[string]any)
 		if !ok {
 			errs.Invalid(path, nil, "expected an object of key: value pairs, got "+describe(v))
@@ -86,7 +86,7 @@ func checkValue(path string, v any, t reflect.Type, errs *ErrorList) {
 			checkScalar(path+"."+k, m[k], errs)
 		}
 		return
-	case t == taintType:
+	case taintType:
 		m, ok := v.(map[string]any)
 		if !ok {
 			errs.Invalid(path, nil, "expected an object {key, value, effect}, got "+describe(v))

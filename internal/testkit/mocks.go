@@ -7,6 +7,7 @@ import (
 	stdx509 "crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -338,7 +339,8 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		for _, missing := range m.NoAMI {
 			if missing == arch {
 				// The provider's aws_ami data source error for an empty result.
-				return nil, fmt.Errorf("Your query returned no results. Please change your search criteria and try again.")
+				return nil, errors.New("Your query returned no results. Please change your search criteria and try again.") //nolint:staticcheck // the provider's text
+
 			}
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"id": "ami-" + arch + "0123456789ab", "architecture": arch}), nil
