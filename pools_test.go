@@ -95,7 +95,8 @@ func TestPoolTaintsRegisterWithTheNode(t *testing.T) {
 	m := &testkit.Mocks{}
 	cfg := map[string]string{"adminCidrs": admin, "workerPools": `[{"name":"gpu","instanceTypes":["g5.xlarge"],
 		"labels":{"example.com/accelerator":"a10g"},
-		"taints":[{"key":"nvidia.com/gpu","value":"present","effect":"NoSchedule"},{"key":"nvidia.com/gpu","value":"present","effect":"NoExecute"}]}]`}
+		"taints":[{"key":"nvidia.com/gpu","value":"present","effect":"NoSchedule"},{"key":"nvidia.com/gpu","value":"present","effect":"NoExecute"}]},
+		{"name":"general","instanceTypes":["m7i.large"]}]`}
 	if _, err := testkit.Run(t, m, cfg, program); err != nil {
 		t.Fatal(err)
 	}

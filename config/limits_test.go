@@ -113,13 +113,14 @@ func cidrList(n int) string {
 // Limits that are exactly met are accepted: the rules are not off by one.
 func TestLimitsAtTheEdge(t *testing.T) {
 	for name, kv := range map[string]map[string]string{
-		"service /12":            {"serviceCidr": "10.96.0.0/12"},
-		"60 SG rules":            {"adminCidrs": cidrList(30), "ingressCidrs": `[]`},
-		"pod /22 for 4 nodes":    {"podCidr": "10.244.0.0/22", "controlPlane": `{"count":1}`, "workerPools": poolJSON(`,"minSize":1,"maxSize":3,"desiredCapacity":1`)},
-		"gp3 max":                {"controlPlane": `{"rootVolume":{"sizeGiB":32,"type":"gp3","iops":16000,"throughput":1000}}`},
-		"gp3 throughput 750":     {"controlPlane": `{"rootVolume":{"sizeGiB":50,"type":"gp3","throughput":750}}`},
-		"50 tags on a pool ASG":  {"tags": manyTags(40), "workerPools": poolJSON(`,"labels":{"a":"1","b":"2","c":"3","d":"4","e":"5"}`)},
-		"same key two effects":   {"workerPools": poolJSON(`,"taints":[{"key":"k","effect":"NoSchedule"},{"key":"k","effect":"NoExecute"}]`)},
+		"service /12":           {"serviceCidr": "10.96.0.0/12"},
+		"60 SG rules":           {"adminCidrs": cidrList(30), "ingressCidrs": `[]`},
+		"pod /22 for 4 nodes":   {"podCidr": "10.244.0.0/22", "controlPlane": `{"count":1}`, "workerPools": poolJSON(`,"minSize":1,"maxSize":3,"desiredCapacity":1`)},
+		"gp3 max":               {"controlPlane": `{"rootVolume":{"sizeGiB":32,"type":"gp3","iops":16000,"throughput":1000}}`},
+		"gp3 throughput 750":    {"controlPlane": `{"rootVolume":{"sizeGiB":50,"type":"gp3","throughput":750}}`},
+		"50 tags on a pool ASG": {"tags": manyTags(40), "workerPools": poolJSON(`,"labels":{"a":"1","b":"2","c":"3","d":"4","e":"5"}`)},
+		"same key two effects": {"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"taints":[{"key":"k","effect":"NoSchedule"},{"key":"k","effect":"NoExecute"}]},
+			{"name":"general","instanceTypes":["m7i.large"]}]`},
 		"kubelet namespaces":     {"workerPools": poolJSON(`,"labels":{"node.kubernetes.io/lifecycle":"spot","team.kubelet.kubernetes.io/x":"y","example.com/role":"db"}`)},
 		"t2 and t3.micro":        {"workerPools": `[{"name":"a","instanceTypes":["t2.large","t3.micro"]}]`},
 		"JSON6902 on Talos 1.11": {"talosVersion": "v1.11.5", "kubernetesVersion": "1.34.0", "workerPools": poolJSON(`,"configPatches":["[{\"op\":\"add\",\"path\":\"/machine/sysctls\",\"value\":{}}]"]`)},

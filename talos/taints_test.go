@@ -18,7 +18,8 @@ import (
 func TestWorkerTaintsRegisterWithKubelet(t *testing.T) {
 	cfg := testConfig(t, map[string]string{"workerPools": `[{"name":"gpu","instanceTypes":["g5.xlarge"],
 		"labels":{"example.com/team":"ml"},
-		"taints":[{"key":"dedicated","value":"ml","effect":"NoSchedule"},{"key":"dedicated","value":"ml","effect":"NoExecute"},{"key":"a","effect":"PreferNoSchedule"}]}]`})
+		"taints":[{"key":"dedicated","value":"ml","effect":"NoSchedule"},{"key":"dedicated","value":"ml","effect":"NoExecute"},{"key":"a","effect":"PreferNoSchedule"}]},
+		{"name":"general","instanceTypes":["m7i.large"]}]`})
 	secrets, err := NewSecretsBundle(cfg.TalosVersion)
 	if err != nil {
 		t.Fatal(err)
