@@ -143,34 +143,7 @@ func TestLimitsEndToEnd(t *testing.T) {
 			for k, v := range tc.cfg {
 				cfg[k] = v
 			}
-			m := &testkit.Mocks{Preview: true, NoAMI: tc.noAMI}
-			var err error
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						err = fmt.Errorf("panic: %v", r)
-						t.Errorf("panicked: %v", r)
-					}
-				}()
-				_, err = testkit.Run(t, m, cfg, program)
-			}()
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			t.Log(err)
-			for _, k := range tc.keys {
-				if !strings.Contains(err.Error(), k) {
-					t.Errorf("error does not contain %q:\n%v", k, err)
-				}
-			}
-			if g := goSpeak.FindString(err.Error()); g != "" {
-				t.Errorf("error speaks Go (%q):\n%v", g, err)
-			}
-			for _, r := range m.Resources {
-				if !strings.HasPrefix(r.Type, "pulumi:providers:") {
-					t.Errorf("registered %s %s before failing", r.Type, r.Name)
-				}
-			}
+			expectRejected(t, &testkit.Mocks{Preview: true, NoAMI: tc.noAMI}, cfg, tc.keys...)
 		})
 	}
 }

@@ -73,31 +73,41 @@ func TestBadInputEndToEnd(t *testing.T) {
 			for k, v := range tc.cfg {
 				cfg[k] = v
 			}
-			m := &testkit.Mocks{}
-			var err error
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						err = fmt.Errorf("panic: %v", r)
-						t.Errorf("panicked: %v", r)
-					}
-				}()
-				_, err = testkit.Run(t, m, cfg, program)
-			}()
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), tc.key) {
-				t.Errorf("error does not name %q:\n%v", tc.key, err)
-			}
-			if m := goSpeak.FindString(err.Error()); m != "" {
-				t.Errorf("error speaks Go (%q):\n%v", m, err)
-			}
-			for _, r := range m.Resources {
-				if !strings.HasPrefix(r.Type, "pulumi:providers:") {
-					t.Errorf("registered %s %s before failing", r.Type, r.Name)
-				}
-			}
+			expectRejected(t, &testkit.Mocks{}, cfg, tc.key)
 		})
+	}
+}
+
+// expectRejected runs the real entry point on a broken configuration: it
+// must fail naming every key, speak config rather than Go, register nothing
+// but providers, and never panic.
+func expectRejected(t *testing.T, m *testkit.Mocks, cfg map[string]string, keys ...string) {
+	t.Helper()
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+				t.Errorf("panicked: %v", r)
+			}
+		}()
+		_, err = testkit.Run(t, m, cfg, program)
+	}()
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	t.Log(err)
+	for _, k := range keys {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("error does not name %q:\n%v", k, err)
+		}
+	}
+	if g := goSpeak.FindString(err.Error()); g != "" {
+		t.Errorf("error speaks Go (%q):\n%v", g, err)
+	}
+	for _, r := range m.Resources {
+		if !strings.HasPrefix(r.Type, "pulumi:providers:") {
+			t.Errorf("registered %s %s before failing", r.Type, r.Name)
+		}
 	}
 }
