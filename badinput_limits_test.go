@@ -147,3 +147,31 @@ func TestLimitsEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// Warnings do not fail a preview, and they reach its log: the five the
+// issue lists, through the real entry point.
+func TestWarningsReachThePreviewLog(t *testing.T) {
+	m := &testkit.Mocks{Preview: true}
+	cfg := map[string]string{
+		"adminCidrs":        `["10.1.2.3/32"]`,
+		"controlPlane":      `{"count":3,"instanceType":"t3.micro"}`,
+		"availabilityZones": `["ap-southeast-1a"]`,
+		"regoin":            "eu-west-1",
+		"addons":            `{"cilium":{"version":"1.99.0"}}`,
+	}
+	if _, err := testkit.Run(t, m, cfg, program); err != nil {
+		t.Fatalf("warnings must not fail a preview: %v", err)
+	}
+	logs := strings.Join(m.Logs, "\n")
+	for _, want := range []string{
+		"warning: controlPlane.instanceType",               // below Talos' documented minimum
+		"warning: controlPlane.count",                      // three nodes forced into one zone
+		"warning: adminCidrs[0]: 10.1.2.3/32 is a private", // admits nobody through the public NLB
+		`warning: regoin: unknown key, ignored; did you mean "region"?`,
+		"warning: addons.cilium.version: 1.99.0 is newer than the pinned",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("preview log lacks %q:\n%s", want, logs)
+		}
+	}
+}
