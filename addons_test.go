@@ -30,6 +30,7 @@ func TestAddonReleasesPinnedAndOrdered(t *testing.T) {
 		"addons-metrics":      {"metrics-server", config.MetricsServerChartVersion},
 		"addons-argocd":       {"argo-cd", config.ArgoCDChartVersion},
 		"addons-ebs-csi":      {"aws-ebs-csi-driver", config.EBSCSIChartVersion},
+		"drain-nth":           {"oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler", config.NTHChartVersion},
 	}
 	if len(rs) != len(want) {
 		t.Fatalf("releases %v", keys(rs))
@@ -75,7 +76,7 @@ func TestAddonReleasesPinnedAndOrdered(t *testing.T) {
 
 func TestAddonsCanBeTurnedOff(t *testing.T) {
 	cfg := haConfig(t)
-	cfg["addons"] = `{"argocd":{"enabled":false},"metricsServer":{"enabled":false},"awsCloudControllerManager":{"enabled":false}}`
+	cfg["addons"] = `{"argocd":{"enabled":false},"metricsServer":{"enabled":false},"awsCloudControllerManager":{"enabled":false},"nodeTerminationHandler":{"enabled":false}}`
 	m := &testkit.Mocks{}
 	evaluate(t, m, cfg)
 	rs := releases(m)
@@ -98,8 +99,8 @@ func TestAddonsCanBeTurnedOff(t *testing.T) {
 func TestFirstPreviewShowsReleases(t *testing.T) {
 	m := &testkit.Mocks{Preview: true}
 	evaluate(t, m, haConfig(t))
-	if got := len(releases(m)); got != 6 {
-		t.Errorf("preview shows %d releases, want 6", got)
+	if got := len(releases(m)); got != 7 {
+		t.Errorf("preview shows %d releases, want 7", got)
 	}
 	if rec := lastRecorder.Load(); len(rec.calls) != 0 {
 		t.Errorf("a preview waited on the cluster: %+v", rec.calls)

@@ -310,7 +310,8 @@ func invariants() []invariant {
 		}},
 		{"cluster-tags", func(t *testing.T, st *stackView) {
 			key := config.ClusterTagPrefix + st.cluster
-			untaggable := []string{"aws:ec2/securityGroupRule:SecurityGroupRule", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy"}
+			untaggable := []string{"aws:ec2/securityGroupRule:SecurityGroupRule", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy",
+				"aws:autoscaling/lifecycleHook:LifecycleHook", "aws:cloudwatch/eventTarget:EventTarget", "aws:sqs/queuePolicy:QueuePolicy"}
 			for _, r := range st.m.Resources {
 				if !strings.HasPrefix(r.Type, "aws:") || slices.Contains(untaggable, r.Type) {
 					continue
@@ -420,4 +421,4 @@ func invariants() []invariant {
 }
 
 // stageComponent matches the URN of a resource inside a stage component.
-var stageComponent = regexp.MustCompile(`::talos-aws:(network:Network|compute:Compute|talos:Talos|addons:Addons)[$:]`)
+var stageComponent = regexp.MustCompile(`::talos-aws:(network:Network|compute:Compute|talos:Talos|addons:Addons|drain:Drain)[$:]`)

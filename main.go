@@ -15,6 +15,7 @@ import (
 	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/drain"
 	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/preflight"
 	"github.com/talos-aws/talos-aws/readiness"
@@ -131,13 +132,27 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 
-	if _, err := addons.New(ctx, "addons", addons.Args{
+	add, err := addons.New(ctx, "addons", addons.Args{
 		Config:     cfg,
 		Kubeconfig: tal.Kubeconfig,
 		ClusterID:  tal.ClusterID,
 		Wait:       waiterFor(ctx, cfg),
-	}, withAWS); err != nil {
+	}, withAWS)
+	if err != nil {
 		return nil, err
+	}
+
+	if drain.Enabled(cfg) {
+		if _, err := drain.New(ctx, "drain", drain.Args{
+			Config:               cfg,
+			Tags:                 tags,
+			ControlPlaneRoleName: comp.ControlPlaneRoleName,
+			WorkerASGs:           comp.WorkerASGs,
+			Provider:             add.Provider,
+			AfterNodesReady:      add.AfterNodesReady,
+		}, withAWS); err != nil {
+			return nil, err
+		}
 	}
 
 	return map[string]pulumi.Output{

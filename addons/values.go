@@ -30,6 +30,8 @@ func Charts(a config.Addons) map[string]Chart {
 		"argocd":       {"argocd", "https://argoproj.github.io/argo-helm", "argo-cd", a.ArgoCD.Version, "argocd"},
 		"argocd-apps":  {"argocd-apps", "https://argoproj.github.io/argo-helm", "argocd-apps", a.ArgoCD.AppsVersion, "argocd"},
 		"ebs-csi":      {"aws-ebs-csi-driver", "https://kubernetes-sigs.github.io/aws-ebs-csi-driver", "aws-ebs-csi-driver", a.EBSCSI.Version, "kube-system"},
+		// Installed by the drain stage, which owns its queue and rules.
+		"nth": {"aws-node-termination-handler", "", "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler", a.NodeTerminationHandler.Version, "kube-system"},
 	}
 }
 
@@ -241,6 +243,7 @@ var order = []struct{ key, stage string }{
 	{"argocd", "3: after every expected node is Ready"},
 	{"ebs-csi", "3: after every expected node is Ready"},
 	{"argocd-apps", "4: after Argo CD, only with addons.argocd.rootApp.repoURL"},
+	{"nth", "3: after every expected node is Ready, with worker pools (drain stage)"},
 }
 
 // ChartsMarkdown renders the add-on table of the README.

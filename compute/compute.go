@@ -28,6 +28,12 @@ const (
 	WorkerIMDSHopLimit       = 1
 )
 
+// WorkerPoolTag is the instance tag naming a worker's pool. Only worker
+// launch templates set it, so the termination handler takes it as its
+// "managed" tag: it drains instances that carry it and drops events for
+// any other (control-plane nodes included).
+const WorkerPoolTag = "talos-aws/pool"
+
 // rootDevice is the Talos AMI's root device name.
 const rootDevice = "/dev/xvda"
 
@@ -86,6 +92,12 @@ type Compute struct {
 	WorkerASGNameList       pulumi.StringArrayOutput
 	ControlPlaneLaunchTmpl  *ec2.LaunchTemplate
 	WorkerLaunchTemplateIDs pulumi.StringMapOutput
+
+	// For stages that attach to the nodes (lifecycle hooks, scoped
+	// permissions): the control-plane role's name, and the worker pools'
+	// groups by pool name.
+	ControlPlaneRoleName pulumi.StringOutput
+	WorkerASGs           map[string]*autoscaling.Group
 }
 
 // ControlPlaneKey is the UserData key of the control plane; worker pools
@@ -110,7 +122,7 @@ func RunningInstances(ctx *pulumi.Context, asgNames pulumi.StringArrayInput, opt
 // New creates the compute stage.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Compute, error) {
 	cfg := args.Config
-	c := &Compute{AMIs: map[config.Arch]string{}}
+	c := &Compute{AMIs: map[config.Arch]string{}, WorkerASGs: map[string]*autoscaling.Group{}}
 	if err := ctx.RegisterComponentResource("talos-aws:compute:Compute", name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -137,7 +149,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	c.ControlPlaneRoleARN, c.WorkerRoleARN = cpRole.Arn, wRole.Arn
+	c.ControlPlaneRoleARN, c.ControlPlaneRoleName, c.WorkerRoleARN = cpRole.Arn, cpRole.Name, wRole.Arn
 
 	sgs, err := nodeSecurityGroups(ctx, name, args, tagged, parent)
 	if err != nil {
@@ -193,12 +205,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		lt, asg, err := workerPool(ctx, name+"-"+pool.Name, cfg.ClusterName, pool, ltSpec{
 			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSGID,
 			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
-			tags: tagged("worker-"+pool.Name, map[string]string{"talos-aws/role": "worker", "talos-aws/pool": pool.Name}),
+			tags: tagged("worker-"+pool.Name, map[string]string{"talos-aws/role": "worker", WorkerPoolTag: pool.Name}),
 		}, args, tagged, parent)
 		if err != nil {
 			return nil, err
 		}
 		workerASGs[pool.Name] = asg.Name
+		c.WorkerASGs[pool.Name] = asg
 		workerASGList = append(workerASGList, asg.Name)
 		workerLTs[pool.Name] = lt.ID().ToStringOutput()
 	}

@@ -116,6 +116,9 @@ type Addons struct {
 	MetricsServer Chart  `json:"metricsServer"`
 	ArgoCD        ArgoCD `json:"argocd"`
 	EBSCSI        Chart  `json:"ebsCsi"`
+	// NodeTerminationHandler drains workers before AWS takes them away
+	// (aws-node-termination-handler, queue mode).
+	NodeTerminationHandler Chart `json:"nodeTerminationHandler"`
 }
 
 // Config is the validated stack configuration.
@@ -140,6 +143,8 @@ type Config struct {
 	Tags              StringMap
 	// ReadinessTimeoutMinutes bounds each wait `up` makes on the cluster.
 	ReadinessTimeoutMinutes int
+	// Backups are the scheduled etcd snapshots (backups.go).
+	Backups Backups
 
 	// unreadable holds the keys Parse could not read (type errors).
 	unreadable map[string]bool

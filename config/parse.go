@@ -44,6 +44,7 @@ func Parse(src Source) (*Config, Warnings, error) {
 		ControlPlane:            DefaultControlPlane(),
 		Addons:                  DefaultAddons(),
 		Tags:                    StringMap{},
+		Backups:                 DefaultBackups(),
 	}
 	cfg.AvailabilityZones = p.strings("availabilityZones")
 	cfg.AdminCIDRs = p.strings("adminCidrs")
@@ -51,6 +52,7 @@ func Parse(src Source) (*Config, Warnings, error) {
 	p.object("controlPlane", &cfg.ControlPlane)
 	p.object("addons", &cfg.Addons)
 	p.object("tags", &cfg.Tags)
+	p.object("backups", &cfg.Backups)
 	cfg.WorkerPools = p.pools("workerPools")
 
 	cfg.unreadable = p.failed

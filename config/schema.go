@@ -18,6 +18,8 @@ const (
 	ArgoCDChartVersion         = "9.6.0"
 	ArgoCDAppsChartVersion     = "2.0.4"
 	EBSCSIChartVersion         = "2.53.0"
+	// NTHChartVersion is aws-node-termination-handler's chart (app v1.25.6).
+	NTHChartVersion = "0.27.6"
 	defaultControlPlaneType    = "m7i.large"
 	defaultControlPlaneVolume  = 50
 	defaultWorkerVolumeSizeGiB = 100
@@ -70,6 +72,7 @@ func DefaultAddons() Addons {
 		MetricsServer:          Chart{Enabled: true, Version: MetricsServerChartVersion},
 		ArgoCD:                 ArgoCD{Enabled: true, Version: ArgoCDChartVersion, AppsVersion: ArgoCDAppsChartVersion},
 		EBSCSI:                 Chart{Enabled: true, Version: EBSCSIChartVersion},
+		NodeTerminationHandler: Chart{Enabled: true, Version: NTHChartVersion},
 	}
 }
 
@@ -92,8 +95,9 @@ func Schema() []Key {
 		{"amiIdArm64", "string", "", "", "Explicit arm64 AMI id; overrides the official Talos AMI lookup."},
 		{"controlPlane", "object", "", DefaultControlPlane(), "Control plane: count (1, 3 or 5), instanceType, arch (amd64|arm64), rootVolume {sizeGiB, type, iops, throughput}."},
 		{"workerPools", "array", "object", DefaultWorkerPools(), "Worker pools: name, instanceTypes, arch, minSize, maxSize, desiredCapacity, spot, autoscaled, labels, taints [{key, value, effect}] (registered by the kubelet), rootVolume, configPatches (Talos YAML strategic merge patches; JSON6902 only before Talos 1.12)."},
-		{"addons", "object", "", DefaultAddons(), "Add-ons: cilium {enabled, version, hubble}, awsCloudControllerManager {enabled, version, imageTag}, csrApprover, metricsServer, ebsCsi {enabled, version}, argocd {enabled, version, appsVersion, rootApp {repoURL, path, revision}}."},
+		{"addons", "object", "", DefaultAddons(), "Add-ons: cilium {enabled, version, hubble}, awsCloudControllerManager {enabled, version, imageTag}, csrApprover, metricsServer, ebsCsi {enabled, version}, nodeTerminationHandler {enabled, version}, argocd {enabled, version, appsVersion, rootApp {repoURL, path, revision}}."},
 		{"tags", "object", "", map[string]string{}, "Extra tags on every AWS resource."},
 		{"readinessTimeoutMinutes", "integer", "", DefaultReadinessTimeoutMinutes, "Bound, in minutes, on each wait `pulumi up` makes on the new cluster (API server /readyz, then every expected node Ready), 5-120. Previews never wait."},
+		{"backups", "object", "", DefaultBackups(), "Scheduled etcd snapshots to S3: enabled (default: on when controlPlane.count > 1), intervalMinutes (15-1440), retentionDays (1-3650), ageRecipient (age1..., encrypts each snapshot; the private key never enters the stack), objectLockDays (0: off; only at bucket creation)."},
 	}
 }

@@ -88,6 +88,7 @@ func validate(c *Config, errs *ErrorList, skip map[string]bool) Warnings {
 	}
 	validateSecurityGroupQuota(c, errs, skip)
 	validateConvergence(c, errs, &w)
+	validateBackups(c, errs, &w)
 	return w
 }
 
@@ -446,6 +447,7 @@ func validateAddons(c *Config, errs *ErrorList, w *Warnings) {
 		{"addons.metricsServer", a.MetricsServer.Enabled, a.MetricsServer.Version},
 		{"addons.argocd", a.ArgoCD.Enabled, a.ArgoCD.Version},
 		{"addons.ebsCsi", a.EBSCSI.Enabled, a.EBSCSI.Version},
+		{"addons.nodeTerminationHandler", a.NodeTerminationHandler.Enabled, a.NodeTerminationHandler.Version},
 	}
 	for _, ch := range charts {
 		if ch.enabled && !chartVersionRe.MatchString(ch.version) {

@@ -187,6 +187,17 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		computed("latestVersion", 1)
 	case "aws:autoscaling/group:Group":
 		computed("name", name+"-asg")
+		computed("arn", "arn:aws:autoscaling:ap-southeast-1:123456789012:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/"+name+"-asg")
+	case "aws:sqs/queue:Queue":
+		computed("arn", "arn:aws:sqs:ap-southeast-1:123456789012:"+name)
+		computed("url", "https://sqs.ap-southeast-1.amazonaws.com/123456789012/"+name)
+	case "aws:cloudwatch/eventRule:EventRule":
+		computed("arn", "arn:aws:events:ap-southeast-1:123456789012:rule/"+name)
+	case "aws:kms/key:Key":
+		computed("arn", "arn:aws:kms:ap-southeast-1:123456789012:key/"+args.Name)
+	case "aws:s3/bucketV2:BucketV2":
+		computed("arn", "arn:aws:s3:::"+name)
+		computed("bucket", name)
 	case "aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile":
 		computed("arn", "arn:aws:iam::123456789012:role/"+name)
 		computed("name", name)

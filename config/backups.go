@@ -1,0 +1,75 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"filippo.io/age"
+)
+
+// Backup bounds. Fifteen minutes is kops' etcd backup interval; a day is the
+// longest gap that still leaves a useful restore point.
+const (
+	minBackupInterval      = 15
+	maxBackupInterval      = 1440
+	minBackupRetentionDays = 1
+	maxBackupRetentionDays = 3650
+)
+
+// Backups are the scheduled etcd snapshots to S3.
+type Backups struct {
+	// Enabled: nil means "on for a highly available control plane"
+	// (BackupsOn), so a single-node test stack pays for nothing.
+	Enabled         *bool `json:"enabled,omitempty"`
+	IntervalMinutes int   `json:"intervalMinutes"`
+	RetentionDays   int   `json:"retentionDays"`
+	// AgeRecipient is an age X25519 public key (age1...); each snapshot is
+	// encrypted to it before upload. Empty: S3's SSE-KMS only.
+	AgeRecipient string `json:"ageRecipient,omitempty"`
+	// ObjectLockDays puts a GOVERNANCE-mode default retention on every
+	// snapshot; 0 leaves Object Lock off.
+	ObjectLockDays int `json:"objectLockDays,omitempty"`
+}
+
+// DefaultBackups: hourly, kept two weeks.
+func DefaultBackups() Backups {
+	return Backups{IntervalMinutes: 60, RetentionDays: 14}
+}
+
+// BackupsOn reports whether the stack takes etcd snapshots: as configured,
+// or by default whenever the control plane has more than one node.
+func BackupsOn(c *Config) bool {
+	if c.Backups.Enabled != nil {
+		return *c.Backups.Enabled
+	}
+	return c.ControlPlane.Count > 1
+}
+
+func validateBackups(c *Config, errs *ErrorList, w *Warnings) {
+	b := c.Backups
+	if !BackupsOn(c) {
+		if c.ControlPlane.Count > 1 {
+			w.Add("backups.enabled", "false: a control plane that loses etcd quorum can then only be rebuilt empty")
+		}
+		return
+	}
+	if b.IntervalMinutes < minBackupInterval || b.IntervalMinutes > maxBackupInterval {
+		errs.Invalid("backups.intervalMinutes", b.IntervalMinutes, fmt.Sprintf("must be between %d and %d minutes", minBackupInterval, maxBackupInterval))
+	}
+	if b.RetentionDays < minBackupRetentionDays || b.RetentionDays > maxBackupRetentionDays {
+		errs.Invalid("backups.retentionDays", b.RetentionDays, fmt.Sprintf("must be between %d and %d days", minBackupRetentionDays, maxBackupRetentionDays))
+	}
+	if b.AgeRecipient != "" {
+		if strings.HasPrefix(strings.ToUpper(b.AgeRecipient), "AGE-SECRET-KEY-") {
+			errs.Forbidden("backups.ageRecipient", "is an age private key: give its public recipient (age1..., from `age-keygen -y`) and keep the private key out of the stack")
+		} else if _, err := age.ParseX25519Recipient(b.AgeRecipient); err != nil {
+			errs.Invalid("backups.ageRecipient", b.AgeRecipient, "must be an age X25519 recipient (age1..., from `age-keygen`)")
+		}
+	}
+	switch {
+	case b.ObjectLockDays < 0:
+		errs.Invalid("backups.objectLockDays", b.ObjectLockDays, "must be 0 (off) or a number of days")
+	case b.ObjectLockDays > b.RetentionDays && b.RetentionDays >= minBackupRetentionDays:
+		errs.Invalid("backups.objectLockDays", b.ObjectLockDays, fmt.Sprintf("must not exceed backups.retentionDays (%d): a locked snapshot cannot expire", b.RetentionDays))
+	}
+}

@@ -1,0 +1,185 @@
+// Package drain makes AWS take worker nodes away gracefully: the
+// aws-node-termination-handler (NTH) in queue mode, its SQS queue, the
+// EventBridge rules that feed it, a termination lifecycle hook on every
+// worker Auto Scaling Group, and the control-plane role's permission to
+// act on them. The control-plane group is left to the etcd guard: no hook
+// here, no lifecycle rule that matches it, and its instances do not carry
+// the tag NTH drains.
+//
+// Behaviour cited from aws/aws-node-termination-handler at v1.25.6 (chart
+// 0.27.6): pkg/monitor/sqsevent/sqs-monitor.go (getNodeInfo: the node is the
+// instance's PrivateDnsName; an instance without the managed tag is dropped),
+// pkg/interruptionevent/draincordon/handler.go (the lifecycle action is
+// completed only after a successful drain, or when the node does not exist
+// and deleteSqsMsgIfNodeNotFound is on), pkg/node/node.go (the drain's
+// timeout is nodeTerminationGracePeriod), ec2-state-change-event.go
+// (states it drains on).
+package drain
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/talos-aws/talos-aws/compute"
+	"github.com/talos-aws/talos-aws/config"
+)
+
+// Time budget of a drain.
+const (
+	// HookHeartbeatSeconds is how long a worker's termination waits for NTH
+	// to drain it and complete the lifecycle action; then the hook's
+	// default result (CONTINUE) terminates it anyway, so a PodDisruptionBudget
+	// that never allows an eviction delays a termination by at most this.
+	HookHeartbeatSeconds = 600
+	// DrainTimeoutSeconds bounds one drain attempt (NTH's
+	// nodeTerminationGracePeriod). It ends before the hook does, so a
+	// stuck drain leaves time for the termination to be completed cleanly.
+	DrainTimeoutSeconds = 540
+	// SpotWarningSeconds is what EC2 gives a spot instance between the
+	// interruption warning and the reclaim; no hook can extend it.
+	SpotWarningSeconds = 120
+	// HookName is the worker groups' termination hook.
+	HookName = "nth-drain"
+	// QueueRetentionSeconds: an event older than the longest drain is
+	// stale (NTH's own example uses 300 s).
+	QueueRetentionSeconds = 300
+)
+
+// drainStates are the instance states NTH drains on
+// (ec2-state-change-event.go instanceStatesToDrain); other state changes
+// would only be dropped after a read.
+var drainStates = []string{"stopping", "stopped", "shutting-down", "terminated"}
+
+// Rule is one EventBridge rule feeding the queue.
+type Rule struct {
+	Key         string
+	Description string
+	Pattern     map[string]any
+}
+
+// PatternJSON renders the rule's event pattern.
+func (r Rule) PatternJSON() string {
+	b, _ := json.Marshal(r.Pattern) // maps of strings and string lists: cannot fail
+	return string(b)
+}
+
+// Rules are the events NTH acts on. The lifecycle rule matches only the
+// given worker groups, so NTH never sees (and never completes) the
+// control-plane group's hooks, which belong to the etcd guard. EC2 events
+// carry no group name; NTH drops those for instances without the worker
+// pool tag (ManagedTag), which control-plane instances never carry.
+func Rules(workerASGNames []string) []Rule {
+	names := append([]string(nil), workerASGNames...)
+	sort.Strings(names)
+	return []Rule{
+		{"asg-terminate", "Worker Auto Scaling Groups' termination lifecycle actions", map[string]any{
+			"source":      []string{"aws.autoscaling"},
+			"detail-type": []string{"EC2 Instance-terminate Lifecycle Action"},
+			"detail":      map[string]any{"AutoScalingGroupName": names},
+		}},
+		{"spot-interruption", "Spot interruption warnings (two minutes' notice)", map[string]any{
+			"source":      []string{"aws.ec2"},
+			"detail-type": []string{"EC2 Spot Instance Interruption Warning"},
+		}},
+		{"rebalance", "Spot rebalance recommendations", map[string]any{
+			"source":      []string{"aws.ec2"},
+			"detail-type": []string{"EC2 Instance Rebalance Recommendation"},
+		}},
+		{"state-change", "Instances stopping or terminating outside a lifecycle hook", map[string]any{
+			"source":      []string{"aws.ec2"},
+			"detail-type": []string{"EC2 Instance State-change Notification"},
+			"detail":      map[string]any{"state": drainStates},
+		}},
+	}
+}
+
+// ManagedTag is the instance tag NTH requires before it drains a node.
+const ManagedTag = compute.WorkerPoolTag
+
+// HandlerPolicy is what NTH may do with the control-plane role it runs
+// under: read and delete its own queue's messages, complete lifecycle
+// actions of the worker groups only, and the read-only lookups it makes
+// (DescribeInstances for the node name and tags; the two Auto Scaling
+// reads its README lists). No heartbeat permission: NTH sends none unless
+// heartbeatInterval is set, and it is not.
+func HandlerPolicy(queueARN string, workerASGARNs []string) compute.PolicyDocument {
+	arns := append([]string(nil), workerASGARNs...)
+	sort.Strings(arns)
+	return compute.PolicyDocument{Version: "2012-10-17", Statement: []compute.Statement{
+		{Sid: "NTHQueue", Effect: "Allow", Action: []string{"sqs:DeleteMessage", "sqs:ReceiveMessage"}, Resource: queueARN},
+		{Sid: "NTHCompleteWorkerLifecycle", Effect: "Allow", Action: []string{"autoscaling:CompleteLifecycleAction"}, Resource: arns},
+		{Sid: "NTHDescribe", Effect: "Allow", Action: []string{"autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeTags", "ec2:DescribeInstances"}, Resource: "*"},
+	}}
+}
+
+// queueStatement allows a list-valued condition, which compute.Statement
+// does not.
+type queueStatement struct {
+	Sid       string                    `json:"Sid"`
+	Effect    string                    `json:"Effect"`
+	Principal any                       `json:"Principal"`
+	Action    string                    `json:"Action"`
+	Resource  string                    `json:"Resource"`
+	Condition map[string]map[string]any `json:"Condition"`
+}
+
+// QueuePolicy lets only this stack's rules send to the queue
+// (events.amazonaws.com, checked by rule ARN), and refuses any access
+// without TLS. sqs.amazonaws.com, which NTH's README also lists, is only
+// for Auto Scaling sending lifecycle notices straight to SQS; this stack
+// routes them through EventBridge.
+func QueuePolicy(queueARN string, ruleARNs []string) string {
+	arns := append([]string(nil), ruleARNs...)
+	sort.Strings(arns)
+	doc := map[string]any{"Version": "2012-10-17", "Statement": []queueStatement{
+		{Sid: "EventBridgeRules", Effect: "Allow", Principal: map[string]string{"Service": "events.amazonaws.com"}, Action: "sqs:SendMessage", Resource: queueARN,
+			Condition: map[string]map[string]any{"ArnEquals": {"aws:SourceArn": arns}}},
+		{Sid: "TLSOnly", Effect: "Deny", Principal: "*", Action: "sqs:*", Resource: queueARN,
+			Condition: map[string]map[string]any{"Bool": {"aws:SecureTransport": "false"}}},
+	}}
+	b, _ := json.Marshal(doc) // strings and string lists: cannot fail
+	return string(b)
+}
+
+// Values is a Helm values tree.
+type Values = map[string]any
+
+const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
+
+// NTHValues configures the handler in queue mode. It runs on control-plane
+// nodes: no IRSA here, so it takes the control-plane role's credentials
+// from IMDS, which its pod (one hop behind the node, never host network in
+// queue mode) reaches through the control-plane hop limit of 2; worker
+// pods cannot (hop limit 1). The queue URL is added by the component.
+func NTHValues(c *config.Config) Values {
+	replicas := 1
+	if c.ControlPlane.Count > 1 {
+		replicas = 2
+	}
+	v := Values{
+		"enableSqsTerminationDraining": true,
+		"awsRegion":                    c.Region,
+		"checkTagBeforeDraining":       true,
+		"managedTag":                   ManagedTag,
+		"deleteSqsMsgIfNodeNotFound":   true,
+		"taintNode":                    true,
+		"emitKubernetesEvents":         true,
+		"nodeTerminationGracePeriod":   DrainTimeoutSeconds,
+		"replicas":                     replicas,
+		"nodeSelector":                 Values{controlPlaneLabel: ""},
+		"tolerations": []any{
+			Values{"key": controlPlaneLabel, "operator": "Exists", "effect": "NoSchedule"},
+		},
+		"affinity": Values{"podAntiAffinity": Values{"preferredDuringSchedulingIgnoredDuringExecution": []any{Values{
+			"weight": 100,
+			"podAffinityTerm": Values{
+				"topologyKey":   "kubernetes.io/hostname",
+				"labelSelector": Values{"matchLabels": Values{"app.kubernetes.io/name": "aws-node-termination-handler"}},
+			},
+		}}}},
+	}
+	if replicas > 1 {
+		v["podDisruptionBudget"] = Values{"maxUnavailable": 1}
+	}
+	return v
+}
