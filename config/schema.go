@@ -10,16 +10,14 @@ const (
 
 // Chart versions, pinned. Each is the chart a user gets unless they override it.
 const (
-	CiliumChartVersion        = "1.19.4"
-	CCMChartVersion           = "0.0.10"
-	CCMImageTag               = "v1.35.0"
-	CSRApproverChartVersion   = "0.5.2"
-	MetricsServerChartVersion = "3.13.0"
-	ArgoCDChartVersion        = "9.6.0"
-	ArgoCDAppsChartVersion    = "2.0.4"
-	EBSCSIChartVersion        = "2.53.0"
-	// NTHChartVersion is aws-node-termination-handler's chart (app v1.25.6).
-	NTHChartVersion            = "0.27.6"
+	CiliumChartVersion         = "1.19.4"
+	CCMChartVersion            = "0.0.10"
+	CCMImageTag                = "v1.35.0"
+	CSRApproverChartVersion    = "0.5.2"
+	MetricsServerChartVersion  = "3.13.0"
+	ArgoCDChartVersion         = "9.6.0"
+	ArgoCDAppsChartVersion     = "2.0.4"
+	EBSCSIChartVersion         = "2.53.0"
 	defaultControlPlaneType    = "m7i.large"
 	defaultControlPlaneVolume  = 50
 	defaultWorkerVolumeSizeGiB = 100
@@ -27,6 +25,9 @@ const (
 	// first boot pulls images through NAT and brings etcd up in 3-8 minutes.
 	DefaultReadinessTimeoutMinutes = 20
 )
+
+// NTHChartVersion is aws-node-termination-handler's chart (app v1.25.6).
+const NTHChartVersion = "0.27.6"
 
 // Key is one stack setting: the single source for Pulumi.yaml, the README
 // table and the program. Type is a Pulumi project config type.
