@@ -78,7 +78,9 @@ func TestRestoreFromStoredSnapshot(t *testing.T) {
 	}
 	ctx := context.Background()
 	root := t.TempDir()
-	step := func(name string, start time.Time) { t.Logf("%-52s %8.1f ms", name, float64(time.Since(start).Microseconds())/1000) }
+	step := func(name string, start time.Time) {
+		t.Logf("%-52s %8.1f ms", name, float64(time.Since(start).Microseconds())/1000)
+	}
 
 	// 1. A cluster with data: 2000 objects of 1 KiB, then an update, so the
 	//    snapshot holds history as well.
