@@ -311,7 +311,10 @@ func invariants() []invariant {
 		{"cluster-tags", func(t *testing.T, st *stackView) {
 			key := config.ClusterTagPrefix + st.cluster
 			untaggable := []string{"aws:ec2/securityGroupRule:SecurityGroupRule", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy",
-				"aws:autoscaling/lifecycleHook:LifecycleHook", "aws:cloudwatch/eventTarget:EventTarget", "aws:sqs/queuePolicy:QueuePolicy"}
+				"aws:autoscaling/lifecycleHook:LifecycleHook", "aws:cloudwatch/eventTarget:EventTarget", "aws:sqs/queuePolicy:QueuePolicy",
+				"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketVersioningV2:BucketVersioningV2",
+				"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+				"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "aws:s3/bucketPolicy:BucketPolicy"}
 			for _, r := range st.m.Resources {
 				if !strings.HasPrefix(r.Type, "aws:") || slices.Contains(untaggable, r.Type) {
 					continue
@@ -421,4 +424,4 @@ func invariants() []invariant {
 }
 
 // stageComponent matches the URN of a resource inside a stage component.
-var stageComponent = regexp.MustCompile(`::talos-aws:(network:Network|compute:Compute|talos:Talos|addons:Addons|drain:Drain)[$:]`)
+var stageComponent = regexp.MustCompile(`::talos-aws:(network:Network|compute:Compute|talos:Talos|addons:Addons|drain:Drain|backups:Backups)[$:]`)

@@ -13,6 +13,7 @@ import (
 	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/talos-aws/talos-aws/addons"
+	"github.com/talos-aws/talos-aws/backups"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/drain"
@@ -155,7 +156,21 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		}
 	}
 
-	return map[string]pulumi.Output{
+	outputs := map[string]pulumi.Output{}
+	if config.BackupsOn(cfg) {
+		bk, err := backups.New(ctx, "backups", backups.Args{
+			Config:        cfg,
+			Tags:          tags,
+			StackRoleARNs: pulumi.StringArray{comp.ControlPlaneRoleARN, comp.WorkerRoleARN},
+		}, withAWS)
+		if err != nil {
+			return nil, err
+		}
+		outputs["etcdBackupBucket"] = bk.BucketName
+		outputs["etcdBackupWriterRoleArn"] = bk.WriterRoleARN
+	}
+
+	for k, v := range map[string]pulumi.Output{
 		"kubeconfig":          tal.Kubeconfig,
 		"talosconfig":         tal.Talosconfig,
 		"publicEndpoint":      tal.PublicEndpoint,
@@ -169,5 +184,8 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		// CI opens its runner's /32 on this group for the length of a run.
 		"ciAccessSecurityGroupId": net.CIAccessSecurityGroupID,
 		"ciAccessPolicy":          pulumi.String(network.CIAccessPolicy(cfg.ClusterName)).ToStringOutput(),
-	}, nil
+	} {
+		outputs[k] = v
+	}
+	return outputs, nil
 }

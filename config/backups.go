@@ -7,11 +7,11 @@ import (
 	"filippo.io/age"
 )
 
-// Backup bounds. Fifteen minutes is kops' etcd backup interval; a day is the
-// longest gap that still leaves a useful restore point.
+// Backup bounds. Fifteen minutes is kops' etcd backup interval; twelve hours
+// keeps the freshness alarm's window (two intervals) within one day.
 const (
 	minBackupInterval      = 15
-	maxBackupInterval      = 1440
+	maxBackupInterval      = 720
 	minBackupRetentionDays = 1
 	maxBackupRetentionDays = 3650
 )

@@ -45,7 +45,7 @@ func TestBackupsBadInput(t *testing.T) {
 		want    []string // "" = accepted
 	}{
 		"interval and retention out of range": {`{"intervalMinutes":5,"retentionDays":0}`,
-			[]string{"backups.intervalMinutes: Invalid value: 5: must be between 15 and 1440 minutes", "backups.retentionDays: Invalid value: 0: must be between 1 and 3650 days"}},
+			[]string{"backups.intervalMinutes: Invalid value: 5: must be between 15 and 720 minutes", "backups.retentionDays: Invalid value: 0: must be between 1 and 3650 days"}},
 		"private key instead of recipient": {`{"ageRecipient":"AGE-SECRET-KEY-1QQQ"}`, []string{"backups.ageRecipient: Forbidden: is an age private key"}},
 		"not a recipient":                  {`{"ageRecipient":"ssh-ed25519 AAAA"}`, []string{"backups.ageRecipient: Invalid value", "age1..."}},
 		"lock longer than retention":       {`{"retentionDays":7,"objectLockDays":30}`, []string{"backups.objectLockDays: Invalid value: 30: must not exceed backups.retentionDays (7)"}},

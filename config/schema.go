@@ -99,6 +99,6 @@ func Schema() []Key {
 		{"addons", "object", "", DefaultAddons(), "Add-ons: cilium {enabled, version, hubble}, awsCloudControllerManager {enabled, version, imageTag}, csrApprover, metricsServer, ebsCsi {enabled, version}, nodeTerminationHandler {enabled, version}, argocd {enabled, version, appsVersion, rootApp {repoURL, path, revision}}."},
 		{"tags", "object", "", map[string]string{}, "Extra tags on every AWS resource."},
 		{"readinessTimeoutMinutes", "integer", "", DefaultReadinessTimeoutMinutes, "Bound, in minutes, on each wait `pulumi up` makes on the new cluster (API server /readyz, then every expected node Ready), 5-120. Previews never wait."},
-		{"backups", "object", "", DefaultBackups(), "Scheduled etcd snapshots to S3: enabled (default: on when controlPlane.count > 1), intervalMinutes (15-1440), retentionDays (1-3650), ageRecipient (age1..., encrypts each snapshot; the private key never enters the stack), objectLockDays (0: off; only at bucket creation)."},
+		{"backups", "object", "", DefaultBackups(), "Scheduled etcd snapshots to S3: enabled (default: on when controlPlane.count > 1), intervalMinutes (15-720), retentionDays (1-3650), ageRecipient (age1..., encrypts each snapshot; the private key never enters the stack), objectLockDays (0: off; only at bucket creation)."},
 	}
 }

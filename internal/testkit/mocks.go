@@ -44,6 +44,7 @@ type Resource struct {
 	AdditionalSecretOutputs []string
 	Provider                string
 	Protect                 bool
+	RetainOnDelete          bool
 }
 
 // Call is one invoke.
@@ -153,6 +154,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
 		r.Protect = rpc.GetProtect()
+		r.RetainOnDelete = rpc.GetRetainOnDelete()
 	}
 	m.mu.Lock()
 	m.Resources = append(m.Resources, r)

@@ -1,0 +1,167 @@
+package backups
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/tags"
+)
+
+// Args configure the backups stage.
+type Args struct {
+	Config *config.Config
+	Tags   map[string]string
+	// StackRoleARNs are the stack's other roles (node roles), refused reads.
+	StackRoleARNs pulumi.StringArrayInput
+}
+
+// Backups is the backups stage's component resource.
+type Backups struct {
+	pulumi.ResourceState
+
+	BucketName    pulumi.StringOutput
+	KeyARN        pulumi.StringOutput
+	WriterRoleARN pulumi.StringOutput
+}
+
+// New creates the bucket, its key, the writer role and the alarm. Bucket
+// and key outlive the stack (RetainOnDelete): backups exist for the day
+// the cluster is gone, and objects in a kept bucket are unreadable without
+// their key.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Backups, error) {
+	cfg := args.Config
+	b := &Backups{}
+	if err := ctx.RegisterComponentResource("talos-aws:backups:Backups", name, b, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(b)
+	keep := pulumi.RetainOnDelete(true)
+	tagged := tags.For(args.Tags, cfg.ClusterName+"-etcd-backups", nil)
+
+	key, err := kms.NewKey(ctx, name, &kms.KeyArgs{
+		Description:          pulumi.String("etcd snapshots of " + cfg.ClusterName),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(30),
+		Tags:                 tagged,
+	}, parent, keep)
+	if err != nil {
+		return nil, err
+	}
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
+		BucketPrefix: pulumi.String(cfg.ClusterName + "-etcd-backups-"),
+		Tags:         tagged,
+	}, parent, keep)
+	if err != nil {
+		return nil, err
+	}
+	b.BucketName, b.KeyARN = bucket.Bucket, key.Arn
+	withBucket := []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{bucket})}
+
+	if _, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
+		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
+		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
+	}, withBucket...); err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, withBucket...); err != nil {
+		return nil, err
+	}
+	versioning, err := s3.NewBucketVersioningV2(ctx, name, &s3.BucketVersioningV2Args{
+		Bucket:                  bucket.ID(),
+		VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
+	}, withBucket...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+				SseAlgorithm: pulumi.String("aws:kms"), KmsMasterKeyId: key.Arn,
+			},
+			BucketKeyEnabled: pulumi.Bool(true),
+		}},
+	}, withBucket...); err != nil {
+		return nil, err
+	}
+	// Expiry is the retention: current snapshots expire after retentionDays,
+	// and a deleted (noncurrent) one stays recoverable as long.
+	days := pulumi.Int(cfg.Backups.RetentionDays)
+	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name, &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketLifecycleConfigurationV2RuleArray{&s3.BucketLifecycleConfigurationV2RuleArgs{
+			Id: pulumi.String("retention"), Status: pulumi.String("Enabled"),
+			Filter:                         &s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String(cfg.ClusterName + "/")},
+			Expiration:                     &s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: days},
+			NoncurrentVersionExpiration:    &s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{NoncurrentDays: days},
+			AbortIncompleteMultipartUpload: &s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{DaysAfterInitiation: pulumi.Int(1)},
+		}},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
+		return nil, err
+	}
+	// Object Lock needs versioning. pulumi-aws v6.83 enables it on new and
+	// existing buckets alike through this resource; once on, S3 never lets
+	// it be turned off (objectLockDays back to 0 only drops the default
+	// retention).
+	if d := cfg.Backups.ObjectLockDays; d > 0 {
+		if _, err := s3.NewBucketObjectLockConfigurationV2(ctx, name, &s3.BucketObjectLockConfigurationV2Args{
+			Bucket: bucket.ID(),
+			Rule: &s3.BucketObjectLockConfigurationV2RuleArgs{DefaultRetention: &s3.BucketObjectLockConfigurationV2RuleDefaultRetentionArgs{
+				Mode: pulumi.String("GOVERNANCE"), Days: pulumi.Int(d),
+			}},
+		}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
+			return nil, err
+		}
+	}
+
+	writer, err := iam.NewRole(ctx, name+"-writer", &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(AssumeRoleLambda().JSON()),
+		Description:      pulumi.String("Writes etcd snapshots of " + cfg.ClusterName + "; cannot read them"),
+		Tags:             tagged,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	b.WriterRoleARN = writer.Arn
+	writerPolicy := pulumi.All(bucket.Arn, key.Arn).ApplyT(func(v []any) string {
+		return WriterPolicy(v[0].(string), v[1].(string), cfg.ClusterName).JSON()
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewRolePolicy(ctx, name+"-writer", &iam.RolePolicyArgs{Role: writer.Name, Policy: writerPolicy}, parent); err != nil {
+		return nil, err
+	}
+	bucketPolicy := pulumi.All(bucket.Arn, writer.Arn, args.StackRoleARNs.ToStringArrayOutput()).ApplyT(func(v []any) string {
+		return BucketPolicy(v[0].(string), v[1].(string), v[2].([]string))
+	}).(pulumi.StringOutput)
+	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: bucketPolicy}, withBucket...); err != nil {
+		return nil, err
+	}
+
+	a := FreshnessAlarm(cfg.Backups)
+	if _, err := cloudwatch.NewMetricAlarm(ctx, name+"-freshness", &cloudwatch.MetricAlarmArgs{
+		AlarmDescription:   pulumi.Sprintf("The newest etcd snapshot of %s is older than two backup intervals (%d minutes), or no backup run has reported", cfg.ClusterName, 2*cfg.Backups.IntervalMinutes),
+		Namespace:          pulumi.String(MetricNamespace),
+		MetricName:         pulumi.String(MetricName),
+		Dimensions:         pulumi.StringMap{MetricDimension: pulumi.String(cfg.ClusterName)},
+		Statistic:          pulumi.String("Maximum"),
+		Period:             pulumi.Int(a.PeriodSeconds),
+		EvaluationPeriods:  pulumi.Int(1),
+		Threshold:          pulumi.Float64(a.ThresholdSeconds),
+		ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+		TreatMissingData:   pulumi.String(a.TreatMissingData),
+		Tags:               tagged,
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{"bucket": bucket.Bucket, "keyArn": key.Arn, "writerRoleArn": writer.Arn}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
