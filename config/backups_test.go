@@ -49,7 +49,7 @@ func TestBackupsBadInput(t *testing.T) {
 		"private key instead of recipient": {`{"ageRecipient":"AGE-SECRET-KEY-1QQQ"}`, []string{"backups.ageRecipient: Forbidden: is an age private key"}},
 		"not a recipient":                  {`{"ageRecipient":"ssh-ed25519 AAAA"}`, []string{"backups.ageRecipient: Invalid value", "age1..."}},
 		"lock longer than retention":       {`{"retentionDays":7,"objectLockDays":30}`, []string{"backups.objectLockDays: Invalid value: 30: must not exceed backups.retentionDays (7)"}},
-		"unknown field":                    {`{"schedule":"rate(1 hour)"}`, []string{"backups: Invalid value", "unknown field"}},
+		"unknown field":                    {`{"schedule":"rate(1 hour)"}`, []string{"backups.schedule: Invalid value: unknown key", "valid keys: ageRecipient, enabled, intervalMinutes"}},
 		"all good":                         {`{"intervalMinutes":30,"retentionDays":30,"ageRecipient":"` + testRecipient + `","objectLockDays":7}`, nil},
 		"off skips the checks":             {`{"enabled":false,"intervalMinutes":1}`, nil},
 	} {

@@ -146,6 +146,11 @@ func checkValue(path string, v any, t reflect.Type, errs *ErrorList) {
 			}
 			checkValue(path+"."+k, m[k], t.Field(i).Type, errs)
 		}
+	case reflect.Pointer:
+		// An optional setting (nil: decided from the rest of the config).
+		if v != nil {
+			checkValue(path, v, t.Elem(), errs)
+		}
 	default:
 		errs.Invalid(path, nil, "cannot be read")
 	}
@@ -166,7 +171,7 @@ func unknownKey(path, k string, valid []string, errs *ErrorList) {
 	}
 	sorted := append([]string(nil), valid...)
 	sort.Strings(sorted)
-	errs.Invalid(path+"."+k, nil, detail+" valid keys: "+strings.Join(sorted, ", "))
+	errs.Invalid(path+"."+k, nil, detail+"; valid keys: "+strings.Join(sorted, ", "))
 }
 
 func sortedAnyKeys(m map[string]any) []string {
