@@ -1,0 +1,66 @@
+package guard
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// MachineAPI is the part of the Talos machine API the guard calls. Every
+// call names the node (its private address) the request is for, as
+// `talosctl -n <node>` does. RBAC (talos v1.12.0,
+// internal/app/machined/pkg/system/services/machined.go): EtcdMemberList and
+// EtcdStatus are open to os:reader; EtcdForfeitLeadership, EtcdLeaveCluster
+// and EtcdRemoveMemberByID need os:admin, so the guard holds an admin
+// client certificate.
+type MachineAPI interface {
+	// EtcdMemberList lists the members as the node's etcd client sees them
+	// (Talos asks every control-plane address, with WithRequireLeader: a
+	// node answers only while the cluster has a leader).
+	EtcdMemberList(ctx context.Context, node string) ([]Member, error)
+	// EtcdStatus is the node's local etcd status.
+	EtcdStatus(ctx context.Context, node string) (Status, error)
+	// EtcdForfeitLeadership moves leadership away from the node's member if
+	// it leads; it returns the new leader's name, or "".
+	EtcdForfeitLeadership(ctx context.Context, node string) (string, error)
+	// EtcdLeaveCluster removes the node's own member and wipes its data.
+	EtcdLeaveCluster(ctx context.Context, node string) error
+	// EtcdRemoveMemberByID removes a member through the node's etcd client;
+	// ErrMemberNotFound when it is already gone.
+	EtcdRemoveMemberByID(ctx context.Context, node string, id uint64) error
+}
+
+// ErrMemberNotFound is returned by EtcdRemoveMemberByID for a member that
+// is no longer there (Talos maps etcd's ErrMemberNotFound to NotFound).
+var ErrMemberNotFound = errors.New("etcd member not found")
+
+// Status is a node's local etcd status.
+type Status struct {
+	MemberID uint64
+	Leader   uint64
+	Learner  bool
+	Errors   []string
+}
+
+// ASGAPI is the part of the Auto Scaling API the guard calls, scoped to the
+// control-plane group.
+type ASGAPI interface {
+	// Instances lists the group's instances with their private addresses.
+	Instances(ctx context.Context) ([]Instance, error)
+	// CompleteLifecycleAction completes the pending launch or terminate
+	// action of the instance (the hook follows from its state).
+	CompleteLifecycleAction(ctx context.Context, in Instance, result string) error
+	// RecordHeartbeat extends the pending action's timeout.
+	RecordHeartbeat(ctx context.Context, in Instance) error
+}
+
+// SuspectStore keeps the previous audit's suspects between runs.
+type SuspectStore interface {
+	Load(ctx context.Context) (map[uint64]time.Time, error)
+	Save(ctx context.Context, suspects map[uint64]time.Time) error
+}
+
+// MetricsSink publishes a run's metrics.
+type MetricsSink interface {
+	Publish(ctx context.Context, m Metrics) error
+}

@@ -1,0 +1,360 @@
+package guard
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func inst(id, ip string, st Lifecycle) Instance {
+	return Instance{ID: id, PrivateIP: ip, State: st, Healthy: true}
+}
+
+func mem(id uint64, ip string, healthy bool) Member {
+	return Member{ID: id, Name: "ip-" + strings.ReplaceAll(ip, ".", "-"), PeerURLs: []string{"https://" + ip + ":2380"}, Healthy: healthy}
+}
+
+func learner(id uint64, ip string) Member {
+	m := mem(id, ip, true)
+	m.Learner = true
+	return m
+}
+
+// three is a healthy three-node control plane.
+func three() ([]Instance, []Member) {
+	return []Instance{inst("i-a", "10.0.1.10", InService), inst("i-b", "10.0.2.10", InService), inst("i-c", "10.0.3.10", InService)},
+		[]Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true), mem(3, "10.0.3.10", true)}
+}
+
+func TestMemberIP(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://10.0.1.23:2380": "10.0.1.23",
+		"https://[fd00::1]:2380": "fd00::1",
+		"http://name.local:2380": "",
+		"::::":                   "",
+	} {
+		if got := (Member{PeerURLs: []string{url}}).IP(); got != want {
+			t.Errorf("IP(%q) = %q, want %q", url, got, want)
+		}
+	}
+}
+
+func TestQuorum(t *testing.T) {
+	for n, q := range map[int]int{1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 6: 4} {
+		if Quorum(n) != q {
+			t.Errorf("Quorum(%d) = %d, want %d", n, Quorum(n), q)
+		}
+	}
+}
+
+// summary renders a plan compactly so tables can state the whole answer.
+func summary(p Plan) string {
+	var parts []string
+	if c := p.Change; c != nil {
+		parts = append(parts, fmt.Sprintf("%s %d via %s", c.Kind, c.MemberID, c.Node))
+	}
+	for _, c := range p.Complete {
+		parts = append(parts, c.Result+" "+c.Instance.ID)
+	}
+	for _, h := range p.Heartbeat {
+		parts = append(parts, "heartbeat "+h.ID)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func TestDecide(t *testing.T) {
+	type tc struct {
+		name     string
+		obs      func() Observation
+		want     string
+		wantWait string // substring of one wait reason
+		metrics  *Metrics
+		suspects []uint64
+	}
+	cases := []tc{
+		{
+			name: "steady three nodes: nothing to do",
+			obs: func() Observation {
+				in, ms := three()
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:    "",
+			metrics: &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 3},
+		},
+		{
+			name: "terminating healthy node leaves by itself",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].State = TerminatingWait
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want: "leave 2 via 10.0.2.10",
+		},
+		{
+			name: "terminating dead node is removed through a healthy peer",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].State, ms[1].Healthy = TerminatingWait, false
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want: "remove 2 via 10.0.1.10",
+		},
+		{
+			name: "terminating node whose member is gone continues",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].State = TerminatingWait
+				return Observation{Now: t0, Instances: in, Members: []Member{ms[0], ms[2]}, MembersKnown: true}
+			},
+			want: "CONTINUE i-b",
+		},
+		{
+			name: "terminating healthy node kept while another member is down: quorum would break",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].State, ms[2].Healthy = TerminatingWait, false
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-b",
+			wantWait: "after it, 1 of 2 voting members would be healthy, quorum needs 2",
+		},
+		{
+			name: "two terminations at once: one change, the other waits",
+			obs: func() Observation {
+				in := []Instance{inst("i-a", "10.0.1.10", TerminatingWait), inst("i-b", "10.0.2.10", TerminatingWait),
+					inst("i-c", "10.0.3.10", InService), inst("i-d", "10.0.1.11", InService), inst("i-e", "10.0.2.11", InService)}
+				ms := []Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true), mem(3, "10.0.3.10", true), mem(4, "10.0.1.11", true), mem(5, "10.0.2.11", true)}
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "leave 1 via 10.0.1.10; heartbeat i-b",
+			wantWait: "one membership change at a time",
+		},
+		{
+			name: "one-node control plane: the last member never leaves, and the hook is not held",
+			obs: func() Observation {
+				return Observation{Now: t0, Instances: []Instance{inst("i-a", "10.0.1.10", TerminatingWait)},
+					Members: []Member{mem(1, "10.0.1.10", true)}, MembersKnown: true}
+			},
+			want:     "",
+			wantWait: "last voting member",
+		},
+		{
+			name: "one-node control plane rolled launch-first: the old node leaves once the new one votes",
+			obs: func() Observation {
+				return Observation{Now: t0, Instances: []Instance{inst("i-a", "10.0.1.10", TerminatingWait), inst("i-b", "10.0.2.10", InService)},
+					Members: []Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true)}, MembersKnown: true}
+			},
+			want: "leave 1 via 10.0.1.10",
+		},
+		{
+			name: "launch: not joined yet waits",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-d",
+			wantWait: "has not joined etcd yet",
+		},
+		{
+			name: "launch: learner waits for promotion",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, learner(4, "10.0.1.11"))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-d",
+			wantWait: "learner",
+			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 3, LearnerMembers: 1},
+		},
+		{
+			name: "launch: healthy voter continues",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, mem(4, "10.0.1.11", true))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want: "CONTINUE i-d",
+		},
+		{
+			name: "launch: voter waits while another voter is unhealthy",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms[0].Healthy = false
+				ms = append(ms, mem(4, "10.0.1.11", true))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-d",
+			wantWait: "3 of 4 voting members healthy",
+		},
+		{
+			name: "launch: the ASG marked it unhealthy: abandon",
+			obs: func() Observation {
+				in, ms := three()
+				d := inst("i-d", "10.0.1.11", PendingWait)
+				d.Healthy = false
+				return Observation{Now: t0, Instances: append(in, d), Members: ms, MembersKnown: true}
+			},
+			want: "ABANDON i-d",
+		},
+		{
+			name: "launch waiting: a member without instance is removed at once, before the gate opens",
+			obs: func() Observation {
+				in, ms := three()
+				in = []Instance{in[0], in[2], inst("i-d", "10.0.1.11", PendingWait)} // i-b killed, no hook
+				ms[1].Healthy = false
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "remove 2 via 10.0.1.10; heartbeat i-d",
+			suspects: []uint64{2},
+			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 2, StaleMembers: 1, DegradedMembers: 1},
+		},
+		{
+			name: "audit, first sight of a stale member: suspect only",
+			obs: func() Observation {
+				in, ms := three()
+				ms[1].Healthy = false
+				return Observation{Now: t0, Instances: []Instance{in[0], in[2]}, Members: ms, MembersKnown: true}
+			},
+			want:     "",
+			wantWait: "removed on a later audit",
+			suspects: []uint64{2},
+		},
+		{
+			name: "audit, second sight too soon: still a suspect",
+			obs: func() Observation {
+				in, ms := three()
+				ms[1].Healthy = false
+				return Observation{Now: t0.Add(30 * time.Second), Instances: []Instance{in[0], in[2]}, Members: ms, MembersKnown: true,
+					Suspects: map[uint64]time.Time{2: t0}}
+			},
+			want:     "",
+			suspects: []uint64{2},
+		},
+		{
+			name: "audit, second sight: removed",
+			obs: func() Observation {
+				in, ms := three()
+				ms[1].Healthy = false
+				return Observation{Now: t0.Add(5 * time.Minute), Instances: []Instance{in[0], in[2]}, Members: ms, MembersKnown: true,
+					Suspects: map[uint64]time.Time{2: t0}}
+			},
+			want:     "remove 2 via 10.0.1.10",
+			suspects: []uint64{2},
+		},
+		{
+			name: "audit: a stale member's instance in Terminating:Proceed counts as gone",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].State = TerminatingProceed
+				return Observation{Now: t0.Add(5 * time.Minute), Instances: in, Members: ms, MembersKnown: true,
+					Suspects: map[uint64]time.Time{2: t0}}
+			},
+			want:     "remove 2 via 10.0.1.10",
+			suspects: []uint64{2},
+		},
+		{
+			name: "audit: suspects whose member is back (or gone) are forgotten",
+			obs: func() Observation {
+				in, ms := three()
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Suspects: map[uint64]time.Time{2: t0, 9: t0}}
+			},
+			want: "",
+		},
+		{
+			name: "partition: an unreachable member with a live instance is never removed",
+			obs: func() Observation {
+				in, ms := three()
+				ms[2].Healthy = false
+				return Observation{Now: t0.Add(time.Hour), Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:    "",
+			metrics: &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 2, DegradedMembers: 1},
+		},
+		{
+			name: "two stale members: removed one at a time, learner first",
+			obs: func() Observation {
+				in := []Instance{inst("i-a", "10.0.1.10", InService), inst("i-b", "10.0.2.10", InService), inst("i-c", "10.0.3.10", InService),
+					inst("i-f", "10.0.3.11", PendingWait)}
+				ms := []Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true), mem(3, "10.0.3.10", true),
+					mem(4, "10.0.1.11", false), learner(5, "10.0.2.11")}
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "remove 5 via 10.0.1.10; heartbeat i-f",
+			suspects: []uint64{4, 5},
+		},
+		{
+			name: "stale member kept when removing it would break quorum",
+			obs: func() Observation {
+				// 5 voting, 2 dead with no instance, 1 more unhealthy: removing a
+				// dead one leaves 2 healthy of 4 < quorum 3.
+				in := []Instance{inst("i-a", "10.0.1.10", InService), inst("i-b", "10.0.2.10", InService), inst("i-c", "10.0.3.10", InService)}
+				ms := []Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true), mem(3, "10.0.3.10", false),
+					mem(4, "10.0.1.11", false), mem(5, "10.0.2.11", false)}
+				return Observation{Now: t0.Add(time.Hour), Instances: in, Members: ms, MembersKnown: true,
+					Suspects: map[uint64]time.Time{4: t0, 5: t0}}
+			},
+			want:     "",
+			wantWait: "quorum needs 3",
+			suspects: []uint64{4, 5},
+		},
+		{
+			name: "member list unknown: nothing changes, hooks are not held, suspects kept",
+			obs: func() Observation {
+				in, _ := three()
+				in[0].State = TerminatingWait
+				return Observation{Now: t0, Instances: in, MembersKnown: false, Suspects: map[uint64]time.Time{7: t0}}
+			},
+			want:     "",
+			wantWait: "no control-plane node answered",
+			suspects: []uint64{7},
+			metrics:  &Metrics{},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := Decide(c.obs(), DefaultPolicy)
+			if got := summary(p); got != c.want {
+				t.Errorf("plan = %q, want %q (waits: %q)", got, c.want, p.Waits)
+			}
+			if c.wantWait != "" && !strings.Contains(strings.Join(p.Waits, "\n"), c.wantWait) {
+				t.Errorf("waits %q lack %q", p.Waits, c.wantWait)
+			}
+			if c.metrics != nil && p.Metrics != *c.metrics {
+				t.Errorf("metrics = %+v, want %+v", p.Metrics, *c.metrics)
+			}
+			var ids []uint64
+			for id := range p.Suspects {
+				ids = append(ids, id)
+			}
+			if len(ids) > 1 && ids[0] > ids[1] {
+				ids[0], ids[1] = ids[1], ids[0]
+			}
+			if len(ids) != len(c.suspects) || (len(ids) > 0 && !reflect.DeepEqual(ids, c.suspects)) {
+				t.Errorf("suspects = %v, want %v", ids, c.suspects)
+			}
+		})
+	}
+}
+
+func TestSuspectsRoundTrip(t *testing.T) {
+	in := map[uint64]time.Time{0x8e9e05c52164694d: t0, 1: t0.Add(time.Minute)}
+	s := FormatSuspects(in)
+	if s != fmt.Sprintf("1@%d,8e9e05c52164694d@%d", t0.Add(time.Minute).Unix(), t0.Unix()) {
+		t.Fatalf("FormatSuspects = %q", s)
+	}
+	out := ParseSuspects(s + ",garbage")
+	if !reflect.DeepEqual(len(out), 2) || !out[1].Equal(in[1]) || !out[0x8e9e05c52164694d].Equal(t0) {
+		t.Fatalf("ParseSuspects = %v", out)
+	}
+	if len(ParseSuspects("")) != 0 {
+		t.Fatal("empty string must parse to no suspects")
+	}
+}

@@ -1,0 +1,182 @@
+// Package guard owns the etcd membership of the control-plane Auto Scaling
+// Group. Talos leaves etcd only through `reset --graceful`, EtcdLeaveCluster
+// or EtcdRemoveMemberByID; an EC2 termination reaches Talos as an ACPI power
+// event and shuts down with no leave step, and a replacement evicts only a
+// member with its own hostname (talos v1.12.0,
+// internal/app/machined/pkg/system/services/etcd.go: addMember). Every AWS
+// replacement therefore leaves a stale voting member behind unless something
+// removes it: this package is that something.
+//
+// The design is a stateless reconciler, as Cluster API's KubeadmControlPlane,
+// the Talos control-plane provider and Omni do it: every trigger (a lifecycle
+// hook, a schedule) observes the ASG's instances and the etcd member list,
+// Decide computes at most one membership change plus the lifecycle actions
+// that are safe, and the executor applies them. The only state kept between
+// runs is the set of members a previous audit found without an instance.
+package guard
+
+import (
+	"net"
+	"net/url"
+	"time"
+)
+
+// Lifecycle is an Auto Scaling instance lifecycle state, as
+// DescribeAutoScalingGroups reports it.
+type Lifecycle string
+
+// The lifecycle states the guard reasons about (AWS Auto Scaling API,
+// LifecycleState enum).
+const (
+	Pending            Lifecycle = "Pending"
+	PendingWait        Lifecycle = "Pending:Wait"
+	PendingProceed     Lifecycle = "Pending:Proceed"
+	InService          Lifecycle = "InService"
+	Terminating        Lifecycle = "Terminating"
+	TerminatingWait    Lifecycle = "Terminating:Wait"
+	TerminatingProceed Lifecycle = "Terminating:Proceed"
+	Terminated         Lifecycle = "Terminated"
+	Standby            Lifecycle = "Standby"
+)
+
+// Lifecycle action results.
+const (
+	Continue = "CONTINUE"
+	Abandon  = "ABANDON"
+)
+
+// Instance is one instance of the control-plane ASG.
+type Instance struct {
+	ID        string
+	PrivateIP string
+	State     Lifecycle
+	// Healthy is the ASG's health status ("Healthy"/"Unhealthy").
+	Healthy bool
+}
+
+// live reports whether the instance still backs an etcd member: an
+// instance past its terminate hook (or gone) does not.
+func (i Instance) live() bool {
+	switch i.State {
+	case TerminatingProceed, Terminated:
+		return false
+	}
+	return true
+}
+
+// Member is one etcd member as Talos' EtcdMemberList reports it, plus the
+// guard's health probe.
+type Member struct {
+	ID       uint64
+	Name     string
+	PeerURLs []string
+	Learner  bool
+	// Healthy: the member's node answered EtcdStatus with a known leader
+	// and no errors.
+	Healthy bool
+}
+
+// IP is the host of the member's first parseable peer URL. Talos names a
+// member after the node's hostname but advertises its address in the peer
+// URLs (https://10.0.1.23:2380), and the address is what the ASG knows.
+func (m Member) IP() string {
+	for _, raw := range m.PeerURLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		host := u.Hostname()
+		if ip := net.ParseIP(host); ip != nil {
+			return ip.String()
+		}
+	}
+	return ""
+}
+
+// Observation is everything one run sees.
+type Observation struct {
+	Now       time.Time
+	Instances []Instance
+	// Members is the etcd member list; MembersKnown is false when no
+	// control-plane node answered EtcdMemberList.
+	Members      []Member
+	MembersKnown bool
+	// Suspects are the members a previous run found without an instance,
+	// with the time they were first seen so.
+	Suspects map[uint64]time.Time
+}
+
+// Policy tunes Decide.
+type Policy struct {
+	// MinSuspectAge is how long a member must have been seen without an
+	// instance, on two runs, before the audit removes it (Omni's
+	// memberRemoveTimeout: one minute).
+	MinSuspectAge time.Duration
+}
+
+// DefaultPolicy is the policy the Lambda runs with.
+var DefaultPolicy = Policy{MinSuspectAge: time.Minute}
+
+// ChangeKind is a membership change.
+type ChangeKind string
+
+// The membership changes.
+const (
+	// Leave: EtcdForfeitLeadership then EtcdLeaveCluster on the member's own
+	// node (Talos removes itself and wipes its data directory).
+	Leave ChangeKind = "leave"
+	// Remove: EtcdRemoveMemberByID through a healthy peer, for a member
+	// whose node cannot leave by itself.
+	Remove ChangeKind = "remove"
+)
+
+// Change is one membership change.
+type Change struct {
+	Kind     ChangeKind
+	MemberID uint64
+	Member   string // name, for logs
+	// Node is the node the call goes to: the leaving node for Leave, a
+	// healthy peer for Remove.
+	Node   string
+	Reason string
+}
+
+// Completion completes one lifecycle action.
+type Completion struct {
+	Instance Instance
+	Result   string
+	Reason   string
+}
+
+// Metrics are published to CloudWatch after every run.
+type Metrics struct {
+	// Known is false when no member list could be read: then only
+	// HealthyMembers (0) is meaningful.
+	Known          bool
+	VotingMembers  int
+	HealthyMembers int
+	LearnerMembers int
+	StaleMembers   int
+	// DegradedMembers counts voting members that are unhealthy or stale,
+	// once each: the alarm's metric.
+	DegradedMembers int
+}
+
+// Plan is Decide's answer.
+type Plan struct {
+	// Change is at most one membership change: never two at once.
+	Change *Change
+	// Complete are lifecycle actions that are safe to complete now.
+	Complete []Completion
+	// Heartbeat are instances whose hooks wait on the guard; their
+	// heartbeat timeout is extended.
+	Heartbeat []Instance
+	// Waits say why something is not done yet.
+	Waits []string
+	// Suspects replace the stored suspects.
+	Suspects map[uint64]time.Time
+	Metrics  Metrics
+}
+
+// Quorum is the number of voting members etcd needs to make progress.
+func Quorum(voting int) int { return voting/2 + 1 }

@@ -1,0 +1,293 @@
+package guard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Reconciler observes, decides and acts. It holds no state of its own; run
+// it with at most one instance at a time (the Lambda's reserved concurrency
+// is 1), so two runs never change the membership at once.
+type Reconciler struct {
+	Machine MachineAPI
+	ASG     ASGAPI
+	Store   SuspectStore
+	Metrics MetricsSink // optional
+	Policy  Policy
+	Now     func() time.Time
+	Logf    func(format string, args ...any)
+	// MaxChanges bounds the membership changes of one run (each one is
+	// observed to have landed before the next is planned).
+	MaxChanges int
+	// CallTimeout bounds each Talos call; SettleTimeout bounds the wait for
+	// a change to show in the member list.
+	CallTimeout   time.Duration
+	SettleTimeout time.Duration
+	SettleEvery   time.Duration
+}
+
+// Report is what one run did.
+type Report struct {
+	Changes     []Change
+	Completions []Completion
+	Heartbeats  int
+	Waits       []string
+	Metrics     Metrics
+	// Observations counts member-list reads; a test asserts one between
+	// any two changes.
+	Observations int
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) logf(format string, args ...any) {
+	if r.Logf != nil {
+		r.Logf(format, args...)
+	}
+}
+
+func (r *Reconciler) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := r.CallTimeout
+	if d == 0 {
+		d = 10 * time.Second
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// Observe reads the ASG, the member list and each member's health.
+func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
+	obs := Observation{Now: r.now()}
+	ins, err := r.ASG.Instances(ctx)
+	if err != nil {
+		return obs, fmt.Errorf("list control-plane instances: %w", err)
+	}
+	obs.Instances = ins
+	obs.Suspects, err = r.Store.Load(ctx)
+	if err != nil {
+		return obs, fmt.Errorf("load suspects: %w", err)
+	}
+
+	// Ask InService nodes first: a launching node may not run etcd yet.
+	var nodes []string
+	for _, pass := range []bool{true, false} {
+		for _, in := range ins {
+			if in.PrivateIP != "" && in.live() && (in.State == InService) == pass {
+				nodes = append(nodes, in.PrivateIP)
+			}
+		}
+	}
+	var lastErr error
+	for _, n := range nodes {
+		cctx, cancel := r.withTimeout(ctx)
+		ms, err := r.Machine.EtcdMemberList(cctx, n)
+		cancel()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		obs.Members, obs.MembersKnown = ms, true
+		break
+	}
+	if !obs.MembersKnown && lastErr != nil {
+		r.logf("member list: every node failed, last: %v", lastErr)
+	}
+	for i, m := range obs.Members {
+		ip := m.IP()
+		if ip == "" {
+			continue
+		}
+		cctx, cancel := r.withTimeout(ctx)
+		st, err := r.Machine.EtcdStatus(cctx, ip)
+		cancel()
+		obs.Members[i].Healthy = err == nil && st.MemberID == m.ID && st.Leader != 0 && len(st.Errors) == 0
+	}
+	return obs, nil
+}
+
+// Run is one reconcile: observe, decide, act, until nothing changes or
+// MaxChanges is reached.
+func (r *Reconciler) Run(ctx context.Context) (Report, error) {
+	var rep Report
+	maxChanges := r.MaxChanges
+	if maxChanges == 0 {
+		maxChanges = 3
+	}
+	var errs []error
+	for {
+		obs, err := r.Observe(ctx)
+		if err != nil {
+			return rep, err
+		}
+		rep.Observations++
+		plan := Decide(obs, r.Policy)
+		rep.Metrics, rep.Waits = plan.Metrics, plan.Waits
+
+		for _, c := range plan.Complete {
+			if err := r.ASG.CompleteLifecycleAction(ctx, c.Instance, c.Result); err != nil {
+				errs = append(errs, fmt.Errorf("complete %s %s: %w", c.Instance.ID, c.Result, err))
+				continue
+			}
+			r.logf("%s: %s (%s)", c.Instance.ID, c.Result, c.Reason)
+			rep.Completions = append(rep.Completions, c)
+		}
+		if err := r.Store.Save(ctx, plan.Suspects); err != nil {
+			errs = append(errs, fmt.Errorf("save suspects: %w", err))
+		}
+
+		if plan.Change == nil || len(rep.Changes) >= maxChanges {
+			for _, in := range plan.Heartbeat {
+				if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
+					errs = append(errs, fmt.Errorf("heartbeat %s: %w", in.ID, err))
+					continue
+				}
+				rep.Heartbeats++
+			}
+			if r.Metrics != nil {
+				if err := r.Metrics.Publish(ctx, plan.Metrics); err != nil {
+					errs = append(errs, fmt.Errorf("publish metrics: %w", err))
+				}
+			}
+			for _, w := range plan.Waits {
+				r.logf("wait: %s", w)
+			}
+			return rep, errors.Join(errs...)
+		}
+
+		ch := *plan.Change
+		r.logf("%s member %s (%x) via %s: %s", ch.Kind, ch.Member, ch.MemberID, ch.Node, ch.Reason)
+		if err := r.apply(ctx, ch); err != nil {
+			// The next trigger observes again; a half-done leave shows up
+			// as a member to remove.
+			errs = append(errs, fmt.Errorf("%s member %s (%x): %w", ch.Kind, ch.Member, ch.MemberID, err))
+			return rep, errors.Join(errs...)
+		}
+		rep.Changes = append(rep.Changes, ch)
+		if err := r.settle(ctx, ch); err != nil {
+			errs = append(errs, err)
+			return rep, errors.Join(errs...)
+		}
+	}
+}
+
+func (r *Reconciler) apply(ctx context.Context, ch Change) error {
+	switch ch.Kind {
+	case Leave:
+		cctx, cancel := r.withTimeout(ctx)
+		leader, err := r.Machine.EtcdForfeitLeadership(cctx, ch.Node)
+		cancel()
+		// Best effort, as CAPI's forwardEtcdLeadership: etcd steps a
+		// removed leader down by itself; forfeiting first only shortens
+		// the election gap.
+		if err != nil {
+			r.logf("forfeit leadership on %s: %v (leaving anyway)", ch.Node, err)
+		} else if leader != "" {
+			r.logf("leadership moved from %s to %s", ch.Member, leader)
+		}
+		// Talos retries the removal of self for up to 5 minutes
+		// (internal/pkg/etcd/etcd.go LeaveCluster): give it the settle
+		// budget, not a single call's.
+		lctx, lcancel := context.WithTimeout(ctx, r.settleTimeout())
+		defer lcancel()
+		return r.Machine.EtcdLeaveCluster(lctx, ch.Node)
+	case Remove:
+		cctx, cancel := r.withTimeout(ctx)
+		defer cancel()
+		err := r.Machine.EtcdRemoveMemberByID(cctx, ch.Node, ch.MemberID)
+		if errors.Is(err, ErrMemberNotFound) {
+			return nil
+		}
+		return err
+	}
+	return fmt.Errorf("unknown change %q", ch.Kind)
+}
+
+func (r *Reconciler) settleTimeout() time.Duration {
+	if r.SettleTimeout == 0 {
+		return 2 * time.Minute
+	}
+	return r.SettleTimeout
+}
+
+// settle waits until the member list, read through another node, no longer
+// has the member: the next plan must see the change.
+func (r *Reconciler) settle(ctx context.Context, ch Change) error {
+	every := r.SettleEvery
+	if every == 0 {
+		every = time.Second
+	}
+	deadline := time.Now().Add(r.settleTimeout())
+	for {
+		ins, err := r.ASG.Instances(ctx)
+		if err == nil {
+			for _, in := range ins {
+				if in.PrivateIP == "" || !in.live() || (ch.Kind == Leave && in.PrivateIP == ch.Node) {
+					continue
+				}
+				cctx, cancel := r.withTimeout(ctx)
+				ms, lerr := r.Machine.EtcdMemberList(cctx, in.PrivateIP)
+				cancel()
+				if lerr != nil {
+					continue
+				}
+				if !hasMember(ms, ch.MemberID) {
+					return nil
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("member %s (%x) still listed %s after its %s", ch.Member, ch.MemberID, r.settleTimeout(), ch.Kind)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+func hasMember(ms []Member, id uint64) bool {
+	for _, m := range ms {
+		if m.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// FormatSuspects renders suspects as "id@unix,..." (sorted), the stored form.
+func FormatSuspects(s map[uint64]time.Time) string {
+	ids := make([]uint64, 0, len(s))
+	for id := range s {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	parts := make([]string, 0, len(ids))
+	for _, id := range ids {
+		parts = append(parts, fmt.Sprintf("%x@%d", id, s[id].Unix()))
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseSuspects reads FormatSuspects' output; entries it cannot read are
+// dropped (the worst case is one more audit before a removal).
+func ParseSuspects(v string) map[uint64]time.Time {
+	out := map[uint64]time.Time{}
+	for _, part := range strings.Split(v, ",") {
+		var id uint64
+		var ts int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(part), "%x@%d", &id, &ts); err == nil {
+			out[id] = time.Unix(ts, 0)
+		}
+	}
+	return out
+}
