@@ -1,0 +1,117 @@
+package build
+
+import (
+	"archive/zip"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestZipIsDeterministic(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "bin")
+	if err := os.WriteFile(bin, []byte("\x7fELF fake binary"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Zip(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A different mtime on disk must not change the zip.
+	if err := os.Chtimes(bin, zipTime.AddDate(30, 0, 0), zipTime.AddDate(30, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Zip(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("two zips of the same binary differ")
+	}
+	r, err := zip.NewReader(bytes.NewReader(a), int64(len(a)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.File) != 1 || r.File[0].Name != "bootstrap" || r.File[0].Mode().Perm() != 0o755 {
+		t.Fatalf("zip holds %v; want one executable named bootstrap", r.File)
+	}
+}
+
+// The cache key must cover every local package the binary is built from,
+// or an edit would reuse a stale zip.
+func TestSourceDirsCoverTheBinary(t *testing.T) {
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", Package)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), Env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mod = "github.com/talos-aws/talos-aws/"
+	covered := map[string]bool{}
+	for _, d := range SourceDirs {
+		covered[d] = true
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if rel, ok := strings.CutPrefix(p, mod); ok && !covered[rel] {
+			t.Errorf("the guard imports %s, which SourceDirs does not hash", rel)
+		}
+	}
+}
+
+func TestSourceHashFollowsSources(t *testing.T) {
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := SourceHash(root, "go1.26.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := SourceHash(root, "go1.26.8")
+	c, _ := SourceHash(root, "go1.26.9")
+	if a != b || a == c {
+		t.Fatalf("hash must be stable for the same inputs and change with the toolchain: %s %s %s", a, b, c)
+	}
+}
+
+// TestLambdaIsReproducible builds the real guard twice into separate caches
+// and demands byte-identical zips, then checks the cache is used.
+func TestLambdaIsReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles the Lambda")
+	}
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := Lambda(root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Lambda(root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Built || !second.Built {
+		t.Fatal("fresh caches must build")
+	}
+	if first.SHA256 != second.SHA256 {
+		t.Fatalf("two builds of the same source differ: %s vs %s", first.SHA256, second.SHA256)
+	}
+	again, err := Lambda(root, filepath.Dir(first.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Built || again.SHA256 != first.SHA256 {
+		t.Fatalf("cache miss for an unchanged source: %+v", again)
+	}
+	st, _ := os.Stat(first.Path)
+	t.Logf("etcd-guard zip %d bytes, built in %s (first) and %s (second, warm Go cache)", st.Size(), first.Elapsed, second.Elapsed)
+}

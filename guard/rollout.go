@@ -1,0 +1,75 @@
+package guard
+
+import (
+	"fmt"
+	"time"
+)
+
+// Refresh is one instance refresh of the control-plane ASG
+// (DescribeInstanceRefreshes).
+type Refresh struct {
+	ID           string
+	Status       string
+	StatusReason string
+	Start, End   time.Time
+}
+
+// Sample is the guard's latest published membership metrics.
+type Sample struct {
+	Time                            time.Time
+	Voting, Healthy, Stale          int
+	HasVoting, HasHealthy, HasStale bool
+}
+
+// RolloutResult is RolloutState's verdict.
+type RolloutResult struct {
+	Done bool
+	// Wait says what is still awaited when not Done.
+	Wait string
+}
+
+// active refresh statuses (autoscaling InstanceRefreshStatus).
+var activeRefresh = map[string]bool{
+	"Pending": true, "InProgress": true, "Cancelling": true, "RollbackInProgress": true, "Baking": true,
+}
+
+var failedRefresh = map[string]bool{
+	"Failed": true, "Cancelled": true, "RollbackSuccessful": true, "RollbackFailed": true,
+}
+
+// RolloutState decides whether the control plane has finished rolling, so
+// that worker pools may roll after it (a kubelet must never be newer than
+// the API server). It reads only what AWS reports: the refreshes started
+// since `since` (this `pulumi up`) and the guard's metrics. No refresh
+// started and none running: done at once (nothing rolled). A refresh that
+// failed, was cancelled or rolled back is an error: the workers must not
+// roll onto a control plane that did not.
+func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample) (RolloutResult, error) {
+	var latest *Refresh
+	for i := range refreshes {
+		r := &refreshes[i]
+		if activeRefresh[r.Status] {
+			return RolloutResult{Wait: fmt.Sprintf("control-plane instance refresh %s is %s", r.ID, r.Status)}, nil
+		}
+		if r.Start.Before(since) {
+			continue
+		}
+		if latest == nil || r.Start.After(latest.Start) {
+			latest = r
+		}
+	}
+	if latest == nil {
+		return RolloutResult{Done: true}, nil
+	}
+	if failedRefresh[latest.Status] {
+		return RolloutResult{}, fmt.Errorf("control-plane instance refresh %s ended %s (%s); worker pools were not rolled: check the etcd guard's log and alarm, fix, and run `pulumi up` again",
+			latest.ID, latest.Status, latest.StatusReason)
+	}
+	if !s.HasVoting || !s.HasHealthy || !s.HasStale || s.Time.Before(latest.End) {
+		return RolloutResult{Wait: fmt.Sprintf("waiting for the etcd guard's first audit after refresh %s ended", latest.ID)}, nil
+	}
+	if s.Voting != desired || s.Healthy != desired || s.Stale != 0 {
+		return RolloutResult{Wait: fmt.Sprintf("etcd has %d voting, %d healthy, %d stale members; want %d, %d, 0", s.Voting, s.Healthy, s.Stale, desired, desired)}, nil
+	}
+	return RolloutResult{Done: true}, nil
+}
