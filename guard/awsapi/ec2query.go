@@ -118,7 +118,7 @@ func (e *EC2) call(ctx context.Context, form url.Values, into any) error {
 	if err != nil {
 		return fmt.Errorf("ec2 %s: %w", form.Get("Action"), err)
 	}
-	defer res.Body.Close()
+	defer res.Body.Close() //nolint:errcheck // read fully above; nothing to do on a close error
 	b, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
 	if err != nil {
 		return err

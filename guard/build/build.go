@@ -70,7 +70,7 @@ func ModuleRoot(dir string) (string, error) {
 // every non-test Go file in SourceDirs.
 func SourceHash(root, goVersion string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n", goVersion, strings.Join(Env, " "), strings.Join(Flags, " "))
+	_, _ = fmt.Fprintf(h, "%s\n%s\n%s\n", goVersion, strings.Join(Env, " "), strings.Join(Flags, " "))
 	files := []string{"go.mod", "go.sum"}
 	for _, d := range SourceDirs {
 		ents, err := os.ReadDir(filepath.Join(root, d))
@@ -86,11 +86,11 @@ func SourceHash(root, goVersion string) (string, error) {
 	}
 	sort.Strings(files)
 	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(root, f))
+		b, err := os.ReadFile(filepath.Join(root, f)) //nolint:gosec // files of this module, listed above
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		_, _ = fmt.Fprintf(h, "%s %d\n", f, len(b))
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -122,17 +122,17 @@ func Lambda(root, cacheDir string) (Artifact, error) {
 		return a, nil
 	}
 	start := time.Now()
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(cacheDir, 0o750); err != nil {
 		return a, err
 	}
 	tmp, err := os.MkdirTemp(cacheDir, "build-")
 	if err != nil {
 		return a, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	bin := filepath.Join(tmp, "bootstrap")
 	args := append(append([]string{"build"}, Flags...), "-o", bin, Package)
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", args...) //nolint:gosec // fixed arguments: Flags and Package
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), Env...)
 	var stderr bytes.Buffer
@@ -146,7 +146,7 @@ func Lambda(root, cacheDir string) (Artifact, error) {
 	}
 	// Write then rename: a concurrent run never reads a half-written zip.
 	part := filepath.Join(tmp, "out.zip")
-	if err := os.WriteFile(part, z, 0o644); err != nil {
+	if err := os.WriteFile(part, z, 0o600); err != nil {
 		return a, err
 	}
 	if err := os.Rename(part, a.Path); err != nil {
@@ -159,11 +159,11 @@ func Lambda(root, cacheDir string) (Artifact, error) {
 // Zip packs the binary as "bootstrap" (what provided.al2023 runs), with a
 // fixed time and mode, so equal binaries give equal zips.
 func Zip(binary string) ([]byte, error) {
-	f, err := os.Open(binary)
+	f, err := os.Open(binary) //nolint:gosec // the binary this package just built
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var buf bytes.Buffer
 	w := zip.NewWriter(&buf)
 	hdr := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate, Modified: zipTime}

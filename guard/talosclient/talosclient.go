@@ -83,12 +83,14 @@ func (c *Client) EtcdMemberList(ctx context.Context, node string) ([]guard.Membe
 
 // Members converts an EtcdMemberList response.
 func Members(resp *machine.EtcdMemberListResponse) []guard.Member {
-	var out []guard.Member
-	for _, msg := range resp.GetMessages() {
-		for _, m := range msg.GetMembers() {
-			out = append(out, guard.Member{ID: m.GetId(), Name: m.GetHostname(), PeerURLs: m.GetPeerUrls(), Learner: m.GetIsLearner()})
-		}
-		break // one node answered; a proxied multi-node answer repeats the list
+	// One node answered (the client dials one endpoint, no proxying).
+	msgs := resp.GetMessages()
+	if len(msgs) == 0 {
+		return nil
+	}
+	out := make([]guard.Member, 0, len(msgs[0].GetMembers()))
+	for _, m := range msgs[0].GetMembers() {
+		out = append(out, guard.Member{ID: m.GetId(), Name: m.GetHostname(), PeerURLs: m.GetPeerUrls(), Learner: m.GetIsLearner()})
 	}
 	return out
 }
