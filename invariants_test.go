@@ -314,7 +314,8 @@ func invariants() []invariant {
 				"aws:autoscaling/lifecycleHook:LifecycleHook", "aws:cloudwatch/eventTarget:EventTarget", "aws:sqs/queuePolicy:QueuePolicy",
 				"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketVersioningV2:BucketVersioningV2",
 				"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
-				"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "aws:s3/bucketPolicy:BucketPolicy"}
+				"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "aws:s3/bucketPolicy:BucketPolicy",
+				"aws:lambda/permission:Permission", "aws:secretsmanager/secretVersion:SecretVersion"}
 			for _, r := range st.m.Resources {
 				if !strings.HasPrefix(r.Type, "aws:") || slices.Contains(untaggable, r.Type) {
 					continue
@@ -424,4 +425,4 @@ func invariants() []invariant {
 }
 
 // stageComponent matches the URN of a resource inside a stage component.
-var stageComponent = regexp.MustCompile(`::talos-aws:(network:Network|compute:Compute|talos:Talos|addons:Addons|drain:Drain|backups:Backups)[$:]`)
+var stageComponent = regexp.MustCompile(`::talos-aws:(network:Network|compute:Compute|compute:EtcdGuard|talos:Talos|addons:Addons|drain:Drain|backups:Backups)[$:]`)

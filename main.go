@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/drain"
+	"github.com/talos-aws/talos-aws/guard/build"
 	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/preflight"
 	"github.com/talos-aws/talos-aws/readiness"
@@ -31,6 +33,33 @@ func main() {
 	publicAddress = preflight.PublicAddress
 	pulumi.Run(run)
 }
+
+// started is when this run began: the control-plane rollout wait looks only
+// at instance refreshes this run started.
+var started = time.Now()
+
+// controlPlaneWaiter and guardArtifact are variables so tests can run the
+// program without AWS credentials or a Lambda build.
+var (
+	controlPlaneWaiter = func(ctx *pulumi.Context, cfg *config.Config) compute.ControlPlaneWaiter {
+		return compute.AWSControlPlaneWaiter(cfg, started, func(f string, a ...any) { _ = ctx.Log.Info(fmt.Sprintf(f, a...), nil) })
+	}
+	guardArtifact = func(ctx *pulumi.Context) (build.Artifact, error) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return build.Artifact{}, err
+		}
+		root, err := build.ModuleRoot(wd)
+		if err != nil {
+			return build.Artifact{}, err
+		}
+		a, err := build.Lambda(root, build.CacheDir())
+		if err == nil && a.Built {
+			_ = ctx.Log.Info(fmt.Sprintf("built the etcd guard Lambda in %s", a.Elapsed.Round(time.Millisecond)), nil)
+		}
+		return a, err
+	}
+)
 
 // pulumiSource reads project config keys as the raw strings Pulumi stores
 // (arrays and objects as JSON).
@@ -120,16 +149,29 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		ControlPlaneTGARNs: pulumi.StringArray{
 			net.InternalAPITargetGroupARN, net.InternalTrustdTargetGroupARN, net.PublicAPITargetGroupARN, net.PublicTalosTargetGroupARN,
 		},
-		IngressTGARN: net.IngressTargetGroupARN,
-		UserData:     tal.UserData,
-		NetworkReady: net.PrivateEgress,
-		AMIs:         checked.amis,
+		IngressTGARN:     net.IngressTargetGroupARN,
+		UserData:         tal.UserData,
+		NetworkReady:     net.PrivateEgress,
+		AMIs:             checked.amis,
+		WaitControlPlane: controlPlaneWaiter(ctx, cfg),
 	}, withAWS)
 	if err != nil {
 		return nil, err
 	}
 
 	if err := tal.Bootstrap(ctx, "talos", talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}); err != nil {
+		return nil, err
+	}
+
+	artifact, err := guardArtifact(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := compute.NewGuard(ctx, "etcd-guard", compute.GuardArgs{
+		Config: cfg, Tags: tags, VpcID: net.VpcID, PrivateSubnetIDs: net.PrivateSubnetIDs,
+		ControlPlaneSGID: comp.ControlPlaneSGID, ControlPlaneASG: comp.ControlPlaneASG,
+		ClientConfiguration: tal.ClientConfiguration, Bootstrap: tal.BootstrapResource, Artifact: artifact,
+	}, withAWS); err != nil {
 		return nil, err
 	}
 

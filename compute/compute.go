@@ -75,6 +75,10 @@ type Args struct {
 	// AMIs, by architecture, as LookupAMIs found them before any resource
 	// was registered; looked up here when nil.
 	AMIs map[config.Arch]string
+	// WaitControlPlane, when set, holds the worker pools until the control
+	// plane has rolled (in `pulumi up` only), so a kubelet is never newer
+	// than the API server.
+	WaitControlPlane ControlPlaneWaiter
 }
 
 // Compute is the compute stage's component resource.
@@ -98,6 +102,7 @@ type Compute struct {
 	// groups by pool name.
 	ControlPlaneRoleName pulumi.StringOutput
 	WorkerASGs           map[string]*autoscaling.Group
+	EtcdAlarmName        pulumi.StringOutput
 }
 
 // ControlPlaneKey is the UserData key of the control plane; worker pools
@@ -171,18 +176,32 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	// No instance refresh: replacing etcd members without removing them
-	// first loses quorum. The README gives the one-node-at-a-time procedure.
+	alarm, err := etcdAlarm(ctx, name, cfg, tagged("etcd-degraded", nil), parent)
+	if err != nil {
+		return nil, err
+	}
+	c.EtcdAlarmName = alarm.Name
+	// Safe to replace only with the etcd guard (NewGuard) on its lifecycle
+	// hooks: every replacement leaves a stale member otherwise.
 	// EC2 health checks only: nothing a Talos node serves is healthy before
-	// bootstrap and the CNI, and ELB checks would kill nodes in a loop.
+	// bootstrap and the CNI, and ELB checks would replace every node during
+	// an API outage. No instance maintenance policy: a health-check
+	// replacement stays terminate-first, so the dead member is removed
+	// before its replacement joins. AZRebalance suspended: it terminates
+	// without a reason etcd would accept. Scale-in protection: a lowered
+	// desired count never picks a control-plane node. maxSize one over: the
+	// refresh launches before it terminates.
 	c.ControlPlaneASG, err = autoscaling.NewGroup(ctx, name+"-cp", &autoscaling.GroupArgs{
 		MinSize:                pulumi.Int(cp.Count),
-		MaxSize:                pulumi.Int(cp.Count),
+		MaxSize:                pulumi.Int(cp.Count + 1),
 		DesiredCapacity:        pulumi.Int(cp.Count),
 		VpcZoneIdentifiers:     args.PrivateSubnetIDs,
 		TargetGroupArns:        args.ControlPlaneTGARNs,
 		HealthCheckType:        pulumi.String("EC2"),
 		HealthCheckGracePeriod: pulumi.Int(300),
+		SuspendedProcesses:     pulumi.StringArray{pulumi.String("AZRebalance")},
+		ProtectFromScaleIn:     pulumi.Bool(true),
+		InstanceRefresh:        controlPlaneRefresh(cp.Count, alarm.Name),
 		LaunchTemplate: &autoscaling.GroupLaunchTemplateArgs{
 			Id:      c.ControlPlaneLaunchTmpl.ID(),
 			Version: ltVersion(c.ControlPlaneLaunchTmpl),
@@ -194,6 +213,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	c.ControlPlaneASGName = c.ControlPlaneASG.Name
 
+	workerArgs := args
+	workerArgs.PrivateSubnetIDs = gateOnControlPlane(ctx, c.ControlPlaneASG, args.PrivateSubnetIDs, args.WaitControlPlane)
 	workerASGs := pulumi.StringMap{}
 	var workerASGList pulumi.StringArray
 	workerLTs := pulumi.StringMap{}
@@ -206,7 +227,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSGID,
 			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
 			tags: tagged("worker-"+pool.Name, map[string]string{"talos-aws/role": "worker", WorkerPoolTag: pool.Name}),
-		}, args, tagged, parent)
+		}, workerArgs, tagged, parent)
 		if err != nil {
 			return nil, err
 		}

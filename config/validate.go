@@ -320,6 +320,7 @@ func validateControlPlane(cp ControlPlane, errs *ErrorList, w *Warnings) {
 		errs.NotSupported("controlPlane.count", cp.Count, cpCounts)
 	} else if cp.Count == 1 {
 		w.Add("controlPlane.count", "1 control-plane node: etcd has no quorum to spare; use 3 for production")
+		w.Add("controlPlane.count", "1 control-plane node cannot be replaced safely: if it dies, etcd dies with it (the etcd guard never removes the last member); keep etcd backups")
 	}
 	validateArch("controlPlane.arch", cp.Arch, errs)
 	validateInstanceType("controlPlane.instanceType", cp.InstanceType, cp.Arch, errs)

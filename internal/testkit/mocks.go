@@ -195,11 +195,20 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		computed("url", "https://sqs.ap-southeast-1.amazonaws.com/123456789012/"+name)
 	case "aws:cloudwatch/eventRule:EventRule":
 		computed("arn", "arn:aws:events:ap-southeast-1:123456789012:rule/"+name)
+		computed("name", name)
 	case "aws:kms/key:Key":
 		computed("arn", "arn:aws:kms:ap-southeast-1:123456789012:key/"+args.Name)
 	case "aws:s3/bucketV2:BucketV2":
 		computed("arn", "arn:aws:s3:::"+name)
 		computed("bucket", name)
+	case "aws:secretsmanager/secret:Secret":
+		computed("arn", "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:"+name)
+	case "aws:ssm/parameter:Parameter":
+		computed("arn", "arn:aws:ssm:ap-southeast-1:123456789012:parameter"+name)
+	case "aws:cloudwatch/logGroup:LogGroup":
+		computed("arn", "arn:aws:logs:ap-southeast-1:123456789012:log-group:"+name)
+	case "aws:lambda/function:Function":
+		computed("arn", "arn:aws:lambda:ap-southeast-1:123456789012:function:"+name)
 	case "aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile":
 		computed("arn", "arn:aws:iam::123456789012:role/"+name)
 		computed("name", name)

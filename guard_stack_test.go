@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/talos-aws/talos-aws/compute"
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/guard/build"
+	"github.com/talos-aws/talos-aws/internal/testkit"
+)
+
+// The program's tests run without AWS credentials and without compiling
+// the Lambda (guard/build's tests compile it): a fixture zip stands in.
+var (
+	fixtureOnce sync.Once
+	fixture     build.Artifact
+	fixtureErr  error
+)
+
+func init() {
+	controlPlaneWaiter = func(*pulumi.Context, *config.Config) compute.ControlPlaneWaiter { return nil }
+	guardArtifact = func(*pulumi.Context) (build.Artifact, error) {
+		fixtureOnce.Do(func() {
+			dir, err := os.MkdirTemp("", "guard-fixture-")
+			if err != nil {
+				fixtureErr = err
+				return
+			}
+			bin := filepath.Join(dir, "bootstrap")
+			if fixtureErr = os.WriteFile(bin, []byte("fixture"), 0o600); fixtureErr != nil {
+				return
+			}
+			z, err := build.Zip(bin)
+			if err != nil {
+				fixtureErr = err
+				return
+			}
+			fixture.Path = filepath.Join(dir, "guard.zip")
+			fixture.SHA256 = "fixture-sha256"
+			fixtureErr = os.WriteFile(fixture.Path, z, 0o600)
+		})
+		return fixture, fixtureErr
+	}
+}
+
+func policyDoc(t *testing.T, r testkit.Resource) compute.PolicyDocument {
+	t.Helper()
+	var d compute.PolicyDocument
+	if err := json.Unmarshal([]byte(str(r, "policy")), &d); err != nil {
+		t.Fatalf("policy of %s: %v", r.Name, err)
+	}
+	return d
+}
+
+func TestGuardStack(t *testing.T) {
+	m := &testkit.Mocks{}
+	evaluate(t, m, haConfig(t))
+	const asgName = "compute-cp-asg"
+
+	asg := one(t, m, "aws:autoscaling/group:Group", "compute-cp")
+	count := int(num(asg, "minSize"))
+	if int(num(asg, "maxSize")) != count+1 || !asg.Inputs["protectFromScaleIn"].BoolValue() {
+		t.Errorf("control-plane ASG: maxSize %v for %d nodes, protectFromScaleIn %v", num(asg, "maxSize"), count, asg.Inputs["protectFromScaleIn"])
+	}
+	if got := testkit.Strings(asg.Inputs["suspendedProcesses"]); len(got) != 1 || got[0] != "AZRebalance" {
+		t.Errorf("suspendedProcesses = %v", got)
+	}
+	if str(asg, "healthCheckType") != "EC2" {
+		t.Errorf("healthCheckType = %s", str(asg, "healthCheckType"))
+	}
+	prefs := asg.Inputs["instanceRefresh"].ObjectValue()["preferences"].ObjectValue()
+	if prefs["minHealthyPercentage"].NumberValue() != 100 || int(prefs["maxHealthyPercentage"].NumberValue()) != compute.RefreshMaxHealthyPercentage(count) ||
+		!prefs["autoRollback"].BoolValue() || prefs["scaleInProtectedInstances"].StringValue() != "Refresh" {
+		t.Errorf("instance refresh preferences = %v", prefs)
+	}
+	alarms := testkit.Strings(prefs["alarmSpecification"].ObjectValue()["alarms"])
+	if len(alarms) != 1 || !strings.HasSuffix(alarms[0], "-etcd-degraded") {
+		t.Errorf("refresh alarms = %v", alarms)
+	}
+	if _, ok := asg.Inputs["instanceMaintenancePolicy"]; ok {
+		t.Error("an instance maintenance policy would make health-check replacement launch-first and deadlock a dead member")
+	}
+
+	hooks := map[string]testkit.Resource{}
+	for _, h := range m.ByType("aws:autoscaling/lifecycleHook:LifecycleHook") {
+		hooks[str(h, "name")] = h
+		if str(h, "autoscalingGroupName") != asgName {
+			t.Errorf("hook %s on %s", h.Name, str(h, "autoscalingGroupName"))
+		}
+	}
+	launch, term := hooks[compute.LaunchHookName], hooks[compute.TerminateHookName]
+	if str(launch, "lifecycleTransition") != "autoscaling:EC2_INSTANCE_LAUNCHING" || str(launch, "defaultResult") != "ABANDON" {
+		t.Errorf("launch hook = %v", launch.Inputs)
+	}
+	if str(term, "lifecycleTransition") != "autoscaling:EC2_INSTANCE_TERMINATING" || str(term, "defaultResult") != "CONTINUE" {
+		t.Errorf("terminate hook = %v", term.Inputs)
+	}
+	if !dependsOn(launch, "talos:machine/bootstrap:Bootstrap", "talos-bootstrap") {
+		t.Errorf("the launch hook must wait for the bootstrap (deps %v)", launch.Dependencies)
+	}
+
+	rules := map[string]testkit.Resource{}
+	for _, r := range m.ByType("aws:cloudwatch/eventRule:EventRule") {
+		rules[r.Name] = r
+	}
+	if p := str(rules["etcd-guard-lifecycle"], "eventPattern"); p != compute.LifecycleEventPattern(asgName) {
+		t.Errorf("lifecycle rule pattern = %s", p)
+	}
+	if s := str(rules["etcd-guard-audit"], "scheduleExpression"); s != compute.AuditSchedule {
+		t.Errorf("audit schedule = %q", s)
+	}
+	if n := len(m.ByType("aws:cloudwatch/eventTarget:EventTarget")); n != 2 {
+		t.Errorf("%d event targets, want 2", n)
+	}
+	for _, p := range m.ByType("aws:lambda/permission:Permission") {
+		if str(p, "principal") != "events.amazonaws.com" || !strings.HasPrefix(str(p, "sourceArn"), "arn:aws:events:") {
+			t.Errorf("permission %s: %v", p.Name, p.Inputs)
+		}
+	}
+
+	fn := one(t, m, "aws:lambda/function:Function", "etcd-guard")
+	if str(fn, "runtime") != "provided.al2023" || str(fn, "handler") != "bootstrap" || testkit.Strings(fn.Inputs["architectures"])[0] != "arm64" ||
+		num(fn, "reservedConcurrentExecutions") != 1 || str(fn, "sourceCodeHash") != "fixture-sha256" {
+		t.Errorf("function = %v", fn.Inputs)
+	}
+	vpc := fn.Inputs["vpcConfig"].ObjectValue()
+	if len(testkit.Strings(vpc["subnetIds"])) == 0 || len(testkit.Strings(vpc["securityGroupIds"])) != 1 {
+		t.Errorf("function vpcConfig = %v", vpc)
+	}
+
+	// Permissions: only this cluster's ASG, secret, key and parameter.
+	pol := policyDoc(t, one(t, m, "aws:iam/rolePolicy:RolePolicy", "etcd-guard-role"))
+	for _, s := range pol.Statement {
+		res, _ := s.Resource.(string)
+		switch s.Sid {
+		case "LifecycleActions":
+			if !strings.HasSuffix(res, "autoScalingGroupName/"+asgName) {
+				t.Errorf("lifecycle actions on %q", res)
+			}
+		case "Talosconfig":
+			if !strings.HasPrefix(res, "arn:aws:secretsmanager:") {
+				t.Errorf("secret read on %q", res)
+			}
+		case "TalosconfigKey":
+			if !strings.HasPrefix(res, "arn:aws:kms:") {
+				t.Errorf("kms on %q", res)
+			}
+		}
+	}
+
+	// The talosconfig is stored as a secret, under the guard's own key.
+	sv := one(t, m, "aws:secretsmanager/secretVersion:SecretVersion", "etcd-guard-talosconfig")
+	if !sv.Inputs["secretString"].IsSecret() {
+		t.Error("the talosconfig secret version is not a Pulumi secret")
+	}
+	sec := one(t, m, "aws:secretsmanager/secret:Secret", "etcd-guard-talosconfig")
+	if !strings.HasPrefix(str(sec, "kmsKeyId"), "arn:aws:kms:") {
+		t.Errorf("secret kmsKeyId = %q", str(sec, "kmsKeyId"))
+	}
+
+	// Network: 50000 into the control plane from the guard's group only.
+	var guardSG string
+	for _, r := range m.ByType("aws:ec2/securityGroupRule:SecurityGroupRule") {
+		if r.Name == "etcd-guard-cp-from-guard" {
+			guardSG = str(r, "sourceSecurityGroupId")
+			if str(r, "type") != "ingress" || num(r, "fromPort") != 50000 || num(r, "toPort") != 50000 || str(r, "securityGroupId") != "compute-control-plane_id" {
+				t.Errorf("guard rule = %v", r.Inputs)
+			}
+		}
+	}
+	if guardSG != "etcd-guard-sg_id" {
+		t.Fatalf("no 50000 rule from the guard's group (source %q)", guardSG)
+	}
+	for _, r := range m.ByType("aws:ec2/securityGroupRule:SecurityGroupRule") {
+		if str(r, "securityGroupId") == guardSG && str(r, "type") == "ingress" {
+			t.Errorf("something may connect to the guard: %v", r.Inputs)
+		}
+		if str(r, "securityGroupId") == guardSG && str(r, "type") == "egress" && num(r, "fromPort") != 50000 && num(r, "fromPort") != 443 {
+			t.Errorf("guard egress beyond 50000 and 443: %v", r.Inputs)
+		}
+	}
+}
+
+// TestControlPlaneWaitOrdering: in `up`, worker ASGs are registered only
+// after the control-plane wait returned; a preview never waits; the program
+// never invokes the guard.
+func TestControlPlaneWaitOrdering(t *testing.T) {
+	defer func(old func(*pulumi.Context, *config.Config) compute.ControlPlaneWaiter) { controlPlaneWaiter = old }(controlPlaneWaiter)
+	for _, preview := range []bool{false, true} {
+		m := &testkit.Mocks{Preview: preview}
+		calls, workersBefore := 0, -1
+		controlPlaneWaiter = func(*pulumi.Context, *config.Config) compute.ControlPlaneWaiter {
+			return func(_ context.Context, asg string) error {
+				calls++
+				if asg != "compute-cp-asg" {
+					t.Errorf("waited on %q", asg)
+				}
+				workersBefore = 0
+				for _, r := range m.Resources {
+					if r.Type == "aws:autoscaling/group:Group" && r.Name != "compute-cp" {
+						workersBefore++
+					}
+				}
+				return nil
+			}
+		}
+		evaluate(t, m, haConfig(t))
+		workers := len(m.ByType("aws:autoscaling/group:Group")) - 1
+		switch {
+		case preview && calls != 0:
+			t.Errorf("preview waited %d times", calls)
+		case !preview && (calls != 1 || workersBefore != 0 || workers == 0):
+			t.Errorf("up: %d waits, %d worker ASGs registered before the wait returned, %d after", calls, workersBefore, workers)
+		}
+		for _, c := range m.Calls {
+			if strings.HasPrefix(c.Token, "aws:lambda/") {
+				t.Errorf("the program invoked %s", c.Token)
+			}
+		}
+		for _, r := range m.Resources {
+			if r.Type == "aws:lambda/invocation:Invocation" {
+				t.Error("the program invokes the guard")
+			}
+		}
+	}
+}
