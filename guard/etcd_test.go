@@ -368,10 +368,12 @@ func (c *cluster) guard() Report {
 	c.audits++
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
+	start := time.Now()
 	rep, err := c.rec.Run(ctx)
 	if err != nil {
 		c.t.Fatalf("guard run %d: %v", c.audits, err)
 	}
+	c.t.Logf("guard run %d took %s (%d changes, %d completions)", c.audits, time.Since(start).Round(time.Millisecond), len(rep.Changes), len(rep.Completions))
 	c.asgStep()
 	return rep
 }
