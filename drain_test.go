@@ -29,7 +29,7 @@ func TestTerminationHooksOnEveryWorkerGroupNoneOnControlPlane(t *testing.T) {
 	m := &testkit.Mocks{}
 	evaluate(t, m, haConfig(t))
 	var hooked []string
-	for _, h := range m.ByType("aws:autoscaling/lifecycleHook:LifecycleHook") {
+	for _, h := range m.InComponent("aws:autoscaling/lifecycleHook:LifecycleHook", "talos-aws:drain:Drain") {
 		g := str(h, "autoscalingGroupName")
 		if g == haCPASG {
 			t.Errorf("hook %s on the control-plane group: that group belongs to the etcd guard", h.Name)
@@ -56,7 +56,7 @@ func TestTerminationRulesScopedToWorkerGroups(t *testing.T) {
 		t.Error("termination queue not encrypted")
 	}
 	queueARN := "arn:aws:sqs:ap-southeast-1:123456789012:prod-nth"
-	rules := m.ByType("aws:cloudwatch/eventRule:EventRule")
+	rules := m.InComponent("aws:cloudwatch/eventRule:EventRule", "talos-aws:drain:Drain")
 	if len(rules) != 4 {
 		t.Fatalf("%d rules, want lifecycle, spot, rebalance, state-change", len(rules))
 	}
@@ -77,7 +77,7 @@ func TestTerminationRulesScopedToWorkerGroups(t *testing.T) {
 			}
 		}
 	}
-	targets := m.ByType("aws:cloudwatch/eventTarget:EventTarget")
+	targets := m.InComponent("aws:cloudwatch/eventTarget:EventTarget", "talos-aws:drain:Drain")
 	for _, tg := range targets {
 		if str(tg, "arn") != queueARN {
 			t.Errorf("%s targets %s, want the termination queue", tg.Name, str(tg, "arn"))
@@ -178,8 +178,13 @@ func TestNoHooksWhenHandlerOff(t *testing.T) {
 			m := &testkit.Mocks{}
 			evaluate(t, m, cfg)
 			for _, typ := range []string{"aws:autoscaling/lifecycleHook:LifecycleHook", "aws:sqs/queue:Queue", "aws:cloudwatch/eventRule:EventRule"} {
-				if n := len(m.ByType(typ)); n != 0 {
+				if n := len(m.InComponent(typ, "talos-aws:drain:Drain")); n != 0 {
 					t.Errorf("%d %s without a handler", n, typ)
+				}
+			}
+			for _, h := range m.ByType("aws:autoscaling/lifecycleHook:LifecycleHook") {
+				if str(h, "autoscalingGroupName") != haCPASG {
+					t.Errorf("hook %s on worker group %s without a handler", h.Name, str(h, "autoscalingGroupName"))
 				}
 			}
 		})

@@ -90,7 +90,7 @@ func TestGuardStack(t *testing.T) {
 	}
 
 	hooks := map[string]testkit.Resource{}
-	for _, h := range m.ByType("aws:autoscaling/lifecycleHook:LifecycleHook") {
+	for _, h := range m.InComponent("aws:autoscaling/lifecycleHook:LifecycleHook", "talos-aws:compute:EtcdGuard") {
 		hooks[str(h, "name")] = h
 		if str(h, "autoscalingGroupName") != asgName {
 			t.Errorf("hook %s on %s", h.Name, str(h, "autoscalingGroupName"))
@@ -117,7 +117,7 @@ func TestGuardStack(t *testing.T) {
 	if s := str(rules["etcd-guard-audit"], "scheduleExpression"); s != compute.AuditSchedule {
 		t.Errorf("audit schedule = %q", s)
 	}
-	if n := len(m.ByType("aws:cloudwatch/eventTarget:EventTarget")); n != 2 {
+	if n := len(m.InComponent("aws:cloudwatch/eventTarget:EventTarget", "talos-aws:compute:EtcdGuard")); n != 2 {
 		t.Errorf("%d event targets, want 2", n)
 	}
 	for _, p := range m.ByType("aws:lambda/permission:Permission") {

@@ -117,7 +117,8 @@ func AssumeRoleLambda() PolicyDocument {
 // audits in a row. It is created before the control-plane ASG, which names
 // it as its instance refresh's rollback condition.
 func etcdAlarm(ctx *pulumi.Context, name string, cfg *config.Config, tagged pulumi.StringMap, parent pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
-	return cloudwatch.NewMetricAlarm(ctx, name+"-etcd-degraded", &cloudwatch.MetricAlarmArgs{
+	// "cp-" keeps the resource name out of reach of pool names (reserved).
+	return cloudwatch.NewMetricAlarm(ctx, name+"-cp-etcd-degraded", &cloudwatch.MetricAlarmArgs{
 		Name:               pulumi.String(EtcdAlarmName(cfg.ClusterName)),
 		AlarmDescription:   pulumi.String("etcd has an unhealthy or stale voting member (published by the etcd guard); rolls back a control-plane instance refresh"),
 		Namespace:          pulumi.String(awsapi.Namespace),

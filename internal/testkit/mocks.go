@@ -463,6 +463,18 @@ func (m *Mocks) ByType(typ string) []Resource {
 	return out
 }
 
+// InComponent returns the recorded resources of one type whose parent is a
+// component of the given type token (e.g. "talos-aws:drain:Drain").
+func (m *Mocks) InComponent(typ, component string) []Resource {
+	var out []Resource
+	for _, r := range m.ByType(typ) {
+		if strings.Contains(r.Parent, "::"+component+"::") || strings.Contains(r.Parent, "$"+component+"::") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // ByName finds a resource by logical name.
 func (m *Mocks) ByName(name string) (Resource, bool) {
 	for _, r := range m.Resources {
