@@ -41,9 +41,6 @@ type Addons struct {
 	pulumi.ResourceState
 
 	Releases map[string]*helmv3.Release
-	// ProviderKubeconfig is the kubeconfig the Kubernetes provider gets:
-	// unknown in previews, and in `up` only once the API server is ready.
-	ProviderKubeconfig pulumi.StringOutput
 	// Provider is the cluster's Kubernetes provider, for other stages'
 	// Kubernetes resources.
 	Provider *kubernetes.Provider
@@ -63,7 +60,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := ctx.RegisterComponentResource("talos-aws:addons:Addons", name, a, opts...); err != nil {
 		return nil, err
 	}
-	a.ProviderKubeconfig = gatedKubeconfig(ctx, args)
+	// The kubeconfig the Kubernetes provider gets: unknown in previews, and
+	// in `up` only once the API server is ready.
+	providerKubeconfig := gatedKubeconfig(ctx, args)
 	// pulumi-kubernetes v4.32.0 provider.go: Configure dials the cluster
 	// once (server version, then API discovery) whenever the kubeconfig is
 	// known, and on failure marks it unreachable for the whole run; Create
@@ -83,7 +82,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// Helm releases ignore it on delete anyway (provider.go Delete). The
 	// README's destroy section has the dead-cluster path.
 	k8s, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig:        a.ProviderKubeconfig,
+		Kubeconfig:        providerKubeconfig,
 		ClusterIdentifier: args.ClusterID,
 	}, pulumi.Parent(a))
 	if err != nil {
@@ -145,7 +144,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// In a preview the kubeconfig is unknown, so the wait never runs.
 	want := config.ExpectedNodes(cfg)
 	requireInit := cfg.Addons.CloudControllerManager.Enabled
-	waitOn := []any{a.ProviderKubeconfig}
+	waitOn := []any{providerKubeconfig}
 	for _, r := range early {
 		waitOn = append(waitOn, r.(*helmv3.Release).Status)
 	}

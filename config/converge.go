@@ -18,24 +18,25 @@ const (
 func ExpectedNodes(c *Config) int {
 	n := c.ControlPlane.Count
 	for _, p := range c.WorkerPools {
-		if p.Autoscaled {
-			n += p.MinSize
-		} else {
-			n += p.DesiredCapacity
-		}
+		n += poolSize(p)
 	}
 	return n
+}
+
+// poolSize is the node count a pool is sure to have: desiredCapacity, or for
+// an autoscaled pool its minimum.
+func poolSize(p WorkerPool) int {
+	if p.Autoscaled {
+		return p.MinSize
+	}
+	return p.DesiredCapacity
 }
 
 // Schedulable reports whether a pool's nodes accept ordinary pods: it has
 // nodes (see ExpectedNodes) and no taint that repels pods without a
 // matching toleration (PreferNoSchedule only discourages).
 func Schedulable(p WorkerPool) bool {
-	size := p.DesiredCapacity
-	if p.Autoscaled {
-		size = p.MinSize
-	}
-	if size < 1 {
+	if poolSize(p) < 1 {
 		return false
 	}
 	for _, t := range p.Taints {

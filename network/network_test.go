@@ -144,8 +144,11 @@ func TestLoadBalancers(t *testing.T) {
 		if str(l, "loadBalancerType") != "network" || !l.Inputs["enableCrossZoneLoadBalancing"].BoolValue() {
 			t.Errorf("%s: not a cross-zone NLB", l.Name)
 		}
-		if len(l.Inputs["securityGroups"].ArrayValue()) == 0 {
-			t.Errorf("%s: no security group", l.Name)
+		// The internal NLB: its own group; the public one: its own and the
+		// CI access group (TestCIAccessGroupIsRulelessAndOnlyOnThePublicNLB).
+		want := map[string]int{"network-int": 1, "network-pub": 2}[l.Name]
+		if n := len(l.Inputs["securityGroups"].ArrayValue()); n != want {
+			t.Errorf("%s: %d security groups, want %d", l.Name, n, want)
 		}
 	}
 	internal, public := lbs["network-int"], lbs["network-pub"]
@@ -404,8 +407,10 @@ func TestCIAccessPolicyTouchesOnlyTheTaggedGroup(t *testing.T) {
 	if err := json.Unmarshal([]byte(network.CIAccessPolicy("prod")), &doc); err != nil {
 		t.Fatal(err)
 	}
+	granted := map[string]bool{}
 	for _, s := range doc.Statement {
 		for _, a := range s.Action {
+			granted[a] = true
 			if strings.HasPrefix(a, "ec2:Describe") {
 				continue
 			}
@@ -416,6 +421,9 @@ func TestCIAccessPolicyTouchesOnlyTheTaggedGroup(t *testing.T) {
 				t.Errorf("%s without the cluster's tag condition: %v", a, s.Condition)
 			}
 		}
+	}
+	if !granted["ec2:AuthorizeSecurityGroupIngress"] || !granted["ec2:RevokeSecurityGroupIngress"] {
+		t.Errorf("the policy must let CI open and close its rule: %v", granted)
 	}
 	script, err := os.ReadFile("../scripts/ci-access.sh")
 	if err != nil {

@@ -42,8 +42,6 @@ type Talos struct {
 	// ClusterID is the Talos cluster id from the machine secrets (secret):
 	// the same for the cluster's whole life, new only with new secrets.
 	ClusterID pulumi.StringOutput
-	// ControlPlaneNodes are the running control-plane nodes' private IPs.
-	ControlPlaneNodes pulumi.StringArrayOutput
 	BootstrapNode     pulumi.StringOutput
 	BootstrapResource *machine.Bootstrap
 	Kubeconfig        pulumi.StringOutput
@@ -136,7 +134,6 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	nodeIPs := found.ApplyT(func(r ec2.GetInstancesResult) []string {
 		return NodeIPs(ZipInstances(r.Ids, r.PrivateIps))
 	}).(pulumi.StringArrayOutput)
-	t.ControlPlaneNodes = nodeIPs
 
 	cc := t.secrets.ClientConfiguration
 	t.ClientConfiguration = cc
