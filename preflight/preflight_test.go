@@ -66,13 +66,14 @@ func TestPlanDev(t *testing.T) {
 	cfg := stack(t, "Pulumi.dev.yaml")
 	p := preflight.PlanQuotas(cfg, 1)
 	checkPlan(t, p, []want{
-		{"L-1216C47A", 4, 4},  // t3.medium 2 vCPUs × (1 + 1)
-		{"L-34B43A08", 4, 12}, // t3.large 2 vCPUs × (1 + 1); at maxSize 3: × (3 + 3)
-		{"L-0263D0A3", 1, 1},  // one NAT gateway
-		{"L-F678F1CE", 1, 1},  // the VPC
-		{"L-A4707A72", 1, 1},  // its Internet gateway
-		{"L-FE5A380F", 1, 1},  // one NAT gateway per AZ at most
-		{"L-69A177A2", 2, 2},  // internal and public NLB
+		{"L-1216C47A", 4, 4},     // t3.medium 2 vCPUs × (1 + 1)
+		{"L-34B43A08", 4, 12},    // t3.large 2 vCPUs × (1 + 1); at maxSize 3: × (3 + 3)
+		{"L-0263D0A3", 1, 1},     // one NAT gateway
+		{"L-F678F1CE", 1, 1},     // the VPC
+		{"L-A4707A72", 1, 1},     // its Internet gateway
+		{"L-FE5A380F", 1, 1},     // one NAT gateway per AZ at most
+		{"L-69A177A2", 2, 2},     // internal and public NLB
+		{"L-B99A9384", 101, 101}, // the guard's 1 reserved + 100 AWS keeps unreserved
 	})
 	if got := p.Needs[0].Parts; !slices.Equal(got, []string{"controlPlane: (1 + 1 during a roll) × t3.medium 2 vCPUs = 4"}) {
 		t.Errorf("control-plane parts %q", got)
@@ -92,6 +93,7 @@ func TestPlanHA(t *testing.T) {
 		{"L-A4707A72", 1, 1},
 		{"L-FE5A380F", 1, 1},
 		{"L-69A177A2", 2, 2},
+		{"L-B99A9384", 101, 101},
 	})
 }
 
@@ -104,6 +106,7 @@ func TestPlanTwentyPools(t *testing.T) {
 		{"L-A4707A72", 1, 1},
 		{"L-FE5A380F", 1, 1},
 		{"L-69A177A2", 2, 2},
+		{"L-B99A9384", 101, 101},
 	})
 	if n := len(p.Needs[0].Parts); n != 21 {
 		t.Errorf("%d parts, want the control plane and 20 pools", n)
@@ -172,6 +175,7 @@ func limits(over map[string]float64) map[string]preflight.Limit {
 		l[q] = preflight.Limit{Value: 5}
 	}
 	l["L-69A177A2"] = preflight.Limit{Value: 50}
+	l["L-B99A9384"] = preflight.Limit{Value: 1000}
 	for k, v := range over {
 		l[k] = preflight.Limit{Value: v}
 	}
@@ -208,6 +212,13 @@ func TestEvaluate(t *testing.T) {
 	}
 	if !strings.Contains(r.Errors[1], `"EC2-VPC Elastic IPs" (ec2 L-0263D0A3) in ap-southeast-1 is 2; this stack needs 3`) {
 		t.Errorf("EIP error %s", r.Errors[1])
+	}
+
+	// A new account's Lambda concurrency (10): the guard's reservation
+	// would be refused halfway through the first `up`.
+	r = preflight.Evaluate(plan, limits(map[string]float64{"L-B99A9384": 10}), "ap-southeast-1")
+	if len(r.Errors) != 1 || !strings.Contains(r.Errors[0], `"Concurrent executions" (lambda L-B99A9384) in ap-southeast-1 is 10; this stack needs 101`) {
+		t.Errorf("lambda concurrency: errors %v", r.Errors)
 	}
 
 	// Near the limit (over 80%) and over it at maxSize: warnings only.

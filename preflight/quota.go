@@ -61,13 +61,22 @@ var (
 	InternetGateways = Quota{Service: "vpc", Code: "L-A4707A72", Name: "Internet gateways per Region", Short: "Internet gateways", Unit: ""}
 	NATGatewaysPerAZ = Quota{Service: "vpc", Code: "L-FE5A380F", Name: "NAT gateways per Availability Zone", Short: "NAT gateways per AZ", Unit: ""}
 	NLBs             = Quota{Service: "elasticloadbalancing", Code: "L-69A177A2", Name: "Network Load Balancers per Region", Short: "NLBs", Unit: ""}
+	// LambdaConcurrency is the account's Lambda concurrent executions. The
+	// etcd guard reserves one, and AWS refuses a reservation that leaves
+	// fewer than 100 unreserved ("You can reserve up to the Unreserved
+	// account concurrency value ... minus 100", Lambda developer guide,
+	// configuration-concurrency); new accounts can start at 10.
+	LambdaConcurrency = Quota{Service: "lambda", Code: "L-B99A9384", Name: "Concurrent executions", Short: "Lambda concurrent executions", Unit: ""}
 )
+
+// LambdaUnreservedMinimum is the concurrency AWS keeps unreserved.
+const LambdaUnreservedMinimum = 100
 
 // quotaOrder is the order needs are reported in.
 var quotaOrder = []Quota{
 	OnDemandStandard, OnDemandF, OnDemandG, OnDemandInf, OnDemandP, OnDemandX,
 	SpotStandard, SpotF, SpotG, SpotInf, SpotP, SpotX,
-	ElasticIPs, VPCs, InternetGateways, NATGatewaysPerAZ, NLBs,
+	ElasticIPs, VPCs, InternetGateways, NATGatewaysPerAZ, NLBs, LambdaConcurrency,
 }
 
 // The worker pools' instance refresh (compute.workerPool): 100% stays healthy
@@ -257,6 +266,8 @@ func PlanQuotas(cfg *config.Config, azCount int) Plan {
 	add(VPCs, 1, 1, "the cluster's VPC")
 	add(InternetGateways, 1, 1, "the VPC's Internet gateway")
 	add(NLBs, 2, 2, "the internal and the public NLB")
+	add(LambdaConcurrency, LambdaUnreservedMinimum+1, LambdaUnreservedMinimum+1,
+		fmt.Sprintf("1 reserved for the etcd guard + the %d AWS keeps unreserved", LambdaUnreservedMinimum))
 
 	var plan Plan
 	for _, q := range quotaOrder {
