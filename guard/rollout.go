@@ -37,6 +37,9 @@ var failedRefresh = map[string]bool{
 	"Failed": true, "Cancelled": true, "RollbackSuccessful": true, "RollbackFailed": true,
 }
 
+// RunnerClockSkew is how far the runner's clock may be ahead of AWS's.
+const RunnerClockSkew = 2 * time.Minute
+
 // RolloutState decides whether the control plane has finished rolling, so
 // that worker pools may roll after it (a kubelet must never be newer than
 // the API server). It reads only what AWS reports: the refreshes started
@@ -45,6 +48,10 @@ var failedRefresh = map[string]bool{
 // failed, was cancelled or rolled back is an error: the workers must not
 // roll onto a control plane that did not.
 func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample) (RolloutResult, error) {
+	// since is the runner's clock, Start is AWS's: allow for a runner whose
+	// clock runs ahead, or a refresh this run started would be skipped and
+	// the workers would roll without the etcd check.
+	since = since.Add(-RunnerClockSkew)
 	var latest *Refresh
 	for i := range refreshes {
 		r := &refreshes[i]

@@ -18,6 +18,8 @@ func TestRolloutState(t *testing.T) {
 	}{
 		{name: "no refresh at all: nothing rolled, done", done: true},
 		{name: "only an old refresh from an earlier up: done", refreshes: []Refresh{{ID: "r0", Status: "Failed", Start: t0.Add(-time.Hour)}}, done: true},
+		{name: "runner clock a minute ahead: the refresh it started still counts", refreshes: []Refresh{{ID: "r1", Status: "RollbackFailed", Start: t0.Add(-time.Minute)}},
+			err: "r1 ended RollbackFailed"},
 		{name: "refresh running: wait", refreshes: []Refresh{{ID: "r1", Status: "InProgress", Start: t0.Add(time.Minute)}}, wait: "r1 is InProgress"},
 		{name: "an older refresh still running also blocks", refreshes: []Refresh{{ID: "r0", Status: "Cancelling", Start: t0.Add(-time.Hour)}}, wait: "r0 is Cancelling"},
 		{name: "refresh rolled back by the alarm: error", refreshes: []Refresh{{ID: "r1", Status: "RollbackSuccessful", StatusReason: "alarm etcd-degraded", Start: t0.Add(time.Minute)}},
