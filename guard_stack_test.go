@@ -78,7 +78,7 @@ func TestGuardStack(t *testing.T) {
 	}
 	prefs := asg.Inputs["instanceRefresh"].ObjectValue()["preferences"].ObjectValue()
 	if prefs["minHealthyPercentage"].NumberValue() != 100 || int(prefs["maxHealthyPercentage"].NumberValue()) != compute.RefreshMaxHealthyPercentage(count) ||
-		!prefs["autoRollback"].BoolValue() || prefs["scaleInProtectedInstances"].StringValue() != "Refresh" {
+		prefs["autoRollback"].BoolValue() || prefs["scaleInProtectedInstances"].StringValue() != "Refresh" {
 		t.Errorf("instance refresh preferences = %v", prefs)
 	}
 	alarms := testkit.Strings(prefs["alarmSpecification"].ObjectValue()["alarms"])

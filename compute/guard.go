@@ -152,7 +152,12 @@ func controlPlaneRefresh(count int, alarm pulumi.StringInput) *autoscaling.Group
 			ScaleInProtectedInstances: pulumi.String("Refresh"),
 			StandbyInstances:          pulumi.String("Wait"),
 			InstanceWarmup:            pulumi.String("60"),
-			AutoRollback:              pulumi.Bool(true),
+			// The alarm stops the refresh (status Failed) rather than rolling
+			// it back: the provider moves the group to the new launch template
+			// version before it starts the refresh, so AWS's rollback would
+			// relaunch the same new version (terraform-provider-aws #34189).
+			// The rollout wait then fails the `up` before any worker rolls.
+			AutoRollback: pulumi.Bool(false),
 			AlarmSpecification: &autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs{
 				Alarms: pulumi.StringArray{alarm},
 			},
