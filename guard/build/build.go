@@ -30,9 +30,17 @@ const Package = "./cmd/etcd-guard"
 // from (a test checks this against `go list -deps`).
 var SourceDirs = []string{"cmd/etcd-guard", "guard", "guard/awsapi", "guard/talosclient"}
 
-// Env and Flags are the reproducible build settings.
+// Toolchain is the Go release every build of the Lambda uses, whatever Go
+// the machine running `pulumi up` has (the go command fetches it through the
+// module proxy when the local one differs), so a laptop and CI produce the
+// same bytes. It matches go.mod's go line (TestToolchainMatchesGoMod).
+const Toolchain = "go1.26.8"
+
+// Env and Flags are the reproducible build settings. Every variable that
+// changes the output is set here, not inherited from the machine.
 var (
-	Env   = []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-mod=readonly"}
+	Env = []string{"GOTOOLCHAIN=" + Toolchain, "GOOS=linux", "GOARCH=arm64", "GOARM64=v8.0", "GOEXPERIMENT=",
+		"CGO_ENABLED=0", "GOFLAGS=-mod=readonly"}
 	Flags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="}
 )
 
@@ -98,7 +106,9 @@ func SourceHash(root, goVersion string) (string, error) {
 
 // GoVersion is `go env GOVERSION` of the toolchain that builds.
 func GoVersion() (string, error) {
-	out, err := exec.Command("go", "env", "GOVERSION").Output()
+	cmd := exec.Command("go", "env", "GOVERSION")
+	cmd.Env = append(os.Environ(), Env...)
+	out, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("the etcd guard is compiled by the program and needs the Go toolchain: %w", err)
 	}

@@ -115,3 +115,22 @@ func TestLambdaIsReproducible(t *testing.T) {
 	st, _ := os.Stat(first.Path)
 	t.Logf("etcd-guard zip %d bytes, built in %s (first) and %s (second, warm Go cache)", st.Size(), first.Elapsed, second.Elapsed)
 }
+
+// The pinned toolchain is the one go.mod names: a mismatch would make the
+// Lambda's bytes depend on which of the two a machine resolves.
+func TestToolchainMatchesGoMod(t *testing.T) {
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "go.mod")) //nolint:gosec // this module's go.mod
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\ngo "+strings.TrimPrefix(Toolchain, "go")+"\n") {
+		t.Errorf("go.mod's go line does not name %s", Toolchain)
+	}
+	if v, err := GoVersion(); err != nil || v != Toolchain {
+		t.Errorf("GoVersion() = %q, %v; want %s", v, err, Toolchain)
+	}
+}
