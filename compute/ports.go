@@ -46,7 +46,7 @@ func (r Rule) Ports() string {
 
 // Well-known ports (Talos "network connectivity", Kubernetes, Cilium).
 const (
-	apidPort       = 50000
+	apidPort       = network.TalosAPIPort
 	trustdPort     = network.TrustdPort
 	etcdClientPort = 2379
 	etcdPeerPort   = 2380
