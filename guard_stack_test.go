@@ -232,3 +232,19 @@ func TestControlPlaneWaitOrdering(t *testing.T) {
 		}
 	}
 }
+
+// etcdGuardPaused reaches the function, so pausing survives `pulumi up`
+// and `refresh` (a hand-set variable would be reverted by both).
+func TestGuardPauseFromConfig(t *testing.T) {
+	for _, paused := range []string{"false", "true"} {
+		cfg := haConfig(t)
+		cfg["etcdGuardPaused"] = paused
+		m := &testkit.Mocks{}
+		evaluate(t, m, cfg)
+		fn := one(t, m, "aws:lambda/function:Function", "etcd-guard")
+		vars := fn.Inputs["environment"].ObjectValue()["variables"].ObjectValue()
+		if got := vars["GUARD_PAUSED"].StringValue(); got != paused {
+			t.Errorf("etcdGuardPaused %s: GUARD_PAUSED %q", paused, got)
+		}
+	}
+}

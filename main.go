@@ -171,6 +171,7 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		Config: cfg, Tags: tags, VpcID: net.VpcID, PrivateSubnetIDs: net.PrivateSubnetIDs,
 		ControlPlaneSGID: comp.ControlPlaneSGID, ControlPlaneASG: comp.ControlPlaneASG,
 		ClientConfiguration: tal.ClientConfiguration, Bootstrap: tal.BootstrapResource, Artifact: artifact,
+		Paused: cfg.EtcdGuardPaused,
 	}, withAWS); err != nil {
 		return nil, err
 	}

@@ -143,6 +143,9 @@ type Config struct {
 	Tags              StringMap
 	// ReadinessTimeoutMinutes bounds each wait `up` makes on the cluster.
 	ReadinessTimeoutMinutes int
+	// EtcdGuardPaused keeps the etcd guard observing only (metrics, no
+	// membership change, no lifecycle completion), for work by hand.
+	EtcdGuardPaused bool
 	// Backups are the scheduled etcd snapshots (backups.go).
 	Backups Backups
 

@@ -33,6 +33,7 @@ func Parse(src Source) (*Config, Warnings, error) {
 		Region:                  p.str("region"),
 		AZCount:                 p.integer("azCount"),
 		ReadinessTimeoutMinutes: p.integer("readinessTimeoutMinutes"),
+		EtcdGuardPaused:         p.boolean("etcdGuardPaused"),
 		VPCCIDR:                 p.str("vpcCidr"),
 		PodCIDR:                 p.str("podCidr"),
 		ServiceCIDR:             p.str("serviceCidr"),
@@ -104,6 +105,21 @@ func (p parser) integer(key string) int {
 		return def
 	}
 	return n
+}
+
+func (p parser) boolean(key string) bool {
+	def, _ := schemaDefault(key).(bool)
+	v, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		p.errs.Invalid(key, nil, fmt.Sprintf("expected true or false, got %q", v))
+		p.failed[key] = true
+		return def
+	}
+	return b
 }
 
 func (p parser) strings(key string) []string {
