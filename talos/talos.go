@@ -41,7 +41,7 @@ type Talos struct {
 	ClientConfiguration machine.ClientConfigurationOutput
 	// ClusterID is the Talos cluster id from the machine secrets (secret):
 	// the same for the cluster's whole life, new only with new secrets.
-	ClusterID pulumi.StringOutput
+	ClusterID         pulumi.StringOutput
 	BootstrapNode     pulumi.StringOutput
 	BootstrapResource *machine.Bootstrap
 	Kubeconfig        pulumi.StringOutput
