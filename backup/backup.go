@@ -45,6 +45,15 @@ const (
 	MetaNode      = "etcd-node"
 	MetaTakenAt   = "taken-at"
 	MetaEncrypted = "encryption" // "age" or absent
+	MetaReason    = "reason"     // "scheduled", "pre-change", ...
+)
+
+// The freshness metric: published after every backup run, read by the
+// stack's freshness alarm (package backups).
+const (
+	MetricNamespace = "TalosAWS/EtcdBackup"
+	MetricName      = "NewestSnapshotAgeSeconds"
+	MetricDimension = "ClusterName"
 )
 
 // timestampLayout sorts lexically in time order.
@@ -87,6 +96,19 @@ func Newest(keys []string) (time.Time, bool) {
 		}
 	}
 	return newest, found
+}
+
+// DayPrefixes are the key prefixes of the days a snapshot younger than
+// `days` days can be under, newest first: listing them finds the newest
+// snapshot without listing the whole retention.
+func DayPrefixes(cluster string, now time.Time, days int) []string {
+	now = now.UTC()
+	out := make([]string, 0, days)
+	for i := range days {
+		d := now.AddDate(0, 0, -i)
+		out = append(out, fmt.Sprintf("%s/%04d/%02d/%02d/", cluster, d.Year(), d.Month(), d.Day()))
+	}
+	return out
 }
 
 // AgeSeconds is the freshness metric: how old the newest snapshot is.
@@ -144,7 +166,9 @@ type Job struct {
 	// TempDir holds the snapshot while it is checked and encrypted
 	// (Lambda: /tmp). Empty: os.TempDir().
 	TempDir string
-	Now     func() time.Time
+	// Reason is stored with the snapshot ("scheduled", "pre-change").
+	Reason string
+	Now    func() time.Time
 }
 
 // Result describes a stored snapshot.
@@ -188,6 +212,9 @@ func Run(ctx context.Context, job Job, snap Snapshotter, store ObjectStore) (Res
 		meta := map[string]string{MetaSHA256: sum, MetaNode: node, MetaTakenAt: taken.UTC().Format(time.RFC3339)}
 		if job.Recipient != nil {
 			meta[MetaEncrypted] = "age"
+		}
+		if job.Reason != "" {
+			meta[MetaReason] = job.Reason
 		}
 		if err := store.Put(ctx, res.Key, body, size, meta); err != nil {
 			return Result{}, fmt.Errorf("store %s: %w", res.Key, err)

@@ -173,3 +173,15 @@ func TestRunPlainWhenNoRecipient(t *testing.T) {
 		t.Errorf("plain snapshot stored as %s", res.Key)
 	}
 }
+
+func TestDayPrefixes(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 10, 0, 0, time.FixedZone("UTC+8", 8*3600)) // 2026-02-28 16:10 UTC
+	got := DayPrefixes("prod", now, 2)
+	if strings.Join(got, " ") != "prod/2026/02/28/ prod/2026/02/27/" {
+		t.Errorf("prefixes %v, want UTC days, newest first", got)
+	}
+	k := Key("prod", now, "10.0.0.1", true)
+	if !strings.HasPrefix(k, got[0]) {
+		t.Errorf("key %s is not under today's prefix %s", k, got[0])
+	}
+}

@@ -8,15 +8,17 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/talos-aws/talos-aws/backup"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 )
 
-// Metric is what the backup function publishes after each run.
+// Metric is what the etcd guard publishes after each backup run (package
+// backup defines it: the Lambda does not import the stack).
 const (
-	MetricNamespace = "TalosAWS/EtcdBackup"
-	MetricName      = "NewestSnapshotAgeSeconds"
-	MetricDimension = "ClusterName"
+	MetricNamespace = backup.MetricNamespace
+	MetricName      = backup.MetricName
+	MetricDimension = backup.MetricDimension
 )
 
 // statement allows list-valued conditions and principals.

@@ -42,10 +42,15 @@ type Status struct {
 	Errors   []string
 }
 
+// ErrNoGroup is returned by ASGAPI.Instances while the control-plane group
+// does not exist (the first `pulumi up` snapshots before creating it).
+var ErrNoGroup = errors.New("control-plane auto scaling group not found")
+
 // ASGAPI is the part of the Auto Scaling API the guard calls, scoped to the
 // control-plane group.
 type ASGAPI interface {
-	// Instances lists the group's instances with their private addresses.
+	// Instances lists the group's instances with their private addresses;
+	// ErrNoGroup (wrapped) when the group does not exist.
 	Instances(ctx context.Context) ([]Instance, error)
 	// CompleteLifecycleAction completes the pending launch or terminate
 	// action of the instance (the hook follows from its state).

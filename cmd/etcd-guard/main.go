@@ -1,20 +1,28 @@
 // etcd-guard is the Lambda that owns the etcd membership of the control-plane
-// Auto Scaling Group (see package guard). EventBridge invokes it for the
-// group's lifecycle actions and on a schedule; every invocation runs the same
-// stateless reconcile, so the event's content only goes to the log.
+// Auto Scaling Group (see package guard) and takes its etcd backups.
+// EventBridge invokes it for the group's lifecycle actions and on a
+// schedule; every such invocation runs the same stateless reconcile, so the
+// event's content only goes to the log. An event {"action":"backup"} (the
+// backup schedule's constant input, or `pulumi up`'s pre-change invocation
+// with "reason":"pre-change") takes an etcd snapshot instead.
 //
 // Environment (set by the stack):
 //
-//	GUARD_CLUSTER_NAME     metric dimension
-//	GUARD_ASG_NAME, GUARD_LAUNCH_HOOK, GUARD_TERMINATE_HOOK
+//	GUARD_CLUSTER_NAME     metric dimension, snapshot key prefix
+//	GUARD_ASG_TAGS         JSON tag map that finds the control-plane ASG
+//	GUARD_LAUNCH_HOOK, GUARD_TERMINATE_HOOK
 //	GUARD_SECRET_ID        Secrets Manager secret holding the admin talosconfig
 //	GUARD_SUSPECTS_PARAM   SSM parameter for the audit's suspects
 //	GUARD_PAUSED           "true": observe and publish metrics, change nothing
+//	GUARD_BACKUP_BUCKET    backup bucket; empty: backups are off
+//	GUARD_BACKUP_KMS_KEY   the bucket's KMS key ARN
+//	GUARD_BACKUP_AGE_RECIPIENT  optional age recipient (public key)
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -23,11 +31,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"filippo.io/age"
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -43,99 +52,151 @@ type Result struct {
 	Completions []string `json:"completions,omitempty"`
 	Waits       []string `json:"waits,omitempty"`
 	Metrics     guard.Metrics
-	Paused      bool `json:"paused,omitempty"`
+	Paused      bool                `json:"paused,omitempty"`
+	Backup      *guard.BackupReport `json:"backup,omitempty"`
 }
+
+// Event is what the function is invoked with: an EventBridge event
+// (lifecycle action, audit schedule) or a constant backup input.
+type Event struct {
+	Action     string          `json:"action"`
+	Reason     string          `json:"reason"`
+	DetailType string          `json:"detail-type"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// ActionBackup is the input's action that takes a snapshot.
+const ActionBackup = "backup"
 
 type env struct {
-	cluster, asg, launchHook, terminateHook, secretID, suspects string
-	paused                                                      bool
+	cluster, launchHook, terminateHook, secretID, suspects string
+	asgTags                                                map[string]string
+	paused                                                 bool
+	bucket, kmsKey, recipient                              string
 }
 
-func readEnv() (env, error) {
+func readEnv(get func(string) string) (env, error) {
 	e := env{
-		cluster: os.Getenv("GUARD_CLUSTER_NAME"), asg: os.Getenv("GUARD_ASG_NAME"), launchHook: os.Getenv("GUARD_LAUNCH_HOOK"), terminateHook: os.Getenv("GUARD_TERMINATE_HOOK"),
-		secretID: os.Getenv("GUARD_SECRET_ID"), suspects: os.Getenv("GUARD_SUSPECTS_PARAM"), paused: os.Getenv("GUARD_PAUSED") == "true",
+		cluster: get("GUARD_CLUSTER_NAME"), launchHook: get("GUARD_LAUNCH_HOOK"), terminateHook: get("GUARD_TERMINATE_HOOK"),
+		secretID: get("GUARD_SECRET_ID"), suspects: get("GUARD_SUSPECTS_PARAM"), paused: get("GUARD_PAUSED") == "true",
+		bucket: get("GUARD_BACKUP_BUCKET"), kmsKey: get("GUARD_BACKUP_KMS_KEY"), recipient: get("GUARD_BACKUP_AGE_RECIPIENT"),
 	}
 	var missing []string
-
-	for k, v := range map[string]string{"GUARD_CLUSTER_NAME": e.cluster, "GUARD_ASG_NAME": e.asg, "GUARD_LAUNCH_HOOK": e.launchHook, "GUARD_TERMINATE_HOOK": e.terminateHook,
-		"GUARD_SECRET_ID": e.secretID, "GUARD_SUSPECTS_PARAM": e.suspects} {
+	for k, v := range map[string]string{"GUARD_CLUSTER_NAME": e.cluster, "GUARD_ASG_TAGS": get("GUARD_ASG_TAGS"), "GUARD_LAUNCH_HOOK": e.launchHook,
+		"GUARD_TERMINATE_HOOK": e.terminateHook, "GUARD_SECRET_ID": e.secretID, "GUARD_SUSPECTS_PARAM": e.suspects} {
 		if v == "" {
 			missing = append(missing, k)
 		}
+	}
+	if e.bucket != "" && e.kmsKey == "" {
+		missing = append(missing, "GUARD_BACKUP_KMS_KEY")
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		return e, fmt.Errorf("missing environment: %s", strings.Join(missing, ", "))
 	}
+	if err := json.Unmarshal([]byte(get("GUARD_ASG_TAGS")), &e.asgTags); err != nil || len(e.asgTags) == 0 {
+		return e, fmt.Errorf("GUARD_ASG_TAGS must be a non-empty JSON object of tags: %q", get("GUARD_ASG_TAGS"))
+	}
 	return e, nil
 }
 
-// The Talos client survives warm invocations: the secret is read once.
+// app is the function's state; it survives warm invocations (the secret is
+// read once).
+type app struct {
+	rec    *guard.Reconciler
+	backup *guard.Backup // nil: backups are off
+	paused bool
+}
+
 var (
 	once      sync.Once
-	rec       *guard.Reconciler
-	paused    bool
+	theApp    *app
 	initError error
 )
 
-func setup(ctx context.Context) {
-	e, err := readEnv()
+func setup(ctx context.Context) (*app, error) {
+	e, err := readEnv(os.Getenv)
 	if err != nil {
-		initError = err
-		return
+		return nil, err
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		initError = err
-		return
+		return nil, err
 	}
 	tc, err := awsapi.Talosconfig(ctx, secretsmanager.NewFromConfig(cfg), e.secretID)
 	if err != nil {
-		initError = fmt.Errorf("read talosconfig secret: %w", err)
-		return
+		return nil, fmt.Errorf("read talosconfig secret: %w", err)
 	}
 	machine, err := talosclient.New(tc)
 	if err != nil {
-		initError = err
-		return
+		return nil, err
 	}
-	asg := autoscaling.NewFromConfig(cfg)
-	rec = &guard.Reconciler{
+	asg := &awsapi.ASG{AutoScaling: autoscaling.NewFromConfig(cfg), EC2: awsapi.NewEC2(cfg), Tags: e.asgTags, LaunchHook: e.launchHook, TerminateHook: e.terminateHook}
+	cw := cloudwatch.NewFromConfig(cfg)
+	a := &app{paused: e.paused, rec: &guard.Reconciler{
 		Machine: machine,
-		ASG:     &awsapi.ASG{AutoScaling: asg, EC2: awsapi.NewEC2(cfg), Name: e.asg, LaunchHook: e.launchHook, TerminateHook: e.terminateHook},
+		ASG:     asg,
 		Store:   &awsapi.Suspects{SSM: ssm.NewFromConfig(cfg), Name: e.suspects},
-		Metrics: &awsapi.Metrics{CloudWatch: cloudwatch.NewFromConfig(cfg), ClusterName: e.cluster},
+		Metrics: &awsapi.Metrics{CloudWatch: cw, ClusterName: e.cluster},
 		Policy:  guard.DefaultPolicy,
 		Logf:    log.Printf,
 		// Talos retries a leave for up to 5 minutes; the function's timeout
 		// (stack: 600 s) leaves room for it.
 		SettleTimeout: 5 * time.Minute,
 		CallTimeout:   10 * time.Second,
+	}}
+	if e.bucket != "" {
+		var r age.Recipient
+		if e.recipient != "" {
+			if r, err = age.ParseX25519Recipient(e.recipient); err != nil {
+				return nil, fmt.Errorf("GUARD_BACKUP_AGE_RECIPIENT: %w", err)
+			}
+		}
+		a.backup = &guard.Backup{
+			ASG: asg, Snapshotter: machine, Cluster: e.cluster, Recipient: r, TempDir: os.TempDir(), Logf: log.Printf,
+			Store:     &awsapi.Snapshots{S3: s3.NewFromConfig(cfg), Bucket: e.bucket, KMSKeyARN: e.kmsKey},
+			Freshness: &awsapi.Freshness{CloudWatch: cw, ClusterName: e.cluster},
+		}
 	}
-	paused = e.paused
+	return a, nil
 }
 
-func handle(ctx context.Context, ev events.CloudWatchEvent) (Result, error) {
-	once.Do(func() { setup(ctx) })
+func handle(ctx context.Context, raw json.RawMessage) (Result, error) {
+	once.Do(func() { theApp, initError = setup(ctx) })
 	if initError != nil {
 		return Result{}, initError
 	}
-	res := Result{Trigger: ev.DetailType, Paused: paused}
+	return theApp.handle(ctx, raw)
+}
+
+// handle dispatches one invocation.
+func (a *app) handle(ctx context.Context, raw json.RawMessage) (Result, error) {
+	var ev Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return Result{}, fmt.Errorf("event is not a JSON object: %w", err)
+	}
+	if ev.Action == ActionBackup {
+		return a.runBackup(ctx, ev)
+	}
+	if ev.Action != "" {
+		return Result{}, fmt.Errorf("unknown action %q (known: %q, or an EventBridge event)", ev.Action, ActionBackup)
+	}
+	res := Result{Trigger: ev.DetailType, Paused: a.paused}
 	if len(ev.Detail) > 0 {
 		log.Printf("trigger %q: %s", ev.DetailType, ev.Detail)
 	}
-	if paused {
+	if a.paused {
 		// Observe and publish only: an operator is acting by hand.
-		obs, err := rec.Observe(ctx)
+		obs, err := a.rec.Observe(ctx)
 		if err != nil {
 			return res, err
 		}
-		plan := guard.Decide(obs, rec.Policy)
+		plan := guard.Decide(obs, a.rec.Policy)
 		res.Metrics, res.Waits = plan.Metrics, append([]string{"paused (GUARD_PAUSED=true): nothing changed"}, plan.Waits...)
-		return res, rec.Metrics.Publish(ctx, plan.Metrics)
+		return res, a.rec.Metrics.Publish(ctx, plan.Metrics)
 	}
-	rep, err := rec.Run(ctx)
+	rep, err := a.rec.Run(ctx)
 	for _, c := range rep.Changes {
 		res.Changes = append(res.Changes, fmt.Sprintf("%s %s (%x) via %s: %s", c.Kind, c.Member, c.MemberID, c.Node, c.Reason))
 	}
@@ -144,6 +205,23 @@ func handle(ctx context.Context, ev events.CloudWatchEvent) (Result, error) {
 	}
 	res.Waits, res.Metrics = rep.Waits, rep.Metrics
 	b, _ := json.Marshal(res) //nolint:errchkjson // plain strings and ints
+	log.Printf("result: %s", b)
+	return res, err
+}
+
+// runBackup takes a snapshot; it runs when the guard is paused too (a
+// snapshot changes nothing in the cluster).
+func (a *app) runBackup(ctx context.Context, ev Event) (Result, error) {
+	if a.backup == nil {
+		return Result{}, errors.New("backups are off for this cluster (backups.enabled): no bucket to write to")
+	}
+	reason := ev.Reason
+	if reason == "" {
+		reason = "scheduled"
+	}
+	rep, err := a.backup.Run(ctx, reason)
+	res := Result{Trigger: ActionBackup, Paused: a.paused, Backup: &rep}
+	b, _ := json.Marshal(res) //nolint:errchkjson // plain strings and numbers
 	log.Printf("result: %s", b)
 	return res, err
 }

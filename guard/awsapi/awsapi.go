@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -37,30 +38,73 @@ const (
 	noSuspectsMarker = "-" // an SSM String parameter cannot be empty
 )
 
-// ASG is the control-plane group.
+// ASG is the control-plane group, named, or found by its tags: the guard
+// is deployed before the group exists (it snapshots etcd before every
+// control-plane change), so the stack cannot hand it the generated name.
 type ASG struct {
-	AutoScaling   *autoscaling.Client
-	EC2           *EC2
+	AutoScaling *autoscaling.Client
+	EC2         *EC2
+	// Name, when set, names the group; otherwise Tags find it on every
+	// call (every tag must match), so a replaced group is found again.
 	Name          string
+	Tags          map[string]string
 	LaunchHook    string
 	TerminateHook string
+	// found is the name of the group the last Instances call read.
+	found string
+}
+
+// DescribeInput asks for the group by name, or by its tags.
+func (a *ASG) DescribeInput() *autoscaling.DescribeAutoScalingGroupsInput {
+	if a.Name != "" {
+		return &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{a.Name}}
+	}
+	keys := make([]string, 0, len(a.Tags))
+	for k := range a.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	in := &autoscaling.DescribeAutoScalingGroupsInput{}
+	for _, k := range keys {
+		in.Filters = append(in.Filters, astypes.Filter{Name: aws.String("tag:" + k), Values: []string{a.Tags[k]}})
+	}
+	return in
+}
+
+// pick is the one group the answer may hold: none is guard.ErrNoGroup (not
+// created yet), two are an error (two stacks tag their groups alike).
+func (a *ASG) pick(groups []astypes.AutoScalingGroup) (astypes.AutoScalingGroup, error) {
+	switch len(groups) {
+	case 0:
+		if a.Name != "" {
+			return astypes.AutoScalingGroup{}, fmt.Errorf("auto scaling group %s: %w", a.Name, guard.ErrNoGroup)
+		}
+		return astypes.AutoScalingGroup{}, fmt.Errorf("no auto scaling group tagged %v: %w", a.Tags, guard.ErrNoGroup)
+	case 1:
+		return groups[0], nil
+	}
+	names := make([]string, 0, len(groups))
+	for _, g := range groups {
+		names = append(names, aws.ToString(g.AutoScalingGroupName))
+	}
+	return astypes.AutoScalingGroup{}, fmt.Errorf("%d auto scaling groups tagged %v (%s): expected one", len(groups), a.Tags, strings.Join(names, ", "))
 }
 
 // Instances implements guard.ASGAPI: the group's instances, with private
 // addresses from EC2 (the ASG API does not report them).
 func (a *ASG) Instances(ctx context.Context) ([]guard.Instance, error) {
-	out, err := a.AutoScaling.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{
-		AutoScalingGroupNames: []string{a.Name},
-	})
+	out, err := a.AutoScaling.DescribeAutoScalingGroups(ctx, a.DescribeInput())
 	if err != nil {
 		return nil, err
 	}
-	if len(out.AutoScalingGroups) != 1 {
-		return nil, fmt.Errorf("auto scaling group %s not found", a.Name)
+	g, err := a.pick(out.AutoScalingGroups)
+	if err != nil {
+		return nil, err
 	}
+	a.found = aws.ToString(g.AutoScalingGroupName)
 	var ids []string
 	var ins []guard.Instance
-	for _, i := range out.AutoScalingGroups[0].Instances {
+	for _, i := range g.Instances {
 		ids = append(ids, aws.ToString(i.InstanceId))
 		ins = append(ins, guard.Instance{
 			ID:      aws.ToString(i.InstanceId),
@@ -91,14 +135,28 @@ func (a *ASG) hook(in guard.Instance) (string, error) {
 	return "", fmt.Errorf("%s is %s: no lifecycle action waits", in.ID, in.State)
 }
 
+func (a *ASG) name() (string, error) {
+	switch {
+	case a.Name != "":
+		return a.Name, nil
+	case a.found != "":
+		return a.found, nil
+	}
+	return "", errors.New("the control-plane group is not known yet: list its instances first")
+}
+
 // CompleteLifecycleAction implements guard.ASGAPI.
 func (a *ASG) CompleteLifecycleAction(ctx context.Context, in guard.Instance, result string) error {
 	hook, err := a.hook(in)
 	if err != nil {
 		return err
 	}
+	name, err := a.name()
+	if err != nil {
+		return err
+	}
 	_, err = a.AutoScaling.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{
-		AutoScalingGroupName: aws.String(a.Name), LifecycleHookName: aws.String(hook),
+		AutoScalingGroupName: aws.String(name), LifecycleHookName: aws.String(hook),
 		InstanceId: aws.String(in.ID), LifecycleActionResult: aws.String(result),
 	})
 	return err
@@ -110,8 +168,12 @@ func (a *ASG) RecordHeartbeat(ctx context.Context, in guard.Instance) error {
 	if err != nil {
 		return err
 	}
+	name, err := a.name()
+	if err != nil {
+		return err
+	}
 	_, err = a.AutoScaling.RecordLifecycleActionHeartbeat(ctx, &autoscaling.RecordLifecycleActionHeartbeatInput{
-		AutoScalingGroupName: aws.String(a.Name), LifecycleHookName: aws.String(hook), InstanceId: aws.String(in.ID),
+		AutoScalingGroupName: aws.String(name), LifecycleHookName: aws.String(hook), InstanceId: aws.String(in.ID),
 	})
 	return err
 }

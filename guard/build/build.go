@@ -28,7 +28,7 @@ const Package = "./cmd/etcd-guard"
 
 // SourceDirs are the module directories whose Go files the binary is built
 // from (a test checks this against `go list -deps`).
-var SourceDirs = []string{"cmd/etcd-guard", "guard", "guard/awsapi", "guard/talosclient"}
+var SourceDirs = []string{"backup", "cmd/etcd-guard", "guard", "guard/awsapi", "guard/talosclient"}
 
 // Toolchain is the Go release every build of the Lambda uses, whatever Go
 // the machine running `pulumi up` has (the go command fetches it through the

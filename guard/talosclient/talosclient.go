@@ -6,6 +6,7 @@ package talosclient
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/talos-aws/talos-aws/backup"
 	"github.com/talos-aws/talos-aws/guard"
 )
 
@@ -152,4 +154,19 @@ func (c *Client) EtcdRemoveMemberByID(ctx context.Context, node string, id uint6
 	return err
 }
 
-var _ guard.MachineAPI = (*Client)(nil)
+// EtcdSnapshot implements backup.Snapshotter: the node's etcd snapshot,
+// streamed (machinery v1.12.0 client.go EtcdSnapshot, one node, no
+// multiplexing: the connection has that node as its only endpoint).
+// The guard's os:admin certificate may call it.
+func (c *Client) EtcdSnapshot(ctx context.Context, node string) (io.ReadCloser, error) {
+	cl, err := c.conn(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	return cl.EtcdSnapshot(ctx, &machine.EtcdSnapshotRequest{})
+}
+
+var (
+	_ guard.MachineAPI   = (*Client)(nil)
+	_ backup.Snapshotter = (*Client)(nil)
+)
