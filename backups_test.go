@@ -79,7 +79,11 @@ func TestBackupBucketEncryptedPrivateVersionedExpiring(t *testing.T) {
 func TestBackupBucketPolicy(t *testing.T) {
 	m := &testkit.Mocks{}
 	evaluate(t, m, haConfig(t))
-	writer := "arn:aws:iam::123456789012:role/backups-writer"
+	// The etcd guard's role is the only writer (no separate writer role).
+	writer := "arn:aws:iam::123456789012:role/etcd-guard-role"
+	if n := len(m.ByType("aws:iam/role:Role")); n != 3 {
+		t.Errorf("%d roles, want the two node roles and the guard's", n)
+	}
 	nodeRoles := []string{"arn:aws:iam::123456789012:role/compute-cp", "arn:aws:iam::123456789012:role/compute-worker"}
 	ss := statements(t, str(one(t, m, "aws:s3/bucketPolicy:BucketPolicy", "backups"), "policy"))
 	bySid := map[string]policyStatement{}
@@ -137,7 +141,13 @@ func TestNoStackRoleCanReadSnapshots(t *testing.T) {
 			}
 		}
 	}
+	// The writer's permission sits on the guard's role: put under the
+	// cluster's prefix, list it, encrypt with the bucket key, publish the
+	// freshness metric. Nothing reads or deletes.
 	w := one(t, m, "aws:iam/rolePolicy:RolePolicy", "backups-writer")
+	if str(w, "role") != "etcd-guard-role" {
+		t.Errorf("backup permission on role %q, want the etcd guard's", str(w, "role"))
+	}
 	var d compute.PolicyDocument
 	if err := json.Unmarshal([]byte(str(w, "policy")), &d); err != nil {
 		t.Fatal(err)
@@ -148,6 +158,30 @@ func TestNoStackRoleCanReadSnapshots(t *testing.T) {
 	for _, s := range d.Statement {
 		if slices.Contains(s.Action, "s3:PutObject") && s.Resource != "arn:aws:s3:::backups/prod/*" {
 			t.Errorf("writer puts to %v, want only the cluster's prefix", s.Resource)
+		}
+		if slices.Contains(s.Action, "kms:GenerateDataKey") && s.Resource != "arn:aws:kms:ap-southeast-1:123456789012:key/backups" {
+			t.Errorf("writer encrypts with %v, want only the backups key", s.Resource)
+		}
+		if slices.Contains(s.Action, "cloudwatch:PutMetricData") && s.Condition["StringEquals"]["cloudwatch:namespace"] != backups.MetricNamespace {
+			t.Errorf("freshness metric not limited to %s: %v", backups.MetricNamespace, s.Condition)
+		}
+	}
+	// Every policy on the guard's role together: no read of any object, no
+	// decrypt with the backups key.
+	for _, p := range m.ByType("aws:iam/rolePolicy:RolePolicy") {
+		if str(p, "role") != "etcd-guard-role" {
+			continue
+		}
+		var d compute.PolicyDocument
+		if err := json.Unmarshal([]byte(str(p, "policy")), &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range d.Statement {
+			for _, a := range st.Action {
+				if strings.HasPrefix(a, "s3:Get") || a == "s3:*" || (a == "kms:Decrypt" && strings.Contains(fmt.Sprint(st.Resource), "key/backups")) {
+					t.Errorf("the guard's %s grants %s on %v", p.Name, a, st.Resource)
+				}
+			}
 		}
 	}
 }
@@ -175,4 +209,164 @@ func TestBackupsOptions(t *testing.T) {
 	if n := len(m.ByType("aws:s3/bucketV2:BucketV2")); n != 0 {
 		t.Errorf("dev stack has %d backup buckets", n)
 	}
+}
+
+func guardEnv(t *testing.T, m *testkit.Mocks) map[string]string {
+	t.Helper()
+	fn := one(t, m, "aws:lambda/function:Function", "etcd-guard")
+	out := map[string]string{}
+	for k, v := range fn.Inputs["environment"].ObjectValue()["variables"].ObjectValue() {
+		if v.IsString() {
+			out[string(k)] = v.StringValue()
+		}
+	}
+	return out
+}
+
+// TestBackupSchedule: with backups on, an EventBridge schedule at
+// intervalMinutes invokes the guard with the backup input; with backups
+// off there is no schedule, no pre-change snapshot and no bucket in the
+// guard's environment.
+func TestBackupSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cfg      map[string]string
+		schedule string
+	}{
+		{"ha default", haConfig(t), "rate(60 minutes)"},
+		{"30 minutes", func() map[string]string {
+			c := haConfig(t)
+			c["backups"] = `{"intervalMinutes":30,"retentionDays":7,"ageRecipient":"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"}`
+			return c
+		}(), "rate(30 minutes)"},
+		{"dev (off)", devConfig(t), ""},
+	} {
+		m := &testkit.Mocks{}
+		evaluate(t, m, tc.cfg)
+		env := guardEnv(t, m)
+		var rule *testkit.Resource
+		for _, r := range m.ByType("aws:cloudwatch/eventRule:EventRule") {
+			if r.Name == "etcd-guard-backup" {
+				rule = &r
+			}
+		}
+		if tc.schedule == "" {
+			if rule != nil || len(m.ByType("aws:lambda/invocation:Invocation")) != 0 || env["GUARD_BACKUP_BUCKET"] != "" {
+				t.Errorf("%s: backups off, yet a schedule (%v), an invocation or a bucket (%q)", tc.name, rule != nil, env["GUARD_BACKUP_BUCKET"])
+			}
+			continue
+		}
+		if rule == nil {
+			t.Fatalf("%s: no backup schedule", tc.name)
+		}
+		if s := str(*rule, "scheduleExpression"); s != tc.schedule {
+			t.Errorf("%s: schedule %q, want %q", tc.name, s, tc.schedule)
+		}
+		target := one(t, m, "aws:cloudwatch/eventTarget:EventTarget", "etcd-guard-backup")
+		if str(target, "arn") != "arn:aws:lambda:ap-southeast-1:123456789012:function:etcd-guard" && !strings.Contains(str(target, "arn"), "etcd-guard") {
+			t.Errorf("%s: backup target %q is not the guard", tc.name, str(target, "arn"))
+		}
+		var in map[string]string
+		if err := json.Unmarshal([]byte(str(target, "input")), &in); err != nil || in["action"] != "backup" {
+			t.Errorf("%s: target input %q (%v), want the backup action", tc.name, str(target, "input"), err)
+		}
+		if str(target, "rule") != str(*rule, "name") && str(target, "rule") != "etcd-guard-backup" {
+			t.Errorf("%s: target on rule %q", tc.name, str(target, "rule"))
+		}
+		perm := one(t, m, "aws:lambda/permission:Permission", "etcd-guard-backup")
+		if str(perm, "principal") != "events.amazonaws.com" || !strings.Contains(str(perm, "sourceArn"), "etcd-guard-backup") {
+			t.Errorf("%s: permission %v", tc.name, perm.Inputs)
+		}
+		if env["GUARD_BACKUP_BUCKET"] != "backups" || !strings.HasSuffix(env["GUARD_BACKUP_KMS_KEY"], ":key/backups") {
+			t.Errorf("%s: guard env bucket %q key %q", tc.name, env["GUARD_BACKUP_BUCKET"], env["GUARD_BACKUP_KMS_KEY"])
+		}
+		if want := map[bool]string{true: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", false: ""}[tc.name == "30 minutes"]; env["GUARD_BACKUP_AGE_RECIPIENT"] != want {
+			t.Errorf("%s: age recipient %q", tc.name, env["GUARD_BACKUP_AGE_RECIPIENT"])
+		}
+	}
+}
+
+// TestPreChangeSnapshotOrdering: `up` snapshots etcd before every
+// control-plane change. The invocation is registered with the pre-change
+// input and triggers that follow the launch template and the versions; the
+// control-plane ASG depends on it; the function and everything the
+// invocation needs do not depend on the ASG (that would be a cycle).
+func TestPreChangeSnapshotOrdering(t *testing.T) {
+	m := &testkit.Mocks{}
+	evaluate(t, m, haConfig(t))
+	inv := one(t, m, "aws:lambda/invocation:Invocation", "etcd-guard-pre-change")
+	var in map[string]string
+	if err := json.Unmarshal([]byte(str(inv, "input")), &in); err != nil || in["action"] != "backup" || in["reason"] != "pre-change" {
+		t.Errorf("input %q", str(inv, "input"))
+	}
+	if str(inv, "functionName") != "prod-etcd-guard" {
+		t.Errorf("invokes %q", str(inv, "functionName"))
+	}
+	trig := inv.Inputs["triggers"].ObjectValue()
+	for _, k := range []string{"launchTemplateVersion", "talosVersion", "kubernetesVersion", "controlPlaneCount"} {
+		if !trig[resource.PropertyKey(k)].IsString() || trig[resource.PropertyKey(k)].StringValue() == "" {
+			t.Errorf("trigger %s missing: %v", k, trig)
+		}
+	}
+	for _, dep := range [][2]string{
+		{"aws:lambda/function:Function", "etcd-guard"},
+		{"aws:iam/rolePolicy:RolePolicy", "backups-writer"},
+		{"aws:secretsmanager/secretVersion:SecretVersion", "etcd-guard-talosconfig"},
+		{"aws:ec2/securityGroupRule:SecurityGroupRule", "etcd-guard-cp-from-guard"},
+	} {
+		if !dependsOn(inv, dep[0], dep[1]) {
+			t.Errorf("the pre-change snapshot does not wait for %s %s", dep[0], dep[1])
+		}
+	}
+	if len(privateRouteTables(m)) == 0 {
+		t.Fatal("no private route tables")
+	}
+	for _, rt := range privateRouteTables(m) {
+		if !dependsOn(inv, "aws:ec2/routeTable:RouteTable", rt) {
+			t.Errorf("the pre-change snapshot does not wait for the private route table %s", rt)
+		}
+	}
+	asg := one(t, m, "aws:autoscaling/group:Group", "compute-cp")
+	if !dependsOn(asg, "aws:lambda/invocation:Invocation", "etcd-guard-pre-change") {
+		t.Errorf("the control-plane ASG does not wait for the pre-change snapshot (deps %v)", asg.Dependencies)
+	}
+	// Registration order is creation order under mocks: the function and
+	// its invocation come before the group, the hooks after the bootstrap.
+	order := map[string]int{}
+	for i, r := range m.Resources {
+		order[r.Type+"::"+r.Name] = i
+	}
+	if order["aws:lambda/invocation:Invocation::etcd-guard-pre-change"] > order["aws:autoscaling/group:Group::compute-cp"] {
+		t.Error("the invocation is registered after the control-plane group")
+	}
+	env := guardEnv(t, m)
+	if _, ok := env["GUARD_ASG_NAME"]; ok || env["GUARD_ASG_TAGS"] != `{"Name":"prod-control-plane","kubernetes.io/cluster/prod":"owned"}` {
+		t.Errorf("guard env %v: the group must be found by tags, not by its (later) name", env)
+	}
+	// Those tags are the group's.
+	tags := map[string]string{}
+	for _, tg := range asg.Inputs["tags"].ArrayValue() {
+		o := tg.ObjectValue()
+		tags[o["key"].StringValue()] = o["value"].StringValue()
+	}
+	if tags["Name"] != "prod-control-plane" || tags["kubernetes.io/cluster/prod"] != "owned" {
+		t.Errorf("control-plane ASG tags %v do not match GUARD_ASG_TAGS", tags)
+	}
+	// A re-run with the same config registers the same triggers (no
+	// snapshot), a Talos upgrade other ones (a snapshot).
+	m2 := &testkit.Mocks{}
+	evaluate(t, m2, haConfig(t))
+	if a, b := one(t, m2, "aws:lambda/invocation:Invocation", "etcd-guard-pre-change").Inputs["triggers"], inv.Inputs["triggers"]; !a.DeepEquals(b) {
+		t.Errorf("triggers differ between identical runs: %v vs %v", a, b)
+	}
+}
+
+func privateRouteTables(m *testkit.Mocks) []string {
+	var out []string
+	for _, r := range m.ByType("aws:ec2/routeTable:RouteTable") {
+		if strings.Contains(r.Name, "private") {
+			out = append(out, r.Name)
+		}
+	}
+	return out
 }

@@ -139,6 +139,10 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 
+	var (
+		guard *compute.Guard
+		bk    *backups.Backups
+	)
 	comp, err := compute.New(ctx, "compute", compute.Args{
 		Config:           cfg,
 		Tags:             tags,
@@ -154,6 +158,15 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		NetworkReady:     net.PrivateEgress,
 		AMIs:             checked.amis,
 		WaitControlPlane: controlPlaneWaiter(ctx, cfg),
+		// The etcd guard and the backup bucket come before the control-plane
+		// group, which waits for the guard's pre-change snapshot.
+		BeforeControlPlaneASG: func(c *compute.Compute) ([]pulumi.Resource, error) {
+			guard, bk, err = guardAndBackups(ctx, cfg, tags, net, tal, c, withAWS)
+			if err != nil || guard.PreChange == nil {
+				return nil, err
+			}
+			return []pulumi.Resource{guard.PreChange}, nil
+		},
 	}, withAWS)
 	if err != nil {
 		return nil, err
@@ -162,17 +175,7 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	if err := tal.Bootstrap(ctx, "talos", talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}); err != nil {
 		return nil, err
 	}
-
-	artifact, err := guardArtifact(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := compute.NewGuard(ctx, "etcd-guard", compute.GuardArgs{
-		Config: cfg, Tags: tags, VpcID: net.VpcID, PrivateSubnetIDs: net.PrivateSubnetIDs,
-		ControlPlaneSGID: comp.ControlPlaneSGID, ControlPlaneASG: comp.ControlPlaneASG,
-		ClientConfiguration: tal.ClientConfiguration, Bootstrap: tal.BootstrapResource, Artifact: artifact,
-		Paused: cfg.EtcdGuardPaused,
-	}, withAWS); err != nil {
+	if err := guard.Attach(ctx, compute.AttachArgs{ControlPlaneASG: comp.ControlPlaneASG, Bootstrap: tal.BootstrapResource}); err != nil {
 		return nil, err
 	}
 
@@ -200,16 +203,9 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	}
 
 	outputs := map[string]pulumi.Output{}
-	if config.BackupsOn(cfg) {
-		bk, err := backups.New(ctx, "backups", backups.Args{
-			Config:        cfg,
-			Tags:          tags,
-			StackRoleARNs: pulumi.StringArray{comp.ControlPlaneRoleARN, comp.WorkerRoleARN},
-		}, withAWS)
-		if err != nil {
-			return nil, err
-		}
+	if bk != nil {
 		outputs["etcdBackupBucket"] = bk.BucketName
+		// The etcd guard's role: the only writer.
 		outputs["etcdBackupWriterRoleArn"] = bk.WriterRoleARN
 	}
 

@@ -1,6 +1,8 @@
 package backups
 
 import (
+	"fmt"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -17,6 +19,10 @@ type Args struct {
 	Tags   map[string]string
 	// StackRoleARNs are the stack's other roles (node roles), refused reads.
 	StackRoleARNs pulumi.StringArrayInput
+	// WriterRoleARN and WriterRoleName are the only role that writes
+	// snapshots: the etcd guard's (README "Backups and restore").
+	WriterRoleARN  pulumi.StringInput
+	WriterRoleName pulumi.StringInput
 }
 
 // Backups is the backups stage's component resource.
@@ -26,9 +32,12 @@ type Backups struct {
 	BucketName    pulumi.StringOutput
 	KeyARN        pulumi.StringOutput
 	WriterRoleARN pulumi.StringOutput
+	// WriterPolicy is the writer's permission; the writer's first run
+	// waits for it.
+	WriterPolicy *iam.RolePolicy
 }
 
-// New creates the bucket, its key, the writer role and the alarm. Bucket
+// New creates the bucket, its key, the writer's permission and the alarm. Bucket
 // and key outlive the stack (RetainOnDelete): backups exist for the day
 // the cluster is gone, and objects in a kept bucket are unreadable without
 // their key.
@@ -121,23 +130,29 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 
-	writer, err := iam.NewRole(ctx, name+"-writer", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(AssumeRoleLambda().JSON()),
-		Description:      pulumi.String("Writes etcd snapshots of " + cfg.ClusterName + "; cannot read them"),
-		Tags:             tagged,
-	}, parent)
+	b.WriterRoleARN = args.WriterRoleARN.ToStringOutput()
+	writerPolicy := pulumi.All(bucket.Arn, key.Arn).ApplyT(func(v []any) (string, error) {
+		bucketARN, ok := v[0].(string)
+		keyARN, ok2 := v[1].(string)
+		if !ok || !ok2 {
+			return "", fmt.Errorf("backups: bucket and key ARNs are %T, %T", v[0], v[1])
+		}
+		return WriterPolicy(bucketARN, keyARN, cfg.ClusterName).JSON(), nil
+	}).(pulumi.StringOutput)
+	// "backups-writer": the name the policy had on the separate writer role
+	// it replaces.
+	b.WriterPolicy, err = iam.NewRolePolicy(ctx, name+"-writer", &iam.RolePolicyArgs{Role: args.WriterRoleName, Policy: writerPolicy}, parent)
 	if err != nil {
 		return nil, err
 	}
-	b.WriterRoleARN = writer.Arn
-	writerPolicy := pulumi.All(bucket.Arn, key.Arn).ApplyT(func(v []any) string {
-		return WriterPolicy(v[0].(string), v[1].(string), cfg.ClusterName).JSON()
-	}).(pulumi.StringOutput)
-	if _, err := iam.NewRolePolicy(ctx, name+"-writer", &iam.RolePolicyArgs{Role: writer.Name, Policy: writerPolicy}, parent); err != nil {
-		return nil, err
-	}
-	bucketPolicy := pulumi.All(bucket.Arn, writer.Arn, args.StackRoleARNs.ToStringArrayOutput()).ApplyT(func(v []any) string {
-		return BucketPolicy(v[0].(string), v[1].(string), v[2].([]string))
+	bucketPolicy := pulumi.All(bucket.Arn, args.WriterRoleARN, args.StackRoleARNs.ToStringArrayOutput()).ApplyT(func(v []any) (string, error) {
+		bucketARN, ok := v[0].(string)
+		writerARN, ok2 := v[1].(string)
+		stack, ok3 := v[2].([]string)
+		if !ok || !ok2 || !ok3 {
+			return "", fmt.Errorf("backups: bucket policy inputs are %T, %T, %T", v[0], v[1], v[2])
+		}
+		return BucketPolicy(bucketARN, writerARN, stack), nil
 	}).(pulumi.StringOutput)
 	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: bucketPolicy}, withBucket...); err != nil {
 		return nil, err
@@ -160,7 +175,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{"bucket": bucket.Bucket, "keyArn": key.Arn, "writerRoleArn": writer.Arn}); err != nil {
+	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{"bucket": bucket.Bucket, "keyArn": key.Arn, "writerRoleArn": b.WriterRoleARN}); err != nil {
 		return nil, err
 	}
 	return b, nil

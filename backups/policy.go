@@ -1,7 +1,8 @@
 // Package backups is the stack's side of etcd backups: the encrypted,
-// versioned S3 bucket, its key, the write-only backup role and the
-// freshness alarm. Taking the snapshots is package backup's job, run by a
-// Lambda in the VPC (see README "Backups and restore").
+// versioned S3 bucket, its key, the write-only permission of the one role
+// that writes (the etcd guard's) and the freshness alarm. Taking the
+// snapshots is package backup's job, run by the etcd guard's Lambda in the
+// VPC (see README "Backups and restore").
 package backups
 
 import (
@@ -55,7 +56,7 @@ func BucketPolicy(bucketARN, writerARN string, stackRoleARNs []string) string {
 	return string(b)
 }
 
-// WriterPolicy is the backup role's own permission: put snapshots under
+// WriterPolicy is the writer's (the etcd guard role's) backup permission: put snapshots under
 // the cluster's prefix (SSE-KMS needs GenerateDataKey on the key), list
 // that prefix to compute the freshness metric after a failed run, and
 // publish the metric in its namespace. No read, no delete.
@@ -68,13 +69,6 @@ func WriterPolicy(bucketARN, keyARN, cluster string) compute.PolicyDocument {
 		{Sid: "FreshnessMetric", Effect: "Allow", Action: []string{"cloudwatch:PutMetricData"}, Resource: "*",
 			Condition: map[string]map[string]string{"StringEquals": {"cloudwatch:namespace": MetricNamespace}}},
 	}}
-}
-
-// AssumeRoleLambda lets Lambda assume the backup role.
-func AssumeRoleLambda() compute.PolicyDocument {
-	return compute.PolicyDocument{Version: "2012-10-17", Statement: []compute.Statement{{
-		Effect: "Allow", Principal: map[string]string{"Service": "lambda.amazonaws.com"}, Action: []string{"sts:AssumeRole"},
-	}}}
 }
 
 // Alarm is the freshness alarm's shape.

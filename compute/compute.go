@@ -79,6 +79,11 @@ type Args struct {
 	// plane has rolled (in `pulumi up` only), so a kubelet is never newer
 	// than the API server.
 	WaitControlPlane ControlPlaneWaiter
+	// BeforeControlPlaneASG, when set, runs once the control plane's roles,
+	// security groups and launch template exist and before its group; the
+	// group depends on the resources it returns (the etcd guard's
+	// pre-change snapshot).
+	BeforeControlPlaneASG func(c *Compute) ([]pulumi.Resource, error)
 }
 
 // Compute is the compute stage's component resource.
@@ -181,6 +186,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	c.EtcdAlarmName = alarm.Name
+	asgDeps := append([]pulumi.Resource(nil), args.NetworkReady...)
+	if args.BeforeControlPlaneASG != nil {
+		extra, err := args.BeforeControlPlaneASG(c)
+		if err != nil {
+			return nil, err
+		}
+		asgDeps = append(asgDeps, extra...)
+	}
 	// Safe to replace only with the etcd guard (NewGuard) on its lifecycle
 	// hooks: every replacement leaves a stale member otherwise.
 	// EC2 health checks only: nothing a Talos node serves is healthy before
@@ -207,7 +220,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Version: ltVersion(c.ControlPlaneLaunchTmpl),
 		},
 		Tags: asgTags(tagged("control-plane", nil), nil),
-	}, parent, pulumi.DependsOn(args.NetworkReady))
+	}, parent, pulumi.DependsOn(asgDeps))
 	if err != nil {
 		return nil, err
 	}

@@ -76,20 +76,18 @@ func LifecycleEventPattern(asgName string) string {
 
 // GuardARNs are the resources the guard may act on.
 type GuardARNs struct {
-	Region, ASG, Secret, Key, Parameter, LogGroup string
+	Region, Secret, Key, Parameter, LogGroup string
 }
 
-// GuardPolicy is the guard's inline policy. It may change only this
-// cluster's control-plane ASG (complete and heartbeat its lifecycle
-// actions), read only this secret (decrypting through Secrets Manager with
-// this key), write only its parameter and log group, and publish only to
-// its metric namespace. Describe calls and the VPC network-interface calls
-// Lambda makes for a function in a VPC have no resource-level permissions in
-// IAM, so they take "*".
+// GuardPolicy is the guard's inline policy. It may read only this secret
+// (decrypting through Secrets Manager with this key), write only its
+// parameter and log group, and publish only to its metric namespace.
+// Describe calls and the VPC network-interface calls Lambda makes for a
+// function in a VPC have no resource-level permissions in IAM, so they take
+// "*". Lifecycle actions are a second policy (LifecyclePolicy): the
+// function exists before the control-plane group does.
 func GuardPolicy(a GuardARNs) PolicyDocument {
 	return PolicyDocument{Version: "2012-10-17", Statement: []Statement{
-		{Sid: "LifecycleActions", Effect: "Allow", Resource: a.ASG,
-			Action: []string{"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"}},
 		{Sid: "Describe", Effect: "Allow", Resource: "*",
 			Action: []string{"autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"}},
 		{Sid: "Talosconfig", Effect: "Allow", Resource: a.Secret, Action: []string{"secretsmanager:GetSecretValue"}},
@@ -104,6 +102,37 @@ func GuardPolicy(a GuardARNs) PolicyDocument {
 			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
 		}},
 	}}
+}
+
+// LifecyclePolicy lets the guard complete and heartbeat the lifecycle
+// actions of this cluster's control-plane group only.
+func LifecyclePolicy(asgARN string) PolicyDocument {
+	return PolicyDocument{Version: "2012-10-17", Statement: []Statement{
+		{Sid: "LifecycleActions", Effect: "Allow", Resource: asgARN,
+			Action: []string{"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"}},
+	}}
+}
+
+// ControlPlaneASGTags are the tags that find the control-plane group (the
+// guard's GUARD_ASG_TAGS): its Name tag and the cluster tag, both set by
+// New on the group.
+func ControlPlaneASGTags(cfg *config.Config) map[string]string {
+	return map[string]string{"Name": ControlPlaneASGName(cfg.ClusterName), config.ClusterTagPrefix + cfg.ClusterName: "owned"}
+}
+
+// ControlPlaneASGName is the control-plane group's Name tag.
+func ControlPlaneASGName(cluster string) string { return cluster + "-control-plane" }
+
+// BackupInput is the guard's input for a snapshot; reason is stored with
+// it.
+func BackupInput(reason string) string {
+	b, _ := json.Marshal(map[string]string{"action": "backup", "reason": reason}) //nolint:errchkjson // strings only
+	return string(b)
+}
+
+// BackupSchedule is the backup rule's schedule.
+func BackupSchedule(intervalMinutes int) string {
+	return fmt.Sprintf("rate(%d minutes)", intervalMinutes)
 }
 
 // AssumeRoleLambda lets Lambda assume the guard's role.
@@ -245,13 +274,9 @@ type GuardArgs struct {
 	VpcID            pulumi.StringInput
 	PrivateSubnetIDs pulumi.StringArrayInput
 	ControlPlaneSGID pulumi.StringInput
-	ControlPlaneASG  *autoscaling.Group
 	// ClientConfiguration is the admin client certificate of the machine
 	// secrets (os:admin; base64 PEM, as the Talos provider returns it).
 	ClientConfiguration machine.ClientConfigurationOutput
-	// Bootstrap is the etcd bootstrap: the launch hook is created after it,
-	// so the first nodes are not held before there is a cluster to join.
-	Bootstrap pulumi.Resource
 	// Artifact is the built Lambda zip (build.Lambda).
 	Artifact build.Artifact
 	// Paused sets GUARD_PAUSED: the guard observes and publishes metrics
@@ -259,28 +284,48 @@ type GuardArgs struct {
 	Paused bool
 }
 
-// Guard is the etcd guard's component resource.
+// Guard is the etcd guard's component resource. It is built in three
+// steps around the control-plane group: NewGuard (network, secret, role),
+// Deploy (the function, and the pre-change snapshot the group waits for),
+// Attach (hooks and triggers, once the group and the bootstrap exist).
 type Guard struct {
 	pulumi.ResourceState
 
 	FunctionName    pulumi.StringOutput
 	SecurityGroupID pulumi.StringOutput
 	SecretARN       pulumi.StringOutput
+	RoleARN         pulumi.StringOutput
+	RoleName        pulumi.StringOutput
+	// Function and PreChange (nil with backups off) exist after Deploy.
+	Function  *lambda.Function
+	PreChange *lambda.Invocation
+
+	args   GuardArgs
+	name   string
+	parent pulumi.ResourceOption
+	tagged pulumi.StringMap
+	// deps are what the function and the pre-change invocation need in
+	// place: the secret's value, the role's policy, the 50000 rules.
+	deps []pulumi.Resource
+	// backup is set by Deploy when backups are on.
+	backup *GuardBackup
 }
 
-// NewGuard creates the etcd guard: a Lambda in the private subnets that
-// reaches the control-plane nodes' Talos API (tcp/50000) from its own
-// security group, with the admin talosconfig in Secrets Manager under a
-// customer-managed KMS key, triggered by the control-plane ASG's lifecycle
-// hooks through EventBridge and by a schedule.
+// NewGuard registers the etcd guard and creates what its function needs: a
+// security group that reaches the control-plane nodes' Talos API
+// (tcp/50000), the admin talosconfig in Secrets Manager under a
+// customer-managed KMS key, the suspects parameter, the log group and the
+// role. Nothing here depends on the control-plane group.
 func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.ResourceOption) (*Guard, error) {
 	cfg := args.Config
-	g := &Guard{}
+	g := &Guard{args: args, name: name}
 	if err := ctx.RegisterComponentResource("talos-aws:compute:EtcdGuard", name, g, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(g)
+	g.parent = parent
 	tagged := tags.For(args.Tags, cfg.ClusterName+"-etcd-guard", nil)
+	g.tagged = tagged
 	fnName := GuardFunctionName(cfg.ClusterName)
 
 	// Network: the guard's own group; it talks to nodes on 50000 and to AWS
@@ -292,25 +337,28 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 		return nil, err
 	}
 	g.SecurityGroupID = sg.ID().ToStringOutput()
-	if _, err := ec2.NewSecurityGroupRule(ctx, name+"-egress-talos", &ec2.SecurityGroupRuleArgs{
+	egressTalos, err := ec2.NewSecurityGroupRule(ctx, name+"-egress-talos", &ec2.SecurityGroupRuleArgs{
 		SecurityGroupId: sg.ID(), Type: pulumi.String("egress"), Protocol: pulumi.String("tcp"),
 		FromPort: pulumi.Int(apidPort), ToPort: pulumi.Int(apidPort), SourceSecurityGroupId: args.ControlPlaneSGID,
 		Description: pulumi.String("Talos API on control-plane nodes"),
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := ec2.NewSecurityGroupRule(ctx, name+"-egress-aws", &ec2.SecurityGroupRuleArgs{
+	egressAWS, err := ec2.NewSecurityGroupRule(ctx, name+"-egress-aws", &ec2.SecurityGroupRuleArgs{
 		SecurityGroupId: sg.ID(), Type: pulumi.String("egress"), Protocol: pulumi.String("tcp"),
 		FromPort: pulumi.Int(443), ToPort: pulumi.Int(443), CidrBlocks: pulumi.StringArray{pulumi.String("0.0.0.0/0")},
-		Description: pulumi.String("AWS APIs (Auto Scaling, EC2, Secrets Manager, SSM, CloudWatch) through the NAT"),
-	}, parent); err != nil {
+		Description: pulumi.String("AWS APIs (Auto Scaling, EC2, Secrets Manager, SSM, CloudWatch, S3) through the NAT"),
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := ec2.NewSecurityGroupRule(ctx, name+"-cp-from-guard", &ec2.SecurityGroupRuleArgs{
+	ingressCP, err := ec2.NewSecurityGroupRule(ctx, name+"-cp-from-guard", &ec2.SecurityGroupRuleArgs{
 		SecurityGroupId: args.ControlPlaneSGID, Type: pulumi.String("ingress"), Protocol: pulumi.String("tcp"),
 		FromPort: pulumi.Int(apidPort), ToPort: pulumi.Int(apidPort), SourceSecurityGroupId: sg.ID(),
 		Description: pulumi.String("Talos API from the etcd guard only"),
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
 
@@ -342,9 +390,10 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 			secretString = nil
 		}
 	}
-	if _, err := secretsmanager.NewSecretVersion(ctx, name+"-talosconfig", &secretsmanager.SecretVersionArgs{
+	version, err := secretsmanager.NewSecretVersion(ctx, name+"-talosconfig", &secretsmanager.SecretVersionArgs{
 		SecretId: sm.ID(), SecretString: secretString,
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
 	// The audit owns the value after creation.
@@ -368,66 +417,187 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 	if err != nil {
 		return nil, err
 	}
-	policy := pulumi.All(args.ControlPlaneASG.Arn, sm.Arn, key.Arn, param.Arn, logs.Arn).ApplyT(func(v []any) (string, error) {
-		s := make([]string, len(v))
-		for i := range v {
-			str, ok := v[i].(string)
-			if !ok {
-				return "", fmt.Errorf("compute: guard policy input %d is %T", i, v[i])
-			}
-			s[i] = str
+	g.RoleARN, g.RoleName = role.Arn, role.Name
+	policy := pulumi.All(sm.Arn, key.Arn, param.Arn, logs.Arn).ApplyT(func(v []any) (string, error) {
+		s, err := strs(v)
+		if err != nil {
+			return "", err
 		}
-		return GuardPolicy(GuardARNs{Region: cfg.Region, ASG: s[0], Secret: s[1], Key: s[2], Parameter: s[3], LogGroup: s[4]}).JSON(), nil
+		return GuardPolicy(GuardARNs{Region: cfg.Region, Secret: s[0], Key: s[1], Parameter: s[2], LogGroup: s[3]}).JSON(), nil
 	}).(pulumi.StringOutput)
 	rolePolicy, err := iam.NewRolePolicy(ctx, name+"-role", &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent)
 	if err != nil {
 		return nil, err
 	}
+	g.deps = []pulumi.Resource{logs, rolePolicy, version, param, egressTalos, egressAWS, ingressCP}
+	return g, nil
+}
 
+func strs(v []any) ([]string, error) {
+	s := make([]string, len(v))
+	for i := range v {
+		str, ok := v[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("compute: guard policy input %d is %T", i, v[i])
+		}
+		s[i] = str
+	}
+	return s, nil
+}
+
+// GuardBackup turns on the guard's backups.
+type GuardBackup struct {
+	Bucket pulumi.StringInput
+	KeyARN pulumi.StringInput
+	// WriterPolicy is the role's permission to write snapshots (package
+	// backups): the function, and so its first invocation, wait for it.
+	WriterPolicy pulumi.Resource
+}
+
+// DeployArgs configure the function and the pre-change snapshot.
+type DeployArgs struct {
+	// Backup is nil when backups are off: no backup environment, no
+	// pre-change snapshot, no schedule.
+	Backup *GuardBackup
+	// ControlPlaneLaunchTemplate's new versions, and a new control-plane
+	// count, trigger the pre-change snapshot.
+	ControlPlaneLaunchTemplate *ec2.LaunchTemplate
+	// NetworkReady are the private routes (NAT): the function reaches AWS
+	// APIs through them.
+	NetworkReady []pulumi.Resource
+}
+
+// PreChangeTriggers are what re-runs the pre-change snapshot: a new launch
+// template version (which every AMI, instance type or machine
+// configuration change makes, Talos and Kubernetes upgrades included), the
+// versions themselves, and the node count. Any of them changing is an
+// instance refresh or a membership change of the control plane.
+func PreChangeTriggers(cfg *config.Config, launchTemplateVersion pulumi.StringInput) pulumi.StringMap {
+	return pulumi.StringMap{
+		"launchTemplateVersion": launchTemplateVersion,
+		"talosVersion":          pulumi.String(cfg.TalosVersion),
+		"kubernetesVersion":     pulumi.String(cfg.KubernetesVersion),
+		"controlPlaneCount":     pulumi.String(fmt.Sprint(cfg.ControlPlane.Count)),
+	}
+}
+
+// Deploy creates the function and, with backups on, the pre-change
+// snapshot: a lambda.Invocation the control-plane group depends on.
+//
+// The Invocation (pulumi-aws v6.83.4 sdk/go/aws/lambda/invocation.go)
+// invokes synchronously (RequestResponse) on create or replace only
+// (lifecycleScope CREATE_ONLY, the default); a change of its triggers
+// replaces it, so it runs in exactly the `up`s that change the control
+// plane, before the group's update starts the instance refresh. A function
+// error fails it, and `up` stops before touching the control plane. A
+// preview plans it without invoking (the bridged provider's Create runs in
+// `up` only).
+func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
+	cfg := g.args.Config
 	paused := "false"
-	if args.Paused {
+	if g.args.Paused {
 		paused = "true"
 	}
-	fn, err := lambda.NewFunction(ctx, name, &lambda.FunctionArgs{
-		Name:           pulumi.String(fnName),
-		Description:    pulumi.String("etcd membership guard of the " + cfg.ClusterName + " control-plane ASG"),
+	asgTags, err := json.Marshal(ControlPlaneASGTags(cfg))
+	if err != nil {
+		return err
+	}
+	env := pulumi.StringMap{
+		"GUARD_CLUSTER_NAME":   pulumi.String(cfg.ClusterName),
+		"GUARD_ASG_TAGS":       pulumi.String(string(asgTags)),
+		"GUARD_LAUNCH_HOOK":    pulumi.String(LaunchHookName),
+		"GUARD_TERMINATE_HOOK": pulumi.String(TerminateHookName),
+		"GUARD_SECRET_ID":      g.SecretARN,
+		"GUARD_SUSPECTS_PARAM": pulumi.String(SuspectsParameterName(cfg.ClusterName)),
+		"GUARD_PAUSED":         pulumi.String(paused),
+	}
+	deps := append([]pulumi.Resource(nil), g.deps...)
+	// Snapshots wait in /tmp, twice with age (plain and encrypted): room for
+	// two of etcd's default 2 GiB quota, and some.
+	ephemeral := 512
+	if d.Backup != nil {
+		env["GUARD_BACKUP_BUCKET"] = d.Backup.Bucket
+		env["GUARD_BACKUP_KMS_KEY"] = d.Backup.KeyARN
+		if cfg.Backups.AgeRecipient != "" {
+			env["GUARD_BACKUP_AGE_RECIPIENT"] = pulumi.String(cfg.Backups.AgeRecipient)
+		}
+		if d.Backup.WriterPolicy != nil {
+			deps = append(deps, d.Backup.WriterPolicy)
+		}
+		ephemeral = BackupEphemeralMB
+		g.backup = d.Backup
+	}
+	fn, err := lambda.NewFunction(ctx, g.name, &lambda.FunctionArgs{
+		Name:           pulumi.String(GuardFunctionName(cfg.ClusterName)),
+		Description:    pulumi.String("etcd membership guard and backups of the " + cfg.ClusterName + " control plane"),
 		Runtime:        pulumi.String("provided.al2023"),
 		Handler:        pulumi.String("bootstrap"),
 		Architectures:  pulumi.StringArray{pulumi.String("arm64")},
-		Code:           pulumi.NewFileArchive(args.Artifact.Path),
-		SourceCodeHash: pulumi.String(args.Artifact.SHA256),
-		Role:           role.Arn,
+		Code:           pulumi.NewFileArchive(g.args.Artifact.Path),
+		SourceCodeHash: pulumi.String(g.args.Artifact.SHA256),
+		Role:           g.RoleARN,
 		MemorySize:     pulumi.Int(256),
 		Timeout:        pulumi.Int(GuardTimeout),
-		// One run at a time: two runs never change the membership at once.
+		// One run at a time: two runs never change the membership at once,
+		// and a snapshot never overlaps a membership change.
 		ReservedConcurrentExecutions: pulumi.Int(1),
+		EphemeralStorage:             &lambda.FunctionEphemeralStorageArgs{Size: pulumi.Int(ephemeral)},
 		VpcConfig: &lambda.FunctionVpcConfigArgs{
-			SubnetIds: args.PrivateSubnetIDs, SecurityGroupIds: pulumi.StringArray{sg.ID()},
+			SubnetIds: g.args.PrivateSubnetIDs, SecurityGroupIds: pulumi.StringArray{g.SecurityGroupID},
 		},
-		Environment: &lambda.FunctionEnvironmentArgs{Variables: pulumi.StringMap{
-			"GUARD_CLUSTER_NAME":   pulumi.String(cfg.ClusterName),
-			"GUARD_ASG_NAME":       args.ControlPlaneASG.Name,
-			"GUARD_LAUNCH_HOOK":    pulumi.String(LaunchHookName),
-			"GUARD_TERMINATE_HOOK": pulumi.String(TerminateHookName),
-			"GUARD_SECRET_ID":      sm.Arn,
-			"GUARD_SUSPECTS_PARAM": param.Name,
-			"GUARD_PAUSED":         pulumi.String(paused),
-		}},
-		Tags: tagged,
-	}, parent, pulumi.DependsOn([]pulumi.Resource{logs, rolePolicy}))
+		Environment: &lambda.FunctionEnvironmentArgs{Variables: env},
+		Tags:        g.tagged,
+	}, g.parent, pulumi.DependsOn(deps))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	g.FunctionName = fn.Name
+	g.Function, g.FunctionName = fn, fn.Name
+	if d.Backup == nil {
+		return nil
+	}
+	version := d.ControlPlaneLaunchTemplate.LatestVersion.ApplyT(func(v int) string { return fmt.Sprint(v) }).(pulumi.StringOutput)
+	g.PreChange, err = lambda.NewInvocation(ctx, g.name+"-pre-change", &lambda.InvocationArgs{
+		FunctionName: fn.Name,
+		Input:        pulumi.String(BackupInput("pre-change")),
+		Triggers:     PreChangeTriggers(cfg, version),
+	}, g.parent, pulumi.DependsOn(append(append([]pulumi.Resource{fn}, deps...), d.NetworkReady...)))
+	return err
+}
 
-	// Triggers: this group's lifecycle actions, and the audit schedule.
+// BackupEphemeralMB is the function's /tmp with backups on.
+const BackupEphemeralMB = 5120
+
+// AttachArgs name the control-plane group and the bootstrap.
+type AttachArgs struct {
+	ControlPlaneASG *autoscaling.Group
+	// Bootstrap is the etcd bootstrap: the launch hook is created after it,
+	// so the first nodes are not held before there is a cluster to join.
+	Bootstrap pulumi.Resource
+}
+
+// Attach gives the guard its triggers once the control-plane group exists:
+// the group's lifecycle actions through EventBridge, the audit schedule,
+// the backup schedule (backups on), the hooks, and the permission to
+// complete lifecycle actions on that group only.
+func (g *Guard) Attach(ctx *pulumi.Context, a AttachArgs) error {
+	cfg, name, parent, tagged, fn := g.args.Config, g.name, g.parent, g.tagged, g.Function
+	if fn == nil {
+		return fmt.Errorf("compute: the etcd guard's Attach before Deploy")
+	}
+	lifecyclePolicy, err := iam.NewRolePolicy(ctx, name+"-lifecycle", &iam.RolePolicyArgs{
+		Role: g.RoleName, Policy: a.ControlPlaneASG.Arn.ApplyT(func(arn string) string { return LifecyclePolicy(arn).JSON() }).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return err
+	}
+
 	lifecycle, err := cloudwatch.NewEventRule(ctx, name+"-lifecycle", &cloudwatch.EventRuleArgs{
 		Description:  pulumi.String("lifecycle actions of the " + cfg.ClusterName + " control-plane ASG"),
-		EventPattern: args.ControlPlaneASG.Name.ApplyT(LifecycleEventPattern).(pulumi.StringOutput),
+		EventPattern: a.ControlPlaneASG.Name.ApplyT(LifecycleEventPattern).(pulumi.StringOutput),
 		Tags:         tagged,
 	}, parent)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	audit, err := cloudwatch.NewEventRule(ctx, name+"-audit", &cloudwatch.EventRuleArgs{
 		Description:        pulumi.String("etcd membership audit of " + cfg.ClusterName),
@@ -435,55 +605,66 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 		Tags:               tagged,
 	}, parent)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, r := range []struct {
-		n    string
-		rule *cloudwatch.EventRule
-	}{{"lifecycle", lifecycle}, {"audit", audit}} {
+	type trigger struct {
+		n     string
+		rule  *cloudwatch.EventRule
+		input pulumi.StringPtrInput
+	}
+	triggers := []trigger{{"lifecycle", lifecycle, nil}, {"audit", audit, nil}}
+	if g.backup != nil {
+		bk, err := cloudwatch.NewEventRule(ctx, name+"-backup", &cloudwatch.EventRuleArgs{
+			Description:        pulumi.String("etcd snapshot of " + cfg.ClusterName + " to S3"),
+			ScheduleExpression: pulumi.String(BackupSchedule(cfg.Backups.IntervalMinutes)),
+			Tags:               tagged,
+		}, parent)
+		if err != nil {
+			return err
+		}
+		triggers = append(triggers, trigger{"backup", bk, pulumi.String(BackupInput("scheduled"))})
+	}
+	for _, r := range triggers {
 		if _, err := cloudwatch.NewEventTarget(ctx, name+"-"+r.n, &cloudwatch.EventTargetArgs{
-			Rule: r.rule.Name, Arn: fn.Arn,
+			Rule: r.rule.Name, Arn: fn.Arn, Input: r.input,
 		}, parent); err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := lambda.NewPermission(ctx, name+"-"+r.n, &lambda.PermissionArgs{
 			Action: pulumi.String("lambda:InvokeFunction"), Function: fn.Name,
 			Principal: pulumi.String("events.amazonaws.com"), SourceArn: r.rule.Arn,
 		}, parent); err != nil {
-			return nil, err
+			return err
 		}
 	}
 
 	// Hooks as separate resources (not the group's initialLifecycleHooks,
 	// which the provider applies only when it creates a group): they reach
 	// existing groups too. The launch hook waits for the bootstrap.
+	hookDeps := []pulumi.Resource{fn, lifecyclePolicy}
 	if _, err := autoscaling.NewLifecycleHook(ctx, name+"-terminate", &autoscaling.LifecycleHookArgs{
-		Name: pulumi.String(TerminateHookName), AutoscalingGroupName: args.ControlPlaneASG.Name,
+		Name: pulumi.String(TerminateHookName), AutoscalingGroupName: a.ControlPlaneASG.Name,
 		LifecycleTransition: pulumi.String("autoscaling:EC2_INSTANCE_TERMINATING"),
 		// A hook cannot stop a termination; when the guard cannot act in
 		// time, the termination goes on and the audit cleans up.
 		DefaultResult: pulumi.String("CONTINUE"), HeartbeatTimeout: pulumi.Int(TerminateHookTimeout),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{fn})); err != nil {
-		return nil, err
+	}, parent, pulumi.DependsOn(hookDeps)); err != nil {
+		return err
 	}
-	hookDeps := []pulumi.Resource{fn}
-	if args.Bootstrap != nil {
-		hookDeps = append(hookDeps, args.Bootstrap)
+	if a.Bootstrap != nil {
+		hookDeps = append(hookDeps, a.Bootstrap)
 	}
 	if _, err := autoscaling.NewLifecycleHook(ctx, name+"-launch", &autoscaling.LifecycleHookArgs{
-		Name: pulumi.String(LaunchHookName), AutoscalingGroupName: args.ControlPlaneASG.Name,
+		Name: pulumi.String(LaunchHookName), AutoscalingGroupName: a.ControlPlaneASG.Name,
 		LifecycleTransition: pulumi.String("autoscaling:EC2_INSTANCE_LAUNCHING"),
 		// A node that never becomes a healthy voter is terminated; the
 		// refresh then fails and rolls back.
 		DefaultResult: pulumi.String("ABANDON"), HeartbeatTimeout: pulumi.Int(LaunchHookTimeout),
 	}, parent, pulumi.DependsOn(hookDeps)); err != nil {
-		return nil, err
+		return err
 	}
 
-	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
-		"functionName": g.FunctionName, "securityGroupId": g.SecurityGroupID, "secretArn": g.SecretARN,
-	}); err != nil {
-		return nil, err
-	}
-	return g, nil
+	return ctx.RegisterResourceOutputs(g, pulumi.Map{
+		"functionName": g.FunctionName, "securityGroupId": g.SecurityGroupID, "secretArn": g.SecretARN, "roleArn": g.RoleARN,
+	})
 }

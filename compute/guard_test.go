@@ -38,13 +38,14 @@ func TestLifecycleEventPattern(t *testing.T) {
 }
 
 func TestGuardPolicyScope(t *testing.T) {
-	a := GuardARNs{Region: "ap-southeast-1", ASG: "arn:asg", Secret: "arn:secret", Key: "arn:key", Parameter: "arn:param", LogGroup: "arn:logs"}
+	a := GuardARNs{Region: "ap-southeast-1", Secret: "arn:secret", Key: "arn:key", Parameter: "arn:param", LogGroup: "arn:logs"}
 	d := GuardPolicy(a)
+	d.Statement = append(d.Statement, LifecyclePolicy("arn:asg").Statement...)
 	// Every action that changes or reads something of value is bound to
 	// this cluster's resource; "*" only where IAM has no resource level.
 	scoped := map[string]string{
-		"autoscaling:CompleteLifecycleAction":        a.ASG,
-		"autoscaling:RecordLifecycleActionHeartbeat": a.ASG,
+		"autoscaling:CompleteLifecycleAction":        "arn:asg",
+		"autoscaling:RecordLifecycleActionHeartbeat": "arn:asg",
 		"secretsmanager:GetSecretValue":              a.Secret,
 		"kms:Decrypt":                                a.Key,
 		"ssm:GetParameter":                           a.Parameter,

@@ -68,6 +68,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	t.ClusterID = t.secrets.MachineSecrets.Cluster().Id()
+	// Known before the nodes: the etcd guard, deployed before the
+	// control-plane group, stores it.
+	t.ClientConfiguration = t.secrets.ClientConfiguration
 	t.ClusterEndpoint = args.InternalLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
 	t.PublicEndpoint = args.PublicLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
 	// patches renders a patch list once both load balancer names are known.
@@ -135,8 +138,7 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 		return NodeIPs(ZipInstances(r.Ids, r.PrivateIps))
 	}).(pulumi.StringArrayOutput)
 
-	cc := t.secrets.ClientConfiguration
-	t.ClientConfiguration = cc
+	cc := t.ClientConfiguration
 	var err error
 	// Bootstrap runs once per cluster life. The node it ran on will be
 	// replaced some day and the lookup will then pick another node: changes
