@@ -76,7 +76,10 @@ func TestUpgradesTouchOnlyNodes(t *testing.T) {
 			c["workerPools"] = strings.Replace(c["workerPools"], `"maxSize":9`, `"maxSize":12`, 1)
 		},
 	}
-	allowed := []string{"aws:ec2/launchTemplate:LaunchTemplate", "aws:autoscaling/group:Group"}
+	// The pre-change etcd snapshot (a lambda.Invocation) re-runs when the
+	// control plane changes, and only then.
+	const preChange = "aws:lambda/invocation:Invocation::etcd-guard-pre-change"
+	allowed := []string{"aws:ec2/launchTemplate:LaunchTemplate", "aws:autoscaling/group:Group", "aws:lambda/invocation:Invocation"}
 	before := graph(t, base)
 	for name, mutate := range variants {
 		t.Run(name, func(t *testing.T) {
@@ -93,6 +96,9 @@ func TestUpgradesTouchOnlyNodes(t *testing.T) {
 				if !slices.Contains(allowed, k[:strings.Index(k, "::")]) {
 					t.Errorf("%s changed", k)
 				}
+			}
+			if cpChange := !strings.HasPrefix(name, "pool"); slices.Contains(diff, preChange) != cpChange {
+				t.Errorf("control plane changes: %v, pre-change snapshot re-runs: %v", cpChange, !cpChange)
 			}
 			t.Logf("changed: %v", diff)
 		})

@@ -55,7 +55,9 @@ type memS3 struct {
 	lists   []string
 }
 
-func newMemS3() *memS3 { return &memS3{objects: map[string][]byte{}, meta: map[string]map[string]string{}} }
+func newMemS3() *memS3 {
+	return &memS3{objects: map[string][]byte{}, meta: map[string]map[string]string{}}
+}
 
 func (s *memS3) Put(_ context.Context, key string, body io.ReadSeeker, size int64, meta map[string]string) error {
 	if s.putErr != nil {

@@ -22,7 +22,7 @@ func (a oneNodeASG) Instances(context.Context) ([]guard.Instance, error) {
 	return a.ins, nil
 }
 func (oneNodeASG) CompleteLifecycleAction(context.Context, guard.Instance, string) error { return nil }
-func (oneNodeASG) RecordHeartbeat(context.Context, guard.Instance) error              { return nil }
+func (oneNodeASG) RecordHeartbeat(context.Context, guard.Instance) error                 { return nil }
 
 type streams map[string][]byte
 
