@@ -370,3 +370,25 @@ func privateRouteTables(m *testkit.Mocks) []string {
 	}
 	return out
 }
+
+// S3 refuses concurrent changes to one bucket's configuration
+// (OperationAborted): every setting waits for the one before.
+func TestBucketSettingsOneAtATime(t *testing.T) {
+	cfg := haConfig(t)
+	cfg["backups"] = `{"objectLockDays":7}`
+	m := &testkit.Mocks{}
+	evaluate(t, m, cfg)
+	chain := []string{
+		"aws:s3/bucketV2:BucketV2", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+		"aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketVersioningV2:BucketVersioningV2",
+		"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+		"aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+		"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "aws:s3/bucketPolicy:BucketPolicy",
+	}
+	for i := 1; i < len(chain); i++ {
+		r := one(t, m, chain[i], "backups")
+		if !dependsOn(r, chain[i-1], "backups") {
+			t.Errorf("%s does not wait for %s: %v", chain[i], chain[i-1], r.Dependencies)
+		}
+	}
+}

@@ -68,28 +68,40 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	b.BucketName, b.KeyARN = bucket.Bucket, key.Arn
-	withBucket := []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{bucket})}
+	// One bucket setting at a time: S3 answers concurrent changes to a
+	// bucket's configuration with "OperationAborted: A conflicting
+	// conditional operation is currently in progress". Each step waits for
+	// the one before (after returns the option and records the new step).
+	var prev pulumi.Resource = bucket
+	after := func() []pulumi.ResourceOption {
+		return []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{prev})}
+	}
 
-	if _, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
+	pab, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
 		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
 		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
-	}, withBucket...); err != nil {
-		return nil, err
-	}
-	if _, err := s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
-		Bucket: bucket.ID(),
-		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
-	}, withBucket...); err != nil {
-		return nil, err
-	}
-	versioning, err := s3.NewBucketVersioningV2(ctx, name, &s3.BucketVersioningV2Args{
-		Bucket:                  bucket.ID(),
-		VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
-	}, withBucket...)
+	}, after()...)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
+	prev = pab
+	ownership, err := s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, after()...)
+	if err != nil {
+		return nil, err
+	}
+	prev = ownership
+	versioning, err := s3.NewBucketVersioningV2(ctx, name, &s3.BucketVersioningV2Args{
+		Bucket:                  bucket.ID(),
+		VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
+	}, after()...)
+	if err != nil {
+		return nil, err
+	}
+	prev = versioning
+	sse, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: bucket.ID(),
 		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
 			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
@@ -97,13 +109,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			},
 			BucketKeyEnabled: pulumi.Bool(true),
 		}},
-	}, withBucket...); err != nil {
+	}, after()...)
+	if err != nil {
 		return nil, err
 	}
+	prev = sse
 	// Expiry is the retention: current snapshots expire after retentionDays,
 	// and a deleted (noncurrent) one stays recoverable as long.
 	days := pulumi.Int(cfg.Backups.RetentionDays)
-	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, name, &s3.BucketLifecycleConfigurationV2Args{
+	lifecycle, err := s3.NewBucketLifecycleConfigurationV2(ctx, name, &s3.BucketLifecycleConfigurationV2Args{
 		Bucket: bucket.ID(),
 		Rules: s3.BucketLifecycleConfigurationV2RuleArray{&s3.BucketLifecycleConfigurationV2RuleArgs{
 			Id: pulumi.String("retention"), Status: pulumi.String("Enabled"),
@@ -112,22 +126,27 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			NoncurrentVersionExpiration:    &s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{NoncurrentDays: days},
 			AbortIncompleteMultipartUpload: &s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{DaysAfterInitiation: pulumi.Int(1)},
 		}},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
+	}, after()...)
+	if err != nil {
 		return nil, err
 	}
+	prev = lifecycle
 	// Object Lock needs versioning. pulumi-aws v6.83 enables it on new and
 	// existing buckets alike through this resource; once on, S3 never lets
 	// it be turned off (objectLockDays back to 0 only drops the default
 	// retention).
 	if d := cfg.Backups.ObjectLockDays; d > 0 {
-		if _, err := s3.NewBucketObjectLockConfigurationV2(ctx, name, &s3.BucketObjectLockConfigurationV2Args{
+		lock, err := s3.NewBucketObjectLockConfigurationV2(ctx, name, &s3.BucketObjectLockConfigurationV2Args{
 			Bucket: bucket.ID(),
 			Rule: &s3.BucketObjectLockConfigurationV2RuleArgs{DefaultRetention: &s3.BucketObjectLockConfigurationV2RuleDefaultRetentionArgs{
 				Mode: pulumi.String("GOVERNANCE"), Days: pulumi.Int(d),
 			}},
-		}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
+			// Object Lock needs versioning on: say so, not only through the chain.
+		}, append(after(), pulumi.DependsOn([]pulumi.Resource{versioning}))...)
+		if err != nil {
 			return nil, err
 		}
+		prev = lock
 	}
 
 	b.WriterRoleARN = args.WriterRoleARN.ToStringOutput()
@@ -154,7 +173,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 		return BucketPolicy(bucketARN, writerARN, stack), nil
 	}).(pulumi.StringOutput)
-	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: bucketPolicy}, withBucket...); err != nil {
+	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: bucketPolicy}, after()...); err != nil {
 		return nil, err
 	}
 

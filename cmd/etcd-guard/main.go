@@ -109,11 +109,29 @@ type app struct {
 	paused bool
 }
 
+// The app is built on the first invocation that can build it. A failure is
+// not kept: right after a first `up` the role's policy may still be
+// propagating or the secret version not yet readable, and a cached error
+// would fail every invocation of the warm sandbox for hours while the
+// lifecycle hooks time out.
 var (
-	once      sync.Once
-	theApp    *app
-	initError error
+	mu     sync.Mutex
+	theApp *app
 )
+
+func appFor(ctx context.Context) (*app, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if theApp != nil {
+		return theApp, nil
+	}
+	a, err := setup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	theApp = a
+	return a, nil
+}
 
 func setup(ctx context.Context) (*app, error) {
 	e, err := readEnv(os.Getenv)
@@ -163,11 +181,11 @@ func setup(ctx context.Context) (*app, error) {
 }
 
 func handle(ctx context.Context, raw json.RawMessage) (Result, error) {
-	once.Do(func() { theApp, initError = setup(ctx) })
-	if initError != nil {
-		return Result{}, initError
+	a, err := appFor(ctx)
+	if err != nil {
+		return Result{}, err
 	}
-	return theApp.handle(ctx, raw)
+	return a.handle(ctx, raw)
 }
 
 // handle dispatches one invocation.
