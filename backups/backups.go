@@ -179,6 +179,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	a := FreshnessAlarm(cfg.Backups)
 	if _, err := cloudwatch.NewMetricAlarm(ctx, name+"-freshness", &cloudwatch.MetricAlarmArgs{
+		Name:               pulumi.String(FreshnessAlarmName(cfg.ClusterName)),
 		AlarmDescription:   pulumi.Sprintf("The newest etcd snapshot of %s is older than two backup intervals (%d minutes), or no backup run has reported", cfg.ClusterName, 2*cfg.Backups.IntervalMinutes),
 		Namespace:          pulumi.String(MetricNamespace),
 		MetricName:         pulumi.String(MetricName),
@@ -199,3 +200,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	return b, nil
 }
+
+// FreshnessAlarmName is the snapshot-age alarm's name in CloudWatch.
+func FreshnessAlarmName(cluster string) string { return cluster + "-etcd-backup-freshness" }

@@ -100,6 +100,6 @@ func Schema() []Key {
 		{"tags", "object", "", map[string]string{}, "Extra tags on every AWS resource."},
 		{"etcdGuardPaused", "boolean", "", false, "Pause the etcd guard: it keeps observing and publishing metrics but changes no etcd membership and completes no lifecycle action (hooks then time out: launches are abandoned, terminations continue). For work by hand; see README \"The etcd guard\"."},
 		{"readinessTimeoutMinutes", "integer", "", DefaultReadinessTimeoutMinutes, "Bound, in minutes, on each wait `pulumi up` makes on the new cluster (API server /readyz, then every expected node Ready), 5-120. Previews never wait."},
-		{"backups", "object", "", DefaultBackups(), "Scheduled etcd snapshots to S3: enabled (default: on when controlPlane.count > 1), intervalMinutes (15-720), retentionDays (1-3650), ageRecipient (age1..., encrypts each snapshot; the private key never enters the stack), objectLockDays (0: off; only at bucket creation)."},
+		{"backups", "object", "", DefaultBackups(), "Scheduled etcd snapshots to S3: enabled (default: on when controlPlane.count > 1), intervalMinutes (15-720), retentionDays (1-3650), ageRecipient (age1..., encrypts each snapshot; the private key never enters the stack), objectLockDays (0: off; once on, S3 never turns Object Lock off again)."},
 	}
 }
