@@ -145,13 +145,19 @@ func (a *ASG) name() (string, error) {
 	return "", errors.New("the control-plane group is not known yet: list its instances first")
 }
 
+// lifecycleTarget is the group and the hook an instance's pending action
+// belongs to.
+func (a *ASG) lifecycleTarget(in guard.Instance) (name, hook string, err error) {
+	if hook, err = a.hook(in); err != nil {
+		return "", "", err
+	}
+	name, err = a.name()
+	return name, hook, err
+}
+
 // CompleteLifecycleAction implements guard.ASGAPI.
 func (a *ASG) CompleteLifecycleAction(ctx context.Context, in guard.Instance, result string) error {
-	hook, err := a.hook(in)
-	if err != nil {
-		return err
-	}
-	name, err := a.name()
+	name, hook, err := a.lifecycleTarget(in)
 	if err != nil {
 		return err
 	}
@@ -164,11 +170,7 @@ func (a *ASG) CompleteLifecycleAction(ctx context.Context, in guard.Instance, re
 
 // RecordHeartbeat implements guard.ASGAPI.
 func (a *ASG) RecordHeartbeat(ctx context.Context, in guard.Instance) error {
-	hook, err := a.hook(in)
-	if err != nil {
-		return err
-	}
-	name, err := a.name()
+	name, hook, err := a.lifecycleTarget(in)
 	if err != nil {
 		return err
 	}
