@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"fmt"
 	"regexp"
 	"slices"
@@ -259,14 +258,7 @@ func invariants() []invariant {
 				t.Fatalf("%d launch templates for %d pools", len(lts), len(st.cfg.WorkerPools))
 			}
 			for _, lt := range lts {
-				ud := lt.Inputs["userData"]
-				if ud.IsSecret() {
-					ud = ud.SecretValue().Element
-				}
-				raw, err := base64.StdEncoding.DecodeString(ud.StringValue())
-				if err != nil {
-					t.Fatalf("%s: %v", lt.Name, err)
-				}
+				raw := userData(t, lt)
 				if len(raw) > talos.MaxUserDataBytes {
 					t.Errorf("%s: %d bytes of user data", lt.Name, len(raw))
 				}

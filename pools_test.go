@@ -6,15 +6,15 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	talosconfig "github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 )
 
-// machineType decodes a launch template's user data and returns the Talos
-// machine type it boots.
-func machineType(t *testing.T, lt testkit.Resource) string {
+// userData decodes a launch template's (secret, base64) user data.
+func userData(t *testing.T, lt testkit.Resource) []byte {
 	t.Helper()
 	ud := lt.Inputs["userData"]
 	if ud.IsSecret() {
@@ -24,11 +24,23 @@ func machineType(t *testing.T, lt testkit.Resource) string {
 	if err != nil {
 		t.Fatalf("%s: %v", lt.Name, err)
 	}
-	p, err := configloader.NewFromBytes(raw)
+	return raw
+}
+
+// machineConfig loads a launch template's user data as Talos does.
+func machineConfig(t *testing.T, lt testkit.Resource) talosconfig.Provider {
+	t.Helper()
+	p, err := configloader.NewFromBytes(userData(t, lt))
 	if err != nil {
 		t.Fatalf("%s: %v", lt.Name, err)
 	}
-	return p.Machine().Type().String()
+	return p
+}
+
+// machineType returns the Talos machine type a launch template boots.
+func machineType(t *testing.T, lt testkit.Resource) string {
+	t.Helper()
+	return machineConfig(t, lt).Machine().Type().String()
 }
 
 // A pool whose name looks like the control plane's never changes what the
@@ -100,19 +112,7 @@ func TestPoolTaintsRegisterWithTheNode(t *testing.T) {
 	if _, err := testkit.Run(t, m, cfg, program); err != nil {
 		t.Fatal(err)
 	}
-	lt := one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "compute-gpu")
-	ud := lt.Inputs["userData"]
-	if ud.IsSecret() {
-		ud = ud.SecretValue().Element
-	}
-	raw, err := base64.StdEncoding.DecodeString(ud.StringValue())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := configloader.NewFromBytes(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := machineConfig(t, one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "compute-gpu"))
 	if taints := p.Machine().NodeTaints(); len(taints) != 0 {
 		t.Errorf("nodeTaints set (NodeRestriction refuses them on workers): %v", taints)
 	}

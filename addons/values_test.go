@@ -7,22 +7,10 @@ import (
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/configtest"
 	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/talos"
 )
-
-func cfg(t *testing.T, kv map[string]string) *config.Config {
-	t.Helper()
-	m := map[string]string{"adminCidrs": `["203.0.113.10/32"]`}
-	for k, v := range kv {
-		m[k] = v
-	}
-	c, _, err := config.Parse(config.MapSource(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // at walks a values tree by dotted path.
 func at(t *testing.T, v Values, path string) any {
@@ -39,7 +27,7 @@ func at(t *testing.T, v Values, path string) any {
 }
 
 func TestCiliumValuesForTalos(t *testing.T) {
-	c := cfg(t, nil)
+	c := configtest.Parse(t, nil)
 	v := CiliumValues(c)
 	for path, want := range map[string]any{
 		"ipam.mode":                                  "kubernetes",
@@ -72,10 +60,10 @@ func TestCiliumValuesForTalos(t *testing.T) {
 	if slices.Contains(caps, any("SYS_MODULE")) || !slices.Contains(caps, any("NET_ADMIN")) {
 		t.Errorf("agent capabilities %v", caps)
 	}
-	if got := at(t, CiliumValues(cfg(t, map[string]string{"controlPlane": `{"count":1}`})), "operator.replicas"); got != 1 {
+	if got := at(t, CiliumValues(configtest.Parse(t, map[string]string{"controlPlane": `{"count":1}`})), "operator.replicas"); got != 1 {
 		t.Errorf("one control-plane node: operator replicas %v", got)
 	}
-	hub := CiliumValues(cfg(t, map[string]string{"addons": `{"cilium":{"hubble":true}}`}))
+	hub := CiliumValues(configtest.Parse(t, map[string]string{"addons": `{"cilium":{"hubble":true}}`}))
 	if at(t, hub, "hubble.enabled") != true || at(t, hub, "hubble.relay.enabled") != true {
 		t.Error("hubble option ignored")
 	}
@@ -84,7 +72,7 @@ func TestCiliumValuesForTalos(t *testing.T) {
 // Cilium's BPF masquerading and Talos' forwardKubeDNSToHost conflict; the two
 // stages must agree on turning the forwarding off.
 func TestMasqueradeAndHostDNSAgree(t *testing.T) {
-	c := cfg(t, nil)
+	c := configtest.Parse(t, nil)
 	patches, err := talos.ControlPlanePatches(talos.PatchInputFor(c, "int", "pub"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +84,7 @@ func TestMasqueradeAndHostDNSAgree(t *testing.T) {
 }
 
 func TestCCMValues(t *testing.T) {
-	v := CCMValues(cfg(t, map[string]string{"clusterName": "prod"}))
+	v := CCMValues(configtest.Parse(t, map[string]string{"clusterName": "prod"}))
 	args := v["args"].([]any)
 	for _, want := range []string{"--cloud-provider=aws", "--configure-cloud-routes=false", "--cluster-name=prod"} {
 		if !slices.Contains(args, any(want)) {
@@ -113,7 +101,7 @@ func TestCCMValues(t *testing.T) {
 }
 
 func TestCSRApproverValues(t *testing.T) {
-	v := CSRApproverValues(cfg(t, nil))
+	v := CSRApproverValues(configtest.Parse(t, nil))
 	if c := v["enabledControllers"].([]any); len(c) != 1 || c[0] != "node-csr-approval" {
 		t.Errorf("only the CSR approval controller must run: %v", c)
 	}
@@ -130,7 +118,7 @@ func assertTolerates(t *testing.T, tolerations []any, keys ...string) {
 }
 
 func TestNoInsecureKubeletTLSAnywhere(t *testing.T) {
-	c := cfg(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`})
+	c := configtest.Parse(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`})
 	apps, _ := ArgoCDAppsValues(c)
 	for name, v := range map[string]Values{"cilium": CiliumValues(c), "ccm": CCMValues(c), "csr": CSRApproverValues(c),
 		"metrics": MetricsServerValues(c), "argocd": ArgoCDValues(), "apps": apps, "ebs": EBSCSIValues(c)} {
@@ -145,7 +133,7 @@ func TestNoInsecureKubeletTLSAnywhere(t *testing.T) {
 }
 
 func TestEBSCSIValues(t *testing.T) {
-	v := EBSCSIValues(cfg(t, nil))
+	v := EBSCSIValues(configtest.Parse(t, nil))
 	sc := v["storageClasses"].([]any)[0].(Values)
 	if sc["name"] != DefaultStorageClass || sc["annotations"].(Values)["storageclass.kubernetes.io/is-default-class"] != "true" {
 		t.Errorf("default class %v", sc)
@@ -159,10 +147,10 @@ func TestEBSCSIValues(t *testing.T) {
 }
 
 func TestArgoCDRootApp(t *testing.T) {
-	if _, ok := ArgoCDAppsValues(cfg(t, nil)); ok {
+	if _, ok := ArgoCDAppsValues(configtest.Parse(t, nil)); ok {
 		t.Error("no root app without a repository")
 	}
-	v, ok := ArgoCDAppsValues(cfg(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops","path":"clusters/prod"}}}`}))
+	v, ok := ArgoCDAppsValues(configtest.Parse(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops","path":"clusters/prod"}}}`}))
 	if !ok {
 		t.Fatal("root app missing")
 	}
@@ -236,7 +224,7 @@ func leafPaths(prefix string, v Values) []string {
 }
 
 func TestEveryValueKeyIsOneTheChartReads(t *testing.T) {
-	c := cfg(t, map[string]string{"addons": `{"cilium":{"hubble":true},"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`})
+	c := configtest.Parse(t, map[string]string{"addons": `{"cilium":{"hubble":true},"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`})
 	apps, _ := ArgoCDAppsValues(c)
 	for key, v := range map[string]Values{"cilium": CiliumValues(c), "ccm": CCMValues(c), "csr-approver": CSRApproverValues(c),
 		"metrics": MetricsServerValues(c), "argocd": ArgoCDValues(), "argocd-apps": apps, "ebs-csi": EBSCSIValues(c)} {
@@ -249,7 +237,7 @@ func TestEveryValueKeyIsOneTheChartReads(t *testing.T) {
 }
 
 func TestMultiReplicaAddonsSpreadAcrossNodes(t *testing.T) {
-	c := cfg(t, nil) // three control-plane nodes: two replicas each
+	c := configtest.Parse(t, nil) // three control-plane nodes: two replicas each
 	for name, v := range map[string]Values{"csr-approver": CSRApproverValues(c), "metrics": MetricsServerValues(c)} {
 		terms := at(t, v, "affinity.podAntiAffinity").(Values)["preferredDuringSchedulingIgnoredDuringExecution"].([]any)
 		term := terms[0].(Values)["podAffinityTerm"].(Values)
@@ -260,7 +248,7 @@ func TestMultiReplicaAddonsSpreadAcrossNodes(t *testing.T) {
 	if n := at(t, CSRApproverValues(c), "replicaCount"); n != 2 {
 		t.Errorf("CSR approver replicaCount %v, want 2 with three control-plane nodes", n)
 	}
-	apps, _ := ArgoCDAppsValues(cfg(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`}))
+	apps, _ := ArgoCDAppsValues(configtest.Parse(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`}))
 	if f := at(t, apps, "applications.root.finalizers").([]any); len(f) != 1 || f[0] != "resources-finalizer.argocd.argoproj.io" {
 		t.Errorf("root app finalizers %v: deleting it must delete what it deployed", f)
 	}

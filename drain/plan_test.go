@@ -10,21 +10,9 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/configtest"
 	"github.com/talos-aws/talos-aws/talos"
 )
-
-func testConfig(t *testing.T, kv map[string]string) *config.Config {
-	t.Helper()
-	m := map[string]string{"adminCidrs": `["203.0.113.10/32"]`}
-	for k, v := range kv {
-		m[k] = v
-	}
-	c, _, err := config.Parse(config.MapSource(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func TestLifecycleRuleMatchesOnlyWorkerGroups(t *testing.T) {
 	rules := Rules([]string{"w-b", "w-a"})
@@ -132,7 +120,7 @@ var chartKeys = []string{"nodeSelector", "affinity", "tolerations", "taintNode",
 	"deleteSqsMsgIfNodeNotFound"}
 
 func TestEveryValueKeyIsOneTheChartReads(t *testing.T) {
-	v := NTHValues(testConfig(t, nil))
+	v := NTHValues(configtest.Parse(t, nil))
 	v["queueURL"] = "set by the component"
 	for k := range v {
 		if !slices.Contains(chartKeys, k) {
@@ -145,7 +133,7 @@ func TestEveryValueKeyIsOneTheChartReads(t *testing.T) {
 }
 
 func TestNTHValuesQueueModeOnControlPlane(t *testing.T) {
-	v := NTHValues(testConfig(t, nil))
+	v := NTHValues(configtest.Parse(t, nil))
 	for k, want := range map[string]any{
 		"enableSqsTerminationDraining": true, "checkTagBeforeDraining": true, "managedTag": "talos-aws/pool",
 		"deleteSqsMsgIfNodeNotFound": true, "nodeTerminationGracePeriod": DrainTimeoutSeconds, "replicas": 2, "awsRegion": "ap-southeast-1",
@@ -160,7 +148,7 @@ func TestNTHValuesQueueModeOnControlPlane(t *testing.T) {
 	if DrainTimeoutSeconds >= HookHeartbeatSeconds {
 		t.Errorf("drain timeout %d s must end before the hook's %d s", DrainTimeoutSeconds, HookHeartbeatSeconds)
 	}
-	single := NTHValues(testConfig(t, map[string]string{"controlPlane": `{"count":1}`}))
+	single := NTHValues(configtest.Parse(t, map[string]string{"controlPlane": `{"count":1}`}))
 	if single["replicas"] != 1 || single["podDisruptionBudget"] != nil {
 		t.Errorf("one control-plane node: replicas %v, PDB %v", single["replicas"], single["podDisruptionBudget"])
 	}
@@ -171,7 +159,7 @@ func TestNTHValuesQueueModeOnControlPlane(t *testing.T) {
 // stack renders, loaded by Talos itself, must make Talos register exactly
 // that name.
 func TestWorkerNodeNameIsThePrivateDNSName(t *testing.T) {
-	cfg := testConfig(t, nil)
+	cfg := configtest.Parse(t, nil)
 	secrets, err := talos.NewSecretsBundle(cfg.TalosVersion)
 	if err != nil {
 		t.Fatal(err)

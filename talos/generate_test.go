@@ -12,20 +12,8 @@ import (
 	yamlv3 "gopkg.in/yaml.v3"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/configtest"
 )
-
-func testConfig(t *testing.T, kv map[string]string) *config.Config {
-	t.Helper()
-	m := map[string]string{"adminCidrs": `["203.0.113.10/32"]`}
-	for k, v := range kv {
-		m[k] = v
-	}
-	cfg, _, err := config.Parse(config.MapSource(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
 
 // v1alpha1 returns the v1alpha1 document of a rendered multi-document config.
 func v1alpha1(t *testing.T, b []byte) map[string]any {
@@ -68,7 +56,7 @@ const (
 // loaded and validated by Talos' own machinery for a cloud node, and must
 // keep every field the cluster relies on.
 func TestMachineConfigsValidateWithTalos(t *testing.T) {
-	cfg := testConfig(t, map[string]string{
+	cfg := configtest.Parse(t, map[string]string{
 		"workerPools": `[
 			{"name":"general","instanceTypes":["m7i.large"]},
 			{"name":"arm-spot","arch":"arm64","instanceTypes":["m7g.large","m6g.large"],"spot":true,
@@ -173,7 +161,7 @@ func TestMachineConfigsValidateWithTalos(t *testing.T) {
 // A patch that parses but that Talos rejects fails the same machinery
 // validation, before any resource exists, naming the pool.
 func TestRejectedPatchNamesPool(t *testing.T) {
-	cfg := testConfig(t, map[string]string{
+	cfg := configtest.Parse(t, map[string]string{
 		"workerPools": `[{"name":"bad","instanceTypes":["m7i.large"],"configPatches":["machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"not-a-cidr\"]\n"]}]`,
 	})
 	err := CheckUserData(cfg)
@@ -184,7 +172,7 @@ func TestRejectedPatchNamesPool(t *testing.T) {
 
 func TestOversizeUserDataNamesPool(t *testing.T) {
 	big := "machine:\n  files:\n    - op: create\n      path: /var/etc/big\n      permissions: 0o644\n      content: " + strings.Repeat("x", MaxUserDataBytes) + "\n"
-	cfg := testConfig(t, map[string]string{
+	cfg := configtest.Parse(t, map[string]string{
 		"workerPools": `[{"name":"ok","instanceTypes":["m7i.large"]},{"name":"huge","instanceTypes":["m7i.large"],"configPatches":[` + quoteJSON(big) + `]}]`,
 	})
 	err := CheckUserData(cfg)
@@ -197,7 +185,7 @@ func TestOversizeUserDataNamesPool(t *testing.T) {
 }
 
 func TestDefaultUserDataFits(t *testing.T) {
-	sizes, err := EstimateUserData(testConfig(t, nil))
+	sizes, err := EstimateUserData(configtest.Parse(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	machinerykubelet "github.com/siderolabs/talos/pkg/machinery/kubelet"
+
+	"github.com/talos-aws/talos-aws/internal/configtest"
 )
 
 // Worker taints are rendered into the kubelet's registerWithTaints and
@@ -16,7 +18,7 @@ import (
 // KubeletConfiguration unless a field is protected (kubelet_spec.go,
 // prepareExtraConfig, v1.12.0); registerWithTaints is not.
 func TestWorkerTaintsRegisterWithKubelet(t *testing.T) {
-	cfg := testConfig(t, map[string]string{"workerPools": `[{"name":"gpu","instanceTypes":["g5.xlarge"],
+	cfg := configtest.Parse(t, map[string]string{"workerPools": `[{"name":"gpu","instanceTypes":["g5.xlarge"],
 		"labels":{"example.com/team":"ml"},
 		"taints":[{"key":"dedicated","value":"ml","effect":"NoSchedule"},{"key":"dedicated","value":"ml","effect":"NoExecute"},{"key":"a","effect":"PreferNoSchedule"}]},
 		{"name":"general","instanceTypes":["m7i.large"]}]`})
@@ -77,7 +79,7 @@ func TestJSON6902OnlyOnSingleDocumentConfigs(t *testing.T) {
 		multi   bool
 	}{{"v1.10.7", false}, {"v1.11.5", false}, {"v1.12.11", true}} {
 		t.Run(tc.version, func(t *testing.T) {
-			cfg := testConfig(t, map[string]string{"talosVersion": tc.version, "kubernetesVersion": "1.32.0"})
+			cfg := configtest.Parse(t, map[string]string{"talosVersion": tc.version, "kubernetesVersion": "1.32.0"})
 			secrets, err := NewSecretsBundle(tc.version)
 			if err != nil {
 				t.Fatal(err)
