@@ -44,7 +44,7 @@ const (
 )
 
 // EtcdAlarmName is the name of the alarm on the guard's degraded-members
-// metric; the control-plane instance refresh rolls back when it fires.
+// metric; a control-plane instance refresh stops (fails) when it fires.
 func EtcdAlarmName(cluster string) string { return cluster + "-etcd-degraded" }
 
 // GuardFunctionName is the Lambda's name (fixed, so its log group can be
@@ -149,7 +149,7 @@ func etcdAlarm(ctx *pulumi.Context, name string, cfg *config.Config, tagged pulu
 	// "cp-" keeps the resource name out of reach of pool names (reserved).
 	return cloudwatch.NewMetricAlarm(ctx, name+"-cp-etcd-degraded", &cloudwatch.MetricAlarmArgs{
 		Name:               pulumi.String(EtcdAlarmName(cfg.ClusterName)),
-		AlarmDescription:   pulumi.String("etcd has an unhealthy or stale voting member (published by the etcd guard); rolls back a control-plane instance refresh"),
+		AlarmDescription:   pulumi.String("etcd has an unhealthy or stale voting member (published by the etcd guard); stops a control-plane instance refresh"),
 		Namespace:          pulumi.String(awsapi.Namespace),
 		MetricName:         pulumi.String(awsapi.MetricDegraded),
 		Dimensions:         pulumi.StringMap{awsapi.DimensionCluster: pulumi.String(cfg.ClusterName)},
@@ -658,7 +658,8 @@ func (g *Guard) Attach(ctx *pulumi.Context, a AttachArgs) error {
 		Name: pulumi.String(LaunchHookName), AutoscalingGroupName: a.ControlPlaneASG.Name,
 		LifecycleTransition: pulumi.String("autoscaling:EC2_INSTANCE_LAUNCHING"),
 		// A node that never becomes a healthy voter is terminated; the
-		// refresh then fails and rolls back.
+		// refresh then fails (it is not rolled back, see the refresh's
+		// preferences) and the rollout wait stops the `up`.
 		DefaultResult: pulumi.String("ABANDON"), HeartbeatTimeout: pulumi.Int(LaunchHookTimeout),
 	}, parent, pulumi.DependsOn(hookDeps)); err != nil {
 		return err
