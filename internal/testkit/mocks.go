@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/siderolabs/crypto/x509"
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
@@ -45,6 +46,8 @@ type Resource struct {
 	Provider                string
 	Protect                 bool
 	RetainOnDelete          bool
+	// RPC is the whole registration, for graph comparisons (graph.go).
+	RPC *pulumirpc.RegisterResourceRequest
 }
 
 // Call is one invoke.
@@ -155,6 +158,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.AdditionalSecretOutputs = rpc.GetAdditionalSecretOutputs()
 		r.Protect = rpc.GetProtect()
 		r.RetainOnDelete = rpc.GetRetainOnDelete()
+		r.RPC = rpc
 	}
 	m.mu.Lock()
 	m.Resources = append(m.Resources, r)

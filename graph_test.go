@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/talos-aws/talos-aws/internal/testkit"
+)
+
+var updateGraph = flag.Bool("update-graph", false, "rewrite testdata/graph from the program as it is now")
+
+// TestGraphUnchanged compares every registration of the dev and HA stacks,
+// in `up` and in a first preview, with the one recorded in testdata/graph:
+// URN, parent, type, inputs, dependencies, provider and every option. A
+// refactor must leave these files as they are; a change that alters the
+// graph rewrites them (-update-graph) and the diff shows what existing
+// stacks will see.
+func TestGraphUnchanged(t *testing.T) {
+	for _, s := range []struct {
+		name    string
+		cfg     func(*testing.T) map[string]string
+		preview bool
+	}{
+		{"dev-up", devConfig, false},
+		{"ha-up", func(t *testing.T) map[string]string { return haConfig(t) }, false},
+		{"dev-preview", devConfig, true},
+		{"ha-preview", func(t *testing.T) map[string]string { return haConfig(t) }, true},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			m := &testkit.Mocks{ControlPlaneInstances: cpInstances(), Preview: s.preview}
+			outs, err := testkit.Run(t, m, s.cfg(t), program)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := m.Graph("userData", "kubeconfig")
+			if err != nil {
+				t.Fatal(err)
+			}
+			invokes, err := m.Invokes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			exports := map[string]bool{}
+			for k, o := range outs {
+				exports[k] = o.Secret
+			}
+			got, err := json.MarshalIndent(map[string]any{"resources": g, "exports": exports, "invokes": invokes}, "", " ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			file := filepath.Join("testdata", "graph", s.name+".json")
+			if *updateGraph {
+				if err := os.WriteFile(file, got, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(file) //nolint:gosec // this test's own golden file
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Equal(got, want) {
+				return
+			}
+			var w, gg struct {
+				Resources map[string]json.RawMessage
+				Exports   map[string]bool
+				Invokes   []string
+			}
+			if err := json.Unmarshal(want, &w); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(got, &gg); err != nil {
+				t.Fatal(err)
+			}
+			var diffs []string
+			for urn, v := range gg.Resources {
+				old, ok := w.Resources[urn]
+				switch {
+				case !ok:
+					diffs = append(diffs, "added "+urn)
+				case !jsonEqual(old, v):
+					diffs = append(diffs, "changed "+urn+"\n  was "+string(compact(old))+"\n  now "+string(compact(v)))
+				}
+			}
+			for urn := range w.Resources {
+				if _, ok := gg.Resources[urn]; !ok {
+					diffs = append(diffs, "removed "+urn)
+				}
+			}
+			for k, sec := range gg.Exports {
+				if old, ok := w.Exports[k]; !ok || old != sec {
+					diffs = append(diffs, "export "+k)
+				}
+			}
+			for k := range w.Exports {
+				if _, ok := gg.Exports[k]; !ok {
+					diffs = append(diffs, "export removed "+k)
+				}
+			}
+			if !slices.Equal(w.Invokes, gg.Invokes) {
+				for _, c := range gg.Invokes {
+					if !slices.Contains(w.Invokes, c) {
+						diffs = append(diffs, "invoke added or changed: "+c)
+					}
+				}
+				for _, c := range w.Invokes {
+					if !slices.Contains(gg.Invokes, c) {
+						diffs = append(diffs, "invoke removed or changed: "+c)
+					}
+				}
+			}
+			slices.Sort(diffs)
+			t.Errorf("the %s graph differs from %s (go test -run TestGraphUnchanged -update-graph . rewrites it):\n%s", s.name, file, joinLines(diffs))
+		})
+	}
+}
+
+func jsonEqual(a, b json.RawMessage) bool { return bytes.Equal(compact(a), compact(b)) }
+
+func compact(b json.RawMessage) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}
+
+func joinLines(l []string) string {
+	var b bytes.Buffer
+	for _, s := range l {
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
