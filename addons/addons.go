@@ -4,10 +4,10 @@ import (
 	"context"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/helmrelease"
 )
 
 // releaseTimeout bounds each release's wait for its resources (seconds).
@@ -40,7 +40,7 @@ type Args struct {
 type Addons struct {
 	pulumi.ResourceState
 
-	Releases map[string]*helmv3.Release
+	Releases map[string]*helmrelease.Release
 	// Provider is the cluster's Kubernetes provider, for other stages'
 	// Kubernetes resources.
 	Provider *kubernetes.Provider
@@ -56,7 +56,7 @@ type Addons struct {
 // Server, Argo CD and the EBS CSI driver in parallel.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Addons, error) {
 	cfg := args.Config
-	a := &Addons{Releases: map[string]*helmv3.Release{}}
+	a := &Addons{Releases: map[string]*helmrelease.Release{}}
 	if err := ctx.RegisterComponentResource("talos-aws:addons:Addons", name, a, opts...); err != nil {
 		return nil, err
 	}
@@ -89,9 +89,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	charts := Charts(cfg.Addons)
-	release := func(key string, values Values, deps ...pulumi.ResourceOption) (*helmv3.Release, error) {
+	release := func(key string, values Values, deps ...pulumi.ResourceOption) (*helmrelease.Release, error) {
 		ch := charts[key]
-		ra := &helmv3.ReleaseArgs{
+		ra := helmrelease.Args{
 			Name:            pulumi.String(ch.Release),
 			Chart:           pulumi.String(ch.Chart),
 			Version:         pulumi.String(ch.Version),
@@ -100,12 +100,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Values:          pulumi.ToMap(values),
 			Timeout:         pulumi.Int(releaseTimeout),
 			Atomic:          pulumi.Bool(false),
-		}
-		if ch.Repo != "" {
-			ra.RepositoryOpts = &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ch.Repo)}
+			Repo:            ch.Repo,
 		}
 		opts := append([]pulumi.ResourceOption{pulumi.Parent(a), pulumi.Provider(k8s)}, deps...)
-		r, err := helmv3.NewRelease(ctx, name+"-"+key, ra, opts...)
+		r, err := helmrelease.New(ctx, name+"-"+key, ra, opts...)
 		if err == nil {
 			a.Releases[key] = r
 		}
@@ -146,7 +144,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	requireInit := cfg.Addons.CloudControllerManager.Enabled
 	waitOn := []any{providerKubeconfig}
 	for _, r := range early {
-		waitOn = append(waitOn, r.(*helmv3.Release).Status)
+		waitOn = append(waitOn, r.(*helmrelease.Release).Status)
 	}
 	nodes := pulumi.All(waitOn...).ApplyTWithContext(ctx.Context(), func(c context.Context, v []any) ([]pulumi.Resource, error) {
 		if err := args.Wait.NodesReady(c, v[0].(string), want, requireInit); err != nil {
@@ -181,7 +179,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	outputs := pulumi.Map{}
 	for key, r := range a.Releases {
-		outputs[key] = r.Status.Version()
+		outputs[key] = r.StatusVersion()
 	}
 	if err := ctx.RegisterResourceOutputs(a, outputs); err != nil {
 		return nil, err

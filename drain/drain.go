@@ -9,11 +9,11 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/helmrelease"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
@@ -36,7 +36,7 @@ type Drain struct {
 	pulumi.ResourceState
 
 	QueueURL pulumi.StringOutput
-	Release  *helmv3.Release
+	Release  *helmrelease.Release
 }
 
 // Enabled reports whether the stack runs the handler: it is on, and there
@@ -141,7 +141,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	ch := addons.Charts(cfg.Addons)["nth"]
 	values := pulumi.ToMap(NTHValues(cfg))
 	values["queueURL"] = queue.Url
-	d.Release, err = helmv3.NewRelease(ctx, name+"-nth", &helmv3.ReleaseArgs{
+	d.Release, err = helmrelease.New(ctx, name+"-nth", helmrelease.Args{
 		Name:      pulumi.String(ch.Release),
 		Chart:     pulumi.String(ch.Chart),
 		Version:   pulumi.String(ch.Version),

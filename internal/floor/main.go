@@ -12,7 +12,6 @@ import (
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
 	_ "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	_ "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 	_ "github.com/pulumiverse/pulumi-talos/sdk/go/talos/client"
