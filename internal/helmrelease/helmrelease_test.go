@@ -36,7 +36,9 @@ func (r *recorder) NewResource(a pulumi.MockResourceArgs) (string, resource.Prop
 	return a.Name + "_id", a.Inputs, nil
 }
 
-func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) { return resource.PropertyMap{}, nil }
+func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
 
 // register runs body under mocks and returns the request of every resource.
 func register(t *testing.T, body func(ctx *pulumi.Context) error) map[string]map[string]any {
