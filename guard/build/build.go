@@ -1,15 +1,20 @@
 // Package build compiles the etcd-guard Lambda from this repository while
-// the Pulumi program runs, so `pulumi up` and `preview` stay the only
-// commands. The artifact is reproducible: a static linux/arm64 binary built
-// with -trimpath, no VCS stamp and no build id, zipped with fixed
-// timestamps, so the same source gives the same bytes, the same hash and no
-// diff. Builds are cached by a hash of everything that goes into them.
+// `pulumi up` runs, so `pulumi up` stays the only command. The artifact is
+// reproducible: a static linux/arm64 binary built with -trimpath, no VCS
+// stamp and no build id, zipped with fixed timestamps, so the same source
+// gives the same bytes, the same hash and no diff. Builds are cached by a
+// hash of everything that goes into them.
+//
+// A preview builds nothing (Plan): the zip's hash for the committed source
+// is recorded in lambda.sum, which TestLambdaIsReproducible keeps honest by
+// building it, so a preview knows the code identity `up` will deploy.
 package build
 
 import (
 	"archive/zip"
 	"bytes"
 	"crypto/sha256"
+	_ "embed" // lambda.sum
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -104,32 +109,80 @@ func SourceHash(root, goVersion string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// GoVersion is `go env GOVERSION` of the toolchain that builds.
-func GoVersion() (string, error) {
-	cmd := exec.Command("go", "env", "GOVERSION")
-	cmd.Env = append(os.Environ(), Env...)
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("the etcd guard is compiled by the program and needs the Go toolchain: %w", err)
+// SumFile is the record of the committed source's build, beside this file.
+const SumFile = "lambda.sum"
+
+//go:embed lambda.sum
+var sumFile string
+
+// Sum is a source hash and the base64 SHA-256 of the zip it builds to.
+type Sum struct{ SourceHash, SHA256 string }
+
+// Recorded is the committed lambda.sum: "<source hash> <zip sha256>".
+func Recorded() (Sum, error) {
+	f := strings.Fields(sumFile)
+	if len(f) != 2 {
+		return Sum{}, fmt.Errorf("guard/build/%s: want \"<source hash> <zip sha256>\", got %q", SumFile, sumFile)
 	}
-	return strings.TrimSpace(string(out)), nil
+	return Sum{SourceHash: f[0], SHA256: f[1]}, nil
+}
+
+// String is the line lambda.sum holds.
+func (s Sum) String() string { return s.SourceHash + " " + s.SHA256 + "\n" }
+
+// Plan is the artifact a preview uses, found without building: the cached
+// zip for this source when there is one; otherwise no Path, and the zip's
+// hash from lambda.sum when the source is the committed one (empty when
+// the source was edited since: `up` will build and know it). No go command
+// runs.
+func Plan(root, cacheDir string) (Artifact, error) {
+	sh, err := SourceHash(root, Toolchain)
+	if err != nil {
+		return Artifact{}, err
+	}
+	a := Artifact{SourceHash: sh}
+	if p := cachePath(cacheDir, sh); fileExists(p) {
+		b, err := os.ReadFile(p) //nolint:gosec // our own cache
+		if err != nil {
+			return a, err
+		}
+		a.Path, a.SHA256 = p, sum(b)
+		return a, nil
+	}
+	rec, err := Recorded()
+	if err != nil {
+		return a, err
+	}
+	if rec.SourceHash == sh {
+		a.SHA256 = rec.SHA256
+	}
+	return a, nil
+}
+
+func cachePath(cacheDir, sourceHash string) string {
+	return filepath.Join(cacheDir, "etcd-guard-"+sourceHash[:16]+".zip")
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // Lambda returns the guard's zip, building it into cacheDir unless a zip
-// for the same source hash is there.
+// for the same source hash is there. Env pins GOTOOLCHAIN to Toolchain, so
+// the toolchain that builds is Toolchain whatever go is installed.
 func Lambda(root, cacheDir string) (Artifact, error) {
-	gov, err := GoVersion()
+	sh, err := SourceHash(root, Toolchain)
 	if err != nil {
 		return Artifact{}, err
 	}
-	sh, err := SourceHash(root, gov)
-	if err != nil {
-		return Artifact{}, err
-	}
-	a := Artifact{SourceHash: sh, Path: filepath.Join(cacheDir, "etcd-guard-"+sh[:16]+".zip")}
+	a := Artifact{SourceHash: sh, Path: cachePath(cacheDir, sh)}
 	if b, err := os.ReadFile(a.Path); err == nil {
 		a.SHA256 = sum(b)
 		return a, nil
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		return a, fmt.Errorf("`pulumi up` compiles the etcd guard and needs the Go toolchain on PATH: %w", err)
 	}
 	start := time.Now()
 	if err := os.MkdirAll(cacheDir, 0o750); err != nil {
