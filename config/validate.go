@@ -294,7 +294,10 @@ func InstanceArch(instanceType string) (Arch, bool) {
 	return ArchAMD64, true
 }
 
-func validateInstanceType(path, it string, arch Arch, errs *ErrorList) {
+// validateInstanceType checks an instance type for a role: that it is one,
+// that Talos runs on its family, that it matches arch, and that it meets
+// Talos' minimum for the role. Each is an error at path.
+func validateInstanceType(path, it string, arch Arch, role Role, errs *ErrorList) {
 	got, ok := InstanceArch(it)
 	if !ok {
 		errs.Invalid(path, it, "must be an EC2 instance type like m7i.large")
@@ -306,6 +309,9 @@ func validateInstanceType(path, it string, arch Arch, errs *ErrorList) {
 	}
 	if contains(arches, string(arch)) && got != arch {
 		errs.Invalid(path, it, fmt.Sprintf("is an %s instance type but arch is %q", got, arch))
+	}
+	if reason := undersized(it, role); reason != "" {
+		errs.Invalid(path, it, reason)
 	}
 }
 
@@ -323,8 +329,7 @@ func validateControlPlane(cp ControlPlane, errs *ErrorList, w *Warnings) {
 		w.Add("controlPlane.count", "1 control-plane node cannot be replaced safely: if it dies, etcd dies with it (the etcd guard never removes the last member); keep etcd backups")
 	}
 	validateArch("controlPlane.arch", cp.Arch, errs)
-	validateInstanceType("controlPlane.instanceType", cp.InstanceType, cp.Arch, errs)
-	validateNodeSize("controlPlane.instanceType", cp.InstanceType, true, errs, w)
+	validateInstanceType("controlPlane.instanceType", cp.InstanceType, cp.Arch, RoleControlPlane, errs)
 	validateVolume("controlPlane.rootVolume", cp.RootVolume, errs)
 }
 
@@ -361,8 +366,7 @@ func validatePools(pools []WorkerPool, talosVersion string, errs *ErrorList, w *
 				errs.Duplicate(ip, it)
 			}
 			seen[it] = true
-			validateInstanceType(ip, it, p.Arch, errs)
-			validateNodeSize(ip, it, false, errs, w)
+			validateInstanceType(ip, it, p.Arch, RoleWorker, errs)
 		}
 		if p.MinSize < 0 {
 			errs.Invalid(path+".minSize", p.MinSize, "must be >= 0")
