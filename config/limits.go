@@ -458,22 +458,28 @@ func ProjectKeys() []string {
 	return keys
 }
 
-// UnknownKeys warns about keys set under this project's namespace that the
-// program does not read: almost always typos, silently ignored otherwise.
-// keys are bare key names (without "<project>:").
-func UnknownKeys(keys []string) Warnings {
+// UnknownKeys reports the keys set under this project's namespace that the
+// program does not read: almost always typos, which would otherwise be
+// silently ignored. keys are bare key names (without "<project>:"). Each is
+// an error with the nearest valid key or, when none is near, the valid keys.
+// A key like "controlPlane.count" was set without --path: the message says
+// how to set it as the field it was meant to be.
+func UnknownKeys(keys []string) ErrorList {
 	valid := ProjectKeys()
+	keys = append([]string(nil), keys...)
 	sort.Strings(keys)
-	var w Warnings
+	var errs ErrorList
 	for _, k := range keys {
 		if contains(valid, k) {
 			continue
 		}
-		if near := Nearest(k, valid); near != "" {
-			w.Add(k, "unknown key, ignored; did you mean %q?", near)
-		} else {
-			w.Add(k, "unknown key, ignored; valid keys: %s", strings.Join(valid, ", "))
+		if top, _, nested := strings.Cut(strings.ReplaceAll(k, "[", "."), "."); nested && contains(valid, top) {
+			errs.Invalid(k, nil, fmt.Sprintf(
+				"unknown key: set without --path, this is a key of its own that the program never reads; "+
+					"run `pulumi config rm '%s'`, then `pulumi config set --path '%s' <value>`", k, k))
+			continue
 		}
+		errs.Invalid(k, nil, unknownKeyDetail(k, valid)+fmt.Sprintf(" (remove it with `pulumi config rm '%s'`)", k))
 	}
-	return w
+	return errs
 }

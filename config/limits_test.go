@@ -256,16 +256,69 @@ func TestWarningsForRisks(t *testing.T) {
 	}
 }
 
+// Keys this program does not read are errors, each at its own key, with
+// the nearest valid key or the list of valid ones.
 func TestUnknownKeys(t *testing.T) {
-	w := UnknownKeys([]string{"region", "workerPool", "adminCidr", "somethingElse"})
-	j := strings.Join(w, "\n")
-	for _, want := range []string{`workerPool: unknown key, ignored; did you mean "workerPools"?`, `adminCidr: unknown key, ignored; did you mean "adminCidrs"?`, "somethingElse: unknown key, ignored; valid keys: clusterName"} {
-		if !strings.Contains(j, want) {
-			t.Errorf("missing %q in:\n%s", want, j)
+	errs := UnknownKeys([]string{"region", "workerPool", "adminCidr", "somethingElse", "PodCidr", "controlPlane.count", "workerPools[0].maxSize", "talosversion"})
+	got := map[string]string{}
+	for _, e := range errs {
+		if e.Type != ErrInvalid {
+			t.Errorf("%s: type %s", e.Path, e.Type)
+		}
+		got[e.Path] = e.Error()
+	}
+	for path, want := range map[string]string{
+		"workerPool":             `workerPool: Invalid value: unknown key; did you mean "workerPools"? (remove it with ` + "`pulumi config rm 'workerPool'`)",
+		"adminCidr":              `adminCidr: Invalid value: unknown key; did you mean "adminCidrs"?`,
+		"PodCidr":                `did you mean "podCidr"?`,
+		"talosversion":           `did you mean "talosVersion"?`,
+		"somethingElse":          "somethingElse: Invalid value: unknown key; valid keys: clusterName, region, azCount, availabilityZones",
+		"controlPlane.count":     "controlPlane.count: Invalid value: unknown key: set without --path",
+		"workerPools[0].maxSize": "`pulumi config set --path 'workerPools[0].maxSize' <value>`",
+	} {
+		if !strings.Contains(got[path], want) {
+			t.Errorf("%s: got %q, want it to contain %q", path, got[path], want)
 		}
 	}
-	if strings.Contains(j, "region:") {
-		t.Errorf("a known key warned: %s", j)
+	if len(errs) != 7 {
+		t.Errorf("want 7 errors, got %d:\n%s", len(errs), strings.Join(errs.Strings(), "\n"))
+	}
+	if _, ok := got["region"]; ok {
+		t.Errorf("a known key was refused: %s", got["region"])
+	}
+	if strings.Contains(got["somethingElse"], "did you mean") || strings.Contains(got["workerPool"], "valid keys") {
+		t.Errorf("suggest or list, not both: %v", got)
+	}
+	if UnknownKeys([]string{"region", "clusterName"}) != nil || UnknownKeys(nil).Err() != nil {
+		t.Error("known keys must pass")
+	}
+}
+
+// Unknown fields inside objects are errors too, at their full path with
+// every list index, with the nearest field or the valid ones.
+func TestUnknownNestedKeys(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		kv   map[string]string
+		want string
+	}{
+		{"pool field in the third pool", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"]},{"name":"b","instanceTypes":["m7i.large"]},{"name":"c","instanceTyps":["m7i.large"]}]`},
+			`workerPools[2].instanceTyps: Invalid value: unknown key; did you mean "instanceTypes"?`},
+		{"taint field", map[string]string{"workerPools": poolJSON(`,"taints":[{"key":"a","effect":"NoSchedule"},{"key":"b","efect":"NoSchedule"}]`)},
+			`workerPools[0].taints[1].efect: Invalid value: unknown key; did you mean "effect"?`},
+		{"root volume field", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"]},{"name":"b","instanceTypes":["m7i.large"],"rootVolume":{"sizeGb":50}}]`},
+			`workerPools[1].rootVolume.sizeGb: Invalid value: unknown key; did you mean "sizeGiB"?`},
+		{"control-plane volume", map[string]string{"controlPlane": `{"rootVolume":{"iop":3000}}`}, `controlPlane.rootVolume.iop: Invalid value: unknown key; did you mean "iops"?`},
+		{"nothing near", map[string]string{"controlPlane": `{"flavour":"big"}`}, `controlPlane.flavour: Invalid value: unknown key; valid keys: arch, count, instanceType, rootVolume`},
+		{"add-on field", map[string]string{"addons": `{"argocd":{"rootApp":{"repoUrl":"https://x"}}}`}, `addons.argocd.rootApp.repoUrl: Invalid value: unknown key; did you mean "repoURL"?`},
+		{"backups field", map[string]string{"backups": `{"intervalMinute":60}`}, `backups.intervalMinute: Invalid value: unknown key; did you mean "intervalMinutes"?`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse(src(tt.kv))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want %q in:\n%v", tt.want, err)
+			}
+		})
 	}
 }
 
