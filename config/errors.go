@@ -70,9 +70,10 @@ func (l *ErrorList) NotSupported(path string, value any, allowed []string) {
 		Detail: "allowed values: " + strings.Join(quoteAll(allowed), ", ")})
 }
 
-// Duplicate adds a duplicate-value error.
-func (l *ErrorList) Duplicate(path string, value any) {
-	*l = append(*l, FieldError{Type: ErrDuplicate, Path: path, Value: value})
+// Duplicate adds a duplicate-value error for a list element, naming the
+// element it repeats (first, e.g. adminCidrs[0]).
+func (l *ErrorList) Duplicate(path string, value any, first string) {
+	*l = append(*l, FieldError{Type: ErrDuplicate, Path: path, Value: value, Detail: "same as " + first})
 }
 
 // TooLong adds a length error.
