@@ -391,8 +391,9 @@ func validatePools(pools []WorkerPool, talosVersion string, errs *ErrorList, w *
 		validateLabels(path+".labels", p.Labels, errs)
 		validateTaints(path+".taints", p.Taints, errs)
 		validateVolume(path+".rootVolume", p.RootVolume, errs)
+		owned := ownedFieldsFor(path, p)
 		for j, patch := range p.ConfigPatches {
-			validatePatch(fmt.Sprintf("%s.configPatches[%d]", path, j), patch, talosVersion, errs)
+			validatePatch(fmt.Sprintf("%s.configPatches[%d]", path, j), patch, talosVersion, owned, errs)
 		}
 	}
 }
