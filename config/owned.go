@@ -66,7 +66,7 @@ var ownedFields = []ownedField{
 	field("cluster.controlPlane.endpoint", "", "nodes reach the API server through the internal load balancer the stack creates and names in every certificate"),
 	field("cluster.network.cni", "addons.cilium", "Cilium is the CNI and Talos must install none; to run another CNI set addons.cilium.enabled to false and install it yourself"),
 	setting("cluster.network.podSubnets", "podCidr", "the pod range is checked against the VPC, the service range and the node count (Kubernetes gives every node a /24 of it)"),
-	setting("cluster.network.serviceSubnets", "serviceCidr", "the service range is checked against the VPC and the pod range, and the API server and Cilium are configured with it"),
+	setting("cluster.network.serviceSubnets", "serviceCidr", "the service range is checked against the VPC and the pod range and against the API server's limit of a /12"),
 	field("cluster.proxy.disabled", "addons.cilium", "Cilium replaces kube-proxy; both together break Service routing"),
 	field("cluster.externalCloudProvider.enabled", "addons.awsCloudControllerManager", "the AWS cloud controller manager initialises every node (provider ID, addresses, zone labels), so the kubelet must run with --cloud-provider=external"),
 	field("machine.kubelet.registerWithFQDN", "addons.awsCloudControllerManager", "node names must be the EC2 private DNS names the AWS cloud controller manager looks instances up by"),
