@@ -31,7 +31,6 @@ type checked struct {
 // unavailable zone.
 func checkStack(ctx *pulumi.Context) (*checked, error) {
 	cfg, warnings, err := config.Parse(pulumiSource(ctx))
-	warnings = append(warnings, config.UnknownKeys(projectKeys(ctx))...)
 	for _, w := range warnings {
 		_ = ctx.Log.Warn(w, nil) // a lost warning must not fail the deployment
 	}
@@ -45,6 +44,9 @@ func checkStack(ctx *pulumi.Context) (*checked, error) {
 	// Render every machine configuration locally, on the sound parts of
 	// the configuration: oversize or Talos-rejected configs stop here.
 	errs = append(errs, talos.CheckUserDataErrors(cfg.Renderable(errs))...)
+	// Keys of this project the program does not read are typos: errors,
+	// added after rendering so they cannot make it drop a sound key.
+	errs = append(errs, config.UnknownKeys(projectKeys(ctx))...)
 
 	out := &checked{cfg: cfg}
 	if errs.Has("region") {

@@ -143,8 +143,8 @@ func TestUnknownKeysFromPulumiConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := strings.Join(config.UnknownKeys(keys), "\n")
-	for _, want := range []string{`workerPool: unknown key, ignored; did you mean "workerPools"?`, `podCIDR: unknown key, ignored; did you mean "podCidr"?`} {
+	w := strings.Join(config.UnknownKeys(keys).Strings(), "\n")
+	for _, want := range []string{`workerPool: Invalid value: unknown key; did you mean "workerPools"?`, `podCIDR: Invalid value: unknown key; did you mean "podCidr"?`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("missing %q in:\n%s", want, w)
 		}

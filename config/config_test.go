@@ -235,3 +235,93 @@ func TestScalarValuesFromPath(t *testing.T) {
 		t.Error("a nested label value must be rejected")
 	}
 }
+
+// Every error and warning about one element of a list names it by index,
+// nested lists too (workerPools[1].taints[2].effect): each list-valued key
+// of the schema, each kind of check.
+func TestListElementPaths(t *testing.T) {
+	pools := func(second string) string {
+		return `[{"name":"a","instanceTypes":["m7i.large"]},{"name":"b","instanceTypes":["m7i.large"]` + second + `}]`
+	}
+	for _, tt := range []struct {
+		name    string
+		kv      map[string]string
+		want    string
+		warning bool
+	}{
+		// adminCidrs, ingressCidrs
+		{"admin CIDR not a string", map[string]string{"adminCidrs": `["203.0.113.1/32",5]`}, "adminCidrs[1]: Invalid value: expected a string, got 5", false},
+		{"admin CIDR malformed", map[string]string{"adminCidrs": `["203.0.113.1/32","203.0.113.2"]`}, `adminCidrs[1]: Invalid value: "203.0.113.2"`, false},
+		{"admin CIDR IPv6", map[string]string{"adminCidrs": `["203.0.113.1/32","2001:db8::/64"]`}, "adminCidrs[1]: Invalid value", false},
+		{"admin CIDR duplicate", map[string]string{"adminCidrs": `["203.0.113.1/32","198.51.100.0/24","203.0.113.1/32"]`},
+			`adminCidrs[2]: Duplicate value: "203.0.113.1/32": same as adminCidrs[0]`, false},
+		{"admin CIDR duplicate once masked", map[string]string{"adminCidrs": `["203.0.113.1/32","203.0.113.1/32"]`}, "same as adminCidrs[0]", false},
+		{"ingress CIDR object", map[string]string{"ingressCidrs": `["0.0.0.0/0",{"cidr":"x"}]`}, "ingressCidrs[1]: Invalid value: expected a string, got an object", false},
+		{"ingress CIDR host bits", map[string]string{"ingressCidrs": `["0.0.0.0/0","192.0.2.1/24"]`}, "ingressCidrs[1]: Invalid value", false},
+		{"ingress CIDR duplicate", map[string]string{"ingressCidrs": `["192.0.2.0/24","192.0.2.0/24"]`}, "ingressCidrs[1]: Duplicate value: \"192.0.2.0/24\": same as ingressCidrs[0]", false},
+		{"admin CIDR private", map[string]string{"adminCidrs": `["203.0.113.1/32","10.0.0.0/8"]`}, "adminCidrs[1]: 10.0.0.0/8 is a private", true},
+		{"admin CIDR everything", map[string]string{"adminCidrs": `["203.0.113.1/32","0.0.0.0/0"]`}, "adminCidrs[1]: 0.0.0.0/0 opens", true},
+		// availabilityZones
+		{"zone not a string", map[string]string{"availabilityZones": `["ap-southeast-1a",true]`}, "availabilityZones[1]: Invalid value: expected a string, got true", false},
+		{"zone of another region", map[string]string{"availabilityZones": `["ap-southeast-1a","eu-west-1a"]`}, `availabilityZones[1]: Unsupported value: "eu-west-1a"`, false},
+		{"zone duplicate", map[string]string{"availabilityZones": `["ap-southeast-1a","ap-southeast-1b","ap-southeast-1a"]`},
+			`availabilityZones[2]: Duplicate value: "ap-southeast-1a": same as availabilityZones[0]`, false},
+		// workerPools and their lists
+		{"pool not an object", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"]},"b"]`}, `workerPools[1]: Invalid value: expected an object, got "b"`, false},
+		{"pool name", map[string]string{"workerPools": pools(`,"name":"B"`)}, `workerPools[1].name: Invalid value: "B"`, false},
+		{"pool name duplicate", map[string]string{"workerPools": pools(`,"name":"a"`)}, `workerPools[1].name: Duplicate value: "a": same as workerPools[0].name`, false},
+		{"pool size", map[string]string{"workerPools": pools(`,"maxSize":0,"minSize":0,"desiredCapacity":0`)}, "workerPools[1].maxSize: Invalid value", false},
+		{"instance type not a string", map[string]string{"workerPools": pools(`,"instanceTypes":["m7i.large",7]`)}, "workerPools[1].instanceTypes[1]: Invalid value: expected a string, got 7", false},
+		{"instance type malformed", map[string]string{"workerPools": pools(`,"instanceTypes":["m7i.large","big"]`)}, `workerPools[1].instanceTypes[1]: Invalid value: "big"`, false},
+		{"instance type duplicate", map[string]string{"workerPools": pools(`,"instanceTypes":["m7i.large","c7i.large","m7i.large"]`)},
+			`workerPools[1].instanceTypes[2]: Duplicate value: "m7i.large": same as workerPools[1].instanceTypes[0]`, false},
+		{"instance type arch", map[string]string{"workerPools": pools(`,"instanceTypes":["m7i.large","m7g.large"]`)}, `workerPools[1].instanceTypes[1]: Invalid value: "m7g.large": is an arm64`, false},
+		{"instance type size", map[string]string{"workerPools": pools(`,"instanceTypes":["m7i.large","t3.nano"]`)}, `workerPools[1].instanceTypes[1]: Invalid value: "t3.nano": has 0.5 GiB`, false},
+		{"instance type family", map[string]string{"workerPools": pools(`,"instanceTypes":["m7i.large","mac1.metal"]`)}, `workerPools[1].instanceTypes[1]: Invalid value: "mac1.metal"`, false},
+		{"taint not an object", map[string]string{"workerPools": pools(`,"taints":[{"key":"a","effect":"NoSchedule"},"b=c:NoSchedule"]`)},
+			"workerPools[1].taints[1]: Invalid value: expected an object {key, value, effect}", false},
+		{"taint field type", map[string]string{"workerPools": pools(`,"taints":[{"key":"a","effect":"NoSchedule"},{"key":1,"effect":"NoSchedule"}]`)},
+			"workerPools[1].taints[1].key: Invalid value: expected a string, got 1", false},
+		{"taint key", map[string]string{"workerPools": pools(`,"taints":[{"key":"a","effect":"NoSchedule"},{"key":"a b","effect":"NoSchedule"}]`)}, "workerPools[1].taints[1].key: Invalid value", false},
+		{"taint value", map[string]string{"workerPools": pools(`,"taints":[{"key":"a","effect":"NoSchedule"},{"key":"b","value":"x y","effect":"NoSchedule"}]`)}, "workerPools[1].taints[1].value: Invalid value", false},
+		{"taint effect", map[string]string{"workerPools": pools(`,"taints":[{"key":"a","effect":"NoSchedule"},{"key":"b","effect":"NoSchedule"},{"key":"c","effect":"Never"}]`)},
+			`workerPools[1].taints[2].effect: Unsupported value: "Never"`, false},
+		{"taint duplicate", map[string]string{"workerPools": pools(`,"taints":[{"key":"a","effect":"NoSchedule"},{"key":"a","value":"x","effect":"NoSchedule"}]`)},
+			`workerPools[1].taints[1]: Duplicate value: "a:NoSchedule": same as workerPools[1].taints[0]`, false},
+		{"taint tag key", map[string]string{"workerPools": pools(`,"taints":[{"key":"a","effect":"NoSchedule"},{"key":"` + longPrefix + `/` + strings.Repeat("a", 63) + `","effect":"NoSchedule"}]`)},
+			"workerPools[1].taints[1].key: Too long", false},
+		{"patch not a string", map[string]string{"workerPools": pools(`,"configPatches":["machine:\n  sysctls:\n    a: \"1\"\n",{"machine":{}}]`)},
+			"workerPools[1].configPatches[1]: Invalid value: expected a string, got an object", false},
+		{"patch empty", map[string]string{"workerPools": pools(`,"configPatches":["machine:\n  sysctls:\n    a: \"1\"\n",""]`)}, "workerPools[1].configPatches[1]: Invalid value", false},
+		{"patch unreadable", map[string]string{"workerPools": pools(`,"configPatches":["machine:\n  sysctls:\n    a: \"1\"\n","machine: [x"]`)}, "workerPools[1].configPatches[1]: Invalid value: not a valid Talos", false},
+		{"spot-only pool", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"taints":[{"key":"a","effect":"NoSchedule"}]},
+			{"name":"b","instanceTypes":["m7i.large","m6i.large"],"spot":true,"minSize":1,"desiredCapacity":1}]`}, "workerPools[1]: the only pool that can run Argo CD", true},
+		{"one-type spot pool", map[string]string{"workerPools": pools(`,"spot":true`)}, "workerPools[1].instanceTypes: a spot pool with one instance type", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, w, err := Parse(src(tt.kv))
+			got := strings.Join(w, "\n")
+			if !tt.warning {
+				if err == nil {
+					t.Fatalf("accepted; want %q", tt.want)
+				}
+				got = err.Error()
+			}
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("want %q in:\n%s", tt.want, got)
+			}
+		})
+	}
+}
+
+// SelectAZs names the zone the account does not offer by its index.
+func TestSelectAZsNamesTheElement(t *testing.T) {
+	cfg, _, err := Parse(src(map[string]string{"availabilityZones": `["ap-southeast-1a","ap-southeast-1c","ap-southeast-1b"]`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = SelectAZs(cfg, []string{"ap-southeast-1a", "ap-southeast-1b"})
+	if err == nil || !strings.Contains(err.Error(), `availabilityZones[1]: Unsupported value: "ap-southeast-1c": allowed values: "ap-southeast-1a", "ap-southeast-1b"`) {
+		t.Errorf("got %v", err)
+	}
+}

@@ -82,9 +82,9 @@ func validateConvergence(c *Config, errs *ErrorList, w *Warnings) {
 		return
 	}
 	if schedulable == 1 && c.Addons.ArgoCD.Enabled {
-		for _, p := range c.WorkerPools {
+		for i, p := range c.WorkerPools {
 			if Schedulable(p) && p.Spot && !p.Autoscaled && p.DesiredCapacity == 1 {
-				w.Add("workerPools", "the only pool that can run Argo CD and Metrics Server is one spot node (%s): an interruption leaves them Pending until it is replaced", p.Name)
+				w.Add(fmt.Sprintf("workerPools[%d]", i), "the only pool that can run Argo CD and Metrics Server is one spot node (%s): an interruption leaves them Pending until it is replaced", p.Name)
 			}
 		}
 	}

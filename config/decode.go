@@ -164,14 +164,22 @@ func checkScalar(path string, v any, errs *ErrorList) {
 	}
 }
 
+// unknownKey reports a key of an object that has no such field, at its
+// full path (workerPools[2].instanceTyps), with the nearest valid key or,
+// when none is near, every valid key.
 func unknownKey(path, k string, valid []string, errs *ErrorList) {
-	detail := "unknown key"
-	if near := Nearest(k, valid); near != "" {
-		detail += fmt.Sprintf("; did you mean %q?", near)
-	}
 	sorted := append([]string(nil), valid...)
 	sort.Strings(sorted)
-	errs.Invalid(path+"."+k, nil, detail+"; valid keys: "+strings.Join(sorted, ", "))
+	errs.Invalid(path+"."+k, nil, unknownKeyDetail(k, sorted))
+}
+
+// unknownKeyDetail is the message for an unknown key k: the nearest of
+// valid, or all of them in the order given.
+func unknownKeyDetail(k string, valid []string) string {
+	if near := Nearest(k, valid); near != "" {
+		return fmt.Sprintf("unknown key; did you mean %q?", near)
+	}
+	return "unknown key; valid keys: " + strings.Join(valid, ", ")
 }
 
 func sortedAnyKeys(m map[string]any) []string {

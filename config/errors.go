@@ -70,9 +70,10 @@ func (l *ErrorList) NotSupported(path string, value any, allowed []string) {
 		Detail: "allowed values: " + strings.Join(quoteAll(allowed), ", ")})
 }
 
-// Duplicate adds a duplicate-value error.
-func (l *ErrorList) Duplicate(path string, value any) {
-	*l = append(*l, FieldError{Type: ErrDuplicate, Path: path, Value: value})
+// Duplicate adds a duplicate-value error for a list element, naming the
+// element it repeats (first, e.g. adminCidrs[0]).
+func (l *ErrorList) Duplicate(path string, value any, first string) {
+	*l = append(*l, FieldError{Type: ErrDuplicate, Path: path, Value: value, Detail: "same as " + first})
 }
 
 // TooLong adds a length error.
@@ -107,13 +108,22 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	lines := make([]string, len(e.Errors))
-	for i, fe := range e.Errors {
-		lines[i] = "  - " + fe.Error()
+	lines := e.Errors.Strings()
+	for i := range lines {
+		lines[i] = "  - " + lines[i]
 	}
-	sort.Strings(lines)
 	return fmt.Sprintf("invalid stack configuration (%d error(s)); fix them with `pulumi config set --path <key> <value>`:\n%s",
 		len(e.Errors), strings.Join(lines, "\n"))
+}
+
+// Strings returns every error's text, sorted by key path.
+func (l ErrorList) Strings() []string {
+	out := make([]string, len(l))
+	for i, fe := range l {
+		out[i] = fe.Error()
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Warnings are printed but never stop a deployment.

@@ -285,26 +285,104 @@ func unsupportedFamily(instanceType string) string {
 	return ""
 }
 
-// Memory (GiB) and vCPUs of the sizes that fall below Talos' documented
-// minimums (Talos "System Requirements": control plane 2 GiB and 2 cores,
-// worker 1 GiB and 1 core). Burstable t families: nano 0.5 GiB/2 vCPU,
-// micro 1 GiB/2, small 2 GiB/2 (t2.small: 1 vCPU); other families' medium
-// size has 1 vCPU (m6g.medium, c7g.medium, a1.medium ...).
-func validateNodeSize(path, instanceType string, controlPlane bool, errs *ErrorList, w *Warnings) {
-	family, size, ok := strings.Cut(instanceType, ".")
-	if !ok {
-		return
+// Role is the kind of node an instance type is chosen for.
+type Role string
+
+// The roles Talos documents requirements for.
+const (
+	RoleControlPlane Role = "control-plane"
+	RoleWorker       Role = "worker"
+)
+
+// nodeShape is an instance size's memory and vCPUs; zero is unknown.
+type nodeShape struct {
+	MemoryMiB int
+	VCPUs     int
+}
+
+// talosMinimums are Talos' documented minimum requirements per role (Talos
+// v1.12 "System Requirements", "Minimum Requirements": control plane 2 GiB
+// of memory and 2 cores, worker 1 GiB and 1 core). Below them a node is
+// refused. The documented recommendations (control plane 4 GiB and 4
+// cores, worker 2 GiB and 2 cores) are not checked: the default
+// m7i.large, 2 vCPUs, is below them and runs well.
+var talosMinimums = map[Role]nodeShape{
+	RoleControlPlane: {MemoryMiB: 2048, VCPUs: 2},
+	RoleWorker:       {MemoryMiB: 1024, VCPUs: 1},
+}
+
+// burstableRe matches the burstable families (t2, t3, t3a, t4g), not
+// trn1 and the like.
+var burstableRe = regexp.MustCompile(`^t[0-9]+[a-z]?$`)
+
+// smallSizes are the sizes below large, smallest first.
+var smallSizes = []string{"nano", "micro", "small", "medium"}
+
+// shapeOf returns what is known of the sizes that can fall below Talos'
+// minimums (Amazon EC2 instance type specifications): the burstable
+// families have 0.5 GiB at nano, 1 GiB at micro, 2 GiB at small and 4 GiB
+// at medium, with 2 vCPUs (t2: 1 vCPU up to small); every other family's
+// medium has 1 vCPU (m6g.medium, c7g.medium, a1.medium) and at least
+// 2 GiB. From large up every size has 2 vCPUs and 4 GiB or more, above
+// both minimums, so it is not listed (ok false).
+func shapeOf(instanceType string) (nodeShape, bool) {
+	family, size, found := strings.Cut(instanceType, ".")
+	if !found {
+		return nodeShape{}, false
 	}
-	burstable := strings.HasPrefix(family, "t")
-	switch {
-	case size == "nano":
-		errs.Invalid(path, instanceType, "0.5 GiB of memory is below Talos' minimum (1 GiB for workers, 2 GiB for the control plane)")
-	case !controlPlane:
-	case size == "micro":
-		w.Add(path, "%s has 1 GiB of memory, below Talos' documented control-plane minimum of 2 GiB; etcd and the API server will be starved", instanceType)
-	case (size == "medium" && !burstable) || instanceType == "t2.small":
-		w.Add(path, "%s has 1 vCPU, below Talos' documented control-plane minimum of 2 cores", instanceType)
+	if burstableRe.MatchString(family) {
+		mem := map[string]int{"nano": 512, "micro": 1024, "small": 2048, "medium": 4096}[size]
+		if mem == 0 {
+			return nodeShape{}, false
+		}
+		vcpus := 2
+		if family == "t2" && size != "medium" {
+			vcpus = 1
+		}
+		return nodeShape{MemoryMiB: mem, VCPUs: vcpus}, true
 	}
+	if size == "medium" {
+		return nodeShape{VCPUs: 1}, true
+	}
+	return nodeShape{}, false
+}
+
+func (s nodeShape) meets(floor nodeShape) bool {
+	return (s.MemoryMiB == 0 || s.MemoryMiB >= floor.MemoryMiB) && (s.VCPUs == 0 || s.VCPUs >= floor.VCPUs)
+}
+
+func gib(mib int) string {
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", float64(mib)/1024), ".0") + " GiB"
+}
+
+// undersized explains why an instance type is below Talos' documented
+// minimum for role, naming the smallest size of its family that meets it,
+// or returns "".
+func undersized(instanceType string, role Role) string {
+	shape, ok := shapeOf(instanceType)
+	floor := talosMinimums[role]
+	if !ok || shape.meets(floor) {
+		return ""
+	}
+	var has, needs []string
+	if shape.MemoryMiB != 0 && shape.MemoryMiB < floor.MemoryMiB {
+		has = append(has, gib(shape.MemoryMiB)+" of memory")
+		needs = append(needs, gib(floor.MemoryMiB))
+	}
+	if shape.VCPUs < floor.VCPUs {
+		has = append(has, fmt.Sprintf("%d vCPU", shape.VCPUs))
+		needs = append(needs, fmt.Sprintf("%d cores", floor.VCPUs))
+	}
+	family, _, _ := strings.Cut(instanceType, ".")
+	fits := family + ".large"
+	for _, size := range smallSizes {
+		if s, ok := shapeOf(family + "." + size); ok && s.meets(floor) {
+			fits = family + "." + size
+			break
+		}
+	}
+	return fmt.Sprintf("has %s, below Talos' minimum of %s for a %s node (Talos \"System Requirements\"); use %s or larger",
+		strings.Join(has, " and "), strings.Join(needs, " and "), role, fits)
 }
 
 // warnControlPlaneZones: control-plane nodes spread over the zones in
@@ -380,22 +458,28 @@ func ProjectKeys() []string {
 	return keys
 }
 
-// UnknownKeys warns about keys set under this project's namespace that the
-// program does not read: almost always typos, silently ignored otherwise.
-// keys are bare key names (without "<project>:").
-func UnknownKeys(keys []string) Warnings {
+// UnknownKeys reports the keys set under this project's namespace that the
+// program does not read: almost always typos, which would otherwise be
+// silently ignored. keys are bare key names (without "<project>:"). Each is
+// an error with the nearest valid key or, when none is near, the valid keys.
+// A key like "controlPlane.count" was set without --path: the message says
+// how to set it as the field it was meant to be.
+func UnknownKeys(keys []string) ErrorList {
 	valid := ProjectKeys()
+	keys = append([]string(nil), keys...)
 	sort.Strings(keys)
-	var w Warnings
+	var errs ErrorList
 	for _, k := range keys {
 		if contains(valid, k) {
 			continue
 		}
-		if near := Nearest(k, valid); near != "" {
-			w.Add(k, "unknown key, ignored; did you mean %q?", near)
-		} else {
-			w.Add(k, "unknown key, ignored; valid keys: %s", strings.Join(valid, ", "))
+		if top, _, nested := strings.Cut(strings.ReplaceAll(k, "[", "."), "."); nested && contains(valid, top) {
+			errs.Invalid(k, nil, fmt.Sprintf(
+				"unknown key: set without --path, this is a key of its own that the program never reads; "+
+					"run `pulumi config rm '%s'`, then `pulumi config set --path '%s' <value>`", k, k))
+			continue
 		}
+		errs.Invalid(k, nil, unknownKeyDetail(k, valid)+fmt.Sprintf(" (remove it with `pulumi config rm '%s'`)", k))
 	}
-	return w
+	return errs
 }

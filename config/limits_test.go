@@ -50,6 +50,14 @@ func TestLimits(t *testing.T) {
 		{"Mac instance", map[string]string{"controlPlane": `{"instanceType":"mac2.metal"}`}, []string{"controlPlane.instanceType: Invalid value", "macOS"}},
 		{"paravirtual family", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m1.large"]}]`}, []string{"workerPools[0].instanceTypes[0]", "paravirtual"}},
 		{"nano worker", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["t3.nano"]}]`}, []string{"workerPools[0].instanceTypes[0]", "below Talos' minimum"}},
+		{"micro control plane", map[string]string{"controlPlane": `{"instanceType":"t3.micro"}`},
+			[]string{`controlPlane.instanceType: Invalid value: "t3.micro": has 1 GiB of memory, below Talos' minimum of 2 GiB for a control-plane node`, "use t3.small or larger"}},
+		{"one-vCPU control plane", map[string]string{"controlPlane": `{"instanceType":"m6g.medium","arch":"arm64"}`},
+			[]string{`controlPlane.instanceType: Invalid value: "m6g.medium": has 1 vCPU, below Talos' minimum of 2 cores`, "use m6g.large or larger"}},
+		{"Mac worker", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large","mac1.metal"]}]`}, []string{`workerPools[0].instanceTypes[1]: Invalid value: "mac1.metal"`, "macOS"}},
+		{"paravirtual control plane", map[string]string{"controlPlane": `{"instanceType":"t1.micro"}`}, []string{`controlPlane.instanceType: Invalid value: "t1.micro"`, "paravirtual"}},
+		{"nano in a later pool", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"]},{"name":"b","instanceTypes":["m7i.large","t3a.large","t4g.nano"],"arch":"arm64"}]`},
+			[]string{`workerPools[1].instanceTypes[2]: Invalid value: "t4g.nano": has 0.5 GiB of memory, below Talos' minimum of 1 GiB for a worker node`, "use t4g.micro or larger"}},
 		{"restricted label node-role", map[string]string{"workerPools": poolJSON(`,"labels":{"node-role.kubernetes.io/gpu":""}`)}, []string{"workerPools[0].labels.node-role.kubernetes.io/gpu: Forbidden", "NodeRestriction"}},
 		{"restricted label node-restriction", map[string]string{"workerPools": poolJSON(`,"labels":{"node-restriction.kubernetes.io/team":"a"}`)}, []string{"workerPools[0].labels.node-restriction.kubernetes.io/team: Forbidden"}},
 		{"restricted label k8s.io", map[string]string{"workerPools": poolJSON(`,"labels":{"example.k8s.io/x":"a"}`)}, []string{"workerPools[0].labels.example.k8s.io/x: Forbidden"}},
@@ -123,12 +131,61 @@ func TestLimitsAtTheEdge(t *testing.T) {
 			{"name":"general","instanceTypes":["m7i.large"]}]`},
 		"kubelet namespaces":     {"workerPools": poolJSON(`,"labels":{"node.kubernetes.io/lifecycle":"spot","team.kubelet.kubernetes.io/x":"y","example.com/role":"db"}`)},
 		"t2 and t3.micro":        {"workerPools": `[{"name":"a","instanceTypes":["t2.large","t3.micro"]}]`},
+		"t3.small control plane": {"controlPlane": `{"instanceType":"t3.small"}`},
+		"one-vCPU worker":        {"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m6g.medium","c7g.medium"]}]`},
 		"JSON6902 on Talos 1.11": {"talosVersion": "v1.11.5", "kubernetesVersion": "1.34.0", "workerPools": poolJSON(`,"configPatches":["[{\"op\":\"add\",\"path\":\"/machine/sysctls\",\"value\":{}}]"]`)},
 		"pool named workers2":    {"workerPools": `[{"name":"workers2","instanceTypes":["m7i.large"]},{"name":"cpu","instanceTypes":["m7i.large"]}]`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := Parse(src(kv)); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Talos' documented minimums, per role: below them an error naming the
+// smallest size of the family that meets them; at or above them nothing.
+func TestUndersized(t *testing.T) {
+	for _, tt := range []struct {
+		instanceType string
+		role         Role
+		want         string // "" when the type meets the role's minimum
+	}{
+		{"t3.nano", RoleWorker, "has 0.5 GiB of memory, below Talos' minimum of 1 GiB for a worker node"},
+		{"t3a.nano", RoleWorker, "use t3a.micro or larger"},
+		{"t2.nano", RoleWorker, "0.5 GiB of memory, below Talos' minimum of 1 GiB"},
+		{"t3.micro", RoleWorker, ""},
+		{"t2.micro", RoleWorker, ""},
+		{"m6g.medium", RoleWorker, ""},
+		{"c7g.medium", RoleWorker, ""},
+		{"t3.nano", RoleControlPlane, "has 0.5 GiB of memory, below Talos' minimum of 2 GiB for a control-plane node"},
+		{"t3.micro", RoleControlPlane, "has 1 GiB of memory, below Talos' minimum of 2 GiB for a control-plane node (Talos \"System Requirements\"); use t3.small or larger"},
+		{"t4g.micro", RoleControlPlane, "use t4g.small or larger"},
+		{"t2.micro", RoleControlPlane, "has 1 GiB of memory and 1 vCPU, below Talos' minimum of 2 GiB and 2 cores for a control-plane node"},
+		{"t2.small", RoleControlPlane, "has 1 vCPU, below Talos' minimum of 2 cores for a control-plane node (Talos \"System Requirements\"); use t2.medium or larger"},
+		{"m6g.medium", RoleControlPlane, "has 1 vCPU, below Talos' minimum of 2 cores; use m6g.large or larger"},
+		{"a1.medium", RoleControlPlane, "use a1.large or larger"},
+		{"c7g.medium", RoleControlPlane, "1 vCPU"},
+		{"t3.small", RoleControlPlane, ""},
+		{"t2.medium", RoleControlPlane, ""},
+		{"t3.medium", RoleControlPlane, ""},
+		{"m7i.large", RoleControlPlane, ""},
+		{"trn1.2xlarge", RoleControlPlane, ""},
+		{"m7i.metal-24xl", RoleControlPlane, ""},
+	} {
+		t.Run(tt.instanceType+" "+string(tt.role), func(t *testing.T) {
+			got := undersized(tt.instanceType, tt.role)
+			switch {
+			case tt.want == "" && got != "":
+				t.Errorf("refused: %s", got)
+			case tt.want != "" && got == "":
+				t.Errorf("accepted; want %q", tt.want)
+			}
+			for _, part := range strings.Split(tt.want, "; ") {
+				if !strings.Contains(got, part) {
+					t.Errorf("%q lacks %q", got, part)
+				}
 			}
 		})
 	}
@@ -174,8 +231,6 @@ func TestWarningsForRisks(t *testing.T) {
 		kv   map[string]string
 		want string
 	}{
-		{"small control plane", map[string]string{"controlPlane": `{"instanceType":"t3.micro"}`}, "controlPlane.instanceType: t3.micro has 1 GiB"},
-		{"one-vCPU control plane", map[string]string{"controlPlane": `{"instanceType":"m6g.medium","arch":"arm64"}`}, "controlPlane.instanceType: m6g.medium has 1 vCPU"},
 		{"three nodes one zone", map[string]string{"azCount": "1"}, "controlPlane.count: 3 control-plane nodes in 1 availability zone(s) put up to 3 in one zone; losing that zone loses etcd quorum"},
 		{"three nodes two zones", map[string]string{"azCount": "2"}, "up to 2 in one zone; losing that zone loses etcd quorum (2 of 3 needed)"},
 		{"private admin CIDR", map[string]string{"adminCidrs": `["10.1.0.0/16"]`}, "adminCidrs[0]: 10.1.0.0/16 is a private"},
@@ -201,16 +256,69 @@ func TestWarningsForRisks(t *testing.T) {
 	}
 }
 
+// Keys this program does not read are errors, each at its own key, with
+// the nearest valid key or the list of valid ones.
 func TestUnknownKeys(t *testing.T) {
-	w := UnknownKeys([]string{"region", "workerPool", "adminCidr", "somethingElse"})
-	j := strings.Join(w, "\n")
-	for _, want := range []string{`workerPool: unknown key, ignored; did you mean "workerPools"?`, `adminCidr: unknown key, ignored; did you mean "adminCidrs"?`, "somethingElse: unknown key, ignored; valid keys: clusterName"} {
-		if !strings.Contains(j, want) {
-			t.Errorf("missing %q in:\n%s", want, j)
+	errs := UnknownKeys([]string{"region", "workerPool", "adminCidr", "somethingElse", "PodCidr", "controlPlane.count", "workerPools[0].maxSize", "talosversion"})
+	got := map[string]string{}
+	for _, e := range errs {
+		if e.Type != ErrInvalid {
+			t.Errorf("%s: type %s", e.Path, e.Type)
+		}
+		got[e.Path] = e.Error()
+	}
+	for path, want := range map[string]string{
+		"workerPool":             `workerPool: Invalid value: unknown key; did you mean "workerPools"? (remove it with ` + "`pulumi config rm 'workerPool'`)",
+		"adminCidr":              `adminCidr: Invalid value: unknown key; did you mean "adminCidrs"?`,
+		"PodCidr":                `did you mean "podCidr"?`,
+		"talosversion":           `did you mean "talosVersion"?`,
+		"somethingElse":          "somethingElse: Invalid value: unknown key; valid keys: clusterName, region, azCount, availabilityZones",
+		"controlPlane.count":     "controlPlane.count: Invalid value: unknown key: set without --path",
+		"workerPools[0].maxSize": "`pulumi config set --path 'workerPools[0].maxSize' <value>`",
+	} {
+		if !strings.Contains(got[path], want) {
+			t.Errorf("%s: got %q, want it to contain %q", path, got[path], want)
 		}
 	}
-	if strings.Contains(j, "region:") {
-		t.Errorf("a known key warned: %s", j)
+	if len(errs) != 7 {
+		t.Errorf("want 7 errors, got %d:\n%s", len(errs), strings.Join(errs.Strings(), "\n"))
+	}
+	if _, ok := got["region"]; ok {
+		t.Errorf("a known key was refused: %s", got["region"])
+	}
+	if strings.Contains(got["somethingElse"], "did you mean") || strings.Contains(got["workerPool"], "valid keys") {
+		t.Errorf("suggest or list, not both: %v", got)
+	}
+	if UnknownKeys([]string{"region", "clusterName"}) != nil || UnknownKeys(nil).Err() != nil {
+		t.Error("known keys must pass")
+	}
+}
+
+// Unknown fields inside objects are errors too, at their full path with
+// every list index, with the nearest field or the valid ones.
+func TestUnknownNestedKeys(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		kv   map[string]string
+		want string
+	}{
+		{"pool field in the third pool", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"]},{"name":"b","instanceTypes":["m7i.large"]},{"name":"c","instanceTyps":["m7i.large"]}]`},
+			`workerPools[2].instanceTyps: Invalid value: unknown key; did you mean "instanceTypes"?`},
+		{"taint field", map[string]string{"workerPools": poolJSON(`,"taints":[{"key":"a","effect":"NoSchedule"},{"key":"b","efect":"NoSchedule"}]`)},
+			`workerPools[0].taints[1].efect: Invalid value: unknown key; did you mean "effect"?`},
+		{"root volume field", map[string]string{"workerPools": `[{"name":"a","instanceTypes":["m7i.large"]},{"name":"b","instanceTypes":["m7i.large"],"rootVolume":{"sizeGb":50}}]`},
+			`workerPools[1].rootVolume.sizeGb: Invalid value: unknown key; did you mean "sizeGiB"?`},
+		{"control-plane volume", map[string]string{"controlPlane": `{"rootVolume":{"iop":3000}}`}, `controlPlane.rootVolume.iop: Invalid value: unknown key; did you mean "iops"?`},
+		{"nothing near", map[string]string{"controlPlane": `{"flavour":"big"}`}, `controlPlane.flavour: Invalid value: unknown key; valid keys: arch, count, instanceType, rootVolume`},
+		{"add-on field", map[string]string{"addons": `{"argocd":{"rootApp":{"repoUrl":"https://x"}}}`}, `addons.argocd.rootApp.repoUrl: Invalid value: unknown key; did you mean "repoURL"?`},
+		{"backups field", map[string]string{"backups": `{"intervalMinute":60}`}, `backups.intervalMinute: Invalid value: unknown key; did you mean "intervalMinutes"?`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse(src(tt.kv))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want %q in:\n%v", tt.want, err)
+			}
+		})
 	}
 }
 

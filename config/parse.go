@@ -129,8 +129,15 @@ func (p parser) strings(key string) []string {
 		return def
 	}
 	var out []string
-	if err := json.Unmarshal([]byte(v), &out); err != nil {
+	list, err := readJSON([]byte(v))
+	if _, isList := list.([]any); err != nil || !isList {
 		p.errs.Invalid(key, v, fmt.Sprintf("must be a list of strings, e.g. `pulumi config set --path '%s[0]' <value>`", key))
+		p.failed[key] = true
+		return def
+	}
+	// A list whose elements are not all strings: each wrong element at its
+	// own index (adminCidrs[1]: expected a string, got 5).
+	if !decodeChecked(key, []byte(v), &out, p.errs) {
 		p.failed[key] = true
 		return def
 	}

@@ -24,8 +24,9 @@ func multiDocumentConfigs(talosVersion string) bool {
 
 // validatePatch checks one worker-pool Talos patch the way the Talos
 // provider will load it (configpatcher.LoadPatches, machinery v1.12.0), and
-// rejects what would load but cannot apply.
-func validatePatch(path, patch, talosVersion string, errs *ErrorList) {
+// rejects what would load but cannot apply, and what would change a field
+// of owned (ownedFieldsFor).
+func validatePatch(path, patch, talosVersion string, owned []ownedField, errs *ErrorList) {
 	trimmed := strings.TrimSpace(patch)
 	if trimmed == "" {
 		errs.Invalid(path, nil, "empty patch: remove it, or write a YAML strategic merge patch such as \"machine:\\n  sysctls:\\n    vm.max_map_count: \\\"262144\\\"\"")
@@ -48,6 +49,7 @@ func validatePatch(path, patch, talosVersion string, errs *ErrorList) {
 		errs.Invalid(path, nil, "not a valid Talos strategic merge patch (a YAML machine configuration fragment): "+err.Error())
 		return
 	}
+	validateOwnedFields(path, patch, owned, errs)
 	if _, ok := p.(configpatcher.StrategicMergePatch); !ok && multiDocumentConfigs(talosVersion) {
 		// configpatcher.JSON6902 (machinery v1.12.0, json6902.go) refuses any
 		// config with more than one YAML document, and Talos 1.12 machine

@@ -130,13 +130,14 @@ func validateLocation(c *Config, errs *ErrorList) {
 	if len(c.AvailabilityZones) > MaxAZs {
 		errs.TooLong("availabilityZones", len(c.AvailabilityZones), fmt.Sprintf("at most %d zones", MaxAZs))
 	}
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for i, az := range c.AvailabilityZones {
 		path := fmt.Sprintf("availabilityZones[%d]", i)
-		if seen[az] {
-			errs.Duplicate(path, az)
+		if first, dup := seen[az]; dup {
+			errs.Duplicate(path, az, first)
+		} else {
+			seen[az] = path
 		}
-		seen[az] = true
 		suffix, ok := strings.CutPrefix(az, c.Region)
 		if !ok || len(suffix) != 1 || suffix[0] < 'a' || suffix[0] > 'z' {
 			errs.NotSupported(path, az, []string{c.Region + "a", c.Region + "b", c.Region + "c", "..."})
@@ -214,17 +215,18 @@ func validateNetwork(c *Config, errs *ErrorList, w *Warnings, skip map[string]bo
 }
 
 func validateCIDRList(key string, cidrs []string, errs *ErrorList, w *Warnings) {
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for i, s := range cidrs {
 		path := fmt.Sprintf("%s[%d]", key, i)
 		p, ok := parseNetwork(path, s, errs)
 		if !ok {
 			continue
 		}
-		if seen[p.String()] {
-			errs.Duplicate(path, s)
+		if first, dup := seen[p.String()]; dup {
+			errs.Duplicate(path, s, first)
+		} else {
+			seen[p.String()] = path
 		}
-		seen[p.String()] = true
 		if w != nil && p.Bits() == 0 {
 			w.Add(path, "0.0.0.0/0 opens the Kubernetes and Talos APIs to the whole internet (they still require client certificates)")
 		}
@@ -294,7 +296,10 @@ func InstanceArch(instanceType string) (Arch, bool) {
 	return ArchAMD64, true
 }
 
-func validateInstanceType(path, it string, arch Arch, errs *ErrorList) {
+// validateInstanceType checks an instance type for a role: that it is one,
+// that Talos runs on its family, that it matches arch, and that it meets
+// Talos' minimum for the role. Each is an error at path.
+func validateInstanceType(path, it string, arch Arch, role Role, errs *ErrorList) {
 	got, ok := InstanceArch(it)
 	if !ok {
 		errs.Invalid(path, it, "must be an EC2 instance type like m7i.large")
@@ -306,6 +311,9 @@ func validateInstanceType(path, it string, arch Arch, errs *ErrorList) {
 	}
 	if contains(arches, string(arch)) && got != arch {
 		errs.Invalid(path, it, fmt.Sprintf("is an %s instance type but arch is %q", got, arch))
+	}
+	if reason := undersized(it, role); reason != "" {
+		errs.Invalid(path, it, reason)
 	}
 }
 
@@ -323,8 +331,7 @@ func validateControlPlane(cp ControlPlane, errs *ErrorList, w *Warnings) {
 		w.Add("controlPlane.count", "1 control-plane node cannot be replaced safely: if it dies, etcd dies with it (the etcd guard never removes the last member); keep etcd backups")
 	}
 	validateArch("controlPlane.arch", cp.Arch, errs)
-	validateInstanceType("controlPlane.instanceType", cp.InstanceType, cp.Arch, errs)
-	validateNodeSize("controlPlane.instanceType", cp.InstanceType, true, errs, w)
+	validateInstanceType("controlPlane.instanceType", cp.InstanceType, cp.Arch, RoleControlPlane, errs)
 	validateVolume("controlPlane.rootVolume", cp.RootVolume, errs)
 }
 
@@ -332,7 +339,7 @@ func validatePools(pools []WorkerPool, talosVersion string, errs *ErrorList, w *
 	if len(pools) == 0 {
 		errs.Required("workerPools", "at least one worker pool: ingress and workloads run on workers")
 	}
-	names := map[string]bool{}
+	names := map[string]string{}
 	for i, p := range pools {
 		path := fmt.Sprintf("workerPools[%d]", i)
 		if skip[path] {
@@ -343,26 +350,28 @@ func validatePools(pools []WorkerPool, talosVersion string, errs *ErrorList, w *
 			errs.Invalid(path+".name", p.Name, "must be lowercase letters, digits and '-', starting with a letter")
 		case len(p.Name) > maxPoolNameLen:
 			errs.TooLong(path+".name", p.Name, fmt.Sprintf("at most %d characters", maxPoolNameLen))
-		case names[p.Name]:
-			errs.Duplicate(path+".name", p.Name)
+		case names[p.Name] != "":
+			errs.Duplicate(path+".name", p.Name, names[p.Name])
 		case reservedPoolName(p.Name):
 			errs.Forbidden(path+".name", fmt.Sprintf(
 				"%q is reserved: resources named after it would clash with the control plane's or the node groups' own resources; choose another name", p.Name))
 		}
-		names[p.Name] = true
+		if names[p.Name] == "" {
+			names[p.Name] = path + ".name"
+		}
 		validateArch(path+".arch", p.Arch, errs)
 		if len(p.InstanceTypes) == 0 {
 			errs.Required(path+".instanceTypes", "at least one instance type")
 		}
-		seen := map[string]bool{}
+		seen := map[string]string{}
 		for j, it := range p.InstanceTypes {
 			ip := fmt.Sprintf("%s.instanceTypes[%d]", path, j)
-			if seen[it] {
-				errs.Duplicate(ip, it)
+			if first, dup := seen[it]; dup {
+				errs.Duplicate(ip, it, first)
+			} else {
+				seen[it] = ip
 			}
-			seen[it] = true
-			validateInstanceType(ip, it, p.Arch, errs)
-			validateNodeSize(ip, it, false, errs, w)
+			validateInstanceType(ip, it, p.Arch, RoleWorker, errs)
 		}
 		if p.MinSize < 0 {
 			errs.Invalid(path+".minSize", p.MinSize, "must be >= 0")
@@ -382,8 +391,9 @@ func validatePools(pools []WorkerPool, talosVersion string, errs *ErrorList, w *
 		validateLabels(path+".labels", p.Labels, errs)
 		validateTaints(path+".taints", p.Taints, errs)
 		validateVolume(path+".rootVolume", p.RootVolume, errs)
+		owned := ownedFieldsFor(path, p)
 		for j, patch := range p.ConfigPatches {
-			validatePatch(fmt.Sprintf("%s.configPatches[%d]", path, j), patch, talosVersion, errs)
+			validatePatch(fmt.Sprintf("%s.configPatches[%d]", path, j), patch, talosVersion, owned, errs)
 		}
 	}
 }
@@ -416,13 +426,14 @@ func validateTaints(path string, taints []Taint, errs *ErrorList) {
 	// A node holds one taint per key and effect (Kubernetes validates node
 	// taints as unique by key and effect): the same key with two effects is
 	// two taints, the same key and effect twice is a mistake.
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for i, t := range taints {
 		tp := fmt.Sprintf("%s[%d]", path, i)
-		if seen[t.Key+"\x00"+t.Effect] {
-			errs.Duplicate(tp, t.Key+":"+t.Effect)
+		if first, dup := seen[t.Key+"\x00"+t.Effect]; dup {
+			errs.Duplicate(tp, t.Key+":"+t.Effect, first)
+		} else {
+			seen[t.Key+"\x00"+t.Effect] = tp
 		}
-		seen[t.Key+"\x00"+t.Effect] = true
 		if !validQualifiedName(t.Key) {
 			errs.Invalid(tp+".key", t.Key, "not a valid taint key ([prefix/]name)")
 		}
