@@ -148,15 +148,15 @@ func TestLimitsEndToEnd(t *testing.T) {
 	}
 }
 
-// Warnings do not fail a preview, and they reach its log: the five the
-// issue lists, through the real entry point.
+// Warnings do not fail a preview, and they reach its log, through the real
+// entry point. (An undersized control plane and an unknown key were
+// warnings once; they are errors now: TestIssue20Classes.)
 func TestWarningsReachThePreviewLog(t *testing.T) {
 	m := &testkit.Mocks{Preview: true}
 	cfg := map[string]string{
 		"adminCidrs":        `["10.1.2.3/32"]`,
-		"controlPlane":      `{"count":3,"instanceType":"t3.micro"}`,
+		"controlPlane":      `{"count":3}`,
 		"availabilityZones": `["ap-southeast-1a"]`,
-		"regoin":            "eu-west-1",
 		"addons":            `{"cilium":{"version":"1.99.0"}}`,
 	}
 	if _, err := testkit.Run(t, m, cfg, program); err != nil {
@@ -164,14 +164,47 @@ func TestWarningsReachThePreviewLog(t *testing.T) {
 	}
 	logs := strings.Join(m.Logs, "\n")
 	for _, want := range []string{
-		"warning: controlPlane.instanceType",               // below Talos' documented minimum
 		"warning: controlPlane.count",                      // three nodes forced into one zone
 		"warning: adminCidrs[0]: 10.1.2.3/32 is a private", // admits nobody through the public NLB
-		`warning: regoin: unknown key, ignored; did you mean "region"?`,
 		"warning: addons.cilium.version: 1.99.0 is newer than the pinned",
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("preview log lacks %q:\n%s", want, logs)
 		}
+	}
+}
+
+// Each class of input that apply or the cluster would reject, with several
+// members each, through the real program: every error at once, with its
+// key path, before any resource but the provider is registered.
+func TestIssue20Classes(t *testing.T) {
+	for _, tc := range []limitCase{
+		{name: "undersized control plane and worker", cfg: map[string]string{
+			"controlPlane": `{"count":3,"instanceType":"t3.micro"}`,
+			"workerPools":  pool(`,"instanceTypes":["m7i.large","t3.nano"]`)},
+			keys: []string{"controlPlane.instanceType", "2 GiB", "workerPools[0].instanceTypes[1]", "1 GiB"}},
+		{name: "one-vCPU control plane and Mac worker", cfg: map[string]string{
+			"controlPlane": `{"count":3,"instanceType":"m6g.medium","arch":"arm64"}`,
+			"workerPools":  pool(`,"instanceTypes":["mac2.metal"],"arch":"arm64"`)},
+			keys: []string{"controlPlane.instanceType", "workerPools[0].instanceTypes[0]"}},
+		{name: "patches that change what the stack owns", cfg: map[string]string{
+			"workerPools": pool(`,"configPatches":["machine:\n  kubelet:\n    extraArgs:\n      v: \"2\"\n","cluster:\n  network:\n    cni:\n      name: flannel\n","machine:\n  type: controlplane\n","cluster:\n  controlPlane:\n    endpoint: https://example.com:6443\n","cluster:\n  network:\n    podSubnets: [10.0.0.0/8]\n"]`)},
+			keys: []string{"workerPools[0].configPatches[1]", "cluster.network.cni", "workerPools[0].configPatches[2]", "machine.type",
+				"workerPools[0].configPatches[3]", "cluster.controlPlane.endpoint", "workerPools[0].configPatches[4]", "podSubnets"}},
+		{name: "misspelled top-level keys", cfg: map[string]string{"workerPool": pool(""), "regoin": "eu-west-1", "zzzz": "1"},
+			keys: []string{`workerPool: Invalid value: unknown key; did you mean "workerPools"?`, `did you mean "region"?`, "zzzz"}},
+		{name: "misspelled nested field in the third pool", cfg: map[string]string{"workerPools": `[` +
+			`{"name":"a","instanceTypes":["m7i.large"],"minSize":1,"maxSize":2,"desiredCapacity":1},` +
+			`{"name":"b","instanceTypes":["m7i.large"],"minSize":1,"maxSize":2,"desiredCapacity":1},` +
+			`{"name":"c","instanceTyps":["m7i.large"],"minSize":1,"maxSize":2,"desiredCapacity":1}]`},
+			keys: []string{"workerPools[2].instanceTyps", `did you mean "instanceTypes"?`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := map[string]string{"adminCidrs": admin}
+			for k, v := range tc.cfg {
+				cfg[k] = v
+			}
+			expectRejected(t, &testkit.Mocks{Preview: true}, cfg, tc.keys...)
+		})
 	}
 }
