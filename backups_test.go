@@ -10,22 +10,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/talos-aws/talos-aws/backups"
-	"github.com/talos-aws/talos-aws/compute"
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 )
 
-type policyStatement struct {
-	Sid       string
-	Effect    string
-	Principal any
-	Action    []string
-	Resource  any
-	Condition map[string]map[string]any
-}
-
-func statements(t *testing.T, doc string) []policyStatement {
+func statements(t *testing.T, doc string) []iampolicy.Statement {
 	t.Helper()
-	var d struct{ Statement []policyStatement }
+	var d struct{ Statement []iampolicy.Statement }
 	if err := json.Unmarshal([]byte(doc), &d); err != nil {
 		t.Fatalf("%v: %s", err, doc)
 	}
@@ -86,17 +77,17 @@ func TestBackupBucketPolicy(t *testing.T) {
 	}
 	nodeRoles := []string{"arn:aws:iam::123456789012:role/compute-cp", "arn:aws:iam::123456789012:role/compute-worker"}
 	ss := statements(t, str(one(t, m, "aws:s3/bucketPolicy:BucketPolicy", "backups"), "policy"))
-	bySid := map[string]policyStatement{}
+	bySid := map[string]iampolicy.Statement{}
 	for _, s := range ss {
 		bySid[s.Sid] = s
 		if s.Effect != "Deny" {
 			t.Errorf("%s: the bucket policy only denies; grants come from IAM", s.Sid)
 		}
 	}
-	if s := bySid["TLSOnly"]; s.Condition["Bool"]["aws:SecureTransport"] != "false" || !slices.Contains(s.Action, "s3:*") {
+	if s := bySid["TLSOnly"]; s.Condition["Bool"]["aws:SecureTransport"] != "false" || !slices.Contains(s.Actions(), "s3:*") {
 		t.Errorf("no TLS-only deny: %+v", s)
 	}
-	if s := bySid["OnlyTheBackupRoleWrites"]; s.Condition["ArnNotEquals"]["aws:PrincipalArn"] != writer || !slices.Contains(s.Action, "s3:PutObject") {
+	if s := bySid["OnlyTheBackupRoleWrites"]; s.Condition["ArnNotEquals"]["aws:PrincipalArn"] != writer || !slices.Contains(s.Actions(), "s3:PutObject") {
 		t.Errorf("writes not limited to the backup role: %+v", s)
 	}
 	s := bySid["NoStackRoleReads"]
@@ -109,8 +100,8 @@ func TestBackupBucketPolicy(t *testing.T) {
 			t.Errorf("%s may read snapshots (explicit deny list %v)", r, denied)
 		}
 	}
-	if !slices.Contains(s.Action, "s3:GetObject") || !slices.Contains(s.Action, "s3:GetObjectVersion") {
-		t.Errorf("read deny misses object reads: %v", s.Action)
+	if !slices.Contains(s.Actions(), "s3:GetObject") || !slices.Contains(s.Actions(), "s3:GetObjectVersion") {
+		t.Errorf("read deny misses object reads: %v", s.Actions())
 	}
 }
 
@@ -120,7 +111,7 @@ func TestNoStackRoleCanReadSnapshots(t *testing.T) {
 	m := &testkit.Mocks{}
 	evaluate(t, m, haConfig(t))
 	for _, p := range m.ByType("aws:iam/rolePolicy:RolePolicy") {
-		var d compute.PolicyDocument
+		var d iampolicy.Document
 		if err := json.Unmarshal([]byte(str(p, "policy")), &d); err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +123,7 @@ func TestNoStackRoleCanReadSnapshots(t *testing.T) {
 		// kms:Decrypt only on a named key that is not the snapshots' key
 		// (the etcd guard decrypts its own talosconfig secret).
 		for _, st := range d.Statement {
-			if !slices.Contains(st.Action, "kms:Decrypt") && !slices.Contains(st.Action, "kms:*") {
+			if !slices.Contains(st.Actions(), "kms:Decrypt") && !slices.Contains(st.Actions(), "kms:*") {
 				continue
 			}
 			res := fmt.Sprint(st.Resource)
@@ -148,7 +139,7 @@ func TestNoStackRoleCanReadSnapshots(t *testing.T) {
 	if str(w, "role") != "etcd-guard-role" {
 		t.Errorf("backup permission on role %q, want the etcd guard's", str(w, "role"))
 	}
-	var d compute.PolicyDocument
+	var d iampolicy.Document
 	if err := json.Unmarshal([]byte(str(w, "policy")), &d); err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +147,13 @@ func TestNoStackRoleCanReadSnapshots(t *testing.T) {
 		t.Errorf("writer actions %v", got)
 	}
 	for _, s := range d.Statement {
-		if slices.Contains(s.Action, "s3:PutObject") && s.Resource != "arn:aws:s3:::backups/prod/*" {
+		if slices.Contains(s.Actions(), "s3:PutObject") && s.Resource != "arn:aws:s3:::backups/prod/*" {
 			t.Errorf("writer puts to %v, want only the cluster's prefix", s.Resource)
 		}
-		if slices.Contains(s.Action, "kms:GenerateDataKey") && s.Resource != "arn:aws:kms:ap-southeast-1:123456789012:key/backups" {
+		if slices.Contains(s.Actions(), "kms:GenerateDataKey") && s.Resource != "arn:aws:kms:ap-southeast-1:123456789012:key/backups" {
 			t.Errorf("writer encrypts with %v, want only the backups key", s.Resource)
 		}
-		if slices.Contains(s.Action, "cloudwatch:PutMetricData") && s.Condition["StringEquals"]["cloudwatch:namespace"] != backups.MetricNamespace {
+		if slices.Contains(s.Actions(), "cloudwatch:PutMetricData") && s.Condition["StringEquals"]["cloudwatch:namespace"] != backups.MetricNamespace {
 			t.Errorf("freshness metric not limited to %s: %v", backups.MetricNamespace, s.Condition)
 		}
 	}
@@ -172,12 +163,12 @@ func TestNoStackRoleCanReadSnapshots(t *testing.T) {
 		if str(p, "role") != "etcd-guard-role" {
 			continue
 		}
-		var d compute.PolicyDocument
+		var d iampolicy.Document
 		if err := json.Unmarshal([]byte(str(p, "policy")), &d); err != nil {
 			t.Fatal(err)
 		}
 		for _, st := range d.Statement {
-			for _, a := range st.Action {
+			for _, a := range st.Actions() {
 				if strings.HasPrefix(a, "s3:Get") || a == "s3:*" || (a == "kms:Decrypt" && strings.Contains(fmt.Sprint(st.Resource), "key/backups")) {
 					t.Errorf("the guard's %s grants %s on %v", p.Name, a, st.Resource)
 				}

@@ -9,9 +9,9 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/drain"
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 )
 
@@ -101,12 +101,12 @@ func TestHandlerPermissionsOnlyOnControlPlaneRole(t *testing.T) {
 	if str(p, "role") != "compute-cp" {
 		t.Errorf("NTH permission on role %q, want the control-plane role (NTH runs there)", str(p, "role"))
 	}
-	var doc compute.PolicyDocument
+	var doc iampolicy.Document
 	if err := json.Unmarshal([]byte(str(p, "policy")), &doc); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range doc.Statement {
-		if slices.Contains(s.Action, "autoscaling:CompleteLifecycleAction") {
+		if slices.Contains(s.Actions(), "autoscaling:CompleteLifecycleAction") {
 			var got []string
 			for _, r := range s.Resource.([]any) {
 				got = append(got, r.(string))

@@ -14,6 +14,7 @@ import (
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/guard/build"
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 )
 
@@ -51,9 +52,9 @@ func init() {
 	}
 }
 
-func policyDoc(t *testing.T, r testkit.Resource) compute.PolicyDocument {
+func policyDoc(t *testing.T, r testkit.Resource) iampolicy.Document {
 	t.Helper()
-	var d compute.PolicyDocument
+	var d iampolicy.Document
 	if err := json.Unmarshal([]byte(str(r, "policy")), &d); err != nil {
 		t.Fatalf("policy of %s: %v", r.Name, err)
 	}

@@ -6,12 +6,11 @@
 package backups
 
 import (
-	"encoding/json"
 	"sort"
 
 	"github.com/talos-aws/talos-aws/backup"
-	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
 )
 
 // Metric is what the etcd guard publishes after each backup run (package
@@ -21,16 +20,6 @@ const (
 	MetricName      = backup.MetricName
 	MetricDimension = backup.MetricDimension
 )
-
-// statement allows list-valued conditions and principals.
-type statement struct {
-	Sid       string                    `json:"Sid"`
-	Effect    string                    `json:"Effect"`
-	Principal any                       `json:"Principal"`
-	Action    []string                  `json:"Action"`
-	Resource  []string                  `json:"Resource"`
-	Condition map[string]map[string]any `json:"Condition,omitempty"`
-}
 
 // readActions are every way to get a snapshot's content back.
 var readActions = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:RestoreObject"}
@@ -44,30 +33,30 @@ func BucketPolicy(bucketARN, writerARN string, stackRoleARNs []string) string {
 	objects := bucketARN + "/*"
 	denied := append([]string{writerARN}, stackRoleARNs...)
 	sort.Strings(denied)
-	doc := map[string]any{"Version": "2012-10-17", "Statement": []statement{
-		{Sid: "TLSOnly", Effect: "Deny", Principal: "*", Action: []string{"s3:*"}, Resource: []string{bucketARN, objects},
+	// Sorted keys: the bytes existing stacks hold.
+	// Keys sorted: the bytes existing stacks hold.
+	return iampolicy.New(
+		iampolicy.Statement{Sid: "TLSOnly", Effect: "Deny", Principal: "*", Action: []string{"s3:*"}, Resource: []string{bucketARN, objects},
 			Condition: map[string]map[string]any{"Bool": {"aws:SecureTransport": "false"}}},
-		{Sid: "OnlyTheBackupRoleWrites", Effect: "Deny", Principal: "*", Action: []string{"s3:PutObject"}, Resource: []string{objects},
+		iampolicy.Statement{Sid: "OnlyTheBackupRoleWrites", Effect: "Deny", Principal: "*", Action: []string{"s3:PutObject"}, Resource: []string{objects},
 			Condition: map[string]map[string]any{"ArnNotEquals": {"aws:PrincipalArn": writerARN}}},
-		{Sid: "NoStackRoleReads", Effect: "Deny", Principal: "*", Action: readActions, Resource: []string{objects},
+		iampolicy.Statement{Sid: "NoStackRoleReads", Effect: "Deny", Principal: "*", Action: readActions, Resource: []string{objects},
 			Condition: map[string]map[string]any{"ArnEquals": {"aws:PrincipalArn": denied}}},
-	}}
-	b, _ := json.Marshal(doc) // strings and string lists: cannot fail
-	return string(b)
+	).SortedJSON()
 }
 
 // WriterPolicy is the writer's (the etcd guard role's) backup permission: put snapshots under
 // the cluster's prefix (SSE-KMS needs GenerateDataKey on the key), list
 // that prefix to compute the freshness metric after a failed run, and
 // publish the metric in its namespace. No read, no delete.
-func WriterPolicy(bucketARN, keyARN, cluster string) compute.PolicyDocument {
-	return compute.PolicyDocument{Version: "2012-10-17", Statement: []compute.Statement{
+func WriterPolicy(bucketARN, keyARN, cluster string) iampolicy.Document {
+	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "PutSnapshots", Effect: "Allow", Action: []string{"s3:PutObject"}, Resource: bucketARN + "/" + cluster + "/*"},
 		{Sid: "ListSnapshots", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: bucketARN,
-			Condition: map[string]map[string]string{"StringLike": {"s3:prefix": cluster + "/*"}}},
+			Condition: map[string]map[string]any{"StringLike": {"s3:prefix": cluster + "/*"}}},
 		{Sid: "EncryptWithTheBucketKey", Effect: "Allow", Action: []string{"kms:GenerateDataKey"}, Resource: keyARN},
 		{Sid: "FreshnessMetric", Effect: "Allow", Action: []string{"cloudwatch:PutMetricData"}, Resource: "*",
-			Condition: map[string]map[string]string{"StringEquals": {"cloudwatch:namespace": MetricNamespace}}},
+			Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": MetricNamespace}}},
 	}}
 }
 

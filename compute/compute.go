@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/secret"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
@@ -313,7 +314,7 @@ func lookupAMI(ctx *pulumi.Context, cfg *config.Config, arch config.Arch, opts .
 	return ami.Id, nil
 }
 
-func nodeRole(ctx *pulumi.Context, name string, policy PolicyDocument, tags pulumi.StringMap, parent pulumi.ResourceOption) (*iam.InstanceProfile, *iam.Role, error) {
+func nodeRole(ctx *pulumi.Context, name string, policy iampolicy.Document, tags pulumi.StringMap, parent pulumi.ResourceOption) (*iam.InstanceProfile, *iam.Role, error) {
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		AssumeRolePolicy: pulumi.String(AssumeRoleEC2().JSON()),
 		Tags:             tags,

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/network"
 )
 
@@ -88,14 +89,14 @@ func TestPolicies(t *testing.T) {
 			t.Errorf("worker policy grants %s", a)
 		}
 	}
-	for _, d := range []PolicyDocument{ControlPlanePolicy(true), WorkerPolicy(), AssumeRoleEC2()} {
+	for _, d := range []iampolicy.Document{ControlPlanePolicy(true), WorkerPolicy(), AssumeRoleEC2()} {
 		var back map[string]any
 		if err := json.Unmarshal([]byte(d.JSON()), &back); err != nil || back["Version"] != "2012-10-17" {
 			t.Errorf("policy JSON: %v", err)
 		}
 	}
 	for _, s := range ControlPlanePolicy(true).Statement {
-		if strings.HasPrefix(s.Sid, "EBSCSI") && (slices.Contains(s.Action, "ec2:DeleteVolume") || slices.Contains(s.Action, "ec2:DeleteSnapshot")) && s.Condition == nil {
+		if strings.HasPrefix(s.Sid, "EBSCSI") && (slices.Contains(s.Actions(), "ec2:DeleteVolume") || slices.Contains(s.Actions(), "ec2:DeleteSnapshot")) && s.Condition == nil {
 			t.Error("volume deletion must be limited to the driver's volumes")
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/guard/awsapi"
 	"github.com/talos-aws/talos-aws/guard/build"
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/secret"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
@@ -86,16 +87,16 @@ type GuardARNs struct {
 // function in a VPC have no resource-level permissions in IAM, so they take
 // "*". Lifecycle actions are a second policy (LifecyclePolicy): the
 // function exists before the control-plane group does.
-func GuardPolicy(a GuardARNs) PolicyDocument {
-	return PolicyDocument{Version: "2012-10-17", Statement: []Statement{
+func GuardPolicy(a GuardARNs) iampolicy.Document {
+	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "Describe", Effect: "Allow", Resource: "*",
 			Action: []string{"autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"}},
 		{Sid: "Talosconfig", Effect: "Allow", Resource: a.Secret, Action: []string{"secretsmanager:GetSecretValue"}},
 		{Sid: "TalosconfigKey", Effect: "Allow", Resource: a.Key, Action: []string{"kms:Decrypt"},
-			Condition: map[string]map[string]string{"StringEquals": {"kms:ViaService": "secretsmanager." + a.Region + ".amazonaws.com"}}},
+			Condition: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + a.Region + ".amazonaws.com"}}},
 		{Sid: "Suspects", Effect: "Allow", Resource: a.Parameter, Action: []string{"ssm:GetParameter", "ssm:PutParameter"}},
 		{Sid: "Metrics", Effect: "Allow", Resource: "*", Action: []string{"cloudwatch:PutMetricData"},
-			Condition: map[string]map[string]string{"StringEquals": {"cloudwatch:namespace": awsapi.Namespace}}},
+			Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": awsapi.Namespace}}},
 		{Sid: "Logs", Effect: "Allow", Resource: a.LogGroup + ":*", Action: []string{"logs:CreateLogStream", "logs:PutLogEvents"}},
 		{Sid: "VPC", Effect: "Allow", Resource: "*", Action: []string{
 			"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
@@ -106,8 +107,8 @@ func GuardPolicy(a GuardARNs) PolicyDocument {
 
 // LifecyclePolicy lets the guard complete and heartbeat the lifecycle
 // actions of this cluster's control-plane group only.
-func LifecyclePolicy(asgARN string) PolicyDocument {
-	return PolicyDocument{Version: "2012-10-17", Statement: []Statement{
+func LifecyclePolicy(asgARN string) iampolicy.Document {
+	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "LifecycleActions", Effect: "Allow", Resource: asgARN,
 			Action: []string{"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"}},
 	}}
@@ -136,8 +137,8 @@ func BackupSchedule(intervalMinutes int) string {
 }
 
 // AssumeRoleLambda lets Lambda assume the guard's role.
-func AssumeRoleLambda() PolicyDocument {
-	return PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
+func AssumeRoleLambda() iampolicy.Document {
+	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{{
 		Effect: "Allow", Principal: map[string]string{"Service": "lambda.amazonaws.com"}, Action: []string{"sts:AssumeRole"},
 	}}}
 }

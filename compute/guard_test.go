@@ -58,7 +58,7 @@ func TestGuardPolicyScope(t *testing.T) {
 		"ec2:AssignPrivateIpAddresses": true, "ec2:UnassignPrivateIpAddresses": true,
 	}
 	for _, s := range d.Statement {
-		for _, act := range s.Action {
+		for _, act := range s.Actions() {
 			if want, ok := scoped[act]; ok && s.Resource != want {
 				t.Errorf("%s on %v, want %s", act, s.Resource, want)
 			}

@@ -1,35 +1,10 @@
 package compute
 
-import (
-	"encoding/json"
-	"sort"
-)
-
-// PolicyDocument is an IAM policy document.
-type PolicyDocument struct {
-	Version   string      `json:"Version"`
-	Statement []Statement `json:"Statement"`
-}
-
-// Statement is one IAM policy statement.
-type Statement struct {
-	Sid       string                       `json:"Sid,omitempty"`
-	Effect    string                       `json:"Effect"`
-	Principal map[string]string            `json:"Principal,omitempty"`
-	Action    []string                     `json:"Action"`
-	Resource  any                          `json:"Resource,omitempty"`
-	Condition map[string]map[string]string `json:"Condition,omitempty"`
-}
-
-// JSON renders the document.
-func (d PolicyDocument) JSON() string {
-	b, _ := json.Marshal(d) // plain structs of strings: cannot fail
-	return string(b)
-}
+import "github.com/talos-aws/talos-aws/internal/iampolicy"
 
 // AssumeRoleEC2 lets EC2 instances assume a node role.
-func AssumeRoleEC2() PolicyDocument {
-	return PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
+func AssumeRoleEC2() iampolicy.Document {
+	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{{
 		Effect: "Allow", Principal: map[string]string{"Service": "ec2.amazonaws.com"}, Action: []string{"sts:AssumeRole"},
 	}}}
 }
@@ -127,37 +102,27 @@ var (
 // ControlPlanePolicy is the inline policy of control-plane nodes: the cloud
 // controller manager's prerequisites, plus the EBS CSI controller's when that
 // add-on is on (its controller runs on control-plane nodes).
-func ControlPlanePolicy(ebsCSI bool) PolicyDocument {
-	d := PolicyDocument{Version: "2012-10-17", Statement: []Statement{
+func ControlPlanePolicy(ebsCSI bool) iampolicy.Document {
+	d := iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "CloudControllerManager", Effect: "Allow", Action: ccmControlPlaneActions, Resource: "*"},
 		{Sid: "Node", Effect: "Allow", Action: nodeActions, Resource: "*"},
 	}}
 	if ebsCSI {
 		d.Statement = append(d.Statement,
-			Statement{Sid: "EBSCSIRead", Effect: "Allow", Action: ebsReadActions, Resource: "*"},
-			Statement{Sid: "EBSCSIWrite", Effect: "Allow", Action: ebsWriteActions, Resource: "*"},
-			Statement{Sid: "EBSCSIDeleteOwnVolumes", Effect: "Allow", Action: []string{"ec2:DeleteVolume"}, Resource: "*",
-				Condition: map[string]map[string]string{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
-			Statement{Sid: "EBSCSIDeleteOwnSnapshots", Effect: "Allow", Action: []string{"ec2:DeleteSnapshot", "ec2:DeleteTags"}, Resource: "*",
-				Condition: map[string]map[string]string{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
+			iampolicy.Statement{Sid: "EBSCSIRead", Effect: "Allow", Action: ebsReadActions, Resource: "*"},
+			iampolicy.Statement{Sid: "EBSCSIWrite", Effect: "Allow", Action: ebsWriteActions, Resource: "*"},
+			iampolicy.Statement{Sid: "EBSCSIDeleteOwnVolumes", Effect: "Allow", Action: []string{"ec2:DeleteVolume"}, Resource: "*",
+				Condition: map[string]map[string]any{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
+			iampolicy.Statement{Sid: "EBSCSIDeleteOwnSnapshots", Effect: "Allow", Action: []string{"ec2:DeleteSnapshot", "ec2:DeleteTags"}, Resource: "*",
+				Condition: map[string]map[string]any{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
 		)
 	}
 	return d
 }
 
 // WorkerPolicy is the inline policy of worker nodes: the minimum.
-func WorkerPolicy() PolicyDocument {
-	return PolicyDocument{Version: "2012-10-17", Statement: []Statement{
+func WorkerPolicy() iampolicy.Document {
+	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "Node", Effect: "Allow", Action: nodeActions, Resource: "*"},
 	}}
-}
-
-// Actions lists a document's actions, sorted, for tests and docs.
-func (d PolicyDocument) Actions() []string {
-	var out []string
-	for _, s := range d.Statement {
-		out = append(out, s.Action...)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
 )
 
 // Time budget of a drain.
@@ -102,25 +103,14 @@ const ManagedTag = compute.WorkerPoolTag
 // (DescribeInstances for the node name and tags; the two Auto Scaling
 // reads its README lists). No heartbeat permission: NTH sends none unless
 // heartbeatInterval is set, and it is not.
-func HandlerPolicy(queueARN string, workerASGARNs []string) compute.PolicyDocument {
+func HandlerPolicy(queueARN string, workerASGARNs []string) iampolicy.Document {
 	arns := append([]string(nil), workerASGARNs...)
 	sort.Strings(arns)
-	return compute.PolicyDocument{Version: "2012-10-17", Statement: []compute.Statement{
+	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "NTHQueue", Effect: "Allow", Action: []string{"sqs:DeleteMessage", "sqs:ReceiveMessage"}, Resource: queueARN},
 		{Sid: "NTHCompleteWorkerLifecycle", Effect: "Allow", Action: []string{"autoscaling:CompleteLifecycleAction"}, Resource: arns},
 		{Sid: "NTHDescribe", Effect: "Allow", Action: []string{"autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeTags", "ec2:DescribeInstances"}, Resource: "*"},
 	}}
-}
-
-// queueStatement allows a list-valued condition, which compute.Statement
-// does not.
-type queueStatement struct {
-	Sid       string                    `json:"Sid"`
-	Effect    string                    `json:"Effect"`
-	Principal any                       `json:"Principal"`
-	Action    string                    `json:"Action"`
-	Resource  string                    `json:"Resource"`
-	Condition map[string]map[string]any `json:"Condition"`
 }
 
 // QueuePolicy lets only this stack's rules send to the queue
@@ -131,14 +121,14 @@ type queueStatement struct {
 func QueuePolicy(queueARN string, ruleARNs []string) string {
 	arns := append([]string(nil), ruleARNs...)
 	sort.Strings(arns)
-	doc := map[string]any{"Version": "2012-10-17", "Statement": []queueStatement{
-		{Sid: "EventBridgeRules", Effect: "Allow", Principal: map[string]string{"Service": "events.amazonaws.com"}, Action: "sqs:SendMessage", Resource: queueARN,
+	// Sorted keys: the bytes existing stacks hold.
+	// Keys sorted: the bytes existing stacks hold.
+	return iampolicy.New(
+		iampolicy.Statement{Sid: "EventBridgeRules", Effect: "Allow", Principal: map[string]string{"Service": "events.amazonaws.com"}, Action: "sqs:SendMessage", Resource: queueARN,
 			Condition: map[string]map[string]any{"ArnEquals": {"aws:SourceArn": arns}}},
-		{Sid: "TLSOnly", Effect: "Deny", Principal: "*", Action: "sqs:*", Resource: queueARN,
+		iampolicy.Statement{Sid: "TLSOnly", Effect: "Deny", Principal: "*", Action: "sqs:*", Resource: queueARN,
 			Condition: map[string]map[string]any{"Bool": {"aws:SecureTransport": "false"}}},
-	}}
-	b, _ := json.Marshal(doc) // strings and string lists: cannot fail
-	return string(b)
+	).SortedJSON()
 }
 
 // Values is a Helm values tree.

@@ -94,7 +94,7 @@ func TestHandlerPolicyLeastPrivilege(t *testing.T) {
 		t.Errorf("actions %v, want exactly %v (NTH README at v1.25.6)", got, want)
 	}
 	for _, s := range d.Statement {
-		for _, a := range s.Action {
+		for _, a := range s.Actions() {
 			switch {
 			case strings.HasPrefix(a, "sqs:") && s.Resource != q:
 				t.Errorf("%s on %v, want only the queue", a, s.Resource)

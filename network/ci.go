@@ -1,6 +1,6 @@
 package network
 
-import "encoding/json"
+import "github.com/talos-aws/talos-aws/internal/iampolicy"
 
 // CIAccessTagKey tags the CI access security group with the cluster name, so
 // workflows find it (even during the first `up`, before any stack output
@@ -16,31 +16,16 @@ var CIAccessPorts = []int{KubeAPIPort, TalosAPIPort}
 // rules only on a group tagged CIAccessTagKey=clusterName. No other group,
 // and nothing else, can be changed with it.
 func CIAccessPolicy(clusterName string) string {
-	type statement struct {
-		Sid       string         `json:"Sid"`
-		Effect    string         `json:"Effect"`
-		Action    []string       `json:"Action"`
-		Resource  any            `json:"Resource"`
-		Condition map[string]any `json:"Condition,omitempty"`
-	}
-	doc := struct {
-		Version   string      `json:"Version"`
-		Statement []statement `json:"Statement"`
-	}{
-		Version: "2012-10-17",
-		Statement: []statement{
-			{Sid: "FindTheGroup", Effect: "Allow", Action: []string{"ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"}, Resource: "*"},
-			{
-				Sid:    "RunnerRuleOnThisClustersCIGroupOnly",
-				Effect: "Allow",
-				Action: []string{"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"},
-				// Both actions authorize on the security group (required) and
-				// may name the rule; the tag condition applies to the group.
-				Resource:  "arn:aws:ec2:*:*:security-group/*",
-				Condition: map[string]any{"StringEquals": map[string]string{"aws:ResourceTag/" + CIAccessTagKey: clusterName}},
-			},
+	return iampolicy.New(
+		iampolicy.Statement{Sid: "FindTheGroup", Effect: "Allow", Action: []string{"ec2:DescribeSecurityGroups", "ec2:DescribeSecurityGroupRules"}, Resource: "*"},
+		iampolicy.Statement{
+			Sid:    "RunnerRuleOnThisClustersCIGroupOnly",
+			Effect: "Allow",
+			Action: []string{"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"},
+			// Both actions authorize on the security group (required) and
+			// may name the rule; the tag condition applies to the group.
+			Resource:  "arn:aws:ec2:*:*:security-group/*",
+			Condition: map[string]map[string]any{"StringEquals": {"aws:ResourceTag/" + CIAccessTagKey: clusterName}},
 		},
-	}
-	b, _ := json.MarshalIndent(doc, "", "  ") //nolint:errchkjson // plain structs of strings always marshal
-	return string(b)
+	).IndentedJSON()
 }
