@@ -12,6 +12,7 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/drain"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 )
 
@@ -138,7 +139,7 @@ func TestOnlyWorkerInstancesCarryTheManagedTag(t *testing.T) {
 				instanceTags = spec.ObjectValue()["tags"].ObjectValue()
 			}
 		}
-		_, tagged := instanceTags[resource.PropertyKey(drain.ManagedTag)]
+		_, tagged := instanceTags[resource.PropertyKey(tagkeys.Pool)]
 		if worker := lt.Name != "compute-cp"; tagged != worker {
 			t.Errorf("launch template %s: managed tag %v, want %v", lt.Name, tagged, worker)
 		}

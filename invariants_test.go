@@ -12,8 +12,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/ports"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 	"github.com/talos-aws/talos-aws/internal/testkit"
-	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/talos"
 )
 
@@ -116,14 +117,14 @@ func invariants() []invariant {
 					continue
 				}
 				port := num(r, "fromPort")
-				if port == network.KubeAPIPort || port == network.TalosAPIPort {
+				if port == ports.KubeAPI || port == ports.TalosAPI {
 					found++
 					got := testkit.Strings(r.Inputs["cidrBlocks"])
 					sort.Strings(got)
 					if !slices.Equal(got, want) || num(r, "toPort") != port {
 						t.Errorf("%s: %v:%v from %v, want only %v", r.Name, port, num(r, "toPort"), got, want)
 					}
-				} else if port != network.HTTPSPort {
+				} else if port != ports.HTTPS {
 					t.Errorf("public NLB admits port %v", port)
 				}
 			}
@@ -301,7 +302,7 @@ func invariants() []invariant {
 			}
 		}},
 		{"cluster-tags", func(t *testing.T, st *stackView) {
-			key := config.ClusterTagPrefix + st.cluster
+			key := tagkeys.ClusterPrefix + st.cluster
 			untaggable := []string{"aws:ec2/securityGroupRule:SecurityGroupRule", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicy:RolePolicy",
 				"aws:autoscaling/lifecycleHook:LifecycleHook", "aws:cloudwatch/eventTarget:EventTarget", "aws:sqs/queuePolicy:QueuePolicy",
 				"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketVersioningV2:BucketVersioningV2",

@@ -7,8 +7,7 @@ import (
 	"strings"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/network"
-	"github.com/talos-aws/talos-aws/talos"
+	"github.com/talos-aws/talos-aws/internal/ports"
 )
 
 // Chart is where a release comes from, pinned.
@@ -55,10 +54,6 @@ func replicasFor(cpCount int) int {
 	return 1
 }
 
-// IngressHTTPNodePort is Cilium ingress's plain-HTTP NodePort; the NLB does
-// not expose it (HTTPS only), but a fixed value keeps re-runs no-ops.
-const IngressHTTPNodePort = 30080
-
 // CiliumValues follows Talos' Cilium guide: kube-proxy replacement talking to
 // the API server through KubePrism, Talos' cgroup v2 mount, no SYS_MODULE
 // (Talos does not let pods load kernel modules), IPAM from the node PodCIDRs
@@ -71,7 +66,7 @@ func CiliumValues(c *config.Config) Values {
 		"ipam":                 Values{"mode": "kubernetes"},
 		"kubeProxyReplacement": true,
 		"k8sServiceHost":       "localhost",
-		"k8sServicePort":       talos.KubePrismPort,
+		"k8sServicePort":       ports.KubePrism,
 		"securityContext": Values{"capabilities": Values{
 			"ciliumAgent":      []any{"CHOWN", "KILL", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "SYS_ADMIN", "SYS_RESOURCE", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"},
 			"cleanCiliumState": []any{"NET_ADMIN", "SYS_ADMIN", "SYS_RESOURCE"},
@@ -87,8 +82,8 @@ func CiliumValues(c *config.Config) Values {
 			"loadbalancerMode": "shared",
 			"service": Values{
 				"type":             "NodePort",
-				"secureNodePort":   network.IngressHTTPSNodePort,
-				"insecureNodePort": IngressHTTPNodePort,
+				"secureNodePort":   ports.IngressHTTPS,
+				"insecureNodePort": ports.IngressHTTP,
 			},
 		},
 		"hubble": Values{

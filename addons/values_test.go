@@ -8,7 +8,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/configtest"
-	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/talos"
 )
 
@@ -33,7 +33,7 @@ func TestCiliumValuesForTalos(t *testing.T) {
 		"ipam.mode":                                  "kubernetes",
 		"kubeProxyReplacement":                       true,
 		"k8sServiceHost":                             "localhost",
-		"k8sServicePort":                             talos.KubePrismPort,
+		"k8sServicePort":                             ports.KubePrism,
 		"cgroup.autoMount.enabled":                   false,
 		"cgroup.hostRoot":                            "/sys/fs/cgroup",
 		"routingMode":                                "tunnel",
@@ -44,8 +44,8 @@ func TestCiliumValuesForTalos(t *testing.T) {
 		"ingressController.default":                  true,
 		"ingressController.loadbalancerMode":         "shared",
 		"ingressController.service.type":             "NodePort",
-		"ingressController.service.secureNodePort":   network.IngressHTTPSNodePort,
-		"ingressController.service.insecureNodePort": IngressHTTPNodePort,
+		"ingressController.service.secureNodePort":   ports.IngressHTTPS,
+		"ingressController.service.insecureNodePort": ports.IngressHTTP,
 		"hubble.enabled":                             false,
 	} {
 		if got := at(t, v, path); got != want {
@@ -53,7 +53,7 @@ func TestCiliumValuesForTalos(t *testing.T) {
 		}
 	}
 	// The NLB's 443 target group forwards to exactly this NodePort.
-	if at(t, v, "ingressController.service.secureNodePort") != network.IngressHTTPSNodePort {
+	if at(t, v, "ingressController.service.secureNodePort") != ports.IngressHTTPS {
 		t.Error("ingress NodePort differs from the public NLB's target port")
 	}
 	caps := at(t, v, "securityContext.capabilities.ciliumAgent").([]any)

@@ -14,6 +14,7 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/secret"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
@@ -28,12 +29,6 @@ const (
 	ControlPlaneIMDSHopLimit = 2
 	WorkerIMDSHopLimit       = 1
 )
-
-// WorkerPoolTag is the instance tag naming a worker's pool. Only worker
-// launch templates set it, so the termination handler takes it as its
-// "managed" tag: it drains instances that carry it and drops events for
-// any other (control-plane nodes included).
-const WorkerPoolTag = "talos-aws/pool"
 
 // rootDevice is the Talos AMI's root device name.
 const rootDevice = "/dev/xvda"
@@ -65,7 +60,7 @@ type Args struct {
 	ControlPlaneTGARNs pulumi.StringArrayInput
 	IngressTGARN       pulumi.StringInput
 
-	// Raw Talos machine configurations (secrets), by role: ControlPlaneKey
+	// Raw Talos machine configurations (secrets), by role: config.ControlPlaneKey
 	// and each worker pool's name.
 	UserData map[string]pulumi.StringOutput
 
@@ -111,25 +106,6 @@ type Compute struct {
 	EtcdAlarmName        pulumi.StringOutput
 }
 
-// ControlPlaneKey is the UserData key of the control plane; worker pools
-// are keyed by their names. A pool name starts with a letter, so no pool
-// (not even one named "controlplane") can take the control plane's key.
-const ControlPlaneKey = "@controlplane"
-
-// RunningInstances looks up the running instances of Auto Scaling Groups by
-// the tag AWS puts on their instances. Callers pass the groups' names as
-// outputs (and depend on the groups), so a first preview sees unknown, not
-// an empty list.
-func RunningInstances(ctx *pulumi.Context, asgNames pulumi.StringArrayInput, opts ...pulumi.InvokeOption) ec2.GetInstancesResultOutput {
-	return ec2.GetInstancesOutput(ctx, ec2.GetInstancesOutputArgs{
-		Filters: ec2.GetInstancesFilterArray{&ec2.GetInstancesFilterArgs{
-			Name:   pulumi.String("tag:aws:autoscaling:groupName"),
-			Values: asgNames,
-		}},
-		InstanceStateNames: pulumi.ToStringArray([]string{"running"}),
-	}, opts...)
-}
-
 // New creates the compute stage.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Compute, error) {
 	cfg := args.Config
@@ -169,7 +145,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	c.ControlPlaneSGID = sgs[ControlPlane].ID().ToStringOutput()
 	c.WorkerSGID = sgs[Workers].ID().ToStringOutput()
 
-	cpUserData, ok := args.UserData[ControlPlaneKey]
+	cpUserData, ok := args.UserData[config.ControlPlaneKey]
 	if !ok {
 		return nil, fmt.Errorf("compute: no user data for the control plane")
 	}
@@ -177,7 +153,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	c.ControlPlaneLaunchTmpl, err = launchTemplate(ctx, name+"-cp", ltSpec{
 		ami: c.AMIs[cp.Arch], instanceType: cp.InstanceType, profileARN: cpProfile.Arn, sgID: c.ControlPlaneSGID,
 		hopLimit: ControlPlaneIMDSHopLimit, volume: cp.RootVolume, userData: cpUserData,
-		tags: tagged("control-plane", map[string]string{"talos-aws/role": "control-plane"}),
+		tags: tagged("control-plane", map[string]string{tagkeys.Role: "control-plane"}),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -240,7 +216,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		lt, asg, err := workerPool(ctx, name+"-"+pool.Name, cfg.ClusterName, pool, ltSpec{
 			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSGID,
 			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
-			tags: tagged("worker-"+pool.Name, map[string]string{"talos-aws/role": "worker", WorkerPoolTag: pool.Name}),
+			tags: tagged("worker-"+pool.Name, map[string]string{tagkeys.Role: "worker", tagkeys.Pool: pool.Name}),
 		}, workerArgs, tagged, parent)
 		if err != nil {
 			return nil, err

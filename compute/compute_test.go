@@ -8,7 +8,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
-	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/internal/ports"
 )
 
 func TestPortMatrix(t *testing.T) {
@@ -26,18 +26,18 @@ func TestPortMatrix(t *testing.T) {
 			t.Errorf("rule without a reason: %+v", r)
 		}
 		// etcd only between control-plane nodes.
-		if r.Proto == "tcp" && r.FromPort <= etcdPeerPort && r.ToPort >= etcdClientPort && (r.To != ControlPlane || r.From != ControlPlane) {
+		if r.Proto == "tcp" && r.FromPort <= ports.EtcdPeer && r.ToPort >= ports.EtcdClient && (r.To != ControlPlane || r.From != ControlPlane) {
 			t.Errorf("etcd reachable from %s to %s", r.From, r.To)
 		}
 		// The public NLB reaches control planes on 6443/50000 and workers on the ingress NodePort only.
 		if r.From == PublicLB {
-			ok := (r.To == ControlPlane && (r.FromPort == network.KubeAPIPort || r.FromPort == network.TalosAPIPort)) ||
-				(r.To == Workers && r.FromPort == network.IngressHTTPSNodePort)
+			ok := (r.To == ControlPlane && (r.FromPort == ports.KubeAPI || r.FromPort == ports.TalosAPI)) ||
+				(r.To == Workers && r.FromPort == ports.IngressHTTPS)
 			if !ok || r.FromPort != r.ToPort {
 				t.Errorf("unexpected public NLB rule %+v", r)
 			}
 		}
-		if r.From == InternalLB && (r.To != ControlPlane || (r.FromPort != network.KubeAPIPort && r.FromPort != network.TrustdPort)) {
+		if r.From == InternalLB && (r.To != ControlPlane || (r.FromPort != ports.KubeAPI && r.FromPort != ports.Trustd)) {
 			t.Errorf("unexpected internal NLB rule %+v", r)
 		}
 	}
@@ -46,14 +46,14 @@ func TestPortMatrix(t *testing.T) {
 		proto    string
 		port     int
 	}{
-		{ControlPlane, Workers, "tcp", trustdPort},
-		{Workers, ControlPlane, "tcp", apidPort},
-		{ControlPlane, ControlPlane, "tcp", apidPort},
-		{Workers, Workers, "udp", vxlanPort},
-		{ControlPlane, Workers, "udp", vxlanPort},
-		{Workers, ControlPlane, "tcp", kubeletPort},
-		{Workers, Workers, "tcp", ciliumHealth},
-		{Workers, PublicLB, "tcp", network.IngressHTTPSNodePort},
+		{ControlPlane, Workers, "tcp", ports.Trustd},
+		{Workers, ControlPlane, "tcp", ports.TalosAPI},
+		{ControlPlane, ControlPlane, "tcp", ports.TalosAPI},
+		{Workers, Workers, "udp", ports.VXLAN},
+		{ControlPlane, Workers, "udp", ports.VXLAN},
+		{Workers, ControlPlane, "tcp", ports.Kubelet},
+		{Workers, Workers, "tcp", ports.CiliumHealth},
+		{Workers, PublicLB, "tcp", ports.IngressHTTPS},
 	}
 	for _, w := range want {
 		if !slices.ContainsFunc(PortMatrix(), func(r Rule) bool {
@@ -66,7 +66,7 @@ func TestPortMatrix(t *testing.T) {
 
 func TestHubbleRulesOnlyWhenEnabled(t *testing.T) {
 	has := func(rules []Rule) bool {
-		return slices.ContainsFunc(rules, func(r Rule) bool { return r.FromPort == hubblePort })
+		return slices.ContainsFunc(rules, func(r Rule) bool { return r.FromPort == ports.Hubble })
 	}
 	if has(ActiveRules(false)) || !has(ActiveRules(true)) {
 		t.Error("Hubble port 4244 must follow the Hubble setting")

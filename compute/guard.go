@@ -24,7 +24,9 @@ import (
 	"github.com/talos-aws/talos-aws/guard/awsapi"
 	"github.com/talos-aws/talos-aws/guard/build"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
+	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/internal/secret"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
@@ -118,7 +120,7 @@ func LifecyclePolicy(asgARN string) iampolicy.Document {
 // guard's GUARD_ASG_TAGS): its Name tag and the cluster tag, both set by
 // New on the group.
 func ControlPlaneASGTags(cfg *config.Config) map[string]string {
-	return map[string]string{"Name": ControlPlaneASGName(cfg.ClusterName), config.ClusterTagPrefix + cfg.ClusterName: "owned"}
+	return map[string]string{"Name": ControlPlaneASGName(cfg.ClusterName), tagkeys.ClusterPrefix + cfg.ClusterName: "owned"}
 }
 
 // ControlPlaneASGName is the control-plane group's Name tag.
@@ -341,7 +343,7 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 	g.SecurityGroupID = sg.ID().ToStringOutput()
 	egressTalos, err := ec2.NewSecurityGroupRule(ctx, name+"-egress-talos", &ec2.SecurityGroupRuleArgs{
 		SecurityGroupId: sg.ID(), Type: pulumi.String("egress"), Protocol: pulumi.String("tcp"),
-		FromPort: pulumi.Int(apidPort), ToPort: pulumi.Int(apidPort), SourceSecurityGroupId: args.ControlPlaneSGID,
+		FromPort: pulumi.Int(ports.TalosAPI), ToPort: pulumi.Int(ports.TalosAPI), SourceSecurityGroupId: args.ControlPlaneSGID,
 		Description: pulumi.String("Talos API on control-plane nodes"),
 	}, parent)
 	if err != nil {
@@ -357,7 +359,7 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 	}
 	ingressCP, err := ec2.NewSecurityGroupRule(ctx, name+"-cp-from-guard", &ec2.SecurityGroupRuleArgs{
 		SecurityGroupId: args.ControlPlaneSGID, Type: pulumi.String("ingress"), Protocol: pulumi.String("tcp"),
-		FromPort: pulumi.Int(apidPort), ToPort: pulumi.Int(apidPort), SourceSecurityGroupId: sg.ID(),
+		FromPort: pulumi.Int(ports.TalosAPI), ToPort: pulumi.Int(ports.TalosAPI), SourceSecurityGroupId: sg.ID(),
 		Description: pulumi.String("Talos API from the etcd guard only"),
 	}, parent)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/internal/ports"
 )
 
 // Peer names a security group in the port matrix.
@@ -44,18 +44,6 @@ func (r Rule) Ports() string {
 	}
 }
 
-// Well-known ports (Talos "network connectivity", Kubernetes, Cilium).
-const (
-	apidPort       = network.TalosAPIPort
-	trustdPort     = network.TrustdPort
-	etcdClientPort = 2379
-	etcdPeerPort   = 2380
-	kubeletPort    = 10250
-	vxlanPort      = 8472
-	ciliumHealth   = 4240
-	hubblePort     = 4244
-)
-
 // PortMatrix is every ingress rule of the node security groups. Nothing is
 // admitted from a CIDR: only from the node and load balancer security
 // groups, so who can reach a node is decided by the load balancers' rules
@@ -65,27 +53,27 @@ func PortMatrix() []Rule {
 	add := func(to, from Peer, proto string, from_, to_ int, why string) {
 		rules = append(rules, Rule{To: to, From: from, Proto: proto, FromPort: from_, ToPort: to_, Why: why})
 	}
-	add(ControlPlane, InternalLB, "tcp", network.KubeAPIPort, network.KubeAPIPort, "Kubernetes API via the cluster endpoint (and its health checks)")
-	add(ControlPlane, InternalLB, "tcp", network.TrustdPort, network.TrustdPort, "trustd via the cluster endpoint: workers join without the discovery service")
-	add(ControlPlane, PublicLB, "tcp", network.KubeAPIPort, network.KubeAPIPort, "kubectl from admin CIDRs via the public NLB")
-	add(ControlPlane, PublicLB, "tcp", network.TalosAPIPort, network.TalosAPIPort, "talosctl from admin CIDRs via the public NLB")
-	add(ControlPlane, ControlPlane, "tcp", etcdClientPort, etcdPeerPort, "etcd client and peer, control plane only")
-	add(ControlPlane, ControlPlane, "tcp", network.KubeAPIPort, network.KubeAPIPort, "KubePrism and control-plane components")
-	add(ControlPlane, Workers, "tcp", network.KubeAPIPort, network.KubeAPIPort, "KubePrism on workers balances over API servers directly")
-	add(ControlPlane, ControlPlane, "tcp", apidPort, apidPort, "apid: control-plane nodes proxy Talos API calls")
-	add(ControlPlane, ControlPlane, "tcp", trustdPort, trustdPort, "trustd: certificate issuing")
-	add(ControlPlane, Workers, "tcp", trustdPort, trustdPort, "trustd: workers obtain their certificates")
-	add(Workers, ControlPlane, "tcp", apidPort, apidPort, "apid: talosctl reaches workers through the control plane")
+	add(ControlPlane, InternalLB, "tcp", ports.KubeAPI, ports.KubeAPI, "Kubernetes API via the cluster endpoint (and its health checks)")
+	add(ControlPlane, InternalLB, "tcp", ports.Trustd, ports.Trustd, "trustd via the cluster endpoint: workers join without the discovery service")
+	add(ControlPlane, PublicLB, "tcp", ports.KubeAPI, ports.KubeAPI, "kubectl from admin CIDRs via the public NLB")
+	add(ControlPlane, PublicLB, "tcp", ports.TalosAPI, ports.TalosAPI, "talosctl from admin CIDRs via the public NLB")
+	add(ControlPlane, ControlPlane, "tcp", ports.EtcdClient, ports.EtcdPeer, "etcd client and peer, control plane only")
+	add(ControlPlane, ControlPlane, "tcp", ports.KubeAPI, ports.KubeAPI, "KubePrism and control-plane components")
+	add(ControlPlane, Workers, "tcp", ports.KubeAPI, ports.KubeAPI, "KubePrism on workers balances over API servers directly")
+	add(ControlPlane, ControlPlane, "tcp", ports.TalosAPI, ports.TalosAPI, "apid: control-plane nodes proxy Talos API calls")
+	add(ControlPlane, ControlPlane, "tcp", ports.Trustd, ports.Trustd, "trustd: certificate issuing")
+	add(ControlPlane, Workers, "tcp", ports.Trustd, ports.Trustd, "trustd: workers obtain their certificates")
+	add(Workers, ControlPlane, "tcp", ports.TalosAPI, ports.TalosAPI, "apid: talosctl reaches workers through the control plane")
 	for _, to := range []Peer{ControlPlane, Workers} {
 		for _, from := range []Peer{ControlPlane, Workers} {
-			add(to, from, "tcp", kubeletPort, kubeletPort, "kubelet API (API server, metrics-server)")
-			add(to, from, "udp", vxlanPort, vxlanPort, "Cilium VXLAN overlay")
-			add(to, from, "tcp", ciliumHealth, ciliumHealth, "Cilium health checks")
+			add(to, from, "tcp", ports.Kubelet, ports.Kubelet, "kubelet API (API server, metrics-server)")
+			add(to, from, "udp", ports.VXLAN, ports.VXLAN, "Cilium VXLAN overlay")
+			add(to, from, "tcp", ports.CiliumHealth, ports.CiliumHealth, "Cilium health checks")
 			add(to, from, "icmp", -1, -1, "Cilium health checks (ping), path MTU discovery")
-			rules = append(rules, Rule{To: to, From: from, Proto: "tcp", FromPort: hubblePort, ToPort: hubblePort, Why: "Hubble relay to Hubble servers", Hubble: true})
+			rules = append(rules, Rule{To: to, From: from, Proto: "tcp", FromPort: ports.Hubble, ToPort: ports.Hubble, Why: "Hubble relay to Hubble servers", Hubble: true})
 		}
 	}
-	add(Workers, PublicLB, "tcp", network.IngressHTTPSNodePort, network.IngressHTTPSNodePort, "HTTPS ingress (Cilium ingress NodePort) via the public NLB")
+	add(Workers, PublicLB, "tcp", ports.IngressHTTPS, ports.IngressHTTPS, "HTTPS ingress (Cilium ingress NodePort) via the public NLB")
 	return rules
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
 
 // SelectAZs picks the zones to use from those the region offers this
@@ -36,9 +38,11 @@ func (c *Config) ClusterTags() map[string]string {
 	for k, v := range c.Tags {
 		t[k] = v
 	}
-	t[ClusterTagPrefix+c.ClusterName] = "owned"
+	t[tagkeys.Cluster(c.ClusterName)] = "owned"
 	return t
 }
 
-// ClusterTagPrefix prefixes the cluster tag key.
-const ClusterTagPrefix = "kubernetes.io/cluster/"
+// ControlPlaneKey is the UserData key of the control plane; worker pools
+// are keyed by their names. A pool name starts with a letter, so no pool
+// (not even one named "controlplane") can take the control plane's key.
+const ControlPlaneKey = "@controlplane"

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/siderolabs/talos/pkg/machinery/compatibility"
+
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
 
 // Bounds of what this stack supports.
@@ -505,7 +507,7 @@ func validateTags(tags map[string]string, errs *ErrorList) {
 			errs.Invalid("tags", k, tagCharsDetail)
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			errs.Invalid("tags", k, "the aws: prefix is reserved by AWS")
-		case strings.HasPrefix(k, ClusterTagPrefix) || k == "Name":
+		case strings.HasPrefix(k, tagkeys.ClusterPrefix) || k == "Name":
 			errs.Forbidden("tags."+k, "set by the stack itself")
 		}
 		if utf8.RuneCountInString(tags[k]) > maxAWSTagValLen {

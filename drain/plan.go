@@ -20,9 +20,9 @@ import (
 	"encoding/json"
 	"sort"
 
-	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
 
 // Time budget of a drain.
@@ -68,7 +68,7 @@ func (r Rule) PatternJSON() string {
 // given worker groups, so NTH never sees (and never completes) the
 // control-plane group's hooks, which belong to the etcd guard. EC2 events
 // carry no group name; NTH drops those for instances without the worker
-// pool tag (ManagedTag), which control-plane instances never carry.
+// pool tag (tagkeys.Pool), which control-plane instances never carry.
 func Rules(workerASGNames []string) []Rule {
 	names := append([]string(nil), workerASGNames...)
 	sort.Strings(names)
@@ -93,9 +93,6 @@ func Rules(workerASGNames []string) []Rule {
 		}},
 	}
 }
-
-// ManagedTag is the instance tag NTH requires before it drains a node.
-const ManagedTag = compute.WorkerPoolTag
 
 // HandlerPolicy is what NTH may do with the control-plane role it runs
 // under: read and delete its own queue's messages, complete lifecycle
@@ -150,7 +147,7 @@ func NTHValues(c *config.Config) Values {
 		"enableSqsTerminationDraining": true,
 		"awsRegion":                    c.Region,
 		"checkTagBeforeDraining":       true,
-		"managedTag":                   ManagedTag,
+		"managedTag":                   tagkeys.Pool,
 		"deleteSqsMsgIfNodeNotFound":   true,
 		"taintNode":                    true,
 		"emitKubernetesEvents":         true,

@@ -1,19 +1,18 @@
 package network
 
-import "github.com/talos-aws/talos-aws/internal/iampolicy"
-
-// CIAccessTagKey tags the CI access security group with the cluster name, so
-// workflows find it (even during the first `up`, before any stack output
-// exists) and an IAM policy can allow changes to that group alone.
-const CIAccessTagKey = "talos-aws-ci-access"
+import (
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
+	"github.com/talos-aws/talos-aws/internal/ports"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
+)
 
 // CIAccessPorts are the ports a CI runner opens for itself: the Kubernetes
 // API (readiness waits, Helm) and the Talos API (bootstrap, kubeconfig).
-var CIAccessPorts = []int{KubeAPIPort, TalosAPIPort}
+var CIAccessPorts = []int{ports.KubeAPI, ports.TalosAPI}
 
 // CIAccessPolicy is the IAM policy for the role CI assumes to open and close
 // its runner's access: it can list security groups and add or remove ingress
-// rules only on a group tagged CIAccessTagKey=clusterName. No other group,
+// rules only on a group tagged tagkeys.CIAccess=clusterName. No other group,
 // and nothing else, can be changed with it.
 func CIAccessPolicy(clusterName string) string {
 	return iampolicy.New(
@@ -25,7 +24,7 @@ func CIAccessPolicy(clusterName string) string {
 			// Both actions authorize on the security group (required) and
 			// may name the rule; the tag condition applies to the group.
 			Resource:  "arn:aws:ec2:*:*:security-group/*",
-			Condition: map[string]map[string]any{"StringEquals": {"aws:ResourceTag/" + CIAccessTagKey: clusterName}},
+			Condition: map[string]map[string]any{"StringEquals": {"aws:ResourceTag/" + tagkeys.CIAccess: clusterName}},
 		},
 	).IndentedJSON()
 }

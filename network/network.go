@@ -11,6 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/ports"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
@@ -246,20 +248,20 @@ type lbRule struct {
 // Egress only reaches the private subnets, where every target lives.
 func lbRules(args Args, privateCIDRs []string) (internal, public []lbRule) {
 	internal = []lbRule{
-		{"api-in", "ingress", KubeAPIPort, privateCIDRs},
-		{"api-out", "egress", KubeAPIPort, privateCIDRs},
-		{"trustd-in", "ingress", TrustdPort, privateCIDRs},
-		{"trustd-out", "egress", TrustdPort, privateCIDRs},
+		{"api-in", "ingress", ports.KubeAPI, privateCIDRs},
+		{"api-out", "egress", ports.KubeAPI, privateCIDRs},
+		{"trustd-in", "ingress", ports.Trustd, privateCIDRs},
+		{"trustd-out", "egress", ports.Trustd, privateCIDRs},
 	}
 	public = []lbRule{
-		{"api-in", "ingress", KubeAPIPort, args.AdminCIDRs},
-		{"talos-in", "ingress", TalosAPIPort, args.AdminCIDRs},
-		{"api-out", "egress", KubeAPIPort, privateCIDRs},
-		{"talos-out", "egress", TalosAPIPort, privateCIDRs},
-		{"ingress-out", "egress", IngressHTTPSNodePort, privateCIDRs},
+		{"api-in", "ingress", ports.KubeAPI, args.AdminCIDRs},
+		{"talos-in", "ingress", ports.TalosAPI, args.AdminCIDRs},
+		{"api-out", "egress", ports.KubeAPI, privateCIDRs},
+		{"talos-out", "egress", ports.TalosAPI, privateCIDRs},
+		{"ingress-out", "egress", ports.IngressHTTPS, privateCIDRs},
 	}
 	if len(args.IngressCIDRs) > 0 {
-		public = append(public, lbRule{"https-in", "ingress", HTTPSPort, args.IngressCIDRs})
+		public = append(public, lbRule{"https-in", "ingress", ports.HTTPS, args.IngressCIDRs})
 	}
 	return internal, public
 }
@@ -285,7 +287,7 @@ func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs 
 	if out.ciSG, err = ec2.NewSecurityGroup(ctx, name+"-ci-access", &ec2.SecurityGroupArgs{
 		VpcId:       vpcID,
 		Description: pulumi.String("talos-aws CI runner access to the public NLB; rules are added and removed by CI, not Pulumi"),
-		Tags:        tag("ci-access", map[string]string{CIAccessTagKey: args.ClusterName}),
+		Tags:        tag("ci-access", map[string]string{tagkeys.CIAccess: args.ClusterName}),
 	}, parent, pulumi.IgnoreChanges([]string{"ingress", "egress"})); err != nil {
 		return nil, err
 	}
@@ -307,11 +309,11 @@ func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs 
 		target int
 		dst    **lb.TargetGroup
 	}{
-		{name + "-int-api", names.InternalAPITG, out.internal, KubeAPIPort, KubeAPIPort, &out.internalAPI},
-		{name + "-trustd", names.InternalTrustdTG, out.internal, TrustdPort, TrustdPort, &out.internalTrustd},
-		{name + "-api", names.PublicAPITG, out.public, KubeAPIPort, KubeAPIPort, &out.publicAPI},
-		{name + "-talos", names.PublicTalosTG, out.public, TalosAPIPort, TalosAPIPort, &out.publicTalos},
-		{name + "-ingress", names.PublicIngressTG, out.public, HTTPSPort, IngressHTTPSNodePort, &out.ingress},
+		{name + "-int-api", names.InternalAPITG, out.internal, ports.KubeAPI, ports.KubeAPI, &out.internalAPI},
+		{name + "-trustd", names.InternalTrustdTG, out.internal, ports.Trustd, ports.Trustd, &out.internalTrustd},
+		{name + "-api", names.PublicAPITG, out.public, ports.KubeAPI, ports.KubeAPI, &out.publicAPI},
+		{name + "-talos", names.PublicTalosTG, out.public, ports.TalosAPI, ports.TalosAPI, &out.publicTalos},
+		{name + "-ingress", names.PublicIngressTG, out.public, ports.HTTPS, ports.IngressHTTPS, &out.ingress},
 	}
 	for _, l := range listeners {
 		tg, err := lb.NewTargetGroup(ctx, l.res, &lb.TargetGroupArgs{

@@ -14,6 +14,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/talos-aws/talos-aws/internal/ports"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 	"github.com/talos-aws/talos-aws/network"
 )
@@ -196,7 +198,7 @@ func TestLoadBalancers(t *testing.T) {
 		"network-trustd":  {"network-int", 50001, "network-trustd", 50001},
 		"network-api":     {"network-pub", 6443, "network-api", 6443},
 		"network-talos":   {"network-pub", 50000, "network-talos", 50000},
-		"network-ingress": {"network-pub", 443, "network-ingress", network.IngressHTTPSNodePort},
+		"network-ingress": {"network-pub", 443, "network-ingress", ports.IngressHTTPS},
 	}
 	listeners := m.ByType("aws:lb/listener:Listener")
 	if len(listeners) != len(want) {
@@ -289,7 +291,7 @@ func TestSecurityGroupRules(t *testing.T) {
 		{"network-pub-lb_id", "ingress", 50000, "203.0.113.10/32"},
 		{"network-pub-lb_id", "egress", 6443, private},
 		{"network-pub-lb_id", "egress", 50000, private},
-		{"network-pub-lb_id", "egress", network.IngressHTTPSNodePort, private},
+		{"network-pub-lb_id", "egress", ports.IngressHTTPS, private},
 		{"network-pub-lb_id", "ingress", 443, "0.0.0.0/0"},
 	}
 	sortRules(want)
@@ -342,8 +344,8 @@ func TestCIAccessGroupIsRulelessAndOnlyOnThePublicNLB(t *testing.T) {
 			t.Errorf("the CI group must ignore %s changes made outside Pulumi: %v", k, sg.IgnoreChanges)
 		}
 	}
-	if tags := sg.Inputs["tags"].ObjectValue(); tags[network.CIAccessTagKey].StringValue() != "demo" {
-		t.Errorf("CI group tags %v: workflows find it by %s=<cluster>", tags, network.CIAccessTagKey)
+	if tags := sg.Inputs["tags"].ObjectValue(); tags[tagkeys.CIAccess].StringValue() != "demo" {
+		t.Errorf("CI group tags %v: workflows find it by %s=<cluster>", tags, tagkeys.CIAccess)
 	}
 	for _, r := range m.ByType("aws:ec2/securityGroupRule:SecurityGroupRule") {
 		if str(r, "securityGroupId") == "network-ci-access_id" {
@@ -417,7 +419,7 @@ func TestCIAccessPolicyTouchesOnlyTheTaggedGroup(t *testing.T) {
 			if a != "ec2:AuthorizeSecurityGroupIngress" && a != "ec2:RevokeSecurityGroupIngress" {
 				t.Errorf("unexpected action %s", a)
 			}
-			if s.Condition["StringEquals"]["aws:ResourceTag/"+network.CIAccessTagKey] != "prod" {
+			if s.Condition["StringEquals"]["aws:ResourceTag/"+tagkeys.CIAccess] != "prod" {
 				t.Errorf("%s without the cluster's tag condition: %v", a, s.Condition)
 			}
 		}
@@ -429,7 +431,7 @@ func TestCIAccessPolicyTouchesOnlyTheTaggedGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(script), "Name=tag:"+network.CIAccessTagKey+",") {
+	if !strings.Contains(string(script), "Name=tag:"+tagkeys.CIAccess+",") {
 		t.Error("scripts/ci-access.sh must find the group by the tag the stack sets")
 	}
 	for _, p := range network.CIAccessPorts {

@@ -1,10 +1,11 @@
 package talos
 
 import (
-	"github.com/talos-aws/talos-aws/config"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/talos-aws/talos-aws/config"
 )
 
 func TestPickBootstrapNode(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/configtest"
+	"github.com/talos-aws/talos-aws/internal/ports"
 )
 
 // v1alpha1 returns the v1alpha1 document of a rendered multi-document config.
@@ -113,7 +114,7 @@ func TestMachineConfigsValidateWithTalos(t *testing.T) {
 				"machine.kubelet.extraArgs.rotate-server-certificates": "true",
 				"machine.kubelet.registerWithFQDN":                     true,
 				"machine.features.kubePrism.enabled":                   true,
-				"machine.features.kubePrism.port":                      KubePrismPort,
+				"machine.features.kubePrism.port":                      ports.KubePrism,
 				"machine.features.hostDNS.enabled":                     true,
 				"machine.features.hostDNS.forwardKubeDNSToHost":        false,
 				"machine.time.servers":                                 []any{AmazonTimeSync},

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/internal/ports"
 )
 
 // controlPlaneKey and poolKey name the config key to fix when a role's
@@ -17,7 +17,7 @@ func poolKey(i int) string {
 
 // ClusterEndpoint is the Talos cluster endpoint for an API host name.
 func ClusterEndpoint(host string) string {
-	return fmt.Sprintf("https://%s:%d", host, network.KubeAPIPort)
+	return fmt.Sprintf("https://%s:%d", host, ports.KubeAPI)
 }
 
 // PatchInputFor derives the patch input from the configuration and the two

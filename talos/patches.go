@@ -9,13 +9,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/ports"
 )
 
 // Constants the patches share with other stages.
 const (
-	// KubePrismPort is the node-local API server load balancer that Cilium
-	// (kube-proxy replacement) talks to: it works before any Service exists.
-	KubePrismPort = 7445
 	// AmazonTimeSync is the link-local Amazon Time Sync Service.
 	AmazonTimeSync = "169.254.169.123"
 )
@@ -161,7 +159,7 @@ func ClusterPatches(in PatchInput) ([]string, error) {
 		// breaks (Talos' Cilium guide, siderolabs/talos#9200). CoreDNS
 		// resolves upstream itself instead.
 		{Machine: &machineSection{Features: &features{
-			KubePrism: &kubePrism{Enabled: true, Port: KubePrismPort},
+			KubePrism: &kubePrism{Enabled: true, Port: ports.KubePrism},
 			HostDNS:   &hostDNS{Enabled: true, ForwardKubeDNSToHost: false},
 		}}},
 		// Amazon Time Sync, reachable without NAT.

@@ -10,7 +10,6 @@ import (
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/cluster"
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
 
-	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/secret"
 )
@@ -32,7 +31,7 @@ type Talos struct {
 	secrets *machine.Secrets
 
 	// UserData holds each role's raw machine configuration (secret), by
-	// compute.ControlPlaneKey and pool name.
+	// config.ControlPlaneKey and pool name.
 	UserData        map[string]pulumi.StringOutput
 	ClusterEndpoint pulumi.StringOutput
 	PublicEndpoint  pulumi.StringOutput
@@ -79,7 +78,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return build(PatchInputFor(cfg, v[0].(string), v[1].(string)))
 		}).(pulumi.StringArrayOutput)
 	}
-	t.UserData[compute.ControlPlaneKey] = t.machineConfig(ctx, controlPlaneKey, "controlplane", patches(ControlPlanePatches))
+	t.UserData[config.ControlPlaneKey] = t.machineConfig(ctx, controlPlaneKey, "controlplane", patches(ControlPlanePatches))
 	for i, pool := range cfg.WorkerPools {
 		build := func(in PatchInput) ([]string, error) { return WorkerPatches(in, pool) }
 		t.UserData[pool.Name] = t.machineConfig(ctx, poolKey(i), "worker", patches(build))
@@ -129,7 +128,7 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	// The lookup takes the ASG's name as input and depends on the ASG, so on
 	// a first preview it is unknown rather than an empty list, and on create
 	// it runs after the ASG reached its desired capacity.
-	found := compute.RunningInstances(ctx, pulumi.StringArray{args.ControlPlaneASG.Name},
+	found := runningInstances(ctx, pulumi.StringArray{args.ControlPlaneASG.Name},
 		parent, pulumi.DependsOn([]pulumi.Resource{args.ControlPlaneASG}))
 	t.BootstrapNode = found.ApplyT(func(r ec2.GetInstancesResult) string {
 		return PickBootstrapNode(ZipInstances(r.Ids, r.PrivateIps))
@@ -205,4 +204,18 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 		"kubeconfig":      t.Kubeconfig,
 		"talosconfig":     t.Talosconfig,
 	})
+}
+
+// runningInstances looks up the running instances of Auto Scaling Groups by
+// the tag AWS puts on their instances. Callers pass the groups' names as
+// outputs (and depend on the groups), so a first preview sees unknown, not
+// an empty list.
+func runningInstances(ctx *pulumi.Context, asgNames pulumi.StringArrayInput, opts ...pulumi.InvokeOption) ec2.GetInstancesResultOutput {
+	return ec2.GetInstancesOutput(ctx, ec2.GetInstancesOutputArgs{
+		Filters: ec2.GetInstancesFilterArray{&ec2.GetInstancesFilterArgs{
+			Name:   pulumi.String("tag:aws:autoscaling:groupName"),
+			Values: asgNames,
+		}},
+		InstanceStateNames: pulumi.ToStringArray([]string{"running"}),
+	}, opts...)
 }
