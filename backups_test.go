@@ -9,7 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/talos-aws/talos-aws/backups"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 )
@@ -62,7 +62,7 @@ func TestBackupBucketEncryptedPrivateVersionedExpiring(t *testing.T) {
 	}
 	alarm := one(t, m, "aws:cloudwatch/metricAlarm:MetricAlarm", "backups-freshness")
 	if num(alarm, "threshold") != 7200 || num(alarm, "period") != 7200 || str(alarm, "treatMissingData") != "breaching" ||
-		str(alarm, "metricName") != backups.MetricName {
+		str(alarm, "metricName") != contract.BackupMetric {
 		t.Errorf("freshness alarm %v, want > 2 h (two hourly periods), missing data breaching", alarm.Inputs)
 	}
 }
@@ -153,8 +153,8 @@ func TestNoStackRoleCanReadSnapshots(t *testing.T) {
 		if slices.Contains(s.Actions(), "kms:GenerateDataKey") && s.Resource != "arn:aws:kms:ap-southeast-1:123456789012:key/backups" {
 			t.Errorf("writer encrypts with %v, want only the backups key", s.Resource)
 		}
-		if slices.Contains(s.Actions(), "cloudwatch:PutMetricData") && s.Condition["StringEquals"]["cloudwatch:namespace"] != backups.MetricNamespace {
-			t.Errorf("freshness metric not limited to %s: %v", backups.MetricNamespace, s.Condition)
+		if slices.Contains(s.Actions(), "cloudwatch:PutMetricData") && s.Condition["StringEquals"]["cloudwatch:namespace"] != contract.BackupNamespace {
+			t.Errorf("freshness metric not limited to %s: %v", contract.BackupNamespace, s.Condition)
 		}
 	}
 	// Every policy on the guard's role together: no read of any object, no

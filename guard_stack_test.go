@@ -13,7 +13,8 @@ import (
 
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/guard/build"
+	"github.com/talos-aws/talos-aws/etcdguard"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 )
@@ -22,13 +23,13 @@ import (
 // the Lambda (guard/build's tests compile it): a fixture zip stands in.
 var (
 	fixtureOnce sync.Once
-	fixture     build.Artifact
+	fixture     etcdguard.Artifact
 	fixtureErr  error
 )
 
 func init() {
 	controlPlaneWaiter = func(*pulumi.Context, *config.Config) compute.ControlPlaneWaiter { return nil }
-	guardArtifact = func(*pulumi.Context) (build.Artifact, error) {
+	guardArtifact = func(*pulumi.Context) (etcdguard.Artifact, error) {
 		fixtureOnce.Do(func() {
 			dir, err := os.MkdirTemp("", "guard-fixture-")
 			if err != nil {
@@ -39,7 +40,7 @@ func init() {
 			if fixtureErr = os.WriteFile(bin, []byte("fixture"), 0o600); fixtureErr != nil {
 				return
 			}
-			z, err := build.Zip(bin)
+			z, err := etcdguard.Zip(bin)
 			if err != nil {
 				fixtureErr = err
 				return
@@ -97,7 +98,7 @@ func TestGuardStack(t *testing.T) {
 			t.Errorf("hook %s on %s", h.Name, str(h, "autoscalingGroupName"))
 		}
 	}
-	launch, term := hooks[compute.LaunchHookName], hooks[compute.TerminateHookName]
+	launch, term := hooks[contract.LaunchHook], hooks[contract.TerminateHook]
 	if str(launch, "lifecycleTransition") != "autoscaling:EC2_INSTANCE_LAUNCHING" || str(launch, "defaultResult") != "ABANDON" {
 		t.Errorf("launch hook = %v", launch.Inputs)
 	}
@@ -112,10 +113,10 @@ func TestGuardStack(t *testing.T) {
 	for _, r := range m.ByType("aws:cloudwatch/eventRule:EventRule") {
 		rules[r.Name] = r
 	}
-	if p := str(rules["etcd-guard-lifecycle"], "eventPattern"); p != compute.LifecycleEventPattern(asgName) {
+	if p := str(rules["etcd-guard-lifecycle"], "eventPattern"); p != etcdguard.LifecycleEventPattern(asgName) {
 		t.Errorf("lifecycle rule pattern = %s", p)
 	}
-	if s := str(rules["etcd-guard-audit"], "scheduleExpression"); s != compute.AuditSchedule {
+	if s := str(rules["etcd-guard-audit"], "scheduleExpression"); s != etcdguard.AuditSchedule {
 		t.Errorf("audit schedule = %q", s)
 	}
 	// Lifecycle, audit and (backups on in HA) the backup schedule.

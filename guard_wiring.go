@@ -6,6 +6,7 @@ import (
 	"github.com/talos-aws/talos-aws/backups"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/etcdguard"
 	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/talos"
 )
@@ -15,12 +16,12 @@ import (
 // control-plane group: the group depends on the snapshot, so nothing the
 // function needs may depend on the group (README "Backups and restore").
 func guardAndBackups(ctx *pulumi.Context, cfg *config.Config, tags map[string]string, net *network.Network, tal *talos.Talos,
-	c *compute.Compute, withAWS pulumi.ResourceOption) (*compute.Guard, *backups.Backups, error) {
+	c *compute.Compute, withAWS pulumi.ResourceOption) (*etcdguard.Guard, *backups.Backups, error) {
 	artifact, err := guardArtifact(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := compute.NewGuard(ctx, "etcd-guard", compute.GuardArgs{
+	g, err := etcdguard.New(ctx, "etcd-guard", etcdguard.Args{
 		Config: cfg, Tags: tags, VpcID: net.VpcID, PrivateSubnetIDs: net.PrivateSubnetIDs,
 		ControlPlaneSGID: c.ControlPlaneSGID, ClientConfiguration: tal.ClientConfiguration, Artifact: artifact,
 		Paused: cfg.EtcdGuardPaused,
@@ -28,7 +29,7 @@ func guardAndBackups(ctx *pulumi.Context, cfg *config.Config, tags map[string]st
 	if err != nil {
 		return nil, nil, err
 	}
-	deploy := compute.DeployArgs{ControlPlaneLaunchTemplate: c.ControlPlaneLaunchTmpl, NetworkReady: net.PrivateEgress}
+	deploy := etcdguard.DeployArgs{ControlPlaneLaunchTemplate: c.ControlPlaneLaunchTmpl, NetworkReady: net.PrivateEgress}
 	var bk *backups.Backups
 	if config.BackupsOn(cfg) {
 		bk, err = backups.New(ctx, "backups", backups.Args{
@@ -39,7 +40,7 @@ func guardAndBackups(ctx *pulumi.Context, cfg *config.Config, tags map[string]st
 		if err != nil {
 			return nil, nil, err
 		}
-		deploy.Backup = &compute.GuardBackup{Bucket: bk.BucketName, KeyARN: bk.KeyARN, WriterPolicy: bk.WriterPolicy}
+		deploy.Backup = &etcdguard.Backup{Bucket: bk.BucketName, KeyARN: bk.KeyARN, WriterPolicy: bk.WriterPolicy}
 	}
 	if err := g.Deploy(ctx, deploy); err != nil {
 		return nil, nil, err

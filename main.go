@@ -18,7 +18,7 @@ import (
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/drain"
-	"github.com/talos-aws/talos-aws/guard/build"
+	"github.com/talos-aws/talos-aws/etcdguard"
 	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/preflight"
 	"github.com/talos-aws/talos-aws/readiness"
@@ -42,32 +42,32 @@ var started = time.Now()
 // program without AWS credentials or a Lambda build.
 var (
 	controlPlaneWaiter = func(ctx *pulumi.Context, cfg *config.Config) compute.ControlPlaneWaiter {
-		return compute.AWSControlPlaneWaiter(cfg, started, func(f string, a ...any) { _ = ctx.Log.Info(fmt.Sprintf(f, a...), nil) })
+		return etcdguard.AWSControlPlaneWaiter(cfg, started, func(f string, a ...any) { _ = ctx.Log.Info(fmt.Sprintf(f, a...), nil) })
 	}
 	guardArtifact = lambdaArtifact
 )
 
 // lambdaArtifact is the etcd guard's zip: built (or taken from the cache)
 // in `up`, planned without building in a preview.
-func lambdaArtifact(ctx *pulumi.Context) (build.Artifact, error) {
+func lambdaArtifact(ctx *pulumi.Context) (etcdguard.Artifact, error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return build.Artifact{}, err
+		return etcdguard.Artifact{}, err
 	}
-	root, err := build.ModuleRoot(wd)
+	root, err := etcdguard.ModuleRoot(wd)
 	if err != nil {
-		return build.Artifact{}, err
+		return etcdguard.Artifact{}, err
 	}
-	// A preview never compiles: build.Plan knows the code hash `up`
+	// A preview never compiles: etcdguard.Plan knows the code hash `up`
 	// will deploy without building.
 	if ctx.DryRun() {
-		a, err := build.Plan(root, build.CacheDir())
+		a, err := etcdguard.Plan(root, etcdguard.CacheDir())
 		if err == nil && a.SHA256 == "" {
 			_ = ctx.Log.Info("the etcd guard's source differs from guard/build/lambda.sum: the preview shows its code as changed; `up` builds it", nil)
 		}
 		return a, err
 	}
-	a, err := build.Lambda(root, build.CacheDir())
+	a, err := etcdguard.Build(root, etcdguard.CacheDir())
 	if err != nil {
 		return a, err
 	}
@@ -76,7 +76,7 @@ func lambdaArtifact(ctx *pulumi.Context) (build.Artifact, error) {
 	}
 	// The committed source built other bytes than lambda.sum says: this
 	// `up` is right, but previews will show the function as changed.
-	if rec, err := build.Recorded(); err == nil && rec.SourceHash == a.SourceHash && rec.SHA256 != a.SHA256 {
+	if rec, err := etcdguard.Recorded(); err == nil && rec.SourceHash == a.SourceHash && rec.SHA256 != a.SHA256 {
 		_ = ctx.Log.Warn(fmt.Sprintf("the etcd guard built to %s, not lambda.sum's %s: the build is not reproducible on this machine", a.SHA256, rec.SHA256), nil)
 	}
 	return a, nil
@@ -161,7 +161,7 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	}
 
 	var (
-		guard *compute.Guard
+		guard *etcdguard.Guard
 		bk    *backups.Backups
 	)
 	comp, err := compute.New(ctx, "compute", compute.Args{
@@ -196,7 +196,7 @@ func program(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	if err := tal.Bootstrap(ctx, "talos", talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}); err != nil {
 		return nil, err
 	}
-	if err := guard.Attach(ctx, compute.AttachArgs{ControlPlaneASG: comp.ControlPlaneASG, Bootstrap: tal.BootstrapResource}); err != nil {
+	if err := guard.Attach(ctx, etcdguard.AttachArgs{ControlPlaneASG: comp.ControlPlaneASG, Bootstrap: tal.BootstrapResource}); err != nil {
 		return nil, err
 	}
 

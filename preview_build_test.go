@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/talos-aws/talos-aws/guard/build"
+	"github.com/talos-aws/talos-aws/etcdguard"
 	"github.com/talos-aws/talos-aws/internal/testkit"
 )
 
@@ -29,15 +29,15 @@ func TestPreviewBuildsNoLambda(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // no cached zip
 	t.Setenv("HOME", t.TempDir())
 
-	root, err := build.ModuleRoot(".")
+	root, err := etcdguard.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh, err := build.SourceHash(root, build.Toolchain)
+	sh, err := etcdguard.SourceHash(root, etcdguard.Toolchain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := build.Recorded()
+	rec, err := etcdguard.Recorded()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
@@ -181,9 +182,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if _, err := cloudwatch.NewMetricAlarm(ctx, name+"-freshness", &cloudwatch.MetricAlarmArgs{
 		Name:               pulumi.String(FreshnessAlarmName(cfg.ClusterName)),
 		AlarmDescription:   pulumi.Sprintf("The newest etcd snapshot of %s is older than two backup intervals (%d minutes), or no backup run has reported", cfg.ClusterName, 2*cfg.Backups.IntervalMinutes),
-		Namespace:          pulumi.String(MetricNamespace),
-		MetricName:         pulumi.String(MetricName),
-		Dimensions:         pulumi.StringMap{MetricDimension: pulumi.String(cfg.ClusterName)},
+		Namespace:          pulumi.String(contract.BackupNamespace),
+		MetricName:         pulumi.String(contract.BackupMetric),
+		Dimensions:         pulumi.StringMap{contract.BackupDimension: pulumi.String(cfg.ClusterName)},
 		Statistic:          pulumi.String("Maximum"),
 		Period:             pulumi.Int(a.PeriodSeconds),
 		EvaluationPeriods:  pulumi.Int(1),

@@ -8,17 +8,9 @@ package backups
 import (
 	"sort"
 
-	"github.com/talos-aws/talos-aws/backup"
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
-)
-
-// Metric is what the etcd guard publishes after each backup run (package
-// backup defines it: the Lambda does not import the stack).
-const (
-	MetricNamespace = backup.MetricNamespace
-	MetricName      = backup.MetricName
-	MetricDimension = backup.MetricDimension
 )
 
 // readActions are every way to get a snapshot's content back.
@@ -56,7 +48,7 @@ func WriterPolicy(bucketARN, keyARN, cluster string) iampolicy.Document {
 			Condition: map[string]map[string]any{"StringLike": {"s3:prefix": cluster + "/*"}}},
 		{Sid: "EncryptWithTheBucketKey", Effect: "Allow", Action: []string{"kms:GenerateDataKey"}, Resource: keyARN},
 		{Sid: "FreshnessMetric", Effect: "Allow", Action: []string{"cloudwatch:PutMetricData"}, Resource: "*",
-			Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": MetricNamespace}}},
+			Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": contract.BackupNamespace}}},
 	}}
 }
 

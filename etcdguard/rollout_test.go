@@ -1,10 +1,12 @@
-package guard
+package etcdguard
 
 import (
 	"strings"
 	"testing"
 	"time"
 )
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 func TestRolloutState(t *testing.T) {
 	since := t0

@@ -9,7 +9,7 @@
 // EtcdSnapshot: etcd.NewLocalClient, then client.Snapshot, which is the etcd
 // v3 client's Maintenance.Snapshot, streamed back), so it keeps working
 // when the Kubernetes API server, the scheduler or the CNI is broken.
-package backup
+package snapshot
 
 import (
 	"bytes"
@@ -46,14 +46,6 @@ const (
 	MetaTakenAt   = "taken-at"
 	MetaEncrypted = "encryption" // "age" or absent
 	MetaReason    = "reason"     // "scheduled", "pre-change", ...
-)
-
-// The freshness metric: published after every backup run, read by the
-// stack's freshness alarm (package backups).
-const (
-	MetricNamespace = "TalosAWS/EtcdBackup"
-	MetricName      = "NewestSnapshotAgeSeconds"
-	MetricDimension = "ClusterName"
 )
 
 // timestampLayout sorts lexically in time order.

@@ -1,8 +1,7 @@
 // Package awsapi implements the guard's AWS side with aws-sdk-go-v2: the
 // control-plane ASG (guard.ASGAPI), the suspects parameter
-// (guard.SuspectStore), CloudWatch metrics (guard.MetricsSink), the admin
-// talosconfig from Secrets Manager, and the control-plane rollout wait that
-// `pulumi up` runs before it rolls worker pools.
+// (guard.SuspectStore), CloudWatch metrics (guard.MetricsSink) and the
+// admin talosconfig from Secrets Manager.
 package awsapi
 
 import (
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -22,21 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/talos-aws/talos-aws/guard"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/guard"
 )
 
-// Namespace and metric names the guard publishes; the stack's alarm and the
-// rollout wait read the same names.
-const (
-	Namespace        = "TalosAWS/EtcdGuard"
-	DimensionCluster = "ClusterName"
-	MetricVoting     = "EtcdVotingMembers"
-	MetricHealthy    = "EtcdHealthyMembers"
-	MetricLearners   = "EtcdLearnerMembers"
-	MetricStale      = "EtcdStaleMembers"
-	MetricDegraded   = "EtcdDegradedMembers"
-	noSuspectsMarker = "-" // an SSM String parameter cannot be empty
-)
+// noSuspectsMarker stands for no suspects: an SSM String parameter cannot be empty.
+const noSuspectsMarker = "-"
 
 // ASG is the control-plane group, named, or found by its tags: the guard
 // is deployed before the group exists (it snapshots etcd before every
@@ -215,24 +204,24 @@ type Metrics struct {
 // Datums renders a run's metrics (all of them only when the member list was
 // read; otherwise only EtcdHealthyMembers = 0).
 func Datums(cluster string, m guard.Metrics, now time.Time) []cwtypes.MetricDatum {
-	dims := []cwtypes.Dimension{{Name: aws.String(DimensionCluster), Value: aws.String(cluster)}}
+	dims := []cwtypes.Dimension{{Name: aws.String(contract.DimensionCluster), Value: aws.String(cluster)}}
 	d := func(name string, v int) cwtypes.MetricDatum {
 		return cwtypes.MetricDatum{MetricName: aws.String(name), Dimensions: dims, Timestamp: aws.Time(now),
 			Value: aws.Float64(float64(v)), Unit: cwtypes.StandardUnitCount}
 	}
 	if !m.Known {
-		return []cwtypes.MetricDatum{d(MetricHealthy, 0)}
+		return []cwtypes.MetricDatum{d(contract.MetricHealthy, 0)}
 	}
 	return []cwtypes.MetricDatum{
-		d(MetricVoting, m.VotingMembers), d(MetricHealthy, m.HealthyMembers), d(MetricLearners, m.LearnerMembers),
-		d(MetricStale, m.StaleMembers), d(MetricDegraded, m.DegradedMembers),
+		d(contract.MetricVoting, m.VotingMembers), d(contract.MetricHealthy, m.HealthyMembers), d(contract.MetricLearners, m.LearnerMembers),
+		d(contract.MetricStale, m.StaleMembers), d(contract.MetricDegraded, m.DegradedMembers),
 	}
 }
 
 // Publish implements guard.MetricsSink.
 func (c *Metrics) Publish(ctx context.Context, m guard.Metrics) error {
 	_, err := c.CloudWatch.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
-		Namespace: aws.String(Namespace), MetricData: Datums(c.ClusterName, m, time.Now()),
+		Namespace: aws.String(contract.Namespace), MetricData: Datums(c.ClusterName, m, time.Now()),
 	})
 	return err
 }
@@ -247,130 +236,6 @@ func Talosconfig(ctx context.Context, sm *secretsmanager.Client, secretID string
 		return nil, errors.New("talosconfig secret has no string value")
 	}
 	return []byte(*out.SecretString), nil
-}
-
-// Rollout reads what guard.RolloutState needs.
-type Rollout struct {
-	AutoScaling *autoscaling.Client
-	CloudWatch  *cloudwatch.Client
-	ASGName     string
-	ClusterName string
-}
-
-// NewRollout reads the group with the SDK's default credential chain.
-func NewRollout(ctx context.Context, region, asgName, cluster string) (*Rollout, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
-	if err != nil {
-		return nil, fmt.Errorf("AWS credentials for the control-plane rollout wait: %w", err)
-	}
-	return &Rollout{AutoScaling: autoscaling.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg), ASGName: asgName, ClusterName: cluster}, nil
-}
-
-// Refreshes lists the group's recent instance refreshes.
-func (r *Rollout) Refreshes(ctx context.Context) ([]guard.Refresh, error) {
-	out, err := r.AutoScaling.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{
-		AutoScalingGroupName: aws.String(r.ASGName), MaxRecords: aws.Int32(20),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return refreshes(out.InstanceRefreshes), nil
-}
-
-func refreshes(in []astypes.InstanceRefresh) []guard.Refresh {
-	out := make([]guard.Refresh, 0, len(in))
-	for _, r := range in {
-		out = append(out, guard.Refresh{
-			ID: aws.ToString(r.InstanceRefreshId), Status: string(r.Status), StatusReason: aws.ToString(r.StatusReason),
-			Start: aws.ToTime(r.StartTime), End: aws.ToTime(r.EndTime),
-		})
-	}
-	return out
-}
-
-// Sample reads the guard's latest metrics of the last hour.
-func (r *Rollout) Sample(ctx context.Context, now time.Time) (guard.Sample, error) {
-	q := func(id, metric, stat string) cwtypes.MetricDataQuery {
-		return cwtypes.MetricDataQuery{Id: aws.String(id), ReturnData: aws.Bool(true), MetricStat: &cwtypes.MetricStat{
-			Metric: &cwtypes.Metric{Namespace: aws.String(Namespace), MetricName: aws.String(metric),
-				Dimensions: []cwtypes.Dimension{{Name: aws.String(DimensionCluster), Value: aws.String(r.ClusterName)}}},
-			Period: aws.Int32(60), Stat: aws.String(stat),
-		}}
-	}
-	out, err := r.CloudWatch.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
-		StartTime: aws.Time(now.Add(-time.Hour)), EndTime: aws.Time(now), ScanBy: cwtypes.ScanByTimestampDescending,
-		MetricDataQueries: []cwtypes.MetricDataQuery{
-			q("voting", MetricVoting, "Maximum"), q("healthy", MetricHealthy, "Minimum"), q("stale", MetricStale, "Maximum"),
-		},
-	})
-	if err != nil {
-		return guard.Sample{}, err
-	}
-	return sample(out.MetricDataResults), nil
-}
-
-// sample takes each metric's newest point; the sample's time is the oldest
-// of those, so every value is at least that fresh.
-func sample(results []cwtypes.MetricDataResult) guard.Sample {
-	var s guard.Sample
-	for _, res := range results {
-		if len(res.Values) == 0 || len(res.Timestamps) == 0 {
-			continue
-		}
-		newest := 0
-		for i, ts := range res.Timestamps {
-			if ts.After(res.Timestamps[newest]) {
-				newest = i
-			}
-		}
-		v, ts := int(res.Values[newest]), res.Timestamps[newest]
-		if s.Time.IsZero() || ts.Before(s.Time) {
-			s.Time = ts
-		}
-		switch aws.ToString(res.Id) {
-		case "voting":
-			s.Voting, s.HasVoting = v, true
-		case "healthy":
-			s.Healthy, s.HasHealthy = v, true
-		case "stale":
-			s.Stale, s.HasStale = v, true
-		}
-	}
-	return s
-}
-
-// WaitControlPlane blocks until the control plane has rolled (see
-// guard.RolloutState), polling every `every`, for at most `timeout`. It
-// calls AWS only: the runner needs no route to the cluster.
-func (r *Rollout) WaitControlPlane(ctx context.Context, since time.Time, desired int, every, timeout time.Duration, logf func(string, ...any)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	last := ""
-	for {
-		refs, err := r.Refreshes(ctx)
-		if err != nil {
-			return fmt.Errorf("describe instance refreshes of %s: %w", r.ASGName, err)
-		}
-		var s guard.Sample
-		if len(refs) > 0 {
-			if s, err = r.Sample(ctx, time.Now()); err != nil {
-				return fmt.Errorf("read etcd guard metrics: %w", err)
-			}
-		}
-		res, err := guard.RolloutState(refs, since, desired, s)
-		if err != nil || res.Done {
-			return err
-		}
-		if res.Wait != last && logf != nil {
-			logf("%s", res.Wait)
-			last = res.Wait
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("control plane did not finish rolling within %s: %s", timeout, strings.TrimSpace(res.Wait))
-		case <-time.After(every):
-		}
-	}
 }
 
 var (

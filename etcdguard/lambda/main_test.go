@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/talos-aws/talos-aws/guard"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/guard"
 )
 
 type oneNodeASG struct{ ins []guard.Instance }

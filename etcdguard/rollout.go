@@ -1,8 +1,11 @@
-package guard
+package etcdguard
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	"github.com/talos-aws/talos-aws/config"
 )
 
 // Refresh is one instance refresh of the control-plane ASG
@@ -79,4 +82,21 @@ func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample) (
 		return RolloutResult{Wait: fmt.Sprintf("etcd has %d voting, %d healthy, %d stale members; want %d, %d, 0", s.Voting, s.Healthy, s.Stale, desired, desired)}, nil
 	}
 	return RolloutResult{Done: true}, nil
+}
+
+// AWSControlPlaneWaiter polls DescribeInstanceRefreshes and the guard's
+// metrics (RolloutState) with the AWS SDK's default credentials, as
+// the AWS provider finds them. Refreshes started before `since` (the
+// program's start) are ignored.
+func AWSControlPlaneWaiter(cfg *config.Config, since time.Time, logf func(string, ...any)) func(context.Context, string) error {
+	return func(ctx context.Context, asgName string) error {
+		r, err := NewRollout(ctx, cfg.Region, asgName, cfg.ClusterName)
+		if err != nil {
+			return err
+		}
+		// One node takes a few minutes to boot, join and be promoted; allow
+		// 20 minutes per node.
+		timeout := time.Duration(cfg.ControlPlane.Count)*20*time.Minute + 10*time.Minute
+		return r.WaitControlPlane(ctx, since, cfg.ControlPlane.Count, 30*time.Second, timeout, logf)
+	}
 }

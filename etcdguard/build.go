@@ -8,7 +8,7 @@
 // A preview builds nothing (Plan): the zip's hash for the committed source
 // is recorded in lambda.sum, which TestLambdaIsReproducible keeps honest by
 // building it, so a preview knows the code identity `up` will deploy.
-package build
+package etcdguard
 
 import (
 	"archive/zip"
@@ -29,11 +29,11 @@ import (
 )
 
 // Package is the Lambda's main package, relative to the module root.
-const Package = "./cmd/etcd-guard"
+const Package = "./etcdguard/lambda"
 
 // SourceDirs are the module directories whose Go files the binary is built
 // from (a test checks this against `go list -deps`).
-var SourceDirs = []string{"backup", "cmd/etcd-guard", "guard", "guard/awsapi", "guard/talosclient"}
+var SourceDirs = []string{"etcdguard/contract", "etcdguard/lambda", "etcdguard/lambda/awsapi", "etcdguard/lambda/guard", "etcdguard/lambda/snapshot", "etcdguard/lambda/talosclient"}
 
 // Toolchain is the Go release every build of the Lambda uses, whatever Go
 // the machine running `pulumi up` has (the go command fetches it through the
@@ -168,10 +168,10 @@ func fileExists(p string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// Lambda returns the guard's zip, building it into cacheDir unless a zip
+// Build returns the guard's zip, building it into cacheDir unless a zip
 // for the same source hash is there. Env pins GOTOOLCHAIN to Toolchain, so
 // the toolchain that builds is Toolchain whatever go is installed.
-func Lambda(root, cacheDir string) (Artifact, error) {
+func Build(root, cacheDir string) (Artifact, error) {
 	sh, err := SourceHash(root, Toolchain)
 	if err != nil {
 		return Artifact{}, err

@@ -1,4 +1,4 @@
-package build
+package etcdguard
 
 import (
 	"archive/zip"
@@ -92,11 +92,11 @@ func TestLambdaIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := Lambda(root, t.TempDir())
+	first, err := Build(root, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := Lambda(root, t.TempDir())
+	second, err := Build(root, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestLambdaIsReproducible(t *testing.T) {
 	if first.SHA256 != second.SHA256 {
 		t.Fatalf("two builds of the same source differ: %s vs %s", first.SHA256, second.SHA256)
 	}
-	again, err := Lambda(root, filepath.Dir(first.Path))
+	again, err := Build(root, filepath.Dir(first.Path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestPlanBuildsNothing(t *testing.T) {
 		t.Errorf("Plan ignored the cached zip: %+v", c)
 	}
 	// The same for Lambda: a cache hit runs no go command either.
-	if l, err := Lambda(root, cache); err != nil || l.Built || l.SHA256 != sum(z) {
+	if l, err := Build(root, cache); err != nil || l.Built || l.SHA256 != sum(z) {
 		t.Errorf("Lambda on a cache hit: %+v, %v", l, err)
 	}
 }
@@ -210,5 +210,40 @@ func TestToolchainMatchesGoMod(t *testing.T) {
 	out, err := cmd.Output()
 	if v := strings.TrimSpace(string(out)); err != nil || v != Toolchain {
 		t.Errorf("go env GOVERSION under Env = %q, %v; want %s", v, err, Toolchain)
+	}
+}
+
+// The two sides of the guard share only the contract: the Lambda links no
+// Pulumi SDK and nothing of the stack, and the program links nothing of
+// the Lambda.
+func TestOnlyTheContractIsShared(t *testing.T) {
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := func(pkg string, env ...string) []string {
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(string(out))
+	}
+	const mod = "github.com/talos-aws/talos-aws/"
+	for _, p := range deps(Package, Env...) {
+		rel, ours := strings.CutPrefix(p, mod)
+		switch {
+		case strings.HasPrefix(p, "github.com/pulumi/"):
+			t.Errorf("the Lambda links %s", p)
+		case ours && rel != "etcdguard/contract" && !strings.HasPrefix(rel, "etcdguard/lambda"):
+			t.Errorf("the Lambda links the stack's %s", rel)
+		}
+	}
+	for _, p := range deps(".") {
+		if strings.HasPrefix(p, mod+"etcdguard/lambda") {
+			t.Errorf("the program links the Lambda's %s", p)
+		}
 	}
 }

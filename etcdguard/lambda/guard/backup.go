@@ -9,13 +9,13 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/talos-aws/talos-aws/backup"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/snapshot"
 )
 
 // SnapshotStore stores snapshots and lists their keys under a prefix
 // (S3 PutObject and ListObjectsV2).
 type SnapshotStore interface {
-	backup.ObjectStore
+	snapshot.ObjectStore
 	Keys(ctx context.Context, prefix string) ([]string, error)
 }
 
@@ -35,7 +35,7 @@ const NoControlPlane = "no control plane yet, nothing to snapshot"
 // membership change (reserved concurrency 1).
 type Backup struct {
 	ASG         ASGAPI
-	Snapshotter backup.Snapshotter
+	Snapshotter snapshot.Snapshotter
 	Store       SnapshotStore
 	Freshness   FreshnessSink // optional
 	Cluster     string
@@ -111,7 +111,7 @@ func (b *Backup) Run(ctx context.Context, reason string) (BackupReport, error) {
 		b.publishFromIndex(ctx, &rep, false)
 		return rep, nil
 	}
-	res, err := backup.Run(ctx, backup.Job{
+	res, err := snapshot.Run(ctx, snapshot.Job{
 		Cluster: b.Cluster, Nodes: nodes, Recipient: b.Recipient, TempDir: b.TempDir, Reason: reason, Now: b.Now,
 	}, b.Snapshotter, b.Store)
 	if err != nil {
@@ -120,7 +120,7 @@ func (b *Backup) Run(ctx context.Context, reason string) (BackupReport, error) {
 	}
 	rep.Key, rep.Node, rep.Bytes, rep.SHA256 = res.Key, res.Node, res.Bytes, res.SHA256
 	b.logf("backup (%s): %s from %s, %d bytes, sha256 %s, in %s", reason, res.Key, res.Node, res.Bytes, res.SHA256, res.Duration)
-	b.publish(ctx, &rep, backup.AgeSeconds(res.TakenAt, b.now()))
+	b.publish(ctx, &rep, snapshot.AgeSeconds(res.TakenAt, b.now()))
 	return rep, nil
 }
 
@@ -135,7 +135,7 @@ const freshnessDays = 2
 func (b *Backup) publishFromIndex(ctx context.Context, rep *BackupReport, orNone bool) {
 	now := b.now()
 	var keys []string
-	prefixes := backup.DayPrefixes(b.Cluster, now, freshnessDays)
+	prefixes := snapshot.DayPrefixes(b.Cluster, now, freshnessDays)
 	for _, p := range prefixes {
 		ks, err := b.Store.Keys(ctx, p)
 		if err != nil {
@@ -144,14 +144,14 @@ func (b *Backup) publishFromIndex(ctx context.Context, rep *BackupReport, orNone
 		}
 		keys = append(keys, ks...)
 	}
-	if newest, ok := backup.Newest(keys); ok {
-		b.publish(ctx, rep, backup.AgeSeconds(newest, now))
+	if newest, ok := snapshot.Newest(keys); ok {
+		b.publish(ctx, rep, snapshot.AgeSeconds(newest, now))
 		return
 	}
 	if orNone {
 		u := now.UTC()
 		oldestDay := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1-freshnessDays)
-		b.publish(ctx, rep, backup.AgeSeconds(oldestDay, now))
+		b.publish(ctx, rep, snapshot.AgeSeconds(oldestDay, now))
 	}
 }
 

@@ -11,13 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/talos-aws/talos-aws/backup"
-	"github.com/talos-aws/talos-aws/guard"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/guard"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/snapshot"
 )
 
 func TestPutInputEncryptsWithTheBucketKeyAndChecksums(t *testing.T) {
 	s := &Snapshots{Bucket: "b", KMSKeyARN: "arn:aws:kms:eu-west-1:1:key/k"}
-	in := s.PutInput("prod/2026/01/01/x.db.age", strings.NewReader("abc"), 3, map[string]string{backup.MetaSHA256: "f00"})
+	in := s.PutInput("prod/2026/01/01/x.db.age", strings.NewReader("abc"), 3, map[string]string{snapshot.MetaSHA256: "f00"})
 	if aws.ToString(in.Bucket) != "b" || aws.ToString(in.Key) != "prod/2026/01/01/x.db.age" || aws.ToInt64(in.ContentLength) != 3 {
 		t.Errorf("target %v/%v (%v bytes)", aws.ToString(in.Bucket), aws.ToString(in.Key), aws.ToInt64(in.ContentLength))
 	}
@@ -28,7 +28,7 @@ func TestPutInputEncryptsWithTheBucketKeyAndChecksums(t *testing.T) {
 	if in.ChecksumAlgorithm != s3types.ChecksumAlgorithmSha256 {
 		t.Errorf("checksum %q", in.ChecksumAlgorithm)
 	}
-	if in.Metadata[backup.MetaSHA256] != "f00" || in.ObjectLockMode != "" || in.ObjectLockRetainUntilDate != nil {
+	if in.Metadata[snapshot.MetaSHA256] != "f00" || in.ObjectLockMode != "" || in.ObjectLockRetainUntilDate != nil {
 		t.Errorf("metadata %v, lock %q: the bucket's default retention must apply, not a per-object one", in.Metadata, in.ObjectLockMode)
 	}
 }

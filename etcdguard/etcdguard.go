@@ -1,11 +1,9 @@
-package compute
+package etcdguard
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -20,9 +18,9 @@ import (
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
 	clientconfig "github.com/siderolabs/talos/pkg/machinery/client/config"
 
+	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/guard/awsapi"
-	"github.com/talos-aws/talos-aws/guard/build"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/internal/secret"
@@ -30,40 +28,26 @@ import (
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
-// Names of the etcd guard's hooks and alarm; the Lambda and the README use
-// the same.
+// The guard's timings.
 const (
-	LaunchHookName    = "etcd-guard-launch"
-	TerminateHookName = "etcd-guard-terminate"
 	// Hook timeouts: a join (boot, install, learner, promotion) takes a few
 	// minutes; a leave is seconds, but Talos retries it for up to five.
 	LaunchHookTimeout    = 900
 	TerminateHookTimeout = 600
 	// AuditSchedule is the guard's audit rate.
 	AuditSchedule = "rate(5 minutes)"
-	// GuardTimeout is the Lambda's timeout: a leave may retry for five
+	// Timeout is the Lambda's timeout: a leave may retry for five
 	// minutes (talos v1.12.0 internal/pkg/etcd/etcd.go LeaveCluster).
-	GuardTimeout = 600
+	Timeout = 600
 )
 
-// EtcdAlarmName is the name of the alarm on the guard's degraded-members
-// metric; a control-plane instance refresh stops (fails) when it fires.
-func EtcdAlarmName(cluster string) string { return cluster + "-etcd-degraded" }
-
-// GuardFunctionName is the Lambda's name (fixed, so its log group can be
+// FunctionName is the Lambda's name (fixed, so its log group can be
 // created with a retention before the first run).
-func GuardFunctionName(cluster string) string { return cluster + "-etcd-guard" }
+func FunctionName(cluster string) string { return cluster + "-etcd-guard" }
 
 // SuspectsParameterName is the SSM parameter the audit keeps suspects in.
 func SuspectsParameterName(cluster string) string {
 	return "/talos-aws/" + cluster + "/etcd-guard/suspects"
-}
-
-// RefreshMaxHealthyPercentage lets an instance refresh run exactly one
-// instance above the desired count (launch one new node before removing an
-// old one): 100 + ceil(100/count), since AWS rounds the instance count down.
-func RefreshMaxHealthyPercentage(count int) int {
-	return 100 + (100+count-1)/count
 }
 
 // LifecycleEventPattern matches the EventBridge events of this group's
@@ -77,19 +61,19 @@ func LifecycleEventPattern(asgName string) string {
 	return string(b)
 }
 
-// GuardARNs are the resources the guard may act on.
-type GuardARNs struct {
+// ARNs are the resources the guard may act on.
+type ARNs struct {
 	Region, Secret, Key, Parameter, LogGroup string
 }
 
-// GuardPolicy is the guard's inline policy. It may read only this secret
+// Policy is the guard's inline policy. It may read only this secret
 // (decrypting through Secrets Manager with this key), write only its
 // parameter and log group, and publish only to its metric namespace.
 // Describe calls and the VPC network-interface calls Lambda makes for a
 // function in a VPC have no resource-level permissions in IAM, so they take
 // "*". Lifecycle actions are a second policy (LifecyclePolicy): the
 // function exists before the control-plane group does.
-func GuardPolicy(a GuardARNs) iampolicy.Document {
+func Policy(a ARNs) iampolicy.Document {
 	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "Describe", Effect: "Allow", Resource: "*",
 			Action: []string{"autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"}},
@@ -98,7 +82,7 @@ func GuardPolicy(a GuardARNs) iampolicy.Document {
 			Condition: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + a.Region + ".amazonaws.com"}}},
 		{Sid: "Suspects", Effect: "Allow", Resource: a.Parameter, Action: []string{"ssm:GetParameter", "ssm:PutParameter"}},
 		{Sid: "Metrics", Effect: "Allow", Resource: "*", Action: []string{"cloudwatch:PutMetricData"},
-			Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": awsapi.Namespace}}},
+			Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": contract.Namespace}}},
 		{Sid: "Logs", Effect: "Allow", Resource: a.LogGroup + ":*", Action: []string{"logs:CreateLogStream", "logs:PutLogEvents"}},
 		{Sid: "VPC", Effect: "Allow", Resource: "*", Action: []string{
 			"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
@@ -120,17 +104,7 @@ func LifecyclePolicy(asgARN string) iampolicy.Document {
 // guard's GUARD_ASG_TAGS): its Name tag and the cluster tag, both set by
 // New on the group.
 func ControlPlaneASGTags(cfg *config.Config) map[string]string {
-	return map[string]string{"Name": ControlPlaneASGName(cfg.ClusterName), tagkeys.ClusterPrefix + cfg.ClusterName: "owned"}
-}
-
-// ControlPlaneASGName is the control-plane group's Name tag.
-func ControlPlaneASGName(cluster string) string { return cluster + "-control-plane" }
-
-// BackupInput is the guard's input for a snapshot; reason is stored with
-// it.
-func BackupInput(reason string) string {
-	b, _ := json.Marshal(map[string]string{"action": "backup", "reason": reason}) //nolint:errchkjson // strings only
-	return string(b)
+	return map[string]string{"Name": compute.ControlPlaneASGName(cfg.ClusterName), tagkeys.ClusterPrefix + cfg.ClusterName: "owned"}
 }
 
 // BackupSchedule is the backup rule's schedule.
@@ -145,103 +119,10 @@ func AssumeRoleLambda() iampolicy.Document {
 	}}}
 }
 
-// etcdAlarm fires when a voting member is unhealthy or stale for two
-// audits in a row. It is created before the control-plane ASG, which names
-// it as its instance refresh's rollback condition.
-func etcdAlarm(ctx *pulumi.Context, name string, cfg *config.Config, tagged pulumi.StringMap, parent pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
-	// "cp-" keeps the resource name out of reach of pool names (reserved).
-	return cloudwatch.NewMetricAlarm(ctx, name+"-cp-etcd-degraded", &cloudwatch.MetricAlarmArgs{
-		Name:               pulumi.String(EtcdAlarmName(cfg.ClusterName)),
-		AlarmDescription:   pulumi.String("etcd has an unhealthy or stale voting member (published by the etcd guard); stops a control-plane instance refresh"),
-		Namespace:          pulumi.String(awsapi.Namespace),
-		MetricName:         pulumi.String(awsapi.MetricDegraded),
-		Dimensions:         pulumi.StringMap{awsapi.DimensionCluster: pulumi.String(cfg.ClusterName)},
-		Statistic:          pulumi.String("Maximum"),
-		Period:             pulumi.Int(300),
-		EvaluationPeriods:  pulumi.Int(2),
-		Threshold:          pulumi.Float64(1),
-		ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
-		// No data (guard not deployed yet, or paused) neither fires nor
-		// clears the alarm.
-		TreatMissingData: pulumi.String("missing"),
-		Tags:             tagged,
-	}, parent)
-}
-
-// controlPlaneRefresh is the control-plane ASG's instance refresh: one new
-// node launched before one old node goes (min 100 %, max one over), nodes
-// already on the current launch template skipped, scale-in-protected
-// nodes refreshed too, and an automatic rollback when the etcd alarm fires.
-// The guard's hooks gate each step: a launch goes InService only as a
-// healthy voter, a termination continues only after its member left.
-func controlPlaneRefresh(count int, alarm pulumi.StringInput) *autoscaling.GroupInstanceRefreshArgs {
-	return &autoscaling.GroupInstanceRefreshArgs{
-		Strategy: pulumi.String("Rolling"),
-		Preferences: &autoscaling.GroupInstanceRefreshPreferencesArgs{
-			MinHealthyPercentage:      pulumi.Int(100),
-			MaxHealthyPercentage:      pulumi.Int(RefreshMaxHealthyPercentage(count)),
-			SkipMatching:              pulumi.Bool(true),
-			ScaleInProtectedInstances: pulumi.String("Refresh"),
-			StandbyInstances:          pulumi.String("Wait"),
-			InstanceWarmup:            pulumi.String("60"),
-			// The alarm stops the refresh (status Failed) rather than rolling
-			// it back: the provider moves the group to the new launch template
-			// version before it starts the refresh, so AWS's rollback would
-			// relaunch the same new version (terraform-provider-aws #34189).
-			// The rollout wait then fails the `up` before any worker rolls.
-			AutoRollback: pulumi.Bool(false),
-			AlarmSpecification: &autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs{
-				Alarms: pulumi.StringArray{alarm},
-			},
-		},
-	}
-}
-
-// ControlPlaneWaiter waits, in `pulumi up` only, until the control plane has
-// rolled; worker pools depend on it. nil: no wait.
-type ControlPlaneWaiter func(ctx context.Context, asgName string) error
-
-// AWSControlPlaneWaiter polls DescribeInstanceRefreshes and the guard's
-// metrics (guard.RolloutState) with the AWS SDK's default credentials, as
-// the AWS provider finds them. Refreshes started before `since` (the
-// program's start) are ignored.
-func AWSControlPlaneWaiter(cfg *config.Config, since time.Time, logf func(string, ...any)) ControlPlaneWaiter {
-	return func(ctx context.Context, asgName string) error {
-		r, err := awsapi.NewRollout(ctx, cfg.Region, asgName, cfg.ClusterName)
-		if err != nil {
-			return err
-		}
-		// One node takes a few minutes to boot, join and be promoted; allow
-		// 20 minutes per node.
-		timeout := time.Duration(cfg.ControlPlane.Count)*20*time.Minute + 10*time.Minute
-		return r.WaitControlPlane(ctx, since, cfg.ControlPlane.Count, 30*time.Second, timeout, logf)
-	}
-}
-
-// gateOnControlPlane returns the subnets for worker pools, resolved only
-// after the control plane has rolled. In preview it returns them at once:
-// a preview never waits.
-func gateOnControlPlane(ctx *pulumi.Context, asg *autoscaling.Group, subnets pulumi.StringArrayInput, wait ControlPlaneWaiter) pulumi.StringArrayInput {
-	if wait == nil || ctx.DryRun() {
-		return subnets
-	}
-	return pulumi.All(asg.Name, subnets.ToStringArrayOutput()).ApplyT(func(v []any) ([]string, error) {
-		name, ok := v[0].(string)
-		ids, ok2 := v[1].([]string)
-		if !ok || !ok2 {
-			return nil, fmt.Errorf("compute: unexpected control-plane ASG outputs %T, %T", v[0], v[1])
-		}
-		if err := wait(ctx.Context(), name); err != nil {
-			return nil, fmt.Errorf("worker pools wait for the control plane to roll first: %w", err)
-		}
-		return ids, nil
-	}).(pulumi.StringArrayOutput)
-}
-
-// GuardTalosconfig renders the guard's talosconfig from the admin client
+// Talosconfig renders the guard's talosconfig from the admin client
 // certificate: one context, no endpoints (the guard names every node it
 // calls). ca, crt and key are base64 PEM, the form talosconfig files hold.
-func GuardTalosconfig(cluster, ca, crt, key string) (string, error) {
+func Talosconfig(cluster, ca, crt, key string) (string, error) {
 	for k, v := range map[string]string{"caCertificate": ca, "clientCertificate": crt, "clientKey": key} {
 		if _, err := base64.StdEncoding.DecodeString(v); err != nil || v == "" {
 			return "", fmt.Errorf("compute: the admin client configuration's %s is not base64 PEM", k)
@@ -254,9 +135,9 @@ func GuardTalosconfig(cluster, ca, crt, key string) (string, error) {
 	return string(b), err
 }
 
-// guardTalosconfig builds it from a resource output: unknown in a first
+// talosconfigOutput builds it from a resource output: unknown in a first
 // preview (never a secret wrapping an unknown), secret once known.
-func guardTalosconfig(cluster string, cc machine.ClientConfigurationOutput) pulumi.StringOutput {
+func talosconfigOutput(cluster string, cc machine.ClientConfigurationOutput) pulumi.StringOutput {
 	return pulumi.All(cc.CaCertificate(), cc.ClientCertificate(), cc.ClientKey()).ApplyT(func(v []any) (string, error) {
 		var s [3]string
 		for i := range s {
@@ -266,12 +147,12 @@ func guardTalosconfig(cluster string, cc machine.ClientConfigurationOutput) pulu
 			}
 			s[i] = str
 		}
-		return GuardTalosconfig(cluster, s[0], s[1], s[2])
+		return Talosconfig(cluster, s[0], s[1], s[2])
 	}).(pulumi.StringOutput)
 }
 
-// GuardArgs configure the etcd guard.
-type GuardArgs struct {
+// Args configure the etcd guard.
+type Args struct {
 	Config           *config.Config
 	Tags             map[string]string
 	VpcID            pulumi.StringInput
@@ -282,14 +163,14 @@ type GuardArgs struct {
 	ClientConfiguration machine.ClientConfigurationOutput
 	// Artifact is the built Lambda zip (build.Lambda), or in a preview what
 	// is known without building (build.Plan).
-	Artifact build.Artifact
+	Artifact Artifact
 	// Paused sets GUARD_PAUSED: the guard observes and publishes metrics
 	// but changes nothing.
 	Paused bool
 }
 
 // Guard is the etcd guard's component resource. It is built in three
-// steps around the control-plane group: NewGuard (network, secret, role),
+// steps around the control-plane group: New (network, secret, role),
 // Deploy (the function, and the pre-change snapshot the group waits for),
 // Attach (hooks and triggers, once the group and the bootstrap exist).
 type Guard struct {
@@ -304,7 +185,7 @@ type Guard struct {
 	Function  *lambda.Function
 	PreChange *lambda.Invocation
 
-	args   GuardArgs
+	args   Args
 	name   string
 	parent pulumi.ResourceOption
 	tagged pulumi.StringMap
@@ -312,15 +193,15 @@ type Guard struct {
 	// place: the secret's value, the role's policy, the 50000 rules.
 	deps []pulumi.Resource
 	// backup is set by Deploy when backups are on.
-	backup *GuardBackup
+	backup *Backup
 }
 
-// NewGuard registers the etcd guard and creates what its function needs: a
+// New registers the etcd guard and creates what its function needs: a
 // security group that reaches the control-plane nodes' Talos API
 // (tcp/50000), the admin talosconfig in Secrets Manager under a
 // customer-managed KMS key, the suspects parameter, the log group and the
 // role. Nothing here depends on the control-plane group.
-func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.ResourceOption) (*Guard, error) {
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Guard, error) {
 	cfg := args.Config
 	g := &Guard{args: args, name: name}
 	if err := ctx.RegisterComponentResource("talos-aws:compute:EtcdGuard", name, g, opts...); err != nil {
@@ -330,7 +211,7 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 	g.parent = parent
 	tagged := tags.For(args.Tags, cfg.ClusterName+"-etcd-guard", nil)
 	g.tagged = tagged
-	fnName := GuardFunctionName(cfg.ClusterName)
+	fnName := FunctionName(cfg.ClusterName)
 
 	// Network: the guard's own group; it talks to nodes on 50000 and to AWS
 	// APIs on 443, nothing else, and nothing talks to it.
@@ -382,7 +263,7 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 		return nil, err
 	}
 	g.SecretARN = sm.Arn
-	talosconfig := guardTalosconfig(cfg.ClusterName, args.ClientConfiguration)
+	talosconfig := talosconfigOutput(cfg.ClusterName, args.ClientConfiguration)
 	var secretString pulumi.StringPtrInput = secret.String(talosconfig)
 	// The SDK marks secretString secret itself; in the first preview of a
 	// new stack the value is unknown, and a secret wrapping an unknown is
@@ -427,7 +308,7 @@ func NewGuard(ctx *pulumi.Context, name string, args GuardArgs, opts ...pulumi.R
 		if err != nil {
 			return "", err
 		}
-		return GuardPolicy(GuardARNs{Region: cfg.Region, Secret: s[0], Key: s[1], Parameter: s[2], LogGroup: s[3]}).JSON(), nil
+		return Policy(ARNs{Region: cfg.Region, Secret: s[0], Key: s[1], Parameter: s[2], LogGroup: s[3]}).JSON(), nil
 	}).(pulumi.StringOutput)
 	rolePolicy, err := iam.NewRolePolicy(ctx, name+"-role", &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent)
 	if err != nil {
@@ -449,8 +330,8 @@ func strs(v []any) ([]string, error) {
 	return s, nil
 }
 
-// GuardBackup turns on the guard's backups.
-type GuardBackup struct {
+// Backup turns on the guard's backups.
+type Backup struct {
 	Bucket pulumi.StringInput
 	KeyARN pulumi.StringInput
 	// WriterPolicy is the role's permission to write snapshots (package
@@ -462,7 +343,7 @@ type GuardBackup struct {
 type DeployArgs struct {
 	// Backup is nil when backups are off: no backup environment, no
 	// pre-change snapshot, no schedule.
-	Backup *GuardBackup
+	Backup *Backup
 	// ControlPlaneLaunchTemplate's new versions, and a new control-plane
 	// count, trigger the pre-change snapshot.
 	ControlPlaneLaunchTemplate *ec2.LaunchTemplate
@@ -507,23 +388,23 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 		return err
 	}
 	env := pulumi.StringMap{
-		"GUARD_CLUSTER_NAME":   pulumi.String(cfg.ClusterName),
-		"GUARD_ASG_TAGS":       pulumi.String(string(asgTags)),
-		"GUARD_LAUNCH_HOOK":    pulumi.String(LaunchHookName),
-		"GUARD_TERMINATE_HOOK": pulumi.String(TerminateHookName),
-		"GUARD_SECRET_ID":      g.SecretARN,
-		"GUARD_SUSPECTS_PARAM": pulumi.String(SuspectsParameterName(cfg.ClusterName)),
-		"GUARD_PAUSED":         pulumi.String(paused),
+		contract.EnvClusterName:   pulumi.String(cfg.ClusterName),
+		contract.EnvASGTags:       pulumi.String(string(asgTags)),
+		contract.EnvLaunchHook:    pulumi.String(contract.LaunchHook),
+		contract.EnvTerminateHook: pulumi.String(contract.TerminateHook),
+		contract.EnvSecretID:      g.SecretARN,
+		contract.EnvSuspectsParam: pulumi.String(SuspectsParameterName(cfg.ClusterName)),
+		contract.EnvPaused:        pulumi.String(paused),
 	}
 	deps := append([]pulumi.Resource(nil), g.deps...)
 	// Snapshots wait in /tmp, twice with age (plain and encrypted): room for
 	// two of etcd's default 2 GiB quota, and some.
 	ephemeral := 512
 	if d.Backup != nil {
-		env["GUARD_BACKUP_BUCKET"] = d.Backup.Bucket
-		env["GUARD_BACKUP_KMS_KEY"] = d.Backup.KeyARN
+		env[contract.EnvBackupBucket] = d.Backup.Bucket
+		env[contract.EnvBackupKMSKey] = d.Backup.KeyARN
 		if cfg.Backups.AgeRecipient != "" {
-			env["GUARD_BACKUP_AGE_RECIPIENT"] = pulumi.String(cfg.Backups.AgeRecipient)
+			env[contract.EnvBackupAgeRecipient] = pulumi.String(cfg.Backups.AgeRecipient)
 		}
 		if d.Backup.WriterPolicy != nil {
 			deps = append(deps, d.Backup.WriterPolicy)
@@ -533,7 +414,7 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 	}
 	code, codeHash, codeOpts := functionCode(g.args.Artifact)
 	fn, err := lambda.NewFunction(ctx, g.name, &lambda.FunctionArgs{
-		Name:           pulumi.String(GuardFunctionName(cfg.ClusterName)),
+		Name:           pulumi.String(FunctionName(cfg.ClusterName)),
 		Description:    pulumi.String("etcd membership guard and backups of the " + cfg.ClusterName + " control plane"),
 		Runtime:        pulumi.String("provided.al2023"),
 		Handler:        pulumi.String("bootstrap"),
@@ -542,7 +423,7 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 		SourceCodeHash: codeHash,
 		Role:           g.RoleARN,
 		MemorySize:     pulumi.Int(256),
-		Timeout:        pulumi.Int(GuardTimeout),
+		Timeout:        pulumi.Int(Timeout),
 		// One run at a time: two runs never change the membership at once,
 		// and a snapshot never overlaps a membership change.
 		ReservedConcurrentExecutions: pulumi.Int(1),
@@ -563,7 +444,7 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 	version := d.ControlPlaneLaunchTemplate.LatestVersion.ApplyT(func(v int) string { return fmt.Sprint(v) }).(pulumi.StringOutput)
 	g.PreChange, err = lambda.NewInvocation(ctx, g.name+"-pre-change", &lambda.InvocationArgs{
 		FunctionName: fn.Name,
-		Input:        pulumi.String(BackupInput("pre-change")),
+		Input:        pulumi.String(contract.BackupInput("pre-change")),
 		Triggers:     PreChangeTriggers(cfg, version),
 	}, g.parent, pulumi.DependsOn(append(append([]pulumi.Resource{fn}, deps...), d.NetworkReady...)))
 	return err
@@ -575,7 +456,7 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 // whose changes are ignored, so the diff is the code hash's alone, which
 // is lambda.sum's hash for the committed source (an update exactly when
 // that source changed) or, for a source edited since, unknown (an update).
-func functionCode(a build.Artifact) (pulumi.ArchiveInput, pulumi.StringInput, []pulumi.ResourceOption) {
+func functionCode(a Artifact) (pulumi.ArchiveInput, pulumi.StringInput, []pulumi.ResourceOption) {
 	var hash pulumi.StringInput = pulumi.String(a.SHA256)
 	if a.SHA256 == "" {
 		hash = pulumi.UnsafeUnknownOutput(nil).ApplyT(func(any) string { return "" }).(pulumi.StringOutput)
@@ -645,7 +526,7 @@ func (g *Guard) Attach(ctx *pulumi.Context, a AttachArgs) error {
 		if err != nil {
 			return err
 		}
-		triggers = append(triggers, trigger{"backup", bk, pulumi.String(BackupInput("scheduled"))})
+		triggers = append(triggers, trigger{"backup", bk, pulumi.String(contract.BackupInput("scheduled"))})
 	}
 	for _, r := range triggers {
 		if _, err := cloudwatch.NewEventTarget(ctx, name+"-"+r.n, &cloudwatch.EventTargetArgs{
@@ -666,7 +547,7 @@ func (g *Guard) Attach(ctx *pulumi.Context, a AttachArgs) error {
 	// existing groups too. The launch hook waits for the bootstrap.
 	hookDeps := []pulumi.Resource{fn, lifecyclePolicy}
 	if _, err := autoscaling.NewLifecycleHook(ctx, name+"-terminate", &autoscaling.LifecycleHookArgs{
-		Name: pulumi.String(TerminateHookName), AutoscalingGroupName: a.ControlPlaneASG.Name,
+		Name: pulumi.String(contract.TerminateHook), AutoscalingGroupName: a.ControlPlaneASG.Name,
 		LifecycleTransition: pulumi.String("autoscaling:EC2_INSTANCE_TERMINATING"),
 		// A hook cannot stop a termination; when the guard cannot act in
 		// time, the termination goes on and the audit cleans up.
@@ -678,7 +559,7 @@ func (g *Guard) Attach(ctx *pulumi.Context, a AttachArgs) error {
 		hookDeps = append(hookDeps, a.Bootstrap)
 	}
 	if _, err := autoscaling.NewLifecycleHook(ctx, name+"-launch", &autoscaling.LifecycleHookArgs{
-		Name: pulumi.String(LaunchHookName), AutoscalingGroupName: a.ControlPlaneASG.Name,
+		Name: pulumi.String(contract.LaunchHook), AutoscalingGroupName: a.ControlPlaneASG.Name,
 		LifecycleTransition: pulumi.String("autoscaling:EC2_INSTANCE_LAUNCHING"),
 		// A node that never becomes a healthy voter is terminated; the
 		// refresh then fails (it is not rolled back, see the refresh's

@@ -40,9 +40,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/talos-aws/talos-aws/guard"
-	"github.com/talos-aws/talos-aws/guard/awsapi"
-	"github.com/talos-aws/talos-aws/guard/talosclient"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/awsapi"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/guard"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/talosclient"
 )
 
 // Result is what an invocation returns (and logs).
@@ -65,9 +66,6 @@ type Event struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
-// ActionBackup is the input's action that takes a snapshot.
-const ActionBackup = "backup"
-
 type env struct {
 	cluster, launchHook, terminateHook, secretID, suspects string
 	asgTags                                                map[string]string
@@ -77,26 +75,26 @@ type env struct {
 
 func readEnv(get func(string) string) (env, error) {
 	e := env{
-		cluster: get("GUARD_CLUSTER_NAME"), launchHook: get("GUARD_LAUNCH_HOOK"), terminateHook: get("GUARD_TERMINATE_HOOK"),
-		secretID: get("GUARD_SECRET_ID"), suspects: get("GUARD_SUSPECTS_PARAM"), paused: get("GUARD_PAUSED") == "true",
-		bucket: get("GUARD_BACKUP_BUCKET"), kmsKey: get("GUARD_BACKUP_KMS_KEY"), recipient: get("GUARD_BACKUP_AGE_RECIPIENT"),
+		cluster: get(contract.EnvClusterName), launchHook: get(contract.EnvLaunchHook), terminateHook: get(contract.EnvTerminateHook),
+		secretID: get(contract.EnvSecretID), suspects: get(contract.EnvSuspectsParam), paused: get(contract.EnvPaused) == "true",
+		bucket: get(contract.EnvBackupBucket), kmsKey: get(contract.EnvBackupKMSKey), recipient: get(contract.EnvBackupAgeRecipient),
 	}
 	var missing []string
-	for k, v := range map[string]string{"GUARD_CLUSTER_NAME": e.cluster, "GUARD_ASG_TAGS": get("GUARD_ASG_TAGS"), "GUARD_LAUNCH_HOOK": e.launchHook,
-		"GUARD_TERMINATE_HOOK": e.terminateHook, "GUARD_SECRET_ID": e.secretID, "GUARD_SUSPECTS_PARAM": e.suspects} {
+	for k, v := range map[string]string{contract.EnvClusterName: e.cluster, contract.EnvASGTags: get(contract.EnvASGTags), contract.EnvLaunchHook: e.launchHook,
+		contract.EnvTerminateHook: e.terminateHook, contract.EnvSecretID: e.secretID, contract.EnvSuspectsParam: e.suspects} {
 		if v == "" {
 			missing = append(missing, k)
 		}
 	}
 	if e.bucket != "" && e.kmsKey == "" {
-		missing = append(missing, "GUARD_BACKUP_KMS_KEY")
+		missing = append(missing, contract.EnvBackupKMSKey)
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		return e, fmt.Errorf("missing environment: %s", strings.Join(missing, ", "))
 	}
-	if err := json.Unmarshal([]byte(get("GUARD_ASG_TAGS")), &e.asgTags); err != nil || len(e.asgTags) == 0 {
-		return e, fmt.Errorf("GUARD_ASG_TAGS must be a non-empty JSON object of tags: %q", get("GUARD_ASG_TAGS"))
+	if err := json.Unmarshal([]byte(get(contract.EnvASGTags)), &e.asgTags); err != nil || len(e.asgTags) == 0 {
+		return e, fmt.Errorf("%s must be a non-empty JSON object of tags: %q", contract.EnvASGTags, get(contract.EnvASGTags))
 	}
 	return e, nil
 }
@@ -168,7 +166,7 @@ func setup(ctx context.Context) (*app, error) {
 		var r age.Recipient
 		if e.recipient != "" {
 			if r, err = age.ParseX25519Recipient(e.recipient); err != nil {
-				return nil, fmt.Errorf("GUARD_BACKUP_AGE_RECIPIENT: %w", err)
+				return nil, fmt.Errorf("%s: %w", contract.EnvBackupAgeRecipient, err)
 			}
 		}
 		a.backup = &guard.Backup{
@@ -194,11 +192,11 @@ func (a *app) handle(ctx context.Context, raw json.RawMessage) (Result, error) {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return Result{}, fmt.Errorf("event is not a JSON object: %w", err)
 	}
-	if ev.Action == ActionBackup {
+	if ev.Action == contract.ActionBackup {
 		return a.runBackup(ctx, ev)
 	}
 	if ev.Action != "" {
-		return Result{}, fmt.Errorf("unknown action %q (known: %q, or an EventBridge event)", ev.Action, ActionBackup)
+		return Result{}, fmt.Errorf("unknown action %q (known: %q, or an EventBridge event)", ev.Action, contract.ActionBackup)
 	}
 	res := Result{Trigger: ev.DetailType, Paused: a.paused}
 	if len(ev.Detail) > 0 {
@@ -238,7 +236,7 @@ func (a *app) runBackup(ctx context.Context, ev Event) (Result, error) {
 		reason = "scheduled"
 	}
 	rep, err := a.backup.Run(ctx, reason)
-	res := Result{Trigger: ActionBackup, Paused: a.paused, Backup: &rep}
+	res := Result{Trigger: contract.ActionBackup, Paused: a.paused, Backup: &rep}
 	b, _ := json.Marshal(res) //nolint:errchkjson // plain strings and numbers
 	log.Printf("result: %s", b)
 	return res, err

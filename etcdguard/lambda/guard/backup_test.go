@@ -14,7 +14,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/talos-aws/talos-aws/backup"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/snapshot"
 )
 
 // Fakes for a backup run: an ASG that may not exist yet, a Talos API that
@@ -133,10 +133,10 @@ func TestBackupEndToEnd(t *testing.T) {
 	}
 	sum := sha256.Sum256(stream)
 	m := store.meta[wantKey]
-	if m[backup.MetaSHA256] != hex.EncodeToString(sum[:]) || m[backup.MetaReason] != "pre-change" || m[backup.MetaEncrypted] != "age" || m[backup.MetaNode] != "10.0.2.10" {
+	if m[snapshot.MetaSHA256] != hex.EncodeToString(sum[:]) || m[snapshot.MetaReason] != "pre-change" || m[snapshot.MetaEncrypted] != "age" || m[snapshot.MetaNode] != "10.0.2.10" {
 		t.Errorf("metadata %v", m)
 	}
-	plain, err := backup.Open(wantKey, bytes.NewReader(obj), id)
+	plain, err := snapshot.Open(wantKey, bytes.NewReader(obj), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestBackupEndToEnd(t *testing.T) {
 	if err != nil || !bytes.Equal(got, stream) {
 		t.Fatalf("decrypted snapshot differs from the stream (%v)", err)
 	}
-	if err := backup.VerifyTrailer(bytes.NewReader(got)); err != nil {
+	if err := snapshot.VerifyTrailer(bytes.NewReader(got)); err != nil {
 		t.Errorf("restored file fails etcd's trailer check: %v", err)
 	}
 	if len(*published) != 1 || (*published)[0] != 0 || rep.AgeSeconds != 0 {
@@ -186,9 +186,9 @@ func TestBackupNoControlPlaneYet(t *testing.T) {
 func TestBackupFailurePublishesTrueAge(t *testing.T) {
 	now := time.Date(2026, 3, 4, 0, 30, 0, 0, time.UTC)
 	store := newMemS3()
-	older := backup.Key("prod", now.Add(-50*time.Minute), "10.0.0.10", false) // yesterday's prefix
+	older := snapshot.Key("prod", now.Add(-50*time.Minute), "10.0.0.10", false) // yesterday's prefix
 	store.objects[older] = []byte("x")
-	store.objects[backup.Key("other", now, "10.0.0.10", false)] = []byte("x") // another cluster's: ignored
+	store.objects[snapshot.Key("other", now, "10.0.0.10", false)] = []byte("x") // another cluster's: ignored
 	asg := &backupASG{ins: []Instance{{ID: "i-a", State: InService, PrivateIP: "10.0.0.10"}}}
 	published := &ages{}
 	b := &Backup{ASG: asg, Snapshotter: &talosSnapshots{}, Store: store, Freshness: published, Cluster: "prod", TempDir: t.TempDir(), Now: func() time.Time { return now }}

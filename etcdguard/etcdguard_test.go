@@ -1,4 +1,4 @@
-package compute
+package etcdguard
 
 import (
 	"encoding/json"
@@ -6,19 +6,6 @@ import (
 	"strings"
 	"testing"
 )
-
-func TestRefreshMaxHealthyPercentage(t *testing.T) {
-	// AWS rounds the instance count down: count*max/100 must be count+1.
-	for _, n := range []int{1, 2, 3, 4, 5, 7} {
-		p := RefreshMaxHealthyPercentage(n)
-		if got := n * p / 100; got != n+1 {
-			t.Errorf("count %d: max %d%% allows %d instances, want %d", n, p, got, n+1)
-		}
-		if p > 200 {
-			t.Errorf("count %d: max %d%% is above the AWS limit of 200", n, p)
-		}
-	}
-}
 
 func TestLifecycleEventPattern(t *testing.T) {
 	var p struct {
@@ -38,8 +25,8 @@ func TestLifecycleEventPattern(t *testing.T) {
 }
 
 func TestGuardPolicyScope(t *testing.T) {
-	a := GuardARNs{Region: "ap-southeast-1", Secret: "arn:secret", Key: "arn:key", Parameter: "arn:param", LogGroup: "arn:logs"}
-	d := GuardPolicy(a)
+	a := ARNs{Region: "ap-southeast-1", Secret: "arn:secret", Key: "arn:key", Parameter: "arn:param", LogGroup: "arn:logs"}
+	d := Policy(a)
 	d.Statement = append(d.Statement, LifecyclePolicy("arn:asg").Statement...)
 	// Every action that changes or reads something of value is bound to
 	// this cluster's resource; "*" only where IAM has no resource level.
@@ -84,7 +71,7 @@ func TestGuardPolicyScope(t *testing.T) {
 }
 
 func TestGuardTalosconfig(t *testing.T) {
-	got, err := GuardTalosconfig("demo", "Y2E=", "Y3J0", "a2V5")
+	got, err := Talosconfig("demo", "Y2E=", "Y3J0", "a2V5")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +80,7 @@ func TestGuardTalosconfig(t *testing.T) {
 			t.Errorf("talosconfig lacks %q:\n%s", want, got)
 		}
 	}
-	if _, err := GuardTalosconfig("demo", "not base64!", "Y3J0", "a2V5"); err == nil || !strings.Contains(err.Error(), "caCertificate") {
+	if _, err := Talosconfig("demo", "not base64!", "Y3J0", "a2V5"); err == nil || !strings.Contains(err.Error(), "caCertificate") {
 		t.Errorf("bad CA: %v", err)
 	}
 }

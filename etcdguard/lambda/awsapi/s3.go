@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/talos-aws/talos-aws/backup"
-	"github.com/talos-aws/talos-aws/guard"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/guard"
 )
 
 // S3API is the part of the S3 client the snapshot store calls.
@@ -46,7 +46,7 @@ func (s *Snapshots) PutInput(key string, body io.ReadSeeker, size int64, metadat
 	}
 }
 
-// Put implements backup.ObjectStore.
+// Put implements snapshot.ObjectStore.
 func (s *Snapshots) Put(ctx context.Context, key string, body io.ReadSeeker, size int64, metadata map[string]string) error {
 	_, err := s.S3.PutObject(ctx, s.PutInput(key, body, size, metadata))
 	return err
@@ -80,9 +80,9 @@ type Freshness struct {
 
 // FreshnessInput is the PutMetricData request for an age in seconds.
 func FreshnessInput(cluster string, seconds float64, now time.Time) *cloudwatch.PutMetricDataInput {
-	return &cloudwatch.PutMetricDataInput{Namespace: aws.String(backup.MetricNamespace), MetricData: []cwtypes.MetricDatum{{
-		MetricName: aws.String(backup.MetricName),
-		Dimensions: []cwtypes.Dimension{{Name: aws.String(backup.MetricDimension), Value: aws.String(cluster)}},
+	return &cloudwatch.PutMetricDataInput{Namespace: aws.String(contract.BackupNamespace), MetricData: []cwtypes.MetricDatum{{
+		MetricName: aws.String(contract.BackupMetric),
+		Dimensions: []cwtypes.Dimension{{Name: aws.String(contract.BackupDimension), Value: aws.String(cluster)}},
 		Timestamp:  aws.Time(now), Value: aws.Float64(seconds), Unit: cwtypes.StandardUnitSeconds,
 	}}}
 }

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/talos-aws/talos-aws/backup"
-	"github.com/talos-aws/talos-aws/guard"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/guard"
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/snapshot"
 )
 
 // Client dials each node directly (its own apid on :50000) rather than
@@ -154,7 +154,7 @@ func (c *Client) EtcdRemoveMemberByID(ctx context.Context, node string, id uint6
 	return err
 }
 
-// EtcdSnapshot implements backup.Snapshotter: the node's etcd snapshot,
+// EtcdSnapshot implements snapshot.Snapshotter: the node's etcd snapshot,
 // streamed (machinery v1.12.0 client.go EtcdSnapshot, one node, no
 // multiplexing: the connection has that node as its only endpoint).
 // The guard's os:admin certificate may call it.
@@ -167,6 +167,6 @@ func (c *Client) EtcdSnapshot(ctx context.Context, node string) (io.ReadCloser, 
 }
 
 var (
-	_ guard.MachineAPI   = (*Client)(nil)
-	_ backup.Snapshotter = (*Client)(nil)
+	_ guard.MachineAPI     = (*Client)(nil)
+	_ snapshot.Snapshotter = (*Client)(nil)
 )
