@@ -47,39 +47,44 @@ func ec2Arch(a config.Arch) string {
 	return "x86_64"
 }
 
-// Args configure the compute stage.
+// Args configure the compute stage's nodes: roles, security groups, launch
+// templates and the control plane's degraded alarm (New).
 type Args struct {
 	Config *config.Config
 	// Tags go on every resource (cluster tag included).
 	Tags map[string]string
 
-	VpcID              pulumi.StringInput
-	PrivateSubnetIDs   pulumi.StringArrayInput
-	InternalLBSGID     pulumi.StringInput
-	PublicLBSGID       pulumi.StringInput
-	ControlPlaneTGARNs pulumi.StringArrayInput
-	IngressTGARN       pulumi.StringInput
+	VPCID          pulumi.StringInput
+	InternalLBSGID pulumi.StringInput
+	PublicLBSGID   pulumi.StringInput
 
 	// Raw Talos machine configurations (secrets), by role: config.ControlPlaneKey
 	// and each worker pool's name.
 	UserData map[string]pulumi.StringOutput
 
-	// NetworkReady are what nodes need before they boot: the private route
-	// tables to the NAT gateways and their associations. Without the order,
-	// nodes can launch with no way to pull images or reach discovery.
-	NetworkReady []pulumi.Resource
 	// AMIs, by architecture, as LookupAMIs found them before any resource
 	// was registered; looked up here when nil.
 	AMIs map[config.Arch]string
+}
+
+// GroupsArgs configure the Auto Scaling Groups (Compute.Groups), which come
+// after what they need: the network, and the etcd guard's pre-change
+// snapshot.
+type GroupsArgs struct {
+	PrivateSubnetIDs   pulumi.StringArrayInput
+	ControlPlaneTGARNs pulumi.StringArrayInput
+	IngressTGARN       pulumi.StringInput
+	// PrivateEgress are what nodes need before they boot: the private route
+	// tables to the NAT gateways and their associations. Without the order,
+	// nodes can launch with no way to pull images or reach discovery.
+	PrivateEgress []pulumi.Resource
+	// ControlPlaneAfter are what the control-plane group waits for (the etcd
+	// guard's pre-change snapshot).
+	ControlPlaneAfter []pulumi.Resource
 	// WaitControlPlane, when set, holds the worker pools until the control
 	// plane has rolled (in `pulumi up` only), so a kubelet is never newer
 	// than the API server.
 	WaitControlPlane ControlPlaneWaiter
-	// BeforeControlPlaneASG, when set, runs once the control plane's roles,
-	// security groups and launch template exist and before its group; the
-	// group depends on the resources it returns (the etcd guard's
-	// pre-change snapshot).
-	BeforeControlPlaneASG func(c *Compute) ([]pulumi.Resource, error)
 }
 
 // Compute is the compute stage's component resource.
@@ -94,7 +99,6 @@ type Compute struct {
 	ControlPlaneASG         *autoscaling.Group
 	ControlPlaneASGName     pulumi.StringOutput
 	WorkerASGNames          pulumi.StringMapOutput
-	WorkerASGNameList       pulumi.StringArrayOutput
 	ControlPlaneLaunchTmpl  *ec2.LaunchTemplate
 	WorkerLaunchTemplateIDs pulumi.StringMapOutput
 
@@ -104,12 +108,21 @@ type Compute struct {
 	ControlPlaneRoleName pulumi.StringOutput
 	WorkerASGs           map[string]*autoscaling.Group
 	EtcdAlarmName        pulumi.StringOutput
+
+	// What New made for Groups.
+	cfg       *config.Config
+	name      string
+	tagged    func(string, map[string]string) pulumi.StringMap
+	workerLTs map[string]*ec2.LaunchTemplate
 }
 
-// New creates the compute stage.
+// New creates the compute stage's nodes: roles, security groups, the launch
+// templates and the etcd degraded alarm. Groups then creates the Auto
+// Scaling Groups, once what they wait for exists.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Compute, error) {
 	cfg := args.Config
-	c := &Compute{AMIs: map[config.Arch]string{}, WorkerASGs: map[string]*autoscaling.Group{}}
+	c := &Compute{AMIs: map[config.Arch]string{}, WorkerASGs: map[string]*autoscaling.Group{},
+		cfg: cfg, name: name, workerLTs: map[string]*ec2.LaunchTemplate{}}
 	if err := ctx.RegisterComponentResource("talos-aws:compute:Compute", name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -117,6 +130,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	tagged := func(n string, extra map[string]string) pulumi.StringMap {
 		return tags.For(args.Tags, cfg.ClusterName+"-"+n, extra)
 	}
+	c.tagged = tagged
 
 	if args.AMIs != nil {
 		c.AMIs = args.AMIs
@@ -163,16 +177,35 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	c.EtcdAlarmName = alarm.Name
-	asgDeps := append([]pulumi.Resource(nil), args.NetworkReady...)
-	if args.BeforeControlPlaneASG != nil {
-		extra, err := args.BeforeControlPlaneASG(c)
+	for _, pool := range cfg.WorkerPools {
+		ud, ok := args.UserData[pool.Name]
+		if !ok {
+			return nil, fmt.Errorf("compute: no user data for worker pool %q", pool.Name)
+		}
+		lt, err := launchTemplate(ctx, name+"-"+pool.Name, ltSpec{
+			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSGID,
+			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
+			tags: tagged("worker-"+pool.Name, map[string]string{tagkeys.Role: "worker", tagkeys.Pool: pool.Name}),
+		}, parent)
 		if err != nil {
 			return nil, err
 		}
-		asgDeps = append(asgDeps, extra...)
+		c.workerLTs[pool.Name] = lt
 	}
-	// Safe to replace only with the etcd guard (NewGuard) on its lifecycle
-	// hooks: every replacement leaves a stale member otherwise.
+	return c, nil
+}
+
+// Groups creates the control-plane and worker Auto Scaling Groups and
+// completes the component.
+func (c *Compute) Groups(ctx *pulumi.Context, args GroupsArgs) error {
+	cfg, name, tagged, parent := c.cfg, c.name, c.tagged, pulumi.Parent(c)
+	if c.ControlPlaneLaunchTmpl == nil {
+		return fmt.Errorf("compute: Groups before New")
+	}
+	cp := cfg.ControlPlane
+	asgDeps := append(append([]pulumi.Resource(nil), args.PrivateEgress...), args.ControlPlaneAfter...)
+	// Safe to replace only with the etcd guard (package etcdguard) on its
+	// lifecycle hooks: every replacement leaves a stale member otherwise.
 	// EC2 health checks only: nothing a Talos node serves is healthy before
 	// bootstrap and the CNI, and ELB checks would replace every node during
 	// an API outage. No instance maintenance policy: a health-check
@@ -181,6 +214,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// without a reason etcd would accept. Scale-in protection: a lowered
 	// desired count never picks a control-plane node. maxSize one over: the
 	// refresh launches before it terminates.
+	var err error
 	c.ControlPlaneASG, err = autoscaling.NewGroup(ctx, name+"-cp", &autoscaling.GroupArgs{
 		MinSize:                pulumi.Int(cp.Count),
 		MaxSize:                pulumi.Int(cp.Count + 1),
@@ -191,7 +225,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		HealthCheckGracePeriod: pulumi.Int(300),
 		SuspendedProcesses:     pulumi.StringArray{pulumi.String("AZRebalance")},
 		ProtectFromScaleIn:     pulumi.Bool(true),
-		InstanceRefresh:        controlPlaneRefresh(cp.Count, alarm.Name),
+		InstanceRefresh:        controlPlaneRefresh(cp.Count, c.EtcdAlarmName),
 		LaunchTemplate: &autoscaling.GroupLaunchTemplateArgs{
 			Id:      c.ControlPlaneLaunchTmpl.ID(),
 			Version: ltVersion(c.ControlPlaneLaunchTmpl),
@@ -199,48 +233,35 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Tags: asgTags(tagged("control-plane", nil), nil),
 	}, parent, pulumi.DependsOn(asgDeps))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.ControlPlaneASGName = c.ControlPlaneASG.Name
 
 	workerArgs := args
 	workerArgs.PrivateSubnetIDs = gateOnControlPlane(ctx, c.ControlPlaneASG, args.PrivateSubnetIDs, args.WaitControlPlane)
 	workerASGs := pulumi.StringMap{}
-	var workerASGList pulumi.StringArray
 	workerLTs := pulumi.StringMap{}
 	for _, pool := range cfg.WorkerPools {
-		ud, ok := args.UserData[pool.Name]
-		if !ok {
-			return nil, fmt.Errorf("compute: no user data for worker pool %q", pool.Name)
-		}
-		lt, asg, err := workerPool(ctx, name+"-"+pool.Name, cfg.ClusterName, pool, ltSpec{
-			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSGID,
-			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
-			tags: tagged("worker-"+pool.Name, map[string]string{tagkeys.Role: "worker", tagkeys.Pool: pool.Name}),
-		}, workerArgs, tagged, parent)
+		lt := c.workerLTs[pool.Name]
+		asg, err := workerGroup(ctx, name+"-"+pool.Name, cfg.ClusterName, pool, lt, workerArgs, tagged, parent)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		workerASGs[pool.Name] = asg.Name
 		c.WorkerASGs[pool.Name] = asg
-		workerASGList = append(workerASGList, asg.Name)
 		workerLTs[pool.Name] = lt.ID().ToStringOutput()
 	}
 	c.WorkerASGNames = workerASGs.ToStringMapOutput()
-	c.WorkerASGNameList = workerASGList.ToStringArrayOutput()
 	c.WorkerLaunchTemplateIDs = workerLTs.ToStringMapOutput()
 
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+	return ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"controlPlaneSecurityGroupId": c.ControlPlaneSGID,
 		"workerSecurityGroupId":       c.WorkerSGID,
 		"controlPlaneRoleArn":         c.ControlPlaneRoleARN,
 		"workerRoleArn":               c.WorkerRoleARN,
 		"controlPlaneAsgName":         c.ControlPlaneASGName,
 		"workerAsgNames":              c.WorkerASGNames,
-	}); err != nil {
-		return nil, err
-	}
-	return c, nil
+	})
 }
 
 // AMIOverrideKey is the config key that replaces the official AMI of an arch.
@@ -315,7 +336,7 @@ func nodeSecurityGroups(ctx *pulumi.Context, name string, args Args, tagged func
 	sgs := map[Peer]*ec2.SecurityGroup{}
 	for _, p := range []Peer{ControlPlane, Workers} {
 		sg, err := ec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, p), &ec2.SecurityGroupArgs{
-			VpcId:       args.VpcID,
+			VpcId:       args.VPCID,
 			Description: pulumi.String("talos-aws " + string(p) + " nodes"),
 			Tags:        tagged(string(p), nil),
 		}, parent)
@@ -461,12 +482,8 @@ func AutoscalerTags(cluster string, pool config.WorkerPool) map[string]string {
 	return t
 }
 
-func workerPool(ctx *pulumi.Context, name, cluster string, pool config.WorkerPool, s ltSpec, args Args,
-	tagged func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, *autoscaling.Group, error) {
-	lt, err := launchTemplate(ctx, name, s, parent)
-	if err != nil {
-		return nil, nil, err
-	}
+func workerGroup(ctx *pulumi.Context, name, cluster string, pool config.WorkerPool, lt *ec2.LaunchTemplate, args GroupsArgs,
+	tagged func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (*autoscaling.Group, error) {
 	overrides := autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArray{}
 	for _, it := range pool.InstanceTypes {
 		overrides = append(overrides, &autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs{InstanceType: pulumi.String(it)})
@@ -475,12 +492,12 @@ func workerPool(ctx *pulumi.Context, name, cluster string, pool config.WorkerPoo
 	if pool.Spot {
 		onDemand = 0
 	}
-	opts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.NetworkReady)}
+	opts := []pulumi.ResourceOption{parent, pulumi.DependsOn(args.PrivateEgress)}
 	if pool.Autoscaled {
 		// A cluster autoscaler owns desiredCapacity after creation.
 		opts = append(opts, pulumi.IgnoreChanges([]string{"desiredCapacity"}))
 	}
-	asg, err := autoscaling.NewGroup(ctx, name, &autoscaling.GroupArgs{
+	return autoscaling.NewGroup(ctx, name, &autoscaling.GroupArgs{
 		MinSize:                pulumi.Int(pool.MinSize),
 		MaxSize:                pulumi.Int(pool.MaxSize),
 		DesiredCapacity:        pulumi.Int(pool.DesiredCapacity),
@@ -515,5 +532,4 @@ func workerPool(ctx *pulumi.Context, name, cluster string, pool config.WorkerPoo
 		},
 		Tags: asgTags(tagged("worker-"+pool.Name, nil), AutoscalerTags(cluster, pool)),
 	}, opts...)
-	return lt, asg, err
 }

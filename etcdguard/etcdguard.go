@@ -155,7 +155,7 @@ func talosconfigOutput(cluster string, cc machine.ClientConfigurationOutput) pul
 type Args struct {
 	Config           *config.Config
 	Tags             map[string]string
-	VpcID            pulumi.StringInput
+	VPCID            pulumi.StringInput
 	PrivateSubnetIDs pulumi.StringArrayInput
 	ControlPlaneSGID pulumi.StringInput
 	// ClientConfiguration is the admin client certificate of the machine
@@ -216,7 +216,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// Network: the guard's own group; it talks to nodes on 50000 and to AWS
 	// APIs on 443, nothing else, and nothing talks to it.
 	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
-		VpcId: args.VpcID, Description: pulumi.String("talos-aws etcd guard"), Tags: tagged,
+		VpcId: args.VPCID, Description: pulumi.String("talos-aws etcd guard"), Tags: tagged,
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -347,9 +347,9 @@ type DeployArgs struct {
 	// ControlPlaneLaunchTemplate's new versions, and a new control-plane
 	// count, trigger the pre-change snapshot.
 	ControlPlaneLaunchTemplate *ec2.LaunchTemplate
-	// NetworkReady are the private routes (NAT): the function reaches AWS
+	// PrivateEgress are the private routes (NAT): the function reaches AWS
 	// APIs through them.
-	NetworkReady []pulumi.Resource
+	PrivateEgress []pulumi.Resource
 }
 
 // PreChangeTriggers are what re-runs the pre-change snapshot: a new launch
@@ -446,7 +446,7 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 		FunctionName: fn.Name,
 		Input:        pulumi.String(contract.BackupInput("pre-change")),
 		Triggers:     PreChangeTriggers(cfg, version),
-	}, g.parent, pulumi.DependsOn(append(append([]pulumi.Resource{fn}, deps...), d.NetworkReady...)))
+	}, g.parent, pulumi.DependsOn(append(append([]pulumi.Resource{fn}, deps...), d.PrivateEgress...)))
 	return err
 }
 

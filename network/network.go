@@ -32,7 +32,7 @@ type Args struct {
 type Network struct {
 	pulumi.ResourceState
 
-	VpcID              pulumi.StringOutput
+	VPCID              pulumi.StringOutput
 	VpcCIDR            string
 	AZs                []string
 	PublicSubnetIDs    pulumi.StringArrayOutput
@@ -192,7 +192,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	n.VpcID = vpc.ID().ToStringOutput()
+	n.VPCID = vpc.ID().ToStringOutput()
 	n.PublicSubnetIDs = publicIDs.ToStringArrayOutput()
 	n.PrivateSubnetIDs = privateIDs.ToStringArrayOutput()
 	n.NATGatewayIDs = natIDs.ToStringArrayOutput()
@@ -208,7 +208,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	n.CIAccessSecurityGroupID = lbs.ciSG.ID().ToStringOutput()
 
 	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
-		"vpcId":                        n.VpcID,
+		"vpcId":                        n.VPCID,
 		"publicSubnetIds":              n.PublicSubnetIDs,
 		"privateSubnetIds":             n.PrivateSubnetIDs,
 		"internalLbDnsName":            n.InternalLBDNSName,

@@ -1,4 +1,4 @@
-package main
+package program
 
 import (
 	"maps"
@@ -35,7 +35,7 @@ func evaluate(t *testing.T, m *testkit.Mocks, cfg map[string]string) map[string]
 }
 
 func devConfig(t *testing.T) map[string]string {
-	cfg, err := testkit.LoadStackFile("Pulumi.dev.yaml")
+	cfg, err := testkit.LoadStackFile("../Pulumi.dev.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func devConfig(t *testing.T) map[string]string {
 
 func haConfig(t testing.TB) map[string]string {
 	t.Helper()
-	cfg, err := testkit.LoadStackFile("Pulumi.ha.yaml")
+	cfg, err := testkit.LoadStackFile("../Pulumi.ha.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

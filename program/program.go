@@ -1,0 +1,302 @@
+// Package program is the talos-aws Pulumi program: the checks, then the
+// stages in the order they are created, then the stack's exports. Whatever
+// reaches outside the process (AWS from the runner, the new cluster, the
+// Go toolchain, the runner's public address) comes in through Deps, so
+// tests run the real program under Pulumi's mocks.
+package program
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/talos-aws/talos-aws/addons"
+	"github.com/talos-aws/talos-aws/backups"
+	"github.com/talos-aws/talos-aws/compute"
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/drain"
+	"github.com/talos-aws/talos-aws/etcdguard"
+	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/preflight"
+	"github.com/talos-aws/talos-aws/readiness"
+	"github.com/talos-aws/talos-aws/talos"
+)
+
+// Deps are the program's ways out of the process.
+type Deps struct {
+	// PublicAddress finds the runner's public address for the adminCidrs
+	// check; nil skips it.
+	PublicAddress func(context.Context) (netip.Addr, error)
+	// ControlPlaneWaiter waits, in `up`, for the control plane to roll
+	// before the worker pools; it may return nil (no wait).
+	ControlPlaneWaiter func(*pulumi.Context, *config.Config) compute.ControlPlaneWaiter
+	// GuardArtifact is the etcd guard's Lambda zip (built in `up`, planned
+	// without building in a preview).
+	GuardArtifact func(*pulumi.Context) (etcdguard.Artifact, error)
+	// Waiter runs the readiness waits on the new cluster, in `up`.
+	Waiter func(*pulumi.Context, *config.Config) addons.Waiter
+}
+
+// Real are the Deps of `pulumi up` and `preview`. started is when the run
+// began: the control-plane rollout wait looks only at instance refreshes
+// this run started.
+func Real(started time.Time) Deps {
+	return Deps{
+		PublicAddress: preflight.PublicAddress,
+		ControlPlaneWaiter: func(ctx *pulumi.Context, cfg *config.Config) compute.ControlPlaneWaiter {
+			return etcdguard.AWSControlPlaneWaiter(cfg, started, func(f string, a ...any) { _ = ctx.Log.Info(fmt.Sprintf(f, a...), nil) })
+		},
+		GuardArtifact: lambdaArtifact,
+		Waiter: func(ctx *pulumi.Context, cfg *config.Config) addons.Waiter {
+			return readiness.New(time.Duration(cfg.ReadinessTimeoutMinutes)*time.Minute, unreachableHint(cfg),
+				func(msg string) { _ = ctx.Log.Info(msg, nil) })
+		},
+	}
+}
+
+// Run is what Pulumi runs: the stack, then its exports.
+func Run(d Deps) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		outputs, err := Program(ctx, d)
+		if err != nil {
+			return err
+		}
+		for k, v := range outputs {
+			ctx.Export(k, v)
+		}
+		return nil
+	}
+}
+
+// Program builds the whole stack and returns its outputs. Every check that
+// can fail on user input runs before the first resource is registered.
+func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
+	// Every check that can fail on user input, and the AWS lookups they
+	// need (credentials, zones, AMIs), before any resource but the AWS
+	// provider.
+	checked, err := checkStack(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, azs, awsProvider := checked.cfg, checked.azs, checked.provider
+	// Quotas (a roll's surge included), the cost estimate and adminCidrs.
+	if err := preflight.Check(ctx, preflight.Args{Config: cfg, AZs: azs, Provider: awsProvider, PublicAddress: d.PublicAddress}); err != nil {
+		return nil, err
+	}
+	tags := cfg.ClusterTags()
+	withAWS := pulumi.Providers(awsProvider)
+
+	// 1. Network: VPC, subnets, gateways, routes, both load balancers.
+	net, err := network.New(ctx, "network", network.Args{
+		ClusterName:  cfg.ClusterName,
+		VPCCIDR:      cfg.VPCCIDR,
+		AZs:          azs,
+		NATStrategy:  cfg.NATStrategy,
+		AdminCIDRs:   cfg.AdminCIDRs,
+		IngressCIDRs: cfg.IngressCIDRs,
+		Tags:         tags,
+	}, withAWS)
+	if err != nil {
+		return nil, err
+	}
+
+	// 2. Talos: machine secrets and every role's machine configuration.
+	tal, err := talos.New(ctx, "talos", talos.Args{
+		Config:            cfg,
+		InternalLBDNSName: net.InternalLBDNSName,
+		PublicLBDNSName:   net.PublicLBDNSName,
+	}, withAWS)
+	if err != nil {
+		return nil, err
+	}
+
+	// 3. Compute nodes: roles, security groups, launch templates, the etcd
+	// degraded alarm.
+	comp, err := compute.New(ctx, "compute", compute.Args{
+		Config:         cfg,
+		Tags:           tags,
+		VPCID:          net.VPCID,
+		InternalLBSGID: net.InternalLBSecurityGroupID,
+		PublicLBSGID:   net.PublicLBSecurityGroupID,
+		UserData:       tal.UserData,
+		AMIs:           checked.amis,
+	}, withAWS)
+	if err != nil {
+		return nil, err
+	}
+
+	// 4. The etcd guard: its network, secret and role. Nothing the function
+	// needs may depend on the control-plane group, which waits for its
+	// pre-change snapshot (README "Backups and restore").
+	artifact, err := d.GuardArtifact(ctx)
+	if err != nil {
+		return nil, err
+	}
+	guard, err := etcdguard.New(ctx, "etcd-guard", etcdguard.Args{
+		Config: cfg, Tags: tags, VPCID: net.VPCID, PrivateSubnetIDs: net.PrivateSubnetIDs,
+		ControlPlaneSGID: comp.ControlPlaneSGID, ClientConfiguration: tal.ClientConfiguration, Artifact: artifact,
+		Paused: cfg.EtcdGuardPaused,
+	}, withAWS)
+	if err != nil {
+		return nil, err
+	}
+
+	// 5. Backups (when on): the bucket the guard writes to; then the guard's
+	// function and, with backups, the pre-change snapshot.
+	deploy := etcdguard.DeployArgs{ControlPlaneLaunchTemplate: comp.ControlPlaneLaunchTmpl, PrivateEgress: net.PrivateEgress}
+	var bk *backups.Backups
+	if config.BackupsOn(cfg) {
+		bk, err = backups.New(ctx, "backups", backups.Args{
+			Config: cfg, Tags: tags,
+			StackRoleARNs: pulumi.StringArray{comp.ControlPlaneRoleARN, comp.WorkerRoleARN},
+			WriterRoleARN: guard.RoleARN, WriterRoleName: guard.RoleName,
+		}, withAWS)
+		if err != nil {
+			return nil, err
+		}
+		deploy.Backup = &etcdguard.Backup{Bucket: bk.BucketName, KeyARN: bk.KeyARN, WriterPolicy: bk.WriterPolicy}
+	}
+	if err := guard.Deploy(ctx, deploy); err != nil {
+		return nil, err
+	}
+
+	// 6. Groups: the control plane after the snapshot, the workers after
+	// the control plane has rolled.
+	var cpAfter []pulumi.Resource
+	if guard.PreChange != nil {
+		cpAfter = append(cpAfter, guard.PreChange)
+	}
+	if err := comp.Groups(ctx, compute.GroupsArgs{
+		PrivateSubnetIDs: net.PrivateSubnetIDs,
+		ControlPlaneTGARNs: pulumi.StringArray{
+			net.InternalAPITargetGroupARN, net.InternalTrustdTargetGroupARN, net.PublicAPITargetGroupARN, net.PublicTalosTargetGroupARN,
+		},
+		IngressTGARN:      net.IngressTargetGroupARN,
+		PrivateEgress:     net.PrivateEgress,
+		ControlPlaneAfter: cpAfter,
+		WaitControlPlane:  d.ControlPlaneWaiter(ctx, cfg),
+	}); err != nil {
+		return nil, err
+	}
+
+	// 7. Bootstrap etcd, once per cluster, and the kubeconfig.
+	if err := tal.Bootstrap(ctx, "talos", talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}); err != nil {
+		return nil, err
+	}
+
+	// 8. Attach the guard: hooks and triggers on the group.
+	if err := guard.Attach(ctx, etcdguard.AttachArgs{ControlPlaneASG: comp.ControlPlaneASG, Bootstrap: tal.BootstrapResource}); err != nil {
+		return nil, err
+	}
+
+	// 9. Add-ons, behind the readiness waits.
+	add, err := addons.New(ctx, "addons", addons.Args{
+		Config:     cfg,
+		Kubeconfig: tal.Kubeconfig,
+		ClusterID:  tal.ClusterID,
+		Wait:       d.Waiter(ctx, cfg),
+	}, withAWS)
+	if err != nil {
+		return nil, err
+	}
+
+	// 10. Worker drains.
+	if drain.Enabled(cfg) {
+		if _, err := drain.New(ctx, "drain", drain.Args{
+			Config:               cfg,
+			Tags:                 tags,
+			ControlPlaneRoleName: comp.ControlPlaneRoleName,
+			WorkerASGs:           comp.WorkerASGs,
+			Provider:             add.Provider,
+			AfterNodesReady:      add.AfterNodesReady,
+		}, withAWS); err != nil {
+			return nil, err
+		}
+	}
+
+	outputs := map[string]pulumi.Output{}
+	if bk != nil {
+		outputs["etcdBackupBucket"] = bk.BucketName
+		// The etcd guard's role: the only writer.
+		outputs["etcdBackupWriterRoleArn"] = bk.WriterRoleARN
+	}
+
+	for k, v := range map[string]pulumi.Output{
+		"kubeconfig":          tal.Kubeconfig,
+		"talosconfig":         tal.Talosconfig,
+		"publicEndpoint":      tal.PublicEndpoint,
+		"clusterEndpoint":     tal.ClusterEndpoint,
+		"vpcId":               net.VPCID,
+		"availabilityZones":   pulumi.ToStringArray(azs).ToStringArrayOutput(),
+		"publicSubnetIds":     net.PublicSubnetIDs,
+		"privateSubnetIds":    net.PrivateSubnetIDs,
+		"controlPlaneAsgName": comp.ControlPlaneASGName,
+		"workerAsgNames":      comp.WorkerASGNames,
+		// CI opens its runner's /32 on this group for the length of a run.
+		"ciAccessSecurityGroupId": net.CIAccessSecurityGroupID,
+		"ciAccessPolicy":          pulumi.String(network.CIAccessPolicy(cfg.ClusterName)).ToStringOutput(),
+	} {
+		outputs[k] = v
+	}
+	return outputs, nil
+}
+
+// lambdaArtifact is the etcd guard's zip: built (or taken from the cache)
+// in `up`, planned without building in a preview.
+func lambdaArtifact(ctx *pulumi.Context) (etcdguard.Artifact, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return etcdguard.Artifact{}, err
+	}
+	root, err := etcdguard.ModuleRoot(wd)
+	if err != nil {
+		return etcdguard.Artifact{}, err
+	}
+	// A preview never compiles: etcdguard.Plan knows the code hash `up`
+	// will deploy without building.
+	if ctx.DryRun() {
+		a, err := etcdguard.Plan(root, etcdguard.CacheDir())
+		if err == nil && a.SHA256 == "" {
+			_ = ctx.Log.Info("the etcd guard's source differs from guard/build/lambda.sum: the preview shows its code as changed; `up` builds it", nil)
+		}
+		return a, err
+	}
+	a, err := etcdguard.Build(root, etcdguard.CacheDir())
+	if err != nil {
+		return a, err
+	}
+	if a.Built {
+		_ = ctx.Log.Info(fmt.Sprintf("built the etcd guard Lambda in %s", a.Elapsed.Round(time.Millisecond)), nil)
+	}
+	// The committed source built other bytes than lambda.sum says: this
+	// `up` is right, but previews will show the function as changed.
+	if rec, err := etcdguard.Recorded(); err == nil && rec.SourceHash == a.SourceHash && rec.SHA256 != a.SHA256 {
+		_ = ctx.Log.Warn(fmt.Sprintf("the etcd guard built to %s, not lambda.sum's %s: the build is not reproducible on this machine", a.SHA256, rec.SHA256), nil)
+	}
+	return a, nil
+}
+
+// pulumiSource reads project config keys as the raw strings Pulumi stores
+// (arrays and objects as JSON).
+func pulumiSource(ctx *pulumi.Context) config.Source {
+	c := pconfig.New(ctx, "")
+	return func(key string) (string, bool) {
+		v, err := c.Try(key)
+		return v, err == nil
+	}
+}
+
+// unreachableHint is appended to a timed-out wait: the usual cause is a
+// machine outside adminCidrs, whose packets the public NLB drops unanswered.
+func unreachableHint(cfg *config.Config) string {
+	return fmt.Sprintf("The public load balancer admits 6443 and 50000 only from adminCidrs (%s): run `pulumi up` from one of them, "+
+		"from a CI runner that opened its address on the ciAccessSecurityGroupId group (README \"From laptop and from CI\"), "+
+		"or raise readinessTimeoutMinutes (now %d) if the nodes are only slow",
+		strings.Join(cfg.AdminCIDRs, ", "), cfg.ReadinessTimeoutMinutes)
+}
