@@ -10,7 +10,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/configtest"
+	"github.com/talos-aws/talos-aws/config/configtest"
 	"github.com/talos-aws/talos-aws/talos"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/docs"
+	"github.com/talos-aws/talos-aws/docs"
 	"github.com/talos-aws/talos-aws/preflight"
 )
 
@@ -301,7 +301,7 @@ func TestREADMECostTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(readme), "<!-- BEGIN GENERATED cost -->\n"+table+"<!-- END GENERATED cost -->") {
-		t.Error("README's cost section is stale: go run ./internal/gen")
+		t.Error("README's cost section is stale: go run ./cmd/gen")
 	}
 	for _, s := range []string{"| **total** | | **$176.87** | **$882.55** |", "| NAT gateways | $0.059/h | 1 × $43.07 = $43.07 | 3 × $43.07 = $129.21 |"} {
 		if !strings.Contains(table, s) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 const releaseType = "kubernetes:helm.sh/v3:Release"

@@ -11,7 +11,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/etcdguard/contract"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 func statements(t *testing.T, doc string) []iampolicy.Statement {

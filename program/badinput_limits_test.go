@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 // goSpeak matches Go leaking into a user-facing message: encoding/json's

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 func poolsConfig(n int) map[string]string {

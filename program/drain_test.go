@@ -13,7 +13,7 @@ import (
 	"github.com/talos-aws/talos-aws/drain"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 // Names the mocks give the HA stack's groups (testkit: "<name>-asg").

@@ -20,7 +20,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/readiness"
 )
 

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 var updateGraph = flag.Bool("update-graph", false, "rewrite testdata/graph from the program as it is now")

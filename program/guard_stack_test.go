@@ -16,7 +16,7 @@ import (
 	"github.com/talos-aws/talos-aws/etcdguard"
 	"github.com/talos-aws/talos-aws/etcdguard/contract"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 // The program's tests run without AWS credentials and without compiling

@@ -14,7 +14,7 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/talos"
 )
 

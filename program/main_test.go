@@ -11,7 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/talos"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/preflight"
 )
 

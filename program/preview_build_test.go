@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/talos-aws/talos-aws/etcdguard"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 // A preview on a machine that has never built the guard (no zip cached, no

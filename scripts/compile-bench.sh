@@ -23,7 +23,7 @@ seconds() { # seconds CMD... -> prints wall seconds of CMD
 }
 
 build_program() { GOCACHE="$cache" go build -o "$out/program" .; }
-build_floor() { GOCACHE="$cache" go build -tags floor -o "$out/floor" ./internal/floor; }
+build_floor() { GOCACHE="$cache" go build -tags floor -o "$out/floor" ./cmd/floor; }
 
 go mod download
 floor_cold=$(seconds build_floor)

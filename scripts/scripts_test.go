@@ -1,4 +1,6 @@
-package main
+// Package scripts holds the operators' shell scripts; its tests run them
+// against stand-in pulumi, kubectl and aws commands.
+package scripts
 
 import (
 	"os"
@@ -31,7 +33,7 @@ func stubTools(t *testing.T, answers map[string]string) (dir, log string) {
 
 func runScript(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("bash", append([]string{"scripts/pre-destroy.sh"}, args...)...) //nolint:gosec // fixed script, test arguments
+	cmd := exec.Command("bash", append([]string{"pre-destroy.sh"}, args...)...) //nolint:gosec // fixed script, test arguments
 	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	yamlv3 "gopkg.in/yaml.v3"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/configtest"
+	"github.com/talos-aws/talos-aws/config/configtest"
 	"github.com/talos-aws/talos-aws/internal/ports"
 )
 

@@ -10,7 +10,7 @@ import (
 	yamlv3 "gopkg.in/yaml.v3"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/configtest"
+	"github.com/talos-aws/talos-aws/config/configtest"
 )
 
 // leaves lists every leaf (scalar or list) of a decoded YAML document with

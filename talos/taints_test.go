@@ -9,7 +9,7 @@ import (
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 	machinerykubelet "github.com/siderolabs/talos/pkg/machinery/kubelet"
 
-	"github.com/talos-aws/talos-aws/internal/configtest"
+	"github.com/talos-aws/talos-aws/config/configtest"
 )
 
 // Worker taints are rendered into the kubelet's registerWithTaints and

@@ -12,7 +12,7 @@ import (
 	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/testkit"
+	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/preflight"
 )
 
@@ -32,7 +32,7 @@ func PulumiYAML() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ProjectHeader + "# The config section is generated from config.Schema: go run ./internal/gen\n" + string(b), nil
+	return ProjectHeader + "# The config section is generated from config.Schema: go run ./cmd/gen\n" + string(b), nil
 }
 
 // Sections of README.md between markers, by name, for the repository in

@@ -1,4 +1,4 @@
-package main
+package docs_test
 
 import (
 	"os"
@@ -9,13 +9,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/docs"
+	"github.com/talos-aws/talos-aws/docs"
 )
 
 // Pulumi.yaml must be valid for Pulumi and declare exactly the keys, types,
 // defaults and descriptions of config.Schema.
 func TestPulumiYAMLMatchesSchema(t *testing.T) {
-	proj, err := workspace.LoadProject("Pulumi.yaml")
+	proj, err := workspace.LoadProject("../Pulumi.yaml")
 	if err != nil {
 		t.Fatalf("Pulumi rejects Pulumi.yaml: %v", err)
 	}
@@ -51,8 +51,8 @@ func TestPulumiYAMLMatchesSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile("Pulumi.yaml"); string(b) != gen {
-		t.Error("Pulumi.yaml differs from the generated one: run `go run ./internal/gen`")
+	if b, _ := os.ReadFile("../Pulumi.yaml"); string(b) != gen {
+		t.Error("Pulumi.yaml differs from the generated one: run `go run ./cmd/gen`")
 	}
 }
 
@@ -84,11 +84,11 @@ func normalize(v any) any {
 }
 
 func TestREADMEGeneratedSectionsUpToDate(t *testing.T) {
-	b, err := os.ReadFile("README.md")
+	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sections, err := docs.Sections()
+	sections, err := docs.SectionsAt("..")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestREADMEGeneratedSectionsUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want != string(b) {
-		t.Error("README.md's generated tables are stale: run `go run ./internal/gen`")
+		t.Error("README.md's generated tables are stale: run `go run ./cmd/gen`")
 	}
 	for _, k := range config.Schema() {
 		if !strings.Contains(string(b), "| `"+k.Name+"` |") {

@@ -1,14 +1,14 @@
 // Command gen rewrites the generated parts of Pulumi.yaml and README.md from
 // the code (config.Schema, compute.PortMatrix), so they cannot drift:
 //
-//	go run ./internal/gen
+//	go run ./cmd/gen
 package main
 
 import (
 	"fmt"
 	"os"
 
-	"github.com/talos-aws/talos-aws/internal/docs"
+	"github.com/talos-aws/talos-aws/docs"
 )
 
 func main() {
