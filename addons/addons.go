@@ -1,3 +1,5 @@
+// Package addons installs the cluster's Helm releases in the order a Talos
+// cluster with CNI "none" and an external cloud provider needs them.
 package addons
 
 import (

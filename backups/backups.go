@@ -1,3 +1,8 @@
+// Package backups is the stack's side of etcd backups: the encrypted,
+// versioned S3 bucket, its key, the write-only permission of the one role
+// that writes (the etcd guard's) and the freshness alarm. Taking the
+// snapshots is package backup's job, run by the etcd guard's Lambda in the
+// VPC (see README "Backups and restore").
 package backups
 
 import (

@@ -1,3 +1,5 @@
+// Package compute builds the nodes: Talos AMIs, IAM, node security groups,
+// launch templates and the control-plane and worker Auto Scaling Groups.
 package compute
 
 import (

@@ -1,3 +1,19 @@
+// Package drain makes AWS take worker nodes away gracefully: the
+// aws-node-termination-handler (NTH) in queue mode, its SQS queue, the
+// EventBridge rules that feed it, a termination lifecycle hook on every
+// worker Auto Scaling Group, and the control-plane role's permission to
+// act on them. The control-plane group is left to the etcd guard: no hook
+// here, no lifecycle rule that matches it, and its instances do not carry
+// the tag NTH drains.
+//
+// Behaviour cited from aws/aws-node-termination-handler at v1.25.6 (chart
+// 0.27.6): pkg/monitor/sqsevent/sqs-monitor.go (getNodeInfo: the node is the
+// instance's PrivateDnsName; an instance without the managed tag is dropped),
+// pkg/interruptionevent/draincordon/handler.go (the lifecycle action is
+// completed only after a successful drain, or when the node does not exist
+// and deleteSqsMsgIfNodeNotFound is on), pkg/node/node.go (the drain's
+// timeout is nodeTerminationGracePeriod), ec2-state-change-event.go
+// (states it drains on).
 package drain
 
 import (

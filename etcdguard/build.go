@@ -1,4 +1,4 @@
-// Package build compiles the etcd-guard Lambda from this repository while
+// The Lambda build: it compiles the etcd-guard Lambda from this repository while
 // `pulumi up` runs, so `pulumi up` stays the only command. The artifact is
 // reproducible: a static linux/arm64 binary built with -trimpath, no VCS
 // stamp and no build id, zipped with fixed timestamps, so the same source
@@ -8,6 +8,7 @@
 // A preview builds nothing (Plan): the zip's hash for the committed source
 // is recorded in lambda.sum, which TestLambdaIsReproducible keeps honest by
 // building it, so a preview knows the code identity `up` will deploy.
+
 package etcdguard
 
 import (

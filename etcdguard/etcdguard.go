@@ -1,3 +1,9 @@
+// Package etcdguard is the etcd guard's stack side: the component that
+// deploys the guard Lambda (its network, talosconfig secret, role, function
+// and pre-change snapshot), attaches it to the control-plane group's
+// lifecycle hooks and schedules, builds the Lambda from etcdguard/lambda
+// (build.go), and the rollout wait `pulumi up` runs before the worker pools
+// roll (rollout.go). It shares only package contract with the Lambda.
 package etcdguard
 
 import (

@@ -1,6 +1,3 @@
-// Package talos creates the cluster's machine secrets, the machine
-// configurations delivered as EC2 user data, the one-time etcd bootstrap and
-// the talosconfig/kubeconfig clients.
 package talos
 
 import (

@@ -1,4 +1,4 @@
-// etcd-guard is the Lambda that owns the etcd membership of the control-plane
+// Command lambda is the etcd guard: the Lambda that owns the etcd membership of the control-plane
 // Auto Scaling Group (see package guard) and takes its etcd backups.
 // EventBridge invokes it for the group's lifecycle actions and on a
 // schedule; every such invocation runs the same stateless reconcile, so the

@@ -1,4 +1,4 @@
-// Package backup takes etcd snapshots through the Talos API and stores them
+// Package snapshot takes etcd snapshots through the Talos API and stores them
 // in S3, optionally encrypted to an age recipient. It holds no AWS or Talos
 // client: callers pass a Snapshotter (Talos' MachineService.EtcdSnapshot)
 // and an ObjectStore (S3 PutObject), so every step is tested without them.

@@ -1,3 +1,8 @@
+// Package preflight checks, before any resource exists, what a newcomer's
+// first `pulumi up` would otherwise find out halfway: whether AWS credentials
+// and the region work, whether the account's service quotas fit the
+// configured shape (a roll's surge included), and what the shape will cost.
+// Everything but run.go is pure.
 package preflight
 
 import (
