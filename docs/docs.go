@@ -12,8 +12,8 @@ import (
 	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/preflight"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 // ProjectHeader is the hand-written top of Pulumi.yaml.

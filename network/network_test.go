@@ -16,8 +16,8 @@ import (
 
 	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
-	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/network"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 var azs = []string{"ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"}

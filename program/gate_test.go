@@ -20,8 +20,8 @@ import (
 
 	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/readiness"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 // waitCall is one readiness wait the program asked for.

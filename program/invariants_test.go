@@ -14,8 +14,8 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
-	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/talos"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 // shape is one stack configuration the invariants are checked on.

@@ -11,8 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
-	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/talos"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 const admin = `["203.0.113.10/32"]`

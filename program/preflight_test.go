@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/testkit"
 	"github.com/talos-aws/talos-aws/preflight"
+	"github.com/talos-aws/talos-aws/testkit"
 )
 
 // registeredOnlyProviders fails when anything but a provider was registered.
