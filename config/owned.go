@@ -32,7 +32,7 @@ const (
 	poolLabels = "{labels}"
 )
 
-const secretsWhy = "the cluster's secrets, tokens and certificate authorities come from the stack's machine secrets (talos:machine:Secrets); a node with others cannot join the cluster or trust it"
+const secretsWhy = "the cluster's secrets, tokens and certificate authorities come from the stack's machine secrets (talos:machine:Secrets); a node with others cannot join the cluster or trust it" //nolint:gosec // G101: an explanation, no credential
 
 func field(path string, owner, why string) ownedField {
 	return ownedField{path: strings.Split(path, "."), owner: owner, why: why}

@@ -30,7 +30,7 @@ func leaves(prefix []string, v any, out map[string][]string, values map[string]a
 
 // nest builds the patch that sets only path to value.
 func nest(path []string, value any) string {
-	var v any = value
+	v := value
 	for i := len(path) - 1; i >= 0; i-- {
 		v = map[string]any{path[i]: v}
 	}
