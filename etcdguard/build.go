@@ -123,7 +123,7 @@ type Sum struct{ SourceHash, SHA256 string }
 func Recorded() (Sum, error) {
 	f := strings.Fields(sumFile)
 	if len(f) != 2 {
-		return Sum{}, fmt.Errorf("guard/build/%s: want \"<source hash> <zip sha256>\", got %q", SumFile, sumFile)
+		return Sum{}, fmt.Errorf("etcdguard/%s: want \"<source hash> <zip sha256>\", got %q", SumFile, sumFile)
 	}
 	return Sum{SourceHash: f[0], SHA256: f[1]}, nil
 }

@@ -130,8 +130,8 @@ func TestLambdaIsReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rec != got {
-		t.Errorf("guard/build/%s records %q, but the guard's source now builds %q: a preview would show the wrong code hash. "+
-			"Run: go test ./guard/build -run TestLambdaIsReproducible -update-sum", SumFile, rec.String(), got.String())
+		t.Errorf("etcdguard/%s records %q, but the guard's source now builds %q: a preview would show the wrong code hash. "+
+			"Run: go test ./etcdguard -run TestLambdaIsReproducible -update-sum", SumFile, rec.String(), got.String())
 	}
 }
 

@@ -470,7 +470,7 @@ func functionCode(a Artifact) (pulumi.ArchiveInput, pulumi.StringInput, []pulumi
 	if a.Path != "" {
 		return pulumi.NewFileArchive(a.Path), hash, nil
 	}
-	standIn := pulumi.NewAssetArchive(map[string]any{"bootstrap": pulumi.NewStringAsset("built by pulumi up (guard/build)")})
+	standIn := pulumi.NewAssetArchive(map[string]any{"bootstrap": pulumi.NewStringAsset("built by pulumi up (etcdguard/build.go)")})
 	return standIn, hash, []pulumi.ResourceOption{pulumi.IgnoreChanges([]string{"code"})}
 }
 

@@ -20,7 +20,7 @@ import (
 )
 
 // The program's tests run without AWS credentials and without compiling
-// the Lambda (guard/build's tests compile it): a fixture zip stands in.
+// the Lambda (etcdguard's tests compile it): a fixture zip stands in.
 var (
 	fixtureOnce sync.Once
 	fixture     etcdguard.Artifact

@@ -42,7 +42,7 @@ func TestPreviewBuildsNoLambda(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rec.SourceHash != sh {
-		t.Fatalf("guard/build/lambda.sum is stale (%s, source %s): go test ./guard/build -run TestLambdaIsReproducible -update-sum", rec.SourceHash, sh)
+		t.Fatalf("etcdguard/lambda.sum is stale (%s, source %s): go test ./etcdguard -run TestLambdaIsReproducible -update-sum", rec.SourceHash, sh)
 	}
 	for _, s := range []struct {
 		name string

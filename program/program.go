@@ -263,7 +263,7 @@ func lambdaArtifact(ctx *pulumi.Context) (etcdguard.Artifact, error) {
 	if ctx.DryRun() {
 		a, err := etcdguard.Plan(root, etcdguard.CacheDir())
 		if err == nil && a.SHA256 == "" {
-			_ = ctx.Log.Info("the etcd guard's source differs from guard/build/lambda.sum: the preview shows its code as changed; `up` builds it", nil)
+			_ = ctx.Log.Info("the etcd guard's source differs from etcdguard/lambda.sum: the preview shows its code as changed; `up` builds it", nil)
 		}
 		return a, err
 	}
