@@ -123,6 +123,9 @@ type Addons struct {
 
 // Config is the validated stack configuration.
 type Config struct {
+	// AWS is how the stack's AWS provider authenticates (aws: keys, ParseAWS).
+	AWS AWS
+
 	ClusterName       string
 	Region            string
 	AZCount           int

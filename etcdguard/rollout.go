@@ -85,12 +85,13 @@ func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample) (
 }
 
 // AWSControlPlaneWaiter polls DescribeInstanceRefreshes and the guard's
-// metrics (RolloutState) with the AWS SDK's default credentials, as
-// the AWS provider finds them. Refreshes started before `since` (the
-// program's start) are ignored.
+// metrics (RolloutState) from the runner, as the identity and in the
+// region the stack's AWS provider uses (cfg.AWS, ProviderConfig); its
+// errors say which. Refreshes started before `since` (the program's
+// start) are ignored.
 func AWSControlPlaneWaiter(cfg *config.Config, since time.Time, logf func(string, ...any)) func(context.Context, string) error {
 	return func(ctx context.Context, asgName string) error {
-		r, err := NewRollout(ctx, cfg.Region, asgName, cfg.ClusterName)
+		r, err := NewRollout(ctx, cfg.Region, cfg.AWS, asgName, cfg.ClusterName)
 		if err != nil {
 			return err
 		}

@@ -8,11 +8,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/etcdguard/contract"
 )
 
@@ -22,15 +26,61 @@ type Rollout struct {
 	CloudWatch  *cloudwatch.Client
 	ASGName     string
 	ClusterName string
+	// identity says which credentials and region the calls use.
+	identity string
 }
 
-// NewRollout reads the group with the SDK's default credential chain.
-func NewRollout(ctx context.Context, region, asgName, cluster string) (*Rollout, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+// NewRollout reads the group as the stack's AWS provider does: in its
+// region, with its credential settings (ProviderConfig).
+func NewRollout(ctx context.Context, region string, creds config.AWS, asgName, cluster string) (*Rollout, error) {
+	cfg, err := ProviderConfig(ctx, region, creds)
+	who := fmt.Sprintf("as %s in %s", creds.Describe(), region)
 	if err != nil {
-		return nil, fmt.Errorf("AWS credentials for the control-plane rollout wait: %w", err)
+		return nil, fmt.Errorf("AWS credentials for the control-plane rollout wait (%s): %w", who, err)
 	}
-	return &Rollout{AutoScaling: autoscaling.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg), ASGName: asgName, ClusterName: cluster}, nil
+	return &Rollout{AutoScaling: autoscaling.NewFromConfig(cfg), CloudWatch: cloudwatch.NewFromConfig(cfg), ASGName: asgName, ClusterName: cluster, identity: who}, nil
+}
+
+// ProviderConfig is the AWS SDK configuration that acts as the stack's AWS
+// provider does with the same settings, in the order terraform-provider-aws
+// (which pulumi-aws v6.83.4 bridges) documents for them: settings of the
+// provider itself first (static keys from aws:accessKey/secretKey before
+// aws:profile), then the environment, then the shared files (those
+// aws:shared*Files name, else the default ones), container and instance
+// roles; aws:assumeRole on top of whichever of those applies. Nothing is
+// called here: credentials resolve on the first request.
+func ProviderConfig(ctx context.Context, region string, a config.AWS) (aws.Config, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
+	if a.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(a.Profile))
+	}
+	if len(a.SharedCredentialsFiles) > 0 {
+		opts = append(opts, awsconfig.WithSharedCredentialsFiles(a.SharedCredentialsFiles))
+	}
+	if len(a.SharedConfigFiles) > 0 {
+		opts = append(opts, awsconfig.WithSharedConfigFiles(a.SharedConfigFiles))
+	}
+	if a.AccessKey != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(a.AccessKey, a.SecretKey, a.Token)))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return cfg, err
+	}
+	if r := a.AssumeRole; r != nil {
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), r.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			if r.SessionName != "" {
+				o.RoleSessionName = r.SessionName
+			}
+			if r.ExternalID != "" {
+				o.ExternalID = aws.String(r.ExternalID)
+			}
+			if d, err := time.ParseDuration(r.Duration); err == nil {
+				o.Duration = d // validated by config.ParseAWS
+			}
+		}))
+	}
+	return cfg, nil
 }
 
 // Refreshes lists the group's recent instance refreshes.
@@ -116,12 +166,12 @@ func (r *Rollout) WaitControlPlane(ctx context.Context, since time.Time, desired
 	for {
 		refs, err := r.Refreshes(ctx)
 		if err != nil {
-			return fmt.Errorf("describe instance refreshes of %s: %w", r.ASGName, err)
+			return fmt.Errorf("describe instance refreshes of %s (%s): %w", r.ASGName, r.identity, err)
 		}
 		var s Sample
 		if len(refs) > 0 {
 			if s, err = r.Sample(ctx, time.Now()); err != nil {
-				return fmt.Errorf("read etcd guard metrics: %w", err)
+				return fmt.Errorf("read etcd guard metrics (%s): %w", r.identity, err)
 			}
 		}
 		res, err := RolloutState(refs, since, desired, s)

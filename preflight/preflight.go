@@ -30,7 +30,7 @@ import (
 // apart, a failure asks a provider in the partition's always-enabled region
 // whether the configured region is not opted in. That second provider is
 // registered only on this failure path.
-func CheckAccess(ctx *pulumi.Context, region string, provider pulumi.ProviderResource) error {
+func CheckAccess(ctx *pulumi.Context, region string, creds config.AWS, provider pulumi.ProviderResource) error {
 	id, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{}, pulumi.Provider(provider))
 	if err == nil {
 		_ = ctx.Log.Info(fmt.Sprintf("preflight: AWS account %s as %s in %s", id.AccountId, id.Arn, region), nil)
@@ -40,7 +40,7 @@ func CheckAccess(ctx *pulumi.Context, region string, provider pulumi.ProviderRes
 	if home == region {
 		return CredentialsError(region, err)
 	}
-	homeProvider, perr := aws.NewProvider(ctx, "aws-preflight", &aws.ProviderArgs{Region: pulumi.String(home)})
+	homeProvider, perr := aws.NewProvider(ctx, "aws-preflight", ProviderArgs(home, creds))
 	if perr != nil {
 		return CredentialsError(region, err)
 	}
@@ -118,4 +118,30 @@ func Check(ctx *pulumi.Context, a Args) error {
 			UsageCaveat, strings.Join(result.Errors, "\n  - "))
 	}
 	return nil
+}
+
+// ProviderArgs are the stack's AWS provider inputs: the region, and the
+// credential settings of the aws: namespace (config.AWS), each only when
+// set, so a stack that sets none has the inputs it always had.
+func ProviderArgs(region string, a config.AWS) *aws.ProviderArgs {
+	args := &aws.ProviderArgs{Region: pulumi.String(region)}
+	opt := func(v string) pulumi.StringPtrInput {
+		if v == "" {
+			return nil
+		}
+		return pulumi.StringPtr(v)
+	}
+	// The SDK marks accessKey, secretKey and token secret (NewProvider).
+	args.Profile, args.AccessKey, args.SecretKey, args.Token = opt(a.Profile), opt(a.AccessKey), opt(a.SecretKey), opt(a.Token)
+	if len(a.SharedCredentialsFiles) > 0 {
+		args.SharedCredentialsFiles = pulumi.ToStringArray(a.SharedCredentialsFiles)
+	}
+	if len(a.SharedConfigFiles) > 0 {
+		args.SharedConfigFiles = pulumi.ToStringArray(a.SharedConfigFiles)
+	}
+	if r := a.AssumeRole; r != nil {
+		args.AssumeRole = &aws.ProviderAssumeRoleArgs{RoleArn: pulumi.String(r.RoleARN),
+			SessionName: opt(r.SessionName), ExternalId: opt(r.ExternalID), Duration: opt(r.Duration)}
+	}
+	return args
 }

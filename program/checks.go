@@ -8,6 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
@@ -30,7 +31,7 @@ type checked struct {
 // a config error does not hide a Talos patch error, a missing AMI or an
 // unavailable zone.
 func checkStack(ctx *pulumi.Context) (*checked, error) {
-	cfg, warnings, err := config.Parse(pulumiSource(ctx))
+	cfg, warnings, err := config.Parse(namespaceSource(ctx, ""))
 	for _, w := range warnings {
 		_ = ctx.Log.Warn(w, nil) // a lost warning must not fail the deployment
 	}
@@ -46,21 +47,31 @@ func checkStack(ctx *pulumi.Context) (*checked, error) {
 	errs = append(errs, talos.CheckUserDataErrors(cfg.Renderable(errs))...)
 	// Keys of this project the program does not read are typos: errors,
 	// added after rendering so they cannot make it drop a sound key.
-	errs = append(errs, config.UnknownKeys(projectKeys(ctx))...)
+	errs = append(errs, config.UnknownKeys(projectKeys(ctx, ctx.Project()))...)
+	// The AWS provider's credentials, for it and the rollout wait alike.
+	creds, credErrs, credWarnings := config.ParseAWS(namespaceSource(ctx, config.AWSNamespace), projectKeys(ctx, config.AWSNamespace))
+	errs = append(errs, credErrs...)
+	for _, w := range credWarnings {
+		_ = ctx.Log.Warn(w, nil)
+	}
+	cfg.AWS = creds
 
 	out := &checked{cfg: cfg}
 	if errs.Has("region") {
 		return nil, errs.Err()
 	}
-	out.provider, err = aws.NewProvider(ctx, "aws", &aws.ProviderArgs{
-		Region: pulumi.String(cfg.Region),
-	})
+	for _, e := range errs {
+		if strings.HasPrefix(e.Path, config.AWSNamespace+":") {
+			return nil, errs.Err() // no provider with half its credentials
+		}
+	}
+	out.provider, err = aws.NewProvider(ctx, "aws", preflight.ProviderArgs(cfg.Region, creds))
 	if err != nil {
 		return nil, err
 	}
 	// Credentials and region next: every later call depends on them. The
 	// configuration errors found so far are reported with it.
-	if err := preflight.CheckAccess(ctx, cfg.Region, out.provider); err != nil {
+	if err := preflight.CheckAccess(ctx, cfg.Region, creds, out.provider); err != nil {
 		return nil, errors.Join(errs.Err(), err)
 	}
 	useAWS := pulumi.Provider(out.provider)
@@ -92,20 +103,31 @@ func checkStack(ctx *pulumi.Context) (*checked, error) {
 	return out, nil
 }
 
-// projectKeys lists the keys set in this project's config namespace. The
+// projectKeys lists the keys set in a config namespace (this project's, or
+// the AWS provider's). The
 // Go SDK reads its configuration from PULUMI_CONFIG (sdk v3.274.1
 // go/pulumi/run.go, getEnvInfo) and offers no listing, so it is read here
 // the same way.
-func projectKeys(ctx *pulumi.Context) []string {
+func projectKeys(ctx *pulumi.Context, namespace string) []string {
 	var all map[string]string
 	if err := json.Unmarshal([]byte(os.Getenv(pulumi.EnvConfig)), &all); err != nil {
 		return nil
 	}
 	var keys []string
 	for k := range all {
-		if key, ok := strings.CutPrefix(k, ctx.Project()+":"); ok {
+		if key, ok := strings.CutPrefix(k, namespace+":"); ok {
 			keys = append(keys, key)
 		}
 	}
 	return keys
+}
+
+// namespaceSource reads one config namespace's keys as the raw strings
+// Pulumi stores (arrays and objects as JSON); "" is this project's.
+func namespaceSource(ctx *pulumi.Context, namespace string) config.Source {
+	c := pconfig.New(ctx, namespace)
+	return func(key string) (string, bool) {
+		v, err := c.Try(key)
+		return v, err == nil
+	}
 }

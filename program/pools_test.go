@@ -137,7 +137,7 @@ func TestUnknownKeysFromPulumiConfig(t *testing.T) {
 	var keys []string
 	_, err := testkit.Run(t, &testkit.Mocks{}, map[string]string{"adminCidrs": admin, "workerPool": "[]", "podCIDR": "10.1.0.0/16"},
 		func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
-			keys = projectKeys(ctx)
+			keys = projectKeys(ctx, ctx.Project())
 			return nil, nil
 		})
 	if err != nil {

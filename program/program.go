@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/backups"
@@ -280,16 +279,6 @@ func lambdaArtifact(ctx *pulumi.Context) (etcdguard.Artifact, error) {
 		_ = ctx.Log.Warn(fmt.Sprintf("the etcd guard built to %s, not lambda.sum's %s: the build is not reproducible on this machine", a.SHA256, rec.SHA256), nil)
 	}
 	return a, nil
-}
-
-// pulumiSource reads project config keys as the raw strings Pulumi stores
-// (arrays and objects as JSON).
-func pulumiSource(ctx *pulumi.Context) config.Source {
-	c := pconfig.New(ctx, "")
-	return func(key string) (string, bool) {
-		v, err := c.Try(key)
-		return v, err == nil
-	}
 }
 
 // unreachableHint is appended to a timed-out wait: the usual cause is a

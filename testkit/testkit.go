@@ -429,6 +429,11 @@ func Run(t testing.TB, m *Mocks, cfg map[string]string, body func(ctx *pulumi.Co
 	t.Helper()
 	full := map[string]string{}
 	for k, v := range cfg {
+		// A key with a namespace ("aws:profile") is another package's.
+		if strings.Contains(k, ":") {
+			full[k] = v
+			continue
+		}
 		full[Project+":"+k] = v
 	}
 	b, err := json.Marshal(full)
