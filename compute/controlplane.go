@@ -32,8 +32,8 @@ func RefreshMaxHealthyPercentage(count int) int {
 }
 
 // etcdAlarm fires when a voting member is unhealthy or stale for two
-// audits in a row. It is created before the control-plane ASG, which names
-// it as its instance refresh's rollback condition.
+// audits in a row. It is created before the control-plane ASG, whose
+// instance refresh it stops (no rollback: see controlPlaneRefresh).
 func etcdAlarm(ctx *pulumi.Context, name string, cfg *config.Config, tagged pulumi.StringMap, parent pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
 	// "cp-" keeps the resource name out of reach of pool names (reserved).
 	return cloudwatch.NewMetricAlarm(ctx, name+"-cp-etcd-degraded", &cloudwatch.MetricAlarmArgs{
@@ -57,7 +57,8 @@ func etcdAlarm(ctx *pulumi.Context, name string, cfg *config.Config, tagged pulu
 // controlPlaneRefresh is the control-plane ASG's instance refresh: one new
 // node launched before one old node goes (min 100 %, max one over), nodes
 // already on the current launch template skipped, scale-in-protected
-// nodes refreshed too, and an automatic rollback when the etcd alarm fires.
+// nodes refreshed too, and the refresh stopped (status Failed, not rolled
+// back) when the etcd alarm fires.
 // The guard's hooks gate each step: a launch goes InService only as a
 // healthy voter, a termination continues only after its member left.
 func controlPlaneRefresh(count int, alarm pulumi.StringInput) *autoscaling.GroupInstanceRefreshArgs {

@@ -24,7 +24,7 @@ func TestRolloutState(t *testing.T) {
 			err: "r1 ended RollbackFailed"},
 		{name: "refresh running: wait", refreshes: []Refresh{{ID: "r1", Status: "InProgress", Start: t0.Add(time.Minute)}}, wait: "r1 is InProgress"},
 		{name: "an older refresh still running also blocks", refreshes: []Refresh{{ID: "r0", Status: "Cancelling", Start: t0.Add(-time.Hour)}}, wait: "r0 is Cancelling"},
-		{name: "refresh rolled back by the alarm: error", refreshes: []Refresh{{ID: "r1", Status: "RollbackSuccessful", StatusReason: "alarm etcd-degraded", Start: t0.Add(time.Minute)}},
+		{name: "refresh rolled back (by hand: the alarm only stops it): error", refreshes: []Refresh{{ID: "r1", Status: "RollbackSuccessful", StatusReason: "alarm etcd-degraded", Start: t0.Add(time.Minute)}},
 			err: "r1 ended RollbackSuccessful (alarm etcd-degraded); worker pools were not rolled"},
 		{name: "refresh done, no audit since: wait", refreshes: []Refresh{{ID: "r1", Status: "Successful", Start: t0.Add(time.Minute), End: t0.Add(2 * time.Hour)}},
 			sample: ok, wait: "first audit after refresh r1"},
