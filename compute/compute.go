@@ -56,9 +56,9 @@ type Args struct {
 	// Tags go on every resource (cluster tag included).
 	Tags map[string]string
 
-	VPCID          pulumi.StringInput
-	InternalLBSGID pulumi.StringInput
-	PublicLBSGID   pulumi.StringInput
+	VPCID                     pulumi.StringInput
+	InternalLBSecurityGroupID pulumi.StringInput
+	PublicLBSecurityGroupID   pulumi.StringInput
 
 	// Raw Talos machine configurations (secrets), by role: config.ControlPlaneKey
 	// and each worker pool's name.
@@ -93,16 +93,16 @@ type GroupsArgs struct {
 type Compute struct {
 	pulumi.ResourceState
 
-	AMIs                    map[config.Arch]string
-	ControlPlaneSGID        pulumi.StringOutput
-	WorkerSGID              pulumi.StringOutput
-	ControlPlaneRoleARN     pulumi.StringOutput
-	WorkerRoleARN           pulumi.StringOutput
-	ControlPlaneASG         *autoscaling.Group
-	ControlPlaneASGName     pulumi.StringOutput
-	WorkerASGNames          pulumi.StringMapOutput
-	ControlPlaneLaunchTmpl  *ec2.LaunchTemplate
-	WorkerLaunchTemplateIDs pulumi.StringMapOutput
+	AMIs                        map[config.Arch]string
+	ControlPlaneSecurityGroupID pulumi.StringOutput
+	WorkerSecurityGroupID       pulumi.StringOutput
+	ControlPlaneRoleARN         pulumi.StringOutput
+	WorkerRoleARN               pulumi.StringOutput
+	ControlPlaneASG             *autoscaling.Group
+	ControlPlaneASGName         pulumi.StringOutput
+	WorkerASGNames              pulumi.StringMapOutput
+	ControlPlaneLaunchTemplate  *ec2.LaunchTemplate
+	WorkerLaunchTemplateIDs     pulumi.StringMapOutput
 
 	// For stages that attach to the nodes (lifecycle hooks, scoped
 	// permissions): the control-plane role's name, and the worker pools'
@@ -158,16 +158,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	c.ControlPlaneSGID = sgs[ControlPlane].ID().ToStringOutput()
-	c.WorkerSGID = sgs[Workers].ID().ToStringOutput()
+	c.ControlPlaneSecurityGroupID = sgs[ControlPlane].ID().ToStringOutput()
+	c.WorkerSecurityGroupID = sgs[Workers].ID().ToStringOutput()
 
 	cpUserData, ok := args.UserData[config.ControlPlaneKey]
 	if !ok {
 		return nil, fmt.Errorf("compute: no user data for the control plane")
 	}
 	cp := cfg.ControlPlane
-	c.ControlPlaneLaunchTmpl, err = launchTemplate(ctx, name+"-cp", ltSpec{
-		ami: c.AMIs[cp.Arch], instanceType: cp.InstanceType, profileARN: cpProfile.Arn, sgID: c.ControlPlaneSGID,
+	c.ControlPlaneLaunchTemplate, err = launchTemplate(ctx, name+"-cp", ltSpec{
+		ami: c.AMIs[cp.Arch], instanceType: cp.InstanceType, profileARN: cpProfile.Arn, sgID: c.ControlPlaneSecurityGroupID,
 		hopLimit: ControlPlaneIMDSHopLimit, volume: cp.RootVolume, userData: cpUserData,
 		tags: tagged("control-plane", map[string]string{tagkeys.Role: "control-plane"}),
 	}, parent)
@@ -185,7 +185,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("compute: no user data for worker pool %q", pool.Name)
 		}
 		lt, err := launchTemplate(ctx, name+"-"+pool.Name, ltSpec{
-			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSGID,
+			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSecurityGroupID,
 			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
 			tags: tagged("worker-"+pool.Name, map[string]string{tagkeys.Role: "worker", tagkeys.Pool: pool.Name}),
 		}, parent)
@@ -201,7 +201,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // completes the component.
 func (c *Compute) Groups(ctx *pulumi.Context, args GroupsArgs) error {
 	cfg, name, tagged, parent := c.cfg, c.name, c.tagged, pulumi.Parent(c)
-	if c.ControlPlaneLaunchTmpl == nil {
+	if c.ControlPlaneLaunchTemplate == nil {
 		return fmt.Errorf("compute: Groups before New")
 	}
 	cp := cfg.ControlPlane
@@ -229,8 +229,8 @@ func (c *Compute) Groups(ctx *pulumi.Context, args GroupsArgs) error {
 		ProtectFromScaleIn:     pulumi.Bool(true),
 		InstanceRefresh:        controlPlaneRefresh(cp.Count, c.EtcdAlarmName),
 		LaunchTemplate: &autoscaling.GroupLaunchTemplateArgs{
-			Id:      c.ControlPlaneLaunchTmpl.ID(),
-			Version: ltVersion(c.ControlPlaneLaunchTmpl),
+			Id:      c.ControlPlaneLaunchTemplate.ID(),
+			Version: ltVersion(c.ControlPlaneLaunchTemplate),
 		},
 		Tags: asgTags(tagged("control-plane", nil), nil),
 	}, parent, pulumi.DependsOn(asgDeps))
@@ -257,8 +257,8 @@ func (c *Compute) Groups(ctx *pulumi.Context, args GroupsArgs) error {
 	c.WorkerLaunchTemplateIDs = workerLTs.ToStringMapOutput()
 
 	return ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"controlPlaneSecurityGroupId": c.ControlPlaneSGID,
-		"workerSecurityGroupId":       c.WorkerSGID,
+		"controlPlaneSecurityGroupId": c.ControlPlaneSecurityGroupID,
+		"workerSecurityGroupId":       c.WorkerSecurityGroupID,
 		"controlPlaneRoleArn":         c.ControlPlaneRoleARN,
 		"workerRoleArn":               c.WorkerRoleARN,
 		"controlPlaneAsgName":         c.ControlPlaneASGName,
@@ -361,8 +361,8 @@ func nodeSecurityGroups(ctx *pulumi.Context, name string, args Args, tagged func
 	source := map[Peer]pulumi.StringInput{
 		ControlPlane: sgs[ControlPlane].ID(),
 		Workers:      sgs[Workers].ID(),
-		InternalLB:   args.InternalLBSGID,
-		PublicLB:     args.PublicLBSGID,
+		InternalLB:   args.InternalLBSecurityGroupID,
+		PublicLB:     args.PublicLBSecurityGroupID,
 	}
 	for _, r := range ActiveRules(args.Config.Addons.Cilium.Hubble) {
 		if _, err := ec2.NewSecurityGroupRule(ctx, fmt.Sprintf("%s-%s-from-%s-%s-%s", name, r.To, r.From, r.Proto, r.Ports()), &ec2.SecurityGroupRuleArgs{

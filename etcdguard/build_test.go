@@ -43,27 +43,34 @@ func TestZipIsDeterministic(t *testing.T) {
 // The cache key must cover every local package the binary is built from,
 // or an edit would reuse a stale zip.
 func TestSourceDirsCoverTheBinary(t *testing.T) {
-	root, err := ModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", Package)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), Env...)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const mod = "github.com/talos-aws/talos-aws/"
 	covered := map[string]bool{}
 	for _, d := range SourceDirs {
 		covered[d] = true
 	}
-	for _, p := range strings.Fields(string(out)) {
+	for _, p := range moduleDeps(t, Package, Env...) {
 		if rel, ok := strings.CutPrefix(p, mod); ok && !covered[rel] {
 			t.Errorf("the guard imports %s, which SourceDirs does not hash", rel)
 		}
 	}
+}
+
+// moduleDeps lists pkg's non-standard dependencies, as go list sees them
+// from the module root with env added.
+func moduleDeps(t *testing.T, pkg string, env ...string) []string {
+	t.Helper()
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(out))
 }
 
 func TestSourceHashFollowsSources(t *testing.T) {
@@ -217,22 +224,8 @@ func TestToolchainMatchesGoMod(t *testing.T) {
 // Pulumi SDK and nothing of the stack, and the program links nothing of
 // the Lambda.
 func TestOnlyTheContractIsShared(t *testing.T) {
-	root, err := ModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := func(pkg string, env ...string) []string {
-		cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Fields(string(out))
-	}
 	const mod = "github.com/talos-aws/talos-aws/"
-	for _, p := range deps(Package, Env...) {
+	for _, p := range moduleDeps(t, Package, Env...) {
 		rel, ours := strings.CutPrefix(p, mod)
 		switch {
 		case strings.HasPrefix(p, "github.com/pulumi/"):
@@ -241,7 +234,7 @@ func TestOnlyTheContractIsShared(t *testing.T) {
 			t.Errorf("the Lambda links the stack's %s", rel)
 		}
 	}
-	for _, p := range deps(".") {
+	for _, p := range moduleDeps(t, ".") {
 		if strings.HasPrefix(p, mod+"etcdguard/lambda") {
 			t.Errorf("the program links the Lambda's %s", p)
 		}

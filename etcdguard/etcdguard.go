@@ -159,11 +159,11 @@ func talosconfigOutput(cluster string, cc machine.ClientConfigurationOutput) pul
 
 // Args configure the etcd guard.
 type Args struct {
-	Config           *config.Config
-	Tags             map[string]string
-	VPCID            pulumi.StringInput
-	PrivateSubnetIDs pulumi.StringArrayInput
-	ControlPlaneSGID pulumi.StringInput
+	Config                      *config.Config
+	Tags                        map[string]string
+	VPCID                       pulumi.StringInput
+	PrivateSubnetIDs            pulumi.StringArrayInput
+	ControlPlaneSecurityGroupID pulumi.StringInput
 	// ClientConfiguration is the admin client certificate of the machine
 	// secrets (os:admin; base64 PEM, as the Talos provider returns it).
 	ClientConfiguration machine.ClientConfigurationOutput
@@ -230,7 +230,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	g.SecurityGroupID = sg.ID().ToStringOutput()
 	egressTalos, err := ec2.NewSecurityGroupRule(ctx, name+"-egress-talos", &ec2.SecurityGroupRuleArgs{
 		SecurityGroupId: sg.ID(), Type: pulumi.String("egress"), Protocol: pulumi.String("tcp"),
-		FromPort: pulumi.Int(ports.TalosAPI), ToPort: pulumi.Int(ports.TalosAPI), SourceSecurityGroupId: args.ControlPlaneSGID,
+		FromPort: pulumi.Int(ports.TalosAPI), ToPort: pulumi.Int(ports.TalosAPI), SourceSecurityGroupId: args.ControlPlaneSecurityGroupID,
 		Description: pulumi.String("Talos API on control-plane nodes"),
 	}, parent)
 	if err != nil {
@@ -245,7 +245,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	ingressCP, err := ec2.NewSecurityGroupRule(ctx, name+"-cp-from-guard", &ec2.SecurityGroupRuleArgs{
-		SecurityGroupId: args.ControlPlaneSGID, Type: pulumi.String("ingress"), Protocol: pulumi.String("tcp"),
+		SecurityGroupId: args.ControlPlaneSecurityGroupID, Type: pulumi.String("ingress"), Protocol: pulumi.String("tcp"),
 		FromPort: pulumi.Int(ports.TalosAPI), ToPort: pulumi.Int(ports.TalosAPI), SourceSecurityGroupId: sg.ID(),
 		Description: pulumi.String("Talos API from the etcd guard only"),
 	}, parent)

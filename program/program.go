@@ -118,13 +118,13 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	// 3. Compute nodes: roles, security groups, launch templates, the etcd
 	// degraded alarm.
 	comp, err := compute.New(ctx, "compute", compute.Args{
-		Config:         cfg,
-		Tags:           tags,
-		VPCID:          net.VPCID,
-		InternalLBSGID: net.InternalLBSecurityGroupID,
-		PublicLBSGID:   net.PublicLBSecurityGroupID,
-		UserData:       tal.UserData,
-		AMIs:           checked.amis,
+		Config:                    cfg,
+		Tags:                      tags,
+		VPCID:                     net.VPCID,
+		InternalLBSecurityGroupID: net.InternalLBSecurityGroupID,
+		PublicLBSecurityGroupID:   net.PublicLBSecurityGroupID,
+		UserData:                  tal.UserData,
+		AMIs:                      checked.amis,
 	}, withAWS)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	}
 	guard, err := etcdguard.New(ctx, "etcd-guard", etcdguard.Args{
 		Config: cfg, Tags: tags, VPCID: net.VPCID, PrivateSubnetIDs: net.PrivateSubnetIDs,
-		ControlPlaneSGID: comp.ControlPlaneSGID, ClientConfiguration: tal.ClientConfiguration, Artifact: artifact,
+		ControlPlaneSecurityGroupID: comp.ControlPlaneSecurityGroupID, ClientConfiguration: tal.ClientConfiguration, Artifact: artifact,
 		Paused: cfg.EtcdGuardPaused,
 	}, withAWS)
 	if err != nil {
@@ -148,7 +148,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 
 	// 5. Backups (when on): the bucket the guard writes to; then the guard's
 	// function and, with backups, the pre-change snapshot.
-	deploy := etcdguard.DeployArgs{ControlPlaneLaunchTemplate: comp.ControlPlaneLaunchTmpl, PrivateEgress: net.PrivateEgress}
+	deploy := etcdguard.DeployArgs{ControlPlaneLaunchTemplate: comp.ControlPlaneLaunchTemplate, PrivateEgress: net.PrivateEgress}
 	var bk *backups.Backups
 	if config.BackupsOn(cfg) {
 		bk, err = backups.New(ctx, "backups", backups.Args{
