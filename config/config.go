@@ -65,6 +65,10 @@ type WorkerPool struct {
 	// rejected for Talos 1.12: the pinned machinery cannot apply them to the
 	// multi-document configs it generates (see validatePatch).
 	ConfigPatches []string `json:"configPatches,omitempty"`
+	// PatchIndices are the configPatches indices ConfigPatches' elements had
+	// before Renderable dropped refused ones (nil: unchanged), so an error
+	// about a rendered patch still names the element the user wrote.
+	PatchIndices []int `json:"-"`
 	// Autoscaled hands desiredCapacity to a cluster autoscaler: the stack sets
 	// it on create and ignores it afterwards.
 	Autoscaled bool `json:"autoscaled"`

@@ -53,12 +53,14 @@ func (c *Config) Renderable(errs ErrorList) *Config {
 			p.Taints = nil
 		}
 		var patches []string
+		var indices []int
 		for j, patch := range p.ConfigPatches {
 			if !errs.Has(fmt.Sprintf("%s.configPatches[%d]", path, j)) {
 				patches = append(patches, patch)
+				indices = append(indices, j)
 			}
 		}
-		p.ConfigPatches = slices.Clip(patches)
+		p.ConfigPatches, p.PatchIndices = slices.Clip(patches), indices
 		r.WorkerPools = append(r.WorkerPools, p)
 	}
 	return &r

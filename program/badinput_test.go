@@ -49,7 +49,7 @@ func TestBadInputEndToEnd(t *testing.T) {
 		{"pool label invalid", map[string]string{"workerPools": pool(`,"labels":{"a b":"c"}`)}, "workerPools[0].labels"},
 		{"pool taint effect invalid", map[string]string{"workerPools": pool(`,"taints":[{"key":"k","effect":"Never"}]`)}, "workerPools[0].taints[0].effect"},
 		{"pool patch not YAML", map[string]string{"workerPools": pool(`,"configPatches":["machine: [oops"]`)}, "workerPools[0].configPatches[0]"},
-		{"pool patch Talos rejects", map[string]string{"workerPools": pool(`,"configPatches":["machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"bad\"]\n"]`)}, "workerPools[0].configPatches: Invalid value: Talos rejects"},
+		{"pool patch Talos rejects", map[string]string{"workerPools": pool(`,"configPatches":["machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"bad\"]\n"]`)}, "workerPools[0].configPatches[0]: Invalid value: Talos rejects"},
 		{"pool user data too large", map[string]string{"workerPools": pool(`,"configPatches":["machine:\n  files:\n    - op: create\n      path: /var/f\n      permissions: 0o644\n      content: ` + big + `\n"]`)}, "workerPools[0].configPatches: Too long"},
 		{"no worker pools", map[string]string{"workerPools": `[]`}, "workerPools"},
 		{"Talos version malformed", map[string]string{"talosVersion": "latest"}, "talosVersion"},

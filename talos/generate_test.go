@@ -166,8 +166,26 @@ func TestRejectedPatchNamesPool(t *testing.T) {
 		"workerPools": `[{"name":"bad","instanceTypes":["m7i.large"],"configPatches":["machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"not-a-cidr\"]\n"]}]`,
 	})
 	err := CheckUserData(cfg)
-	if err == nil || !strings.Contains(err.Error(), `workerPools[0].configPatches: Invalid value: Talos rejects the worker pool "bad" machine configuration`) {
-		t.Fatalf("want rejection naming the pool's key, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), `workerPools[0].configPatches[0]: Invalid value: Talos rejects the worker pool "bad" machine configuration`) {
+		t.Fatalf("want rejection naming the patch's element, got %v", err)
+	}
+}
+
+// The rejected patch is named by the index the user wrote, even when an
+// earlier patch was refused at validation and left out of the render.
+func TestRejectedPatchNamesItsElement(t *testing.T) {
+	good := `"machine:\n  kubelet:\n    extraArgs:\n      v: \"2\"\n"`
+	owned := `"machine:\n  type: controlplane\n"`
+	bad := `"machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"not-a-cidr\"]\n"`
+	cfg, _, err := config.Parse(config.MapSource(map[string]string{"adminCidrs": `["203.0.113.10/32"]`,
+		"workerPools": `[{"name":"p","instanceTypes":["m7i.large"],"configPatches":[` + good + `,` + owned + `,` + good + `,` + bad + `]}]`}))
+	var ve *config.ValidationError
+	if !errors.As(err, &ve) || !ve.Errors.Has("workerPools[0].configPatches[1]") {
+		t.Fatalf("the owned field must be refused at validation: %v", err)
+	}
+	errs := CheckUserDataErrors(cfg.Renderable(ve.Errors))
+	if msg := strings.Join(errs.Strings(), "\n"); len(errs) != 1 || !strings.Contains(msg, "workerPools[0].configPatches[3]: Invalid value: Talos rejects") {
+		t.Fatalf("want the rejection at configPatches[3], got:\n%s", msg)
 	}
 }
 

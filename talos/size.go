@@ -42,32 +42,64 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 	endpoint := ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))
 	var sizes []RoleSize
 	var errs config.ErrorList
-	render := func(path, what string, typ machine.Type, patches []string, err error) {
-		if err != nil {
-			errs.Invalid(path, nil, err.Error())
-			return
-		}
+	generate := func(typ machine.Type, patches []string) ([]byte, error) {
 		b, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
 			TalosVersion: cfg.TalosVersion, Type: typ, Patches: patches, Secrets: bundle})
 		if err == nil {
 			_, err = ValidateMachineConfig(b)
 		}
+		return b, err
+	}
+	// blame names the element whose patch makes Talos reject the config.
+	render := func(path, what string, typ machine.Type, patches []string, err error, blame func() string) {
 		if err != nil {
+			errs.Invalid(path, nil, err.Error())
+			return
+		}
+		b, err := generate(typ, patches)
+		if err != nil {
+			if blame != nil {
+				path = blame()
+			}
 			errs.Invalid(path, nil, fmt.Sprintf("Talos rejects the %s machine configuration: %s", what, userTerms(err)))
 			return
 		}
 		sizes = append(sizes, RoleSize{path, len(b)})
 	}
 	cpPatches, err := ControlPlanePatches(in)
-	render(controlPlaneKey, "control-plane", machine.TypeControlPlane, cpPatches, err)
+	render(controlPlaneKey, "control-plane", machine.TypeControlPlane, cpPatches, err, nil)
 	for i, pool := range cfg.WorkerPools {
 		if cfg.Unreadable(fmt.Sprintf("workerPools[%d]", i)) {
 			continue // reported by config; its values are defaults
 		}
 		patches, err := WorkerPatches(in, pool)
-		render(poolKey(i), fmt.Sprintf("worker pool %q", pool.Name), machine.TypeWorker, patches, err)
+		blame := func() string {
+			return offendingPatch(i, pool, patches, func(p []string) bool { _, err := generate(machine.TypeWorker, p); return err == nil })
+		}
+		render(poolKey(i), fmt.Sprintf("worker pool %q", pool.Name), machine.TypeWorker, patches, err, blame)
 	}
 	return sizes, errs.Err()
+}
+
+// offendingPatch is the path of the first of the pool's own configPatches
+// after which its configuration no longer renders (the user's patches come
+// last in patches), with the index the user wrote; the list's path when the
+// stack's patches alone fail or no single patch is to blame.
+func offendingPatch(i int, pool config.WorkerPool, patches []string, renders func([]string) bool) string {
+	first := len(patches) - len(pool.ConfigPatches)
+	if first < 0 || !renders(patches[:first]) {
+		return poolKey(i)
+	}
+	for k := range pool.ConfigPatches {
+		if !renders(patches[:first+k+1]) {
+			j := k
+			if k < len(pool.PatchIndices) {
+				j = pool.PatchIndices[k]
+			}
+			return fmt.Sprintf("%s[%d]", poolKey(i), j)
+		}
+	}
+	return poolKey(i)
 }
 
 // CheckUserData fails, naming every offending role or pool, when a machine
