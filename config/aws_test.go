@@ -19,9 +19,11 @@ func TestParseAWS(t *testing.T) {
 				return a.Profile == "ops" && a.SharedCredentialsFiles[0] == "/tmp/c" && a.SharedConfigFiles[0] == "/tmp/f"
 			}},
 		{name: "assume role", src: map[string]string{"assumeRole": `{"roleArn":"arn:aws:iam::123456789012:role/deploy","sessionName":"ci","duration":"1h"}`},
-			want: func(a AWS) bool { return a.AssumeRole != nil && a.AssumeRole.RoleARN == "arn:aws:iam::123456789012:role/deploy" }},
+			want: func(a AWS) bool {
+				return a.AssumeRole != nil && a.AssumeRole.RoleARN == "arn:aws:iam::123456789012:role/deploy"
+			}},
 		{name: "key without secret, files not a list",
-			src: map[string]string{"accessKey": "AKIA0000000000000000", "sharedConfigFiles": "/tmp/f"},
+			src:  map[string]string{"accessKey": "AKIA0000000000000000", "sharedConfigFiles": "/tmp/f"},
 			errs: []string{"aws:secretKey: Required value", "aws:sharedConfigFiles: Invalid value"}},
 		{name: "token alone", src: map[string]string{"token": "t"}, errs: []string{"aws:token: Forbidden"}},
 		{name: "role not an ARN", src: map[string]string{"assumeRole": `{"roleArn":"deploy"}`}, errs: []string{"aws:assumeRole.roleArn", "arn:aws:iam::<account>:role/<name>"}},
