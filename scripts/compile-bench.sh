@@ -2,7 +2,7 @@
 # What a CI runner with a cold cache pays before its first answer:
 # - the program compiled the way Pulumi's Go language host builds it
 #   (`go build -o <tmp>` in the project directory), cold (empty build cache),
-#   warm, and after touching main.go; against a "floor" that imports the same
+#   warm, and after an edit to main.go; against a "floor" that imports the same
 #   outside packages (cmd/floor) and does nothing;
 # - the binary's size and how many pulumi-kubernetes packages it compiles;
 # - a first preview with no built Lambda anywhere: the whole program under
@@ -17,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=$(mktemp -d)
 out=$(mktemp -d)
-trap 'rm -rf "$cache" "$out"' EXIT
+cp main.go "$out/main.go.orig"
+trap 'cp "$out/main.go.orig" main.go; rm -rf "$cache" "$out"' EXIT
 
 seconds() { # seconds CMD... -> prints wall seconds of CMD
   local start end
@@ -42,8 +43,11 @@ rm -rf "$cache"; mkdir -p "$cache"
 program_cold=$(seconds build_program)
 floor_warm=$(seconds build_floor)
 program_warm=$(seconds build_program)
-touch main.go
+# An edit (not just a new mtime: go keys on content) recompiles main and
+# relinks.
+printf '\n// compile-bench edit\n' >> main.go
 program_touched=$(seconds build_program)
+cp "$out/main.go.orig" main.go
 size=$(stat -c %s "$out/program")
 k8s=$(go list -deps . | grep -c 'pulumi-kubernetes/sdk' || true)
 
@@ -58,7 +62,7 @@ printf '%-40s %8.1f s\n' "floor, cold cache" "$floor_cold"
 printf '%-40s %8.1f s\n' "program, cold cache" "$program_cold"
 printf '%-40s %8.1f s\n' "floor, warm" "$floor_warm"
 printf '%-40s %8.1f s\n' "program, warm (no change)" "$program_warm"
-printf '%-40s %8.1f s\n' "program, warm (main.go touched)" "$program_touched"
+printf '%-40s %8.1f s\n' "program, warm (main.go edited)" "$program_touched"
 printf '%-40s %8.1f s\n' "first preview, no Lambda built (mocks)" "$preview"
 printf '%-40s %8.1f MB\n' "program binary" "$(awk -v s="$size" 'BEGIN { print s / 1e6 }')"
 printf '%-40s %8d\n' "pulumi-kubernetes packages compiled" "$k8s"
