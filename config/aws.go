@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -48,8 +50,8 @@ var roleARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1
 // without the namespace) and checks them; errors name "aws:<key>". set are
 // the aws: keys set in the stack (without the namespace): any the program
 // would not pass on to its provider is a warning, since the provider would
-// not see it.
-func ParseAWS(src Source, set []string) (AWS, ErrorList, Warnings) {
+// not see it, and so is an aws:region other than region, the stack's.
+func ParseAWS(src Source, set []string, region string) (AWS, ErrorList, Warnings) {
 	var a AWS
 	var errs ErrorList
 	var w Warnings
@@ -62,6 +64,12 @@ func ParseAWS(src Source, set []string) (AWS, ErrorList, Warnings) {
 		var l []string
 		if err := json.Unmarshal([]byte(v), &l); err != nil {
 			errs.Invalid(AWSNamespace+":"+k, v, "expected a list of file paths")
+		}
+		// The provider expands $VAR and ~ in these paths (aws-sdk-go-base
+		// internal/expand); the rollout wait's SDK does not, so both get
+		// the expanded path.
+		for i := range l {
+			l[i] = expandPath(l[i])
 		}
 		return l
 	}
@@ -92,6 +100,9 @@ func ParseAWS(src Source, set []string) (AWS, ErrorList, Warnings) {
 		}
 	}
 	sort.Strings(set)
+	if r, ok := src("region"); ok && r != "" && r != region {
+		w.Add(AWSNamespace+":region", "%q is not where the stack deploys: it uses region (%q); set region instead", r, region)
+	}
 	for _, k := range set {
 		if !contains(awsKeys, k) && k != "region" {
 			w.Add(AWSNamespace+":"+k, "not passed to the stack's AWS provider, which takes only %s from the aws namespace (and the region from region)", strings.Join(awsKeys, ", "))
@@ -121,4 +132,16 @@ func (a AWS) Describe() string {
 		who = "the role " + a.AssumeRole.RoleARN + " (aws:assumeRole), assumed with " + who
 	}
 	return who
+}
+
+// expandPath expands environment variables and a leading ~ as the AWS
+// provider does.
+func expandPath(p string) string {
+	p = os.ExpandEnv(p)
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, strings.TrimPrefix(p, "~"))
+		}
+	}
+	return p
 }

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestParseAWS(t *testing.T) {
+	t.Setenv("TALOS_AWS_TEST_DIR", "/srv/creds")
 	for _, c := range []struct {
 		name string
 		src  map[string]string
@@ -31,6 +34,13 @@ func TestParseAWS(t *testing.T) {
 			errs: []string{"aws:assumeRole: Invalid value", "sesionName"}},
 		{name: "duration out of range", src: map[string]string{"assumeRole": `{"roleArn":"arn:aws:iam::123456789012:role/d","duration":"5m"}`},
 			errs: []string{"aws:assumeRole.duration", "15m to 12h"}},
+		{name: "paths expanded as the provider does", src: map[string]string{"sharedCredentialsFiles": `["~/.aws/ci","$TALOS_AWS_TEST_DIR/c"]`},
+			want: func(a AWS) bool {
+				home, _ := os.UserHomeDir()
+				return a.SharedCredentialsFiles[0] == filepath.Join(home, ".aws/ci") && a.SharedCredentialsFiles[1] == "/srv/creds/c"
+			}},
+		{name: "aws:region that is not the stack's", src: map[string]string{"region": "us-east-1"},
+			warn: `aws:region: "us-east-1" is not where the stack deploys: it uses region ("ap-southeast-1")`},
 		{name: "a key the provider here does not take", src: map[string]string{"profile": "ops", "skipCredentialsValidation": "true"},
 			warn: "aws:skipCredentialsValidation: not passed to the stack's AWS provider"},
 	} {
@@ -39,7 +49,7 @@ func TestParseAWS(t *testing.T) {
 			for k := range c.src {
 				set = append(set, k)
 			}
-			a, errs, w := ParseAWS(MapSource(c.src), set)
+			a, errs, w := ParseAWS(MapSource(c.src), set, "ap-southeast-1")
 			msg := strings.Join(errs.Strings(), "\n")
 			if len(c.errs) == 0 && len(errs) > 0 {
 				t.Fatalf("unexpected errors:\n%s", msg)

@@ -4,10 +4,6 @@
 // stamp and no build id, zipped with fixed timestamps, so the same source
 // gives the same bytes, the same hash and no diff. Builds are cached by a
 // hash of everything that goes into them.
-//
-// A preview builds nothing (Plan): the zip's hash for the committed source
-// is recorded in lambda.sum, which TestLambdaIsReproducible keeps honest by
-// building it, so a preview knows the code identity `up` will deploy.
 
 package etcdguard
 
@@ -15,7 +11,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"crypto/sha256"
-	_ "embed" // lambda.sum
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -110,63 +105,8 @@ func SourceHash(root, goVersion string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// SumFile is the record of the committed source's build, beside this file.
-const SumFile = "lambda.sum"
-
-//go:embed lambda.sum
-var sumFile string
-
-// Sum is a source hash and the base64 SHA-256 of the zip it builds to.
-type Sum struct{ SourceHash, SHA256 string }
-
-// Recorded is the committed lambda.sum: "<source hash> <zip sha256>".
-func Recorded() (Sum, error) {
-	f := strings.Fields(sumFile)
-	if len(f) != 2 {
-		return Sum{}, fmt.Errorf("etcdguard/%s: want \"<source hash> <zip sha256>\", got %q", SumFile, sumFile)
-	}
-	return Sum{SourceHash: f[0], SHA256: f[1]}, nil
-}
-
-// String is the line lambda.sum holds.
-func (s Sum) String() string { return s.SourceHash + " " + s.SHA256 + "\n" }
-
-// Plan is the artifact a preview uses, found without building: the cached
-// zip for this source when there is one; otherwise no Path, and the zip's
-// hash from lambda.sum when the source is the committed one (empty when
-// the source was edited since: `up` will build and know it). No go command
-// runs.
-func Plan(root, cacheDir string) (Artifact, error) {
-	sh, err := SourceHash(root, Toolchain)
-	if err != nil {
-		return Artifact{}, err
-	}
-	a := Artifact{SourceHash: sh}
-	if p := cachePath(cacheDir, sh); fileExists(p) {
-		b, err := os.ReadFile(p) //nolint:gosec // our own cache
-		if err != nil {
-			return a, err
-		}
-		a.Path, a.SHA256 = p, sum(b)
-		return a, nil
-	}
-	rec, err := Recorded()
-	if err != nil {
-		return a, err
-	}
-	if rec.SourceHash == sh {
-		a.SHA256 = rec.SHA256
-	}
-	return a, nil
-}
-
 func cachePath(cacheDir, sourceHash string) string {
 	return filepath.Join(cacheDir, "etcd-guard-"+sourceHash[:16]+".zip")
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
 }
 
 // Build returns the guard's zip, building it into cacheDir unless a zip

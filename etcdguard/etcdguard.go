@@ -167,8 +167,7 @@ type Args struct {
 	// ClientConfiguration is the admin client certificate of the machine
 	// secrets (os:admin; base64 PEM, as the Talos provider returns it).
 	ClientConfiguration machine.ClientConfigurationOutput
-	// Artifact is the built Lambda zip (build.Lambda), or in a preview what
-	// is known without building (build.Plan).
+	// Artifact is the built Lambda zip (Build).
 	Artifact Artifact
 	// Paused sets GUARD_PAUSED: the guard observes and publishes metrics
 	// but changes nothing.
@@ -418,15 +417,14 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 		ephemeral = BackupEphemeralMB
 		g.backup = d.Backup
 	}
-	code, codeHash, codeOpts := functionCode(g.args.Artifact)
 	fn, err := lambda.NewFunction(ctx, g.name, &lambda.FunctionArgs{
 		Name:           pulumi.String(FunctionName(cfg.ClusterName)),
 		Description:    pulumi.String("etcd membership guard and backups of the " + cfg.ClusterName + " control plane"),
 		Runtime:        pulumi.String("provided.al2023"),
 		Handler:        pulumi.String("bootstrap"),
 		Architectures:  pulumi.StringArray{pulumi.String("arm64")},
-		Code:           code,
-		SourceCodeHash: codeHash,
+		Code:           pulumi.NewFileArchive(g.args.Artifact.Path),
+		SourceCodeHash: pulumi.String(g.args.Artifact.SHA256),
 		Role:           g.RoleARN,
 		MemorySize:     pulumi.Int(256),
 		Timeout:        pulumi.Int(Timeout),
@@ -439,7 +437,7 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 		},
 		Environment: &lambda.FunctionEnvironmentArgs{Variables: env},
 		Tags:        g.tagged,
-	}, append([]pulumi.ResourceOption{g.parent, pulumi.DependsOn(deps)}, codeOpts...)...)
+	}, g.parent, pulumi.DependsOn(deps))
 	if err != nil {
 		return err
 	}
@@ -454,24 +452,6 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 		Triggers:     PreChangeTriggers(cfg, version),
 	}, g.parent, pulumi.DependsOn(append(append([]pulumi.Resource{fn}, deps...), d.PrivateEgress...)))
 	return err
-}
-
-// functionCode is the function's code and code hash. With a built zip
-// (`up`, or a preview that finds one cached) they are the zip and its hash.
-// A preview without one (build.Plan) builds nothing: the code is a stand-in
-// whose changes are ignored, so the diff is the code hash's alone, which
-// is lambda.sum's hash for the committed source (an update exactly when
-// that source changed) or, for a source edited since, unknown (an update).
-func functionCode(a Artifact) (pulumi.ArchiveInput, pulumi.StringInput, []pulumi.ResourceOption) {
-	var hash pulumi.StringInput = pulumi.String(a.SHA256)
-	if a.SHA256 == "" {
-		hash = pulumi.UnsafeUnknownOutput(nil).ApplyT(func(any) string { return "" }).(pulumi.StringOutput)
-	}
-	if a.Path != "" {
-		return pulumi.NewFileArchive(a.Path), hash, nil
-	}
-	standIn := pulumi.NewAssetArchive(map[string]any{"bootstrap": pulumi.NewStringAsset("built by pulumi up (etcdguard/build.go)")})
-	return standIn, hash, []pulumi.ResourceOption{pulumi.IgnoreChanges([]string{"code"})}
 }
 
 // BackupEphemeralMB is the function's /tmp with backups on.

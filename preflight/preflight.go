@@ -138,6 +138,11 @@ func ProviderArgs(region string, a config.AWS) *aws.ProviderArgs {
 	}
 	if len(a.SharedConfigFiles) > 0 {
 		args.SharedConfigFiles = pulumi.ToStringArray(a.SharedConfigFiles)
+		// pulumi-aws's own pre-configure credential check reads only the
+		// default config file (or AWS_CONFIG_FILE), not sharedConfigFiles,
+		// and would refuse a profile defined there; CheckAccess asks STS for
+		// the caller identity through this provider instead.
+		args.SkipCredentialsValidation = pulumi.Bool(true)
 	}
 	if r := a.AssumeRole; r != nil {
 		args.AssumeRole = &aws.ProviderAssumeRoleArgs{RoleArn: pulumi.String(r.RoleARN),

@@ -49,7 +49,7 @@ func checkStack(ctx *pulumi.Context) (*checked, error) {
 	// added after rendering so they cannot make it drop a sound key.
 	errs = append(errs, config.UnknownKeys(projectKeys(ctx, ctx.Project()))...)
 	// The AWS provider's credentials, for it and the rollout wait alike.
-	creds, credErrs, credWarnings := config.ParseAWS(namespaceSource(ctx, config.AWSNamespace), projectKeys(ctx, config.AWSNamespace))
+	creds, credErrs, credWarnings := config.ParseAWS(namespaceSource(ctx, config.AWSNamespace), projectKeys(ctx, config.AWSNamespace), cfg.Region)
 	errs = append(errs, credErrs...)
 	for _, w := range credWarnings {
 		_ = ctx.Log.Warn(w, nil)

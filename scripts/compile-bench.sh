@@ -4,10 +4,7 @@
 #   (`go build -o <tmp>` in the project directory), cold (empty build cache),
 #   warm, and after an edit to main.go; against a "floor" that imports the same
 #   outside packages (cmd/floor) and does nothing;
-# - the binary's size and how many pulumi-kubernetes packages it compiles;
-# - a first preview with no built Lambda anywhere: the whole program under
-#   Pulumi's mocks in a fresh process, with an empty artifact cache and no go
-#   command on PATH (TestPreviewBuildsNoLambda fails if anything runs go).
+# - the binary's size and how many pulumi-kubernetes packages it compiles.
 #
 #   scripts/compile-bench.sh
 #
@@ -30,10 +27,6 @@ seconds() { # seconds CMD... -> prints wall seconds of CMD
 
 build_program() { GOCACHE="$cache" go build -o "$out/program" .; }
 build_floor() { GOCACHE="$cache" go build -tags floor -o "$out/floor" ./cmd/floor; }
-first_preview() {
-  env -i HOME="$out/home" XDG_CACHE_HOME="$out/empty-cache" PATH="$out/no-go" \
-    "$out/program.test" -test.run '^TestPreviewBuildsNoLambda$' -test.count=1
-}
 
 go mod download
 floor_cold=$(seconds build_floor)
@@ -51,19 +44,12 @@ cp "$out/main.go.orig" main.go
 size=$(stat -c %s "$out/program")
 k8s=$(go list -deps . | grep -c 'pulumi-kubernetes/sdk' || true)
 
-# The program's tests, compiled once (warm cache), then one fresh process.
-GOCACHE="$cache" go test -c -o "$out/program.test" ./program
-mkdir -p "$out/home" "$out/empty-cache" "$out/no-go"
-(cd program && first_preview) >/dev/null # fails the script if it ran go
-preview=$(cd program && seconds first_preview)
-
 printf '%-40s %8s\n' "measure" "value"
 printf '%-40s %8.1f s\n' "floor, cold cache" "$floor_cold"
 printf '%-40s %8.1f s\n' "program, cold cache" "$program_cold"
 printf '%-40s %8.1f s\n' "floor, warm" "$floor_warm"
 printf '%-40s %8.1f s\n' "program, warm (no change)" "$program_warm"
 printf '%-40s %8.1f s\n' "program, warm (main.go edited)" "$program_touched"
-printf '%-40s %8.1f s\n' "first preview, no Lambda built (mocks)" "$preview"
 printf '%-40s %8.1f MB\n' "program binary" "$(awk -v s="$size" 'BEGIN { print s / 1e6 }')"
 printf '%-40s %8d\n' "pulumi-kubernetes packages compiled" "$k8s"
 awk -v p="$program_cold" -v f="$floor_cold" 'BEGIN { printf "cold ratio program/floor: %.2f\n", p / f }'
