@@ -105,10 +105,6 @@ func SourceHash(root, goVersion string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func cachePath(cacheDir, sourceHash string) string {
-	return filepath.Join(cacheDir, "etcd-guard-"+sourceHash[:16]+".zip")
-}
-
 // Build returns the guard's zip, building it into cacheDir unless a zip
 // for the same source hash is there. Env pins GOTOOLCHAIN to Toolchain, so
 // the toolchain that builds is Toolchain whatever go is installed.
@@ -117,7 +113,7 @@ func Build(root, cacheDir string) (Artifact, error) {
 	if err != nil {
 		return Artifact{}, err
 	}
-	a := Artifact{SourceHash: sh, Path: cachePath(cacheDir, sh)}
+	a := Artifact{SourceHash: sh, Path: filepath.Join(cacheDir, "etcd-guard-"+sh[:16]+".zip")}
 	if b, err := os.ReadFile(a.Path); err == nil {
 		a.SHA256 = sum(b)
 		return a, nil
