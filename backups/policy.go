@@ -20,7 +20,6 @@ func BucketPolicy(bucketARN, writerARN string, stackRoleARNs []string) string {
 	objects := bucketARN + "/*"
 	denied := append([]string{writerARN}, stackRoleARNs...)
 	sort.Strings(denied)
-	// Sorted keys: the bytes existing stacks hold.
 	// Keys sorted: the bytes existing stacks hold.
 	return iampolicy.New(
 		iampolicy.Statement{Sid: "TLSOnly", Effect: "Deny", Principal: "*", Action: []string{"s3:*"}, Resource: []string{bucketARN, objects},

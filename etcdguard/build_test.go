@@ -3,11 +3,16 @@ package etcdguard
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/talos-aws/talos-aws/config"
 )
 
 func TestZipIsDeterministic(t *testing.T) {
@@ -118,6 +123,24 @@ func TestLambdaIsReproducible(t *testing.T) {
 	}
 	if again.Built || again.SHA256 != first.SHA256 {
 		t.Fatalf("cache miss for an unchanged source: %+v", again)
+	}
+	// `up` uploads exactly that zip, from the cache, under the source's key.
+	f, store := testStore(t)
+	t.Setenv("AWS_ENDPOINT_URL", aws.ToString(store.Config.BaseEndpoint))
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	code, err := SourceCode(root, filepath.Dir(first.Path), "eu-west-1", config.AWS{}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := code.Upload(context.Background(), "code"); err != nil {
+		t.Fatal(err)
+	}
+	zip, _ := os.ReadFile(first.Path)
+	if got := f.objects["/code/"+CodeKey(first.SourceHash)]; !bytes.Equal(got, zip) {
+		t.Errorf("uploaded %d bytes under %s, built %d", len(got), code.Key, len(zip))
 	}
 	st, _ := os.Stat(first.Path)
 	t.Logf("etcd-guard zip %d bytes, built in %s (first) and %s (second, warm Go cache)", st.Size(), first.Elapsed, second.Elapsed)

@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -167,8 +168,9 @@ type Args struct {
 	// ClientConfiguration is the admin client certificate of the machine
 	// secrets (os:admin; base64 PEM, as the Talos provider returns it).
 	ClientConfiguration machine.ClientConfigurationOutput
-	// Artifact is the built Lambda zip (Build).
-	Artifact Artifact
+	// Code is the function's code object (SourceCode): its key is known
+	// without a build; Deploy uploads it in `up`.
+	Code Code
 	// Paused sets GUARD_PAUSED: the guard observes and publishes metrics
 	// but changes nothing.
 	Paused bool
@@ -417,17 +419,26 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 		ephemeral = BackupEphemeralMB
 		g.backup = d.Backup
 	}
+	bucket, key, err := g.codeObject(ctx)
+	if err != nil {
+		return err
+	}
 	fn, err := lambda.NewFunction(ctx, g.name, &lambda.FunctionArgs{
-		Name:           pulumi.String(FunctionName(cfg.ClusterName)),
-		Description:    pulumi.String("etcd membership guard and backups of the " + cfg.ClusterName + " control plane"),
-		Runtime:        pulumi.String("provided.al2023"),
-		Handler:        pulumi.String("bootstrap"),
-		Architectures:  pulumi.StringArray{pulumi.String("arm64")},
-		Code:           pulumi.NewFileArchive(g.args.Artifact.Path),
-		SourceCodeHash: pulumi.String(g.args.Artifact.SHA256),
-		Role:           g.RoleARN,
-		MemorySize:     pulumi.Int(256),
-		Timeout:        pulumi.Int(Timeout),
+		Name:          pulumi.String(FunctionName(cfg.ClusterName)),
+		Description:   pulumi.String("etcd membership guard and backups of the " + cfg.ClusterName + " control plane"),
+		Runtime:       pulumi.String("provided.al2023"),
+		Handler:       pulumi.String("bootstrap"),
+		Architectures: pulumi.StringArray{pulumi.String("arm64")},
+		// From S3, not a local archive: a preview plans it from the key
+		// and builds nothing (Code). No sourceCodeHash: the key, named by
+		// the source hash, is what changes with the code, and a change of
+		// s3Key is an in-place UpdateFunctionCode (terraform-provider-aws
+		// internal/service/lambda/function.go, needsFunctionCodeUpdate).
+		S3Bucket:   bucket,
+		S3Key:      key,
+		Role:       g.RoleARN,
+		MemorySize: pulumi.Int(256),
+		Timeout:    pulumi.Int(Timeout),
 		// One run at a time: two runs never change the membership at once,
 		// and a snapshot never overlaps a membership change.
 		ReservedConcurrentExecutions: pulumi.Int(1),
@@ -452,6 +463,91 @@ func (g *Guard) Deploy(ctx *pulumi.Context, d DeployArgs) error {
 		Triggers:     PreChangeTriggers(cfg, version),
 	}, g.parent, pulumi.DependsOn(append(append([]pulumi.Resource{fn}, deps...), d.PrivateEgress...)))
 	return err
+}
+
+// CodeExpiryDays is how long the code bucket keeps a zip. Lambda keeps its
+// own copy of the code, and `up` uploads the zip again whenever its object
+// is gone, so expiry only bounds the bucket.
+const CodeExpiryDays = 30
+
+// codeObject creates the private bucket the function's code is deployed
+// from and returns its name and the code's key. The key resolves, in `up`,
+// once the zip is uploaded (Code.Upload), so the function is created or
+// updated only after; in a preview it is the key, nothing built or sent.
+// The bucket is the runner's and Lambda's only: no policy grants anyone
+// else anything, and it takes TLS only. S3 encrypts every object (SSE-S3)
+// without a setting; the code is no secret (it is this repository's).
+func (g *Guard) codeObject(ctx *pulumi.Context) (pulumi.StringOutput, pulumi.StringOutput, error) {
+	var none pulumi.StringOutput
+	name := g.name + "-code"
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
+		BucketPrefix: pulumi.String(g.args.Config.ClusterName + "-etcd-guard-code-"),
+		// Its objects are copies of builds: destroy takes them along.
+		ForceDestroy: pulumi.Bool(true),
+		Tags:         g.tagged,
+	}, g.parent)
+	if err != nil {
+		return none, none, err
+	}
+	// One bucket setting at a time (S3's OperationAborted otherwise, as in
+	// the backup bucket).
+	var prev pulumi.Resource = bucket
+	after := func() []pulumi.ResourceOption {
+		return []pulumi.ResourceOption{g.parent, pulumi.DependsOn([]pulumi.Resource{prev})}
+	}
+	if prev, err = s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
+		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
+		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
+	}, after()...); err != nil {
+		return none, none, err
+	}
+	if prev, err = s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
+		Bucket: bucket.ID(),
+		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}, after()...); err != nil {
+		return none, none, err
+	}
+	if prev, err = s3.NewBucketLifecycleConfigurationV2(ctx, name, &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketLifecycleConfigurationV2RuleArray{&s3.BucketLifecycleConfigurationV2RuleArgs{
+			Id: pulumi.String("expiry"), Status: pulumi.String("Enabled"),
+			Filter:                         &s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String("etcd-guard/")},
+			Expiration:                     &s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(CodeExpiryDays)},
+			AbortIncompleteMultipartUpload: &s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{DaysAfterInitiation: pulumi.Int(1)},
+		}},
+	}, after()...); err != nil {
+		return none, none, err
+	}
+	policy := bucket.Arn.ApplyT(func(arn string) string { return CodeBucketPolicy(arn) }).(pulumi.StringOutput)
+	if prev, err = s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: policy}, after()...); err != nil {
+		return none, none, err
+	}
+	last, ok := prev.(*s3.BucketPolicy)
+	if !ok {
+		return none, none, fmt.Errorf("etcdguard: code bucket policy is %T", prev)
+	}
+	code := g.args.Code
+	key := pulumi.All(bucket.Bucket, last.ID()).ApplyT(func(v []any) (string, error) {
+		b, ok := v[0].(string)
+		if !ok {
+			return "", fmt.Errorf("etcdguard: code bucket name is %T", v[0])
+		}
+		if !ctx.DryRun() && code.Upload != nil {
+			if err := code.Upload(ctx.Context(), b); err != nil {
+				return "", err
+			}
+		}
+		return code.Key, nil
+	}).(pulumi.StringOutput)
+	return bucket.Bucket, key, nil
+}
+
+// CodeBucketPolicy refuses every request to the code bucket without TLS.
+func CodeBucketPolicy(bucketARN string) string {
+	return iampolicy.New(iampolicy.Statement{
+		Sid: "TLSOnly", Effect: "Deny", Principal: "*", Action: []string{"s3:*"}, Resource: []string{bucketARN, bucketARN + "/*"},
+		Condition: map[string]map[string]any{"Bool": {"aws:SecureTransport": "false"}},
+	}).JSON()
 }
 
 // BackupEphemeralMB is the function's /tmp with backups on.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
 	"github.com/talos-aws/talos-aws/testkit"
 )
 

@@ -15,12 +15,12 @@ import (
 var (
 	publicAddress      func(context.Context) (netip.Addr, error)
 	controlPlaneWaiter = Real(time.Time{}).ControlPlaneWaiter
-	guardArtifact      = Real(time.Time{}).GuardArtifact
+	guardCode          = Real(time.Time{}).GuardCode
 	waiterFor          = Real(time.Time{}).Waiter
 )
 
 func deps() Deps {
-	return Deps{PublicAddress: publicAddress, ControlPlaneWaiter: controlPlaneWaiter, GuardArtifact: guardArtifact, Waiter: waiterFor}
+	return Deps{PublicAddress: publicAddress, ControlPlaneWaiter: controlPlaneWaiter, GuardCode: guardCode, Waiter: waiterFor}
 }
 
 // program is Program with the tests' Deps, in testkit.Run's shape.

@@ -3,8 +3,6 @@ package program
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,36 +18,24 @@ import (
 )
 
 // The program's tests run without AWS credentials and without compiling
-// the Lambda (etcdguard's tests compile it): a fixture zip stands in.
+// the Lambda (etcdguard's tests compile it): a fixture key stands in, and
+// uploads are counted, by bucket.
+const fixtureKey = "etcd-guard/fixture.zip"
+
 var (
-	fixtureOnce sync.Once
-	fixture     etcdguard.Artifact
-	fixtureErr  error
+	uploadsMu sync.Mutex
+	uploads   []string
 )
 
 func init() {
 	controlPlaneWaiter = func(*pulumi.Context, *config.Config) compute.ControlPlaneWaiter { return nil }
-	guardArtifact = func(*pulumi.Context) (etcdguard.Artifact, error) {
-		fixtureOnce.Do(func() {
-			dir, err := os.MkdirTemp("", "guard-fixture-")
-			if err != nil {
-				fixtureErr = err
-				return
-			}
-			bin := filepath.Join(dir, "bootstrap")
-			if fixtureErr = os.WriteFile(bin, []byte("fixture"), 0o600); fixtureErr != nil {
-				return
-			}
-			z, err := etcdguard.Zip(bin)
-			if err != nil {
-				fixtureErr = err
-				return
-			}
-			fixture.Path = filepath.Join(dir, "guard.zip")
-			fixture.SHA256 = "fixture-sha256"
-			fixtureErr = os.WriteFile(fixture.Path, z, 0o600)
-		})
-		return fixture, fixtureErr
+	guardCode = func(*pulumi.Context, *config.Config) (etcdguard.Code, error) {
+		return etcdguard.Code{Key: fixtureKey, Upload: func(_ context.Context, bucket string) error {
+			uploadsMu.Lock()
+			defer uploadsMu.Unlock()
+			uploads = append(uploads, bucket)
+			return nil
+		}}, nil
 	}
 }
 
@@ -131,7 +117,7 @@ func TestGuardStack(t *testing.T) {
 
 	fn := one(t, m, "aws:lambda/function:Function", "etcd-guard")
 	if str(fn, "runtime") != "provided.al2023" || str(fn, "handler") != "bootstrap" || testkit.Strings(fn.Inputs["architectures"])[0] != "arm64" ||
-		num(fn, "reservedConcurrentExecutions") != 1 || str(fn, "sourceCodeHash") != "fixture-sha256" {
+		num(fn, "reservedConcurrentExecutions") != 1 || str(fn, "s3Key") != fixtureKey {
 		t.Errorf("function = %v", fn.Inputs)
 	}
 	vpc := fn.Inputs["vpcConfig"].ObjectValue()

@@ -35,9 +35,9 @@ type Deps struct {
 	// ControlPlaneWaiter waits, in `up`, for the control plane to roll
 	// before the worker pools; it may return nil (no wait).
 	ControlPlaneWaiter func(*pulumi.Context, *config.Config) compute.ControlPlaneWaiter
-	// GuardArtifact is the etcd guard's Lambda zip (built in `up`, planned
-	// without building in a preview).
-	GuardArtifact func(*pulumi.Context) (etcdguard.Artifact, error)
+	// GuardCode is the etcd guard's Lambda code: named from its source in
+	// a preview, built and uploaded in `up` (etcdguard.SourceCode).
+	GuardCode func(*pulumi.Context, *config.Config) (etcdguard.Code, error)
 	// Waiter runs the readiness waits on the new cluster, in `up`.
 	Waiter func(*pulumi.Context, *config.Config) addons.Waiter
 }
@@ -51,7 +51,7 @@ func Real(started time.Time) Deps {
 		ControlPlaneWaiter: func(ctx *pulumi.Context, cfg *config.Config) compute.ControlPlaneWaiter {
 			return etcdguard.AWSControlPlaneWaiter(cfg, started, func(f string, a ...any) { _ = ctx.Log.Info(fmt.Sprintf(f, a...), nil) })
 		},
-		GuardArtifact: lambdaArtifact,
+		GuardCode: lambdaCode,
 		Waiter: func(ctx *pulumi.Context, cfg *config.Config) addons.Waiter {
 			return readiness.New(time.Duration(cfg.ReadinessTimeoutMinutes)*time.Minute, unreachableHint(cfg),
 				func(msg string) { _ = ctx.Log.Info(msg, nil) })
@@ -133,13 +133,13 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	// 4. The etcd guard: its network, secret and role. Nothing the function
 	// needs may depend on the control-plane group, which waits for its
 	// pre-change snapshot (README "Backups and restore").
-	artifact, err := d.GuardArtifact(ctx)
+	code, err := d.GuardCode(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	guard, err := etcdguard.New(ctx, "etcd-guard", etcdguard.Args{
 		Config: cfg, Tags: tags, VPCID: net.VPCID, PrivateSubnetIDs: net.PrivateSubnetIDs,
-		ControlPlaneSecurityGroupID: comp.ControlPlaneSecurityGroupID, ClientConfiguration: tal.ClientConfiguration, Artifact: artifact,
+		ControlPlaneSecurityGroupID: comp.ControlPlaneSecurityGroupID, ClientConfiguration: tal.ClientConfiguration, Code: code,
 		Paused: cfg.EtcdGuardPaused,
 	}, withAWS)
 	if err != nil {
@@ -246,25 +246,18 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	return outputs, nil
 }
 
-// lambdaArtifact is the etcd guard's zip, built (or taken from the cache)
-// in `up` and in a preview alike. A preview needs the real file too: for an
-// existing stack the provider's Check reads the function's code archive
-// (the bridge translates it to a file), so a stand-in with ignoreChanges
-// would hand it the last `up`'s zip path, absent on any other runner.
-func lambdaArtifact(ctx *pulumi.Context) (etcdguard.Artifact, error) {
+// lambdaCode is the etcd guard's code from this module's source: the
+// source hash now, the build and upload when `up` needs them.
+func lambdaCode(ctx *pulumi.Context, cfg *config.Config) (etcdguard.Code, error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return etcdguard.Artifact{}, err
+		return etcdguard.Code{}, err
 	}
 	root, err := etcdguard.ModuleRoot(wd)
 	if err != nil {
-		return etcdguard.Artifact{}, err
+		return etcdguard.Code{}, err
 	}
-	a, err := etcdguard.Build(root, etcdguard.CacheDir())
-	if err == nil && a.Built {
-		_ = ctx.Log.Info(fmt.Sprintf("built the etcd guard Lambda in %s", a.Elapsed.Round(time.Millisecond)), nil)
-	}
-	return a, err
+	return etcdguard.SourceCode(root, etcdguard.CacheDir(), cfg.Region, cfg.AWS, func(f string, a ...any) { _ = ctx.Log.Info(fmt.Sprintf(f, a...), nil) })
 }
 
 // unreachableHint is appended to a timed-out wait: the usual cause is a
