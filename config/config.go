@@ -155,6 +155,11 @@ type Config struct {
 	EtcdGuardPaused bool
 	// Backups are the scheduled etcd snapshots (backups.go).
 	Backups Backups
+	// WorkloadIdentity gives the cluster an OIDC issuer and IAM OIDC
+	// provider, and each AWS add-on a role of its own (identity.go).
+	WorkloadIdentity bool `json:"workloadIdentity"`
+	// ServiceAccountRoles are the user's own workloads' IAM roles.
+	ServiceAccountRoles []ServiceAccountRole `json:"serviceAccountRoles"`
 
 	// unreadable holds the keys Parse could not read (type errors).
 	unreadable map[string]bool

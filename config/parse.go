@@ -34,6 +34,7 @@ func Parse(src Source) (*Config, Warnings, error) {
 		AZCount:                 p.integer("azCount"),
 		ReadinessTimeoutMinutes: p.integer("readinessTimeoutMinutes"),
 		EtcdGuardPaused:         p.boolean("etcdGuardPaused"),
+		WorkloadIdentity:        p.boolean("workloadIdentity"),
 		VPCCIDR:                 p.str("vpcCidr"),
 		PodCIDR:                 p.str("podCidr"),
 		ServiceCIDR:             p.str("serviceCidr"),
@@ -55,6 +56,7 @@ func Parse(src Source) (*Config, Warnings, error) {
 	p.object("tags", &cfg.Tags)
 	p.object("backups", &cfg.Backups)
 	cfg.WorkerPools = p.pools("workerPools")
+	cfg.ServiceAccountRoles = p.serviceAccountRoles("serviceAccountRoles")
 
 	cfg.unreadable = p.failed
 	warnings := validate(cfg, &errs, p.failed)
@@ -175,4 +177,27 @@ func (p parser) pools(key string) []WorkerPool {
 		}
 	}
 	return pools
+}
+
+func (p parser) serviceAccountRoles(key string) []ServiceAccountRole {
+	v, ok := p.src(key)
+	if !ok {
+		return []ServiceAccountRole{}
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal([]byte(v), &raws); err != nil {
+		p.errs.Invalid(key, nil, "expected a list of {namespace, serviceAccount, policyArns, policy} objects")
+		p.failed[key] = true
+		return []ServiceAccountRole{}
+	}
+	roles := make([]ServiceAccountRole, len(raws))
+	for i, raw := range raws {
+		// Each element at its own path: one unreadable role must not hide
+		// the problems of the next.
+		path := fmt.Sprintf("%s[%d]", key, i)
+		if !decodeChecked(path, raw, &roles[i], p.errs) {
+			p.failed[path] = true
+		}
+	}
+	return roles
 }

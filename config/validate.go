@@ -91,6 +91,7 @@ func validate(c *Config, errs *ErrorList, skip map[string]bool) Warnings {
 	validateSecurityGroupQuota(c, errs, skip)
 	validateConvergence(c, errs, &w)
 	validateBackups(c, errs, &w)
+	validateIdentity(c, errs, &w, skip)
 	return w
 }
 
