@@ -36,6 +36,17 @@ type Args struct {
 	ClusterID pulumi.StringOutput
 	// Wait runs the readiness waits, in `up` only.
 	Wait Waiter
+	// Identity is set with workload identity.
+	Identity *Identity
+}
+
+// Identity is what the add-ons need from workload identity: the webhook's
+// serving certificate and key (secret), and the add-ons' roles.
+type Identity struct {
+	WebhookCert, WebhookKey pulumi.StringInput
+	EBSCSIRoleARN           pulumi.StringInput
+	// AutoscalerRoleARN is set when a pool is autoscaled.
+	AutoscalerRoleARN pulumi.StringInput
 }
 
 // Addons is the add-ons stage's component resource.
@@ -49,6 +60,10 @@ type Addons struct {
 	// AfterNodesReady orders a resource after the node gate (every expected
 	// node Ready), without adding anything to its inputs.
 	AfterNodesReady pulumi.ResourceOption
+	// BeforeCredentials orders a release that takes an IAM role through
+	// its service account: after the pod identity webhook (with workload
+	// identity), else AfterNodesReady.
+	BeforeCredentials pulumi.ResourceOption
 }
 
 // New installs the add-ons: Cilium first (Talos reboots a node that has no
@@ -155,7 +170,26 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return early, nil
 	}).(pulumi.ResourceArrayOutput)
 	gate := pulumi.DependsOnInputs(nodes)
-	a.Provider, a.AfterNodesReady = k8s, gate
+	a.Provider, a.AfterNodesReady, a.BeforeCredentials = k8s, gate, gate
+
+	// The webhook first: a pod created before it answers gets no
+	// credentials (failurePolicy Ignore), and keeps none until it restarts.
+	var ebsRole any
+	if id := args.Identity; id != nil {
+		wh, err := release("pod-identity-webhook", PodIdentityWebhookValues(cfg, id.WebhookCert, id.WebhookKey), gate)
+		if err != nil {
+			return nil, err
+		}
+		a.BeforeCredentials = pulumi.DependsOn([]pulumi.Resource{wh})
+		if cfg.Addons.EBSCSI.Enabled {
+			ebsRole = id.EBSCSIRoleARN
+		}
+		if id.AutoscalerRoleARN != nil {
+			if _, err := release("cluster-autoscaler", ClusterAutoscalerValues(cfg, id.AutoscalerRoleARN), a.BeforeCredentials); err != nil {
+				return nil, err
+			}
+		}
+	}
 
 	if cfg.Addons.MetricsServer.Enabled {
 		if _, err := release("metrics", MetricsServerValues(cfg), gate); err != nil {
@@ -163,7 +197,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 	if cfg.Addons.EBSCSI.Enabled {
-		if _, err := release("ebs-csi", EBSCSIValues(cfg), gate); err != nil {
+		if _, err := release("ebs-csi", EBSCSIValues(cfg, ebsRole), a.BeforeCredentials); err != nil {
 			return nil, err
 		}
 	}

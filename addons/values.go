@@ -27,10 +27,37 @@ func Charts(a config.Addons) map[string]Chart {
 		"argocd":       {"argocd", "https://argoproj.github.io/argo-helm", "argo-cd", a.ArgoCD.Version, "argocd"},
 		"argocd-apps":  {"argocd-apps", "https://argoproj.github.io/argo-helm", "argocd-apps", a.ArgoCD.AppsVersion, "argocd"},
 		"ebs-csi":      {"aws-ebs-csi-driver", "https://kubernetes-sigs.github.io/aws-ebs-csi-driver", "aws-ebs-csi-driver", a.EBSCSI.Version, "kube-system"},
+		// Workload identity: pinned here, not in config (they follow the
+		// Kubernetes version this stack pins).
+		"pod-identity-webhook": {"pod-identity-webhook", "https://jkroepke.github.io/helm-charts", "amazon-eks-pod-identity-webhook", PodIdentityWebhookVersion, "kube-system"},
+		"cluster-autoscaler":   {"cluster-autoscaler", "https://kubernetes.github.io/autoscaler", "cluster-autoscaler", ClusterAutoscalerVersion, "kube-system"},
 		// Installed by the drain stage, which owns its queue and rules.
 		"nth": {"aws-node-termination-handler", "", "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler", a.NodeTerminationHandler.Version, "kube-system"},
 	}
 }
+
+// PodIdentityWebhookVersion is jkroepke/helm-charts'
+// amazon-eks-pod-identity-webhook chart, which deploys the webhook
+// v0.6.17 (its appVersion). ClusterAutoscalerVersion is the chart that
+// deploys cluster-autoscaler v1.35.0, the Kubernetes minor this stack pins.
+const (
+	PodIdentityWebhookVersion = "2.6.5"
+	ClusterAutoscalerVersion  = "9.59.0"
+)
+
+// IRSAAnnotation names a service account's IAM role for the webhook.
+const IRSAAnnotation = "eks.amazonaws.com/role-arn"
+
+// Service accounts of the add-ons that hold AWS credentials (the keys of
+// config.AddonServiceAccounts).
+const (
+	EBSCSIServiceAccount     = "ebs-csi-controller-sa"
+	NTHServiceAccount        = "aws-node-termination-handler"
+	AutoscalerServiceAccount = "cluster-autoscaler"
+	// WebhookService is the webhook's Service (fullnameOverride) in
+	// kube-system: its certificate's name.
+	WebhookService = "pod-identity-webhook"
+)
 
 // Values is a Helm values tree.
 type Values = map[string]any
@@ -198,14 +225,17 @@ func ArgoCDAppsValues(c *config.Config) (Values, bool) {
 // DefaultStorageClass is the cluster's default StorageClass.
 const DefaultStorageClass = "gp3"
 
-// EBSCSIValues runs the controller on control-plane nodes (their role holds
-// the EBS permissions) and makes an encrypted gp3 StorageClass the default.
+// EBSCSIValues runs the controller on control-plane nodes and makes an encrypted gp3 StorageClass the default.
 // Volumes are tagged kubernetes.io/cluster/<name>=owned (k8sTagClusterId;
 // pkg/driver/controller.go at 2.53.0), so scripts/pre-destroy.sh can find
 // any the cluster leaves behind. The chart's default affinity already
 // spreads the controller's replicas by node (values.yaml:208-230).
-func EBSCSIValues(c *config.Config) Values {
-	return Values{
+//
+// With workload identity (roleARN non-nil) the controller takes its own
+// role through its service account; controller.region keeps it off IMDS
+// (aws-ebs-csi-driver 1.53.0 cmd/main.go), whose hop limit is then 1.
+func EBSCSIValues(c *config.Config, roleARN any) Values {
+	v := Values{
 		"controller": Values{
 			"region":          c.Region,
 			"k8sTagClusterId": c.ClusterName,
@@ -225,6 +255,61 @@ func EBSCSIValues(c *config.Config) Values {
 			"parameters":           Values{"type": "gp3", "encrypted": "true"},
 		}},
 	}
+	if roleARN != nil {
+		v["controller"].(Values)["serviceAccount"] = Values{"name": EBSCSIServiceAccount, "annotations": Values{IRSAAnnotation: roleARN}}
+	}
+	return v
+}
+
+// PodIdentityWebhookValues run the webhook on the control-plane nodes, in
+// front of every pod that names a role (eks.amazonaws.com/role-arn on its
+// service account): it injects a projected token for sts.amazonaws.com and
+// the region, so the AWS SDKs assume that role. Its serving certificate
+// comes from the stack (cert, key: servingcert, its own CA), not from
+// cert-manager, which the cluster does not run. failurePolicy stays the
+// chart's Ignore: a webhook that is down never blocks a pod, it only leaves
+// it without credentials (the add-ons that need them install after it).
+func PodIdentityWebhookValues(c *config.Config, cert, key any) Values {
+	replicas := replicasFor(c.ControlPlane.Count)
+	return Values{
+		"fullnameOverride":    WebhookService,
+		"replicaCount":        replicas,
+		"priorityClassName":   "system-cluster-critical",
+		"podDisruptionBudget": Values{"enabled": replicas > 1, "maxUnavailable": 1},
+		"config": Values{
+			"defaultAwsRegion":    c.Region,
+			"tokenAudience":       "sts.amazonaws.com",
+			"stsRegionalEndpoint": true,
+		},
+		"mutatingWebhook": Values{"failurePolicy": "Ignore"},
+		"pki": Values{
+			"certManager": Values{"enabled": false},
+			"cert":        cert, "key": key, "caBundle": cert,
+		},
+		"nodeSelector": Values{controlPlaneLabel: ""},
+		"tolerations":  controlPlaneTolerations(),
+	}
+}
+
+// ClusterAutoscalerValues: AWS auto-discovery of this cluster's autoscaled
+// pools by the tags compute sets on exactly those groups
+// (k8s.io/cluster-autoscaler/enabled and .../<cluster>, the chart's
+// default autoDiscovery.tags), the region from awsRegion (no IMDS), and its
+// own role on its service account. It runs on the control plane, so it
+// never scales away the node it runs on.
+func ClusterAutoscalerValues(c *config.Config, roleARN any) Values {
+	return Values{
+		"cloudProvider":    "aws",
+		"awsRegion":        c.Region,
+		"fullnameOverride": AutoscalerServiceAccount,
+		"autoDiscovery":    Values{"clusterName": c.ClusterName},
+		"rbac": Values{"serviceAccount": Values{
+			"name": AutoscalerServiceAccount, "annotations": Values{IRSAAnnotation: roleARN},
+		}},
+		"extraArgs":    Values{"balance-similar-node-groups": true},
+		"nodeSelector": Values{controlPlaneLabel: ""},
+		"tolerations":  controlPlaneTolerations(),
+	}
 }
 
 // order is the install order the README documents.
@@ -234,9 +319,11 @@ var order = []struct{ key, stage string }{
 	{"csr-approver", "2: after Cilium"},
 	{"metrics", "3: after every expected node is Ready"},
 	{"argocd", "3: after every expected node is Ready"},
-	{"ebs-csi", "3: after every expected node is Ready"},
+	{"pod-identity-webhook", "3: after every expected node is Ready, with workloadIdentity"},
+	{"ebs-csi", "3: after every expected node is Ready (and the webhook)"},
+	{"cluster-autoscaler", "3: after the webhook, when a pool is autoscaled"},
 	{"argocd-apps", "4: after Argo CD, only with addons.argocd.rootApp.repoURL"},
-	{"nth", "3: after every expected node is Ready, with worker pools (drain stage)"},
+	{"nth", "3: after every expected node is Ready (and the webhook), with worker pools (drain stage)"},
 }
 
 // ChartsMarkdown renders the add-on table of the README.

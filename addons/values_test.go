@@ -121,7 +121,7 @@ func TestNoInsecureKubeletTLSAnywhere(t *testing.T) {
 	c := configtest.Parse(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`})
 	apps, _ := ArgoCDAppsValues(c)
 	for name, v := range map[string]Values{"cilium": CiliumValues(c), "ccm": CCMValues(c), "csr": CSRApproverValues(c),
-		"metrics": MetricsServerValues(c), "argocd": ArgoCDValues(), "apps": apps, "ebs": EBSCSIValues(c)} {
+		"metrics": MetricsServerValues(c), "argocd": ArgoCDValues(), "apps": apps, "ebs": EBSCSIValues(c, nil)} {
 		b, err := json.Marshal(v)
 		if err != nil {
 			t.Fatalf("%s values do not serialise: %v", name, err)
@@ -133,7 +133,7 @@ func TestNoInsecureKubeletTLSAnywhere(t *testing.T) {
 }
 
 func TestEBSCSIValues(t *testing.T) {
-	v := EBSCSIValues(configtest.Parse(t, nil))
+	v := EBSCSIValues(configtest.Parse(t, nil), nil)
 	sc := v["storageClasses"].([]any)[0].(Values)
 	if sc["name"] != DefaultStorageClass || sc["annotations"].(Values)["storageclass.kubernetes.io/is-default-class"] != "true" {
 		t.Errorf("default class %v", sc)
@@ -203,7 +203,17 @@ var chartKeys = map[string][]string{
 	"argocd":       {"dex.enabled", "server.service.type"},
 	"argocd-apps": {"applications.root.namespace", "applications.root.project", "applications.root.source", "applications.root.destination",
 		"applications.root.syncPolicy", "applications.root.finalizers"},
-	"ebs-csi": {"controller.region", "controller.k8sTagClusterId", "controller.replicaCount", "controller.nodeSelector", "controller.tolerations", "storageClasses"},
+	"ebs-csi": {"controller.region", "controller.k8sTagClusterId", "controller.replicaCount", "controller.nodeSelector", "controller.tolerations", "storageClasses",
+		"controller.serviceAccount.name", "controller.serviceAccount.annotations"},
+	// jkroepke/helm-charts amazon-eks-pod-identity-webhook-2.6.5 values.yaml
+	// (its values.schema.json refuses any other key).
+	"pod-identity-webhook": {"fullnameOverride", "replicaCount", "priorityClassName", "podDisruptionBudget.enabled", "podDisruptionBudget.maxUnavailable",
+		"config.defaultAwsRegion", "config.tokenAudience", "config.stsRegionalEndpoint", "mutatingWebhook.failurePolicy",
+		"pki.certManager.enabled", "pki.cert", "pki.key", "pki.caBundle", "nodeSelector", "tolerations"},
+	// kubernetes/autoscaler cluster-autoscaler-chart-9.59.0
+	// cluster-autoscaler/charts/cluster-autoscaler/values.yaml.
+	"cluster-autoscaler": {"cloudProvider", "awsRegion", "fullnameOverride", "autoDiscovery.clusterName", "rbac.serviceAccount.name",
+		"rbac.serviceAccount.annotations", "extraArgs", "nodeSelector", "tolerations"},
 }
 
 // leafPaths lists the dotted paths of every non-map value in v.
@@ -227,7 +237,8 @@ func TestEveryValueKeyIsOneTheChartReads(t *testing.T) {
 	c := configtest.Parse(t, map[string]string{"addons": `{"cilium":{"hubble":true},"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`})
 	apps, _ := ArgoCDAppsValues(c)
 	for key, v := range map[string]Values{"cilium": CiliumValues(c), "ccm": CCMValues(c), "csr-approver": CSRApproverValues(c),
-		"metrics": MetricsServerValues(c), "argocd": ArgoCDValues(), "argocd-apps": apps, "ebs-csi": EBSCSIValues(c)} {
+		"metrics": MetricsServerValues(c), "argocd": ArgoCDValues(), "argocd-apps": apps, "ebs-csi": EBSCSIValues(c, "arn:aws:iam::123456789012:role/ebs"),
+		"pod-identity-webhook": PodIdentityWebhookValues(c, "cert", "key"), "cluster-autoscaler": ClusterAutoscalerValues(c, "arn:aws:iam::123456789012:role/ca")} {
 		for _, p := range leafPaths("", v) {
 			if !slices.ContainsFunc(chartKeys[key], func(k string) bool { return p == k || strings.HasPrefix(p, k+".") }) {
 				t.Errorf("%s: %q is not a key chart %s@%s reads (Helm would drop it silently)", key, p, Charts(c.Addons)[key].Chart, Charts(c.Addons)[key].Version)

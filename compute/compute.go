@@ -23,14 +23,23 @@ import (
 // TalosAMIOwner is Sidero Labs' AWS account, which publishes the official Talos AMIs.
 const TalosAMIOwner = "540036508848"
 
-// IMDS hop limits. Control-plane nodes run the EBS CSI controller, a pod
-// (one hop behind the node) that reads its credentials from IMDS: 2. Worker
-// pods must not read the node's credentials: 1. Talos itself and the
-// host-network cloud controller manager need only 1.
+// IMDS hop limits. No pod may read a node's credentials: 1, which Talos
+// itself and the host-network cloud controller manager need and no pod
+// (one hop behind the node) gets past. Without workload identity the EBS
+// CSI controller and the termination handler, pods on control-plane nodes,
+// take the control-plane role from IMDS: 2 there (ControlPlaneHopLimit).
 const (
 	ControlPlaneIMDSHopLimit = 2
 	WorkerIMDSHopLimit       = 1
 )
+
+// ControlPlaneHopLimit is the control-plane nodes' hop limit.
+func ControlPlaneHopLimit(c *config.Config) int {
+	if c.WorkloadIdentity {
+		return WorkerIMDSHopLimit
+	}
+	return ControlPlaneIMDSHopLimit
+}
 
 // rootDevice is the Talos AMI's root device name.
 const rootDevice = "/dev/xvda"
@@ -144,7 +153,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		c.AMIs = amis
 	}
 
-	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.Addons.EBSCSI.Enabled), tagged("control-plane", nil), parent)
+	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.Addons.EBSCSI.Enabled && !cfg.WorkloadIdentity), tagged("control-plane", nil), parent)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +177,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	cp := cfg.ControlPlane
 	c.ControlPlaneLaunchTemplate, err = launchTemplate(ctx, name+"-cp", ltSpec{
 		ami: c.AMIs[cp.Arch], instanceType: cp.InstanceType, profileARN: cpProfile.Arn, sgID: c.ControlPlaneSecurityGroupID,
-		hopLimit: ControlPlaneIMDSHopLimit, volume: cp.RootVolume, userData: cpUserData,
+		hopLimit: ControlPlaneHopLimit(cfg), volume: cp.RootVolume, userData: cpUserData,
 		tags: tagged("control-plane", map[string]string{tagkeys.Role: "control-plane"}),
 	}, parent)
 	if err != nil {

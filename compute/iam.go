@@ -99,25 +99,58 @@ var (
 	}
 )
 
+// ebsCSIStatements are the EBS CSI controller's permissions.
+func ebsCSIStatements() []iampolicy.Statement {
+	return []iampolicy.Statement{
+		{Sid: "EBSCSIRead", Effect: "Allow", Action: ebsReadActions, Resource: "*"},
+		{Sid: "EBSCSIWrite", Effect: "Allow", Action: ebsWriteActions, Resource: "*"},
+		{Sid: "EBSCSIDeleteOwnVolumes", Effect: "Allow", Action: []string{"ec2:DeleteVolume"}, Resource: "*",
+			Condition: map[string]map[string]any{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
+		{Sid: "EBSCSIDeleteOwnSnapshots", Effect: "Allow", Action: []string{"ec2:DeleteSnapshot", "ec2:DeleteTags"}, Resource: "*",
+			Condition: map[string]map[string]any{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
+	}
+}
+
 // ControlPlanePolicy is the inline policy of control-plane nodes: the cloud
-// controller manager's prerequisites, plus the EBS CSI controller's when that
-// add-on is on (its controller runs on control-plane nodes).
+// controller manager's prerequisites (it runs before any pod can, so it
+// keeps the node role even with workload identity), plus the EBS CSI
+// controller's when that controller takes the node role (ebsCSI: the
+// add-on on and workload identity off).
 func ControlPlanePolicy(ebsCSI bool) iampolicy.Document {
 	d := iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "CloudControllerManager", Effect: "Allow", Action: ccmControlPlaneActions, Resource: "*"},
 		{Sid: "Node", Effect: "Allow", Action: nodeActions, Resource: "*"},
 	}}
 	if ebsCSI {
-		d.Statement = append(d.Statement,
-			iampolicy.Statement{Sid: "EBSCSIRead", Effect: "Allow", Action: ebsReadActions, Resource: "*"},
-			iampolicy.Statement{Sid: "EBSCSIWrite", Effect: "Allow", Action: ebsWriteActions, Resource: "*"},
-			iampolicy.Statement{Sid: "EBSCSIDeleteOwnVolumes", Effect: "Allow", Action: []string{"ec2:DeleteVolume"}, Resource: "*",
-				Condition: map[string]map[string]any{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
-			iampolicy.Statement{Sid: "EBSCSIDeleteOwnSnapshots", Effect: "Allow", Action: []string{"ec2:DeleteSnapshot", "ec2:DeleteTags"}, Resource: "*",
-				Condition: map[string]map[string]any{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
-		)
+		d.Statement = append(d.Statement, ebsCSIStatements()...)
 	}
 	return d
+}
+
+// EBSCSIPolicy is the EBS CSI controller's own role's policy (workload
+// identity): the same statements, on its service account only.
+func EBSCSIPolicy() iampolicy.Document { return iampolicy.New(ebsCSIStatements()...) }
+
+// AutoscalerPolicy is the cluster autoscaler's role's policy: the reads its
+// auto-discovery needs (cluster-autoscaler 1.35 cloudprovider/aws README,
+// "full features" policy, less eks:DescribeNodegroup: there is no EKS), and
+// the two writes only on groups tagged as this cluster's autoscaled pools
+// (AutoscalerTags; Auto Scaling evaluates aws:ResourceTag on the group).
+func AutoscalerPolicy(cluster string) iampolicy.Document {
+	return iampolicy.New(
+		iampolicy.Statement{Sid: "Discover", Effect: "Allow", Resource: "*", Action: []string{
+			"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+			"autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags",
+			"ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions",
+			"ec2:GetInstanceTypesFromInstanceRequirements",
+		}},
+		iampolicy.Statement{Sid: "ScaleOnlyThisClustersPools", Effect: "Allow", Resource: "*",
+			Action: []string{"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"},
+			Condition: map[string]map[string]any{"StringEquals": {
+				"aws:ResourceTag/k8s.io/cluster-autoscaler/" + cluster: "owned",
+				"aws:ResourceTag/k8s.io/cluster-autoscaler/enabled":    "true",
+			}}},
+	)
 }
 
 // WorkerPolicy is the inline policy of worker nodes: the minimum.

@@ -37,8 +37,11 @@ import (
 type Args struct {
 	Config *config.Config
 	Tags   map[string]string
-	// ControlPlaneRoleName is the role NTH's pods run under (see NTHValues).
-	ControlPlaneRoleName pulumi.StringInput
+	// RoleName is the role NTH's pods run under: with workload identity its
+	// own (RoleARN, on its service account), else the control-plane
+	// role, from IMDS (see NTHValues).
+	RoleName pulumi.StringInput
+	RoleARN  pulumi.StringInput
 	// WorkerASGs are the worker pools' groups by pool name.
 	WorkerASGs map[string]*autoscaling.Group
 	// Provider and AfterNodesReady come from the add-ons stage: the
@@ -147,7 +150,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return HandlerPolicy(v[0].(string), v[1].([]string)).JSON()
 	}).(pulumi.StringOutput)
 	perm, err := iam.NewRolePolicy(ctx, name+"-nth", &iam.RolePolicyArgs{
-		Role:   args.ControlPlaneRoleName,
+		Role:   args.RoleName,
 		Policy: handlerPolicy,
 	}, parent)
 	if err != nil {
@@ -157,6 +160,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	ch := addons.Charts(cfg.Addons)["nth"]
 	values := pulumi.ToMap(NTHValues(cfg))
 	values["queueURL"] = queue.Url
+	if args.RoleARN != nil {
+		values["serviceAccount"] = pulumi.Map{"annotations": pulumi.Map{IRSAAnnotation: args.RoleARN}}
+	}
 	d.Release, err = helmrelease.New(ctx, name+"-nth", helmrelease.Args{
 		Name:      pulumi.String(ch.Release),
 		Chart:     pulumi.String(ch.Chart),

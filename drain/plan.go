@@ -117,11 +117,16 @@ type Values = map[string]any
 
 const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
 
-// NTHValues configures the handler in queue mode. It runs on control-plane
-// nodes: no IRSA here, so it takes the control-plane role's credentials
-// from IMDS, which its pod (one hop behind the node, never host network in
-// queue mode) reaches through the control-plane hop limit of 2; worker
-// pods cannot (hop limit 1). The queue URL is added by the component.
+// IRSAAnnotation names a service account's IAM role for the pod identity
+// webhook.
+const IRSAAnnotation = "eks.amazonaws.com/role-arn"
+
+// NTHValues configures the handler in queue mode, on control-plane nodes.
+// With workload identity it takes its own role through its service account
+// (the component adds the annotation); queue mode never reads IMDS: the
+// region is awsRegion (aws-node-termination-handler v1.25.6). Without, it
+// takes the control-plane role's credentials from IMDS, through the
+// control-plane hop limit of 2. The queue URL is added by the component.
 func NTHValues(c *config.Config) Values {
 	replicas := 1
 	if c.ControlPlane.Count > 1 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/talos-aws/talos-aws/addons"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/testkit"
 )
@@ -31,6 +32,9 @@ func TestAddonReleasesPinnedAndOrdered(t *testing.T) {
 		"addons-argocd":       {"argo-cd", config.ArgoCDChartVersion},
 		"addons-ebs-csi":      {"aws-ebs-csi-driver", config.EBSCSIChartVersion},
 		"drain-nth":           {"oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler", config.NTHChartVersion},
+		// Workload identity (on by default), and the HA stack's pool is autoscaled.
+		"addons-pod-identity-webhook": {"amazon-eks-pod-identity-webhook", addons.PodIdentityWebhookVersion},
+		"addons-cluster-autoscaler":   {"cluster-autoscaler", addons.ClusterAutoscalerVersion},
 	}
 	if len(rs) != len(want) {
 		t.Fatalf("releases %v", keys(rs))
@@ -56,9 +60,9 @@ func TestAddonReleasesPinnedAndOrdered(t *testing.T) {
 			t.Errorf("%s must wait for Cilium", r)
 		}
 	}
-	for _, r := range []string{"addons-metrics", "addons-argocd", "addons-ebs-csi"} {
+	for _, r := range []string{"addons-metrics", "addons-argocd", "addons-ebs-csi", "addons-pod-identity-webhook", "addons-cluster-autoscaler"} {
 		for _, on := range []string{"addons-cilium", "addons-ccm", "addons-csr-approver"} {
-			if !dep(r, on) {
+			if !after(m, rs[r], releaseType, on) {
 				t.Errorf("%s must wait (through the node gate) for %s: %v", r, on, rs[r].Dependencies)
 			}
 		}
@@ -80,10 +84,10 @@ func TestAddonsCanBeTurnedOff(t *testing.T) {
 	m := &testkit.Mocks{}
 	evaluate(t, m, cfg)
 	rs := releases(m)
-	if _, ok := rs["addons-argocd"]; ok || len(rs) != 3 {
+	if _, ok := rs["addons-argocd"]; ok || len(rs) != 5 { // cilium, csr-approver, ebs-csi, webhook, autoscaler
 		t.Fatalf("releases %v", keys(rs))
 	}
-	if !dependsOn(rs["addons-ebs-csi"], releaseType, "addons-csr-approver") || dependsOn(rs["addons-ebs-csi"], releaseType, "addons-ccm") {
+	if !after(m, rs["addons-ebs-csi"], releaseType, "addons-csr-approver") || after(m, rs["addons-ebs-csi"], releaseType, "addons-ccm") {
 		t.Errorf("ebs-csi deps %v", rs["addons-ebs-csi"].Dependencies)
 	}
 
@@ -99,8 +103,8 @@ func TestAddonsCanBeTurnedOff(t *testing.T) {
 func TestFirstPreviewShowsReleases(t *testing.T) {
 	m := &testkit.Mocks{Preview: true}
 	evaluate(t, m, haConfig(t))
-	if got := len(releases(m)); got != 7 {
-		t.Errorf("preview shows %d releases, want 7", got)
+	if got := len(releases(m)); got != 9 {
+		t.Errorf("preview shows %d releases, want 9", got)
 	}
 	if rec := lastRecorder.Load(); len(rec.calls) != 0 {
 		t.Errorf("a preview waited on the cluster: %+v", rec.calls)

@@ -99,8 +99,15 @@ func TestHandlerPermissionsOnlyOnControlPlaneRole(t *testing.T) {
 	m := &testkit.Mocks{}
 	evaluate(t, m, haConfig(t))
 	p := one(t, m, "aws:iam/rolePolicy:RolePolicy", "drain-nth")
-	if str(p, "role") != "compute-cp" {
-		t.Errorf("NTH permission on role %q, want the control-plane role (NTH runs there)", str(p, "role"))
+	if str(p, "role") != "identity-kube-system-aws-node-termination-handler" {
+		t.Errorf("NTH permission on role %q, want its own (workload identity)", str(p, "role"))
+	}
+	cfg := haConfig(t)
+	cfg["workloadIdentity"] = "false"
+	off := &testkit.Mocks{}
+	evaluate(t, off, cfg)
+	if r := str(one(t, off, "aws:iam/rolePolicy:RolePolicy", "drain-nth"), "role"); r != "compute-cp" {
+		t.Errorf("workload identity off: NTH permission on role %q, want the control-plane role (NTH runs there)", r)
 	}
 	var doc iampolicy.Document
 	if err := json.Unmarshal([]byte(str(p, "policy")), &doc); err != nil {
@@ -157,7 +164,7 @@ func TestTerminationHandlerRelease(t *testing.T) {
 		t.Errorf("not on the cluster's provider: %s", r.Provider)
 	}
 	for _, on := range []string{"addons-cilium", "addons-ccm", "addons-csr-approver"} {
-		if !dependsOn(r, releaseType, on) {
+		if !after(m, r, releaseType, on) {
 			t.Errorf("NTH must wait for the node gate (after %s)", on)
 		}
 	}

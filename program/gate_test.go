@@ -166,8 +166,8 @@ func TestPreviewOfExistingStackNeverDials(t *testing.T) {
 	if kc, ok := k8s[0].Inputs["kubeconfig"]; ok && !kc.ContainsUnknowns() {
 		t.Fatal("the provider must see an unknown kubeconfig in a preview")
 	}
-	if len(releases(m)) != 7 { // six add-ons and the termination handler
-		t.Errorf("preview shows %d releases, want 7", len(releases(m)))
+	if len(releases(m)) != 9 { // six add-ons, the webhook, the autoscaler and the termination handler
+		t.Errorf("preview shows %d releases, want 9", len(releases(m)))
 	}
 }
 

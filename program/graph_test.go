@@ -30,6 +30,12 @@ func TestGraphUnchanged(t *testing.T) {
 		{"ha-up", func(t *testing.T) map[string]string { return haConfig(t) }, false},
 		{"dev-preview", devConfig, true},
 		{"ha-preview", func(t *testing.T) map[string]string { return haConfig(t) }, true},
+		// workloadIdentity false: an existing stack kept on today's model has
+		// the graph it had before workload identity existed.
+		{"dev-up-noidentity", func(t *testing.T) map[string]string { return noIdentity(devConfig(t)) }, false},
+		{"ha-up-noidentity", func(t *testing.T) map[string]string { return noIdentity(haConfig(t)) }, false},
+		{"dev-preview-noidentity", func(t *testing.T) map[string]string { return noIdentity(devConfig(t)) }, true},
+		{"ha-preview-noidentity", func(t *testing.T) map[string]string { return noIdentity(haConfig(t)) }, true},
 	} {
 		t.Run(s.name, func(t *testing.T) {
 			m := &testkit.Mocks{ControlPlaneInstances: cpInstances(), Preview: s.preview}
@@ -125,6 +131,11 @@ func TestGraphUnchanged(t *testing.T) {
 			t.Errorf("the %s graph differs from %s (go test -run TestGraphUnchanged -update-graph . rewrites it):\n%s", s.name, file, joinLines(diffs))
 		})
 	}
+}
+
+func noIdentity(cfg map[string]string) map[string]string {
+	cfg["workloadIdentity"] = "false"
+	return cfg
 }
 
 func jsonEqual(a, b json.RawMessage) bool { return bytes.Equal(compact(a), compact(b)) }

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
+	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
@@ -196,7 +197,7 @@ func invariants() []invariant {
 					t.Errorf("%s metadata options %v", lt.Name, md)
 				}
 				hop := md["httpPutResponseHopLimit"].NumberValue()
-				if (lt.Name == "compute-cp" && hop != 2) || (lt.Name != "compute-cp" && hop != 1) {
+				if (lt.Name == "compute-cp" && hop != float64(compute.ControlPlaneHopLimit(st.cfg))) || (lt.Name != "compute-cp" && hop != compute.WorkerIMDSHopLimit) {
 					t.Errorf("%s hop limit %v", lt.Name, hop)
 				}
 			}
@@ -308,7 +309,8 @@ func invariants() []invariant {
 				"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketVersioningV2:BucketVersioningV2",
 				"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
 				"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "aws:s3/bucketPolicy:BucketPolicy",
-				"aws:lambda/permission:Permission", "aws:secretsmanager/secretVersion:SecretVersion", "aws:lambda/invocation:Invocation"}
+				"aws:lambda/permission:Permission", "aws:secretsmanager/secretVersion:SecretVersion", "aws:lambda/invocation:Invocation",
+				"aws:cloudfront/originAccessControl:OriginAccessControl", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"}
 			for _, r := range st.m.Resources {
 				if !strings.HasPrefix(r.Type, "aws:") || slices.Contains(untaggable, r.Type) {
 					continue
@@ -418,4 +420,4 @@ func invariants() []invariant {
 }
 
 // stageComponent matches the URN of a resource inside a stage component.
-var stageComponent = regexp.MustCompile(`::talos-aws:(network:Network|compute:Compute|compute:EtcdGuard|talos:Talos|addons:Addons|drain:Drain|backups:Backups)[$:]`)
+var stageComponent = regexp.MustCompile(`::talos-aws:(network:Network|compute:Compute|compute:EtcdGuard|talos:Talos|addons:Addons|drain:Drain|backups:Backups|identity:Identity)[$:]`)

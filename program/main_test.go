@@ -77,6 +77,31 @@ func dependsOn(r testkit.Resource, typ, name string) bool {
 	return false
 }
 
+// after is dependsOn through any chain of dependencies: r is ordered after
+// the resource of typ and name.
+func after(m *testkit.Mocks, r testkit.Resource, typ, name string) bool {
+	seen := map[string]bool{}
+	var walk func(testkit.Resource) bool
+	walk = func(x testkit.Resource) bool {
+		if dependsOn(x, typ, name) {
+			return true
+		}
+		for _, d := range x.Dependencies {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			for _, y := range m.Resources {
+				if strings.HasSuffix(d, y.Type+"::"+y.Name) && walk(y) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(r)
+}
+
 func one(t *testing.T, m *testkit.Mocks, typ, name string) testkit.Resource {
 	t.Helper()
 	for _, r := range m.ByType(typ) {

@@ -21,6 +21,7 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/drain"
 	"github.com/talos-aws/talos-aws/etcdguard"
+	"github.com/talos-aws/talos-aws/identity"
 	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/preflight"
 	"github.com/talos-aws/talos-aws/readiness"
@@ -105,17 +106,32 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 
-	// 2. Talos: machine secrets and every role's machine configuration.
-	tal, err := talos.New(ctx, "talos", talos.Args{
-		Config:            cfg,
-		InternalLBDNSName: net.InternalLBDNSName,
-		PublicLBDNSName:   net.PublicLBDNSName,
-	}, withAWS)
+	// 2. Workload identity's issuer (workloadIdentity): its URL is in the
+	// API servers' configuration.
+	talArgs := talos.Args{Config: cfg, InternalLBDNSName: net.InternalLBDNSName, PublicLBDNSName: net.PublicLBDNSName}
+	var id *identity.Identity
+	if cfg.WorkloadIdentity {
+		if id, err = identity.New(ctx, "identity", identity.Args{Config: cfg, Tags: tags}, withAWS); err != nil {
+			return nil, err
+		}
+		talArgs.IssuerURL, talArgs.JWKSURI = id.IssuerURL, id.JWKSURI
+	}
+
+	// 3. Talos: machine secrets and every role's machine configuration;
+	// then the issuer's keys, its IAM provider and the service accounts'
+	// roles.
+	tal, err := talos.New(ctx, "talos", talArgs, withAWS)
 	if err != nil {
 		return nil, err
 	}
+	if id != nil {
+		if err := id.Publish(ctx, identity.PublishArgs{ServiceAccountKey: tal.ServiceAccountKey, Roles: serviceAccountRoles(cfg)}); err != nil {
+			return nil, err
+		}
+		warnIssuerMove(ctx, cfg, tal, id)
+	}
 
-	// 3. Compute nodes: roles, security groups, launch templates, the etcd
+	// 4. Compute nodes: roles, security groups, launch templates, the etcd
 	// degraded alarm.
 	comp, err := compute.New(ctx, "compute", compute.Args{
 		Config:                    cfg,
@@ -130,7 +146,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 
-	// 4. The etcd guard: its network, secret and role. Nothing the function
+	// 5. The etcd guard: its network, secret and role. Nothing the function
 	// needs may depend on the control-plane group, which waits for its
 	// pre-change snapshot (README "Backups and restore").
 	code, err := d.GuardCode(ctx, cfg)
@@ -146,7 +162,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 
-	// 5. Backups (when on): the bucket the guard writes to; then the guard's
+	// 6. Backups (when on): the bucket the guard writes to; then the guard's
 	// function and, with backups, the pre-change snapshot.
 	deploy := etcdguard.DeployArgs{ControlPlaneLaunchTemplate: comp.ControlPlaneLaunchTemplate, PrivateEgress: net.PrivateEgress}
 	var bk *backups.Backups
@@ -165,7 +181,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 
-	// 6. Groups: the control plane after the snapshot, the workers after
+	// 7. Groups: the control plane after the snapshot, the workers after
 	// the control plane has rolled.
 	var cpAfter []pulumi.Resource
 	if guard.PreChange != nil {
@@ -184,42 +200,59 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 
-	// 7. Bootstrap etcd, once per cluster, and the kubeconfig.
+	// 8. Bootstrap etcd, once per cluster, and the kubeconfig.
 	if err := tal.Bootstrap(ctx, "talos", talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}); err != nil {
 		return nil, err
 	}
 
-	// 8. Attach the guard: hooks and triggers on the group.
+	// 9. Attach the guard: hooks and triggers on the group.
 	if err := guard.Attach(ctx, etcdguard.AttachArgs{ControlPlaneASG: comp.ControlPlaneASG, Bootstrap: tal.BootstrapResource}); err != nil {
 		return nil, err
 	}
 
-	// 9. Add-ons, behind the readiness waits.
-	add, err := addons.New(ctx, "addons", addons.Args{
-		Config:     cfg,
-		Kubeconfig: tal.Kubeconfig,
-		ClusterID:  tal.ClusterID,
-		Wait:       d.Waiter(ctx, cfg),
-	}, withAWS)
+	// 10. Add-ons, behind the readiness waits; with workload identity the
+	// pod identity webhook before every add-on that takes a role.
+	addArgs := addons.Args{Config: cfg, Kubeconfig: tal.Kubeconfig, ClusterID: tal.ClusterID, Wait: d.Waiter(ctx, cfg)}
+	if id != nil {
+		cert, key := webhookCert(tal.ServiceAccountKey)
+		addArgs.Identity = &addons.Identity{WebhookCert: cert, WebhookKey: key}
+		if arn, ok := id.RoleARNs[ebsCSIAccount]; ok {
+			addArgs.Identity.EBSCSIRoleARN = arn
+		}
+		if arn, ok := id.RoleARNs[autoscalerAccount]; ok {
+			addArgs.Identity.AutoscalerRoleARN = arn
+		}
+	}
+	add, err := addons.New(ctx, "addons", addArgs, withAWS)
 	if err != nil {
 		return nil, err
 	}
 
-	// 10. Worker drains.
+	// 11. Worker drains.
 	if drain.Enabled(cfg) {
-		if _, err := drain.New(ctx, "drain", drain.Args{
-			Config:               cfg,
-			Tags:                 tags,
-			ControlPlaneRoleName: comp.ControlPlaneRoleName,
-			WorkerASGs:           comp.WorkerASGs,
-			Provider:             add.Provider,
-			AfterNodesReady:      add.AfterNodesReady,
-		}, withAWS); err != nil {
+		da := drain.Args{
+			Config: cfg, Tags: tags, RoleName: comp.ControlPlaneRoleName, WorkerASGs: comp.WorkerASGs,
+			Provider: add.Provider, AfterNodesReady: add.BeforeCredentials,
+		}
+		if id != nil {
+			da.RoleName, da.RoleARN = id.RoleNames[nthAccount], id.RoleARNs[nthAccount]
+		}
+		if _, err := drain.New(ctx, "drain", da, withAWS); err != nil {
 			return nil, err
 		}
 	}
 
 	outputs := map[string]pulumi.Output{}
+	if id != nil {
+		outputs["oidcIssuerUrl"] = id.IssuerURL
+		outputs["oidcProviderArn"] = id.ProviderARN
+		// Every service account's role, the add-ons' and serviceAccountRoles'.
+		arns := pulumi.StringMap{}
+		for k, v := range id.RoleARNs {
+			arns[k] = v
+		}
+		outputs["serviceAccountRoleArns"] = arns.ToStringMapOutput()
+	}
 	if bk != nil {
 		outputs["etcdBackupBucket"] = bk.BucketName
 		// The etcd guard's role: the only writer.

@@ -31,9 +31,33 @@ func PatchInputFor(cfg *config.Config, internalDNS, publicDNS string) PatchInput
 	}
 }
 
-// ControlPlanePatches is the full patch list of a control-plane node.
+// ControlPlanePatches is the full patch list of a control-plane node: the
+// cluster patches and, with workload identity, the API servers' issuer.
 func ControlPlanePatches(in PatchInput) ([]string, error) {
-	return ClusterPatches(in)
+	patches, err := ClusterPatches(in)
+	if err != nil || in.ServiceAccountIssuer == "" {
+		return patches, err
+	}
+	p, err := render(IssuerPatch(in.ServiceAccountIssuer, in.ServiceAccountJWKSURI))
+	if err != nil {
+		return nil, err
+	}
+	return append(patches, p), nil
+}
+
+// IssuerPatch makes the API servers sign service-account tokens as issuer
+// and advertise its keys at jwksURI, so STS verifies them without reaching
+// the cluster. Talos v1.12.0 defaults the issuer to the cluster endpoint
+// (the internal NLB) and lets extraArgs override both flags (the key files
+// stay in its MergeDenied list: control_plane_static_pod.go, argsbuilder);
+// the key, and so every token's signature, stays the machine secrets'.
+// extraArgs holds one value per flag in 1.12, so there is no second,
+// accepted issuer to migrate through (README "Workload identity").
+func IssuerPatch(issuer, jwksURI string) machinePatch {
+	return machinePatch{Cluster: &clusterSection{APIServer: &apiServer{ExtraArgs: map[string]string{
+		"service-account-issuer":   issuer,
+		"service-account-jwks-uri": jwksURI,
+	}}}}
 }
 
 // WorkerPatches is the full patch list of a pool's worker node: the cluster

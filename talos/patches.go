@@ -25,6 +25,10 @@ type PatchInput struct {
 	// TalosAPIAccess lets the CSR approver (kube-system) read node identities
 	// through the Talos API; control plane only.
 	TalosAPIAccess bool
+	// ServiceAccountIssuer, when set, is the API servers' service-account
+	// issuer (workload identity), its keys at ServiceAccountJWKSURI.
+	ServiceAccountIssuer  string
+	ServiceAccountJWKSURI string
 }
 
 // The structs below mirror the subset of Talos' v1alpha1 schema the patches
@@ -95,7 +99,8 @@ type clusterSection struct {
 }
 
 type apiServer struct {
-	CertSANs []string `json:"certSANs,omitempty"`
+	CertSANs  []string          `json:"certSANs,omitempty"`
+	ExtraArgs map[string]string `json:"extraArgs,omitempty"`
 }
 
 type clusterNetwork struct {

@@ -39,6 +39,11 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 	}
 	names := config.NamesFor(cfg.ClusterName)
 	in := PatchInputFor(cfg, placeholderDNS(cfg, names.InternalLB), placeholderDNS(cfg, names.PublicLB))
+	if cfg.WorkloadIdentity {
+		// CloudFront names are d + 13 or 14 characters: the longest.
+		in.ServiceAccountIssuer = "https://d00000000000000.cloudfront.net"
+		in.ServiceAccountJWKSURI = in.ServiceAccountIssuer + "/openid/v1/jwks"
+	}
 	endpoint := ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))
 	var sizes []RoleSize
 	var errs config.ErrorList

@@ -22,6 +22,10 @@ type Args struct {
 	Config            *config.Config
 	InternalLBDNSName pulumi.StringOutput
 	PublicLBDNSName   pulumi.StringOutput
+	// IssuerURL and JWKSURI (workload identity; nil without) configure the
+	// API servers' service-account issuer.
+	IssuerURL pulumi.StringInput
+	JWKSURI   pulumi.StringInput
 }
 
 // Talos is the Talos stage's component resource. New creates the secrets
@@ -43,7 +47,11 @@ type Talos struct {
 	ClientConfiguration machine.ClientConfigurationOutput
 	// ClusterID is the Talos cluster id from the machine secrets (secret):
 	// the same for the cluster's whole life, new only with new secrets.
-	ClusterID         pulumi.StringOutput
+	ClusterID pulumi.StringOutput
+	// ServiceAccountKey is the key the API servers sign service-account
+	// tokens with, base64 PEM (secret): workload identity publishes its
+	// public half.
+	ServiceAccountKey pulumi.StringOutput
 	BootstrapNode     pulumi.StringOutput
 	BootstrapResource *machine.Bootstrap
 	Kubeconfig        pulumi.StringOutput
@@ -70,15 +78,29 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	t.ClusterID = t.secrets.MachineSecrets.Cluster().Id()
+	t.ServiceAccountKey = t.secrets.MachineSecrets.Certs().K8sServiceaccount().Key()
 	// Known before the nodes: the etcd guard, deployed before the
 	// control-plane group, stores it.
 	t.ClientConfiguration = t.secrets.ClientConfiguration
 	t.ClusterEndpoint = args.InternalLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
 	t.PublicEndpoint = args.PublicLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
 	// patches renders a patch list once both load balancer names are known.
+	var issuer, jwks pulumi.StringInput = pulumi.String(""), pulumi.String("")
+	if args.IssuerURL != nil {
+		issuer, jwks = args.IssuerURL, args.JWKSURI
+	}
 	patches := func(build func(PatchInput) ([]string, error)) pulumi.StringArrayOutput {
-		return pulumi.All(args.InternalLBDNSName, args.PublicLBDNSName).ApplyT(func(v []any) ([]string, error) {
-			return build(PatchInputFor(cfg, v[0].(string), v[1].(string)))
+		return pulumi.All(args.InternalLBDNSName, args.PublicLBDNSName, issuer, jwks).ApplyT(func(v []any) ([]string, error) {
+			internal, ok1 := v[0].(string)
+			public, ok2 := v[1].(string)
+			iss, ok3 := v[2].(string)
+			jw, ok4 := v[3].(string)
+			if !ok1 || !ok2 || !ok3 || !ok4 {
+				return nil, fmt.Errorf("talos: patch inputs are %T, %T, %T, %T", v[0], v[1], v[2], v[3])
+			}
+			in := PatchInputFor(cfg, internal, public)
+			in.ServiceAccountIssuer, in.ServiceAccountJWKSURI = iss, jw
+			return build(in)
 		}).(pulumi.StringArrayOutput)
 	}
 	t.UserData[config.ControlPlaneKey] = t.machineConfig(ctx, controlPlaneKey, "controlplane", patches(ControlPlanePatches))

@@ -5,6 +5,7 @@ package testkit
 import (
 	"context"
 	stdx509 "crypto/x509"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -172,8 +173,9 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			outs[k] = resource.MakeComputed(resource.NewStringProperty(""))
 		}
 	}
+	unknown := m.Preview
 	computed := func(k string, v any) {
-		if m.Preview {
+		if unknown {
 			outs[resource.PropertyKey(k)] = resource.MakeComputed(resource.NewStringProperty(""))
 			return
 		}
@@ -205,6 +207,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:s3/bucketV2:BucketV2":
 		computed("arn", "arn:aws:s3:::"+name)
 		computed("bucket", name)
+		computed("bucketRegionalDomainName", name+".s3.ap-southeast-1.amazonaws.com")
+	case "aws:cloudfront/distribution:Distribution":
+		computed("domainName", IssuerHost)
+		computed("arn", "arn:aws:cloudfront::123456789012:distribution/EDFDVBD6EXAMPLE")
+	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+		computed("arn", "arn:aws:iam::123456789012:oidc-provider/"+IssuerHost)
 	case "aws:secretsmanager/secret:Secret":
 		computed("arn", "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:"+name)
 	case "aws:ssm/parameter:Parameter":
@@ -229,7 +237,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 	}
 	id := args.Name + "_id"
-	if m.Preview {
+	if unknown {
 		id = ""
 	}
 	return id, outs, nil
@@ -295,6 +303,16 @@ func ClusterCA() (*x509.CertificateAuthority, error) {
 	return fakePKI.ca, fakePKI.err
 }
 
+// IssuerHost is the mocked CloudFront distribution's domain name.
+const IssuerHost = "d111111abcdef8.cloudfront.net"
+
+// ServiceAccountKey is the mocked machine secrets' service-account key: a
+// real RSA key (PKCS#1 PEM, as Talos makes it), fixed so the issuer's
+// documents derived from it are the same on every run. Test-only.
+//
+//go:embed testdata/serviceaccount.key
+var ServiceAccountKey []byte
+
 //nolint:gosec // fake values shaped like the provider's output
 func fakeMachineSecrets() map[string]any {
 	pair := map[string]any{"cert": "Y2VydA==", "key": "a2V5"}
@@ -303,7 +321,7 @@ func fakeMachineSecrets() map[string]any {
 		"secrets":    map[string]any{"bootstrapToken": "abcdef.0123456789abcdef", "secretboxEncryptionSecret": "c2VjcmV0"},
 		"trustdinfo": map[string]any{"token": "abcdef.0123456789abcdef"},
 		"certs": map[string]any{"etcd": pair, "k8s": pair, "k8sAggregator": pair, "os": pair,
-			"k8sServiceaccount": map[string]any{"key": "a2V5"}},
+			"k8sServiceaccount": map[string]any{"key": base64.StdEncoding.EncodeToString(ServiceAccountKey)}},
 	}
 }
 
