@@ -276,7 +276,7 @@ func PodIdentityWebhookValues(c *config.Config, cert, key any) Values {
 		"replicaCount":        replicas,
 		"priorityClassName":   "system-cluster-critical",
 		"podDisruptionBudget": Values{"enabled": replicas > 1, "maxUnavailable": 1},
-		"config": Values{
+		"config": Values{ //nolint:gosec // an audience and a region, no credential
 			"defaultAwsRegion":    c.Region,
 			"tokenAudience":       "sts.amazonaws.com",
 			"stsRegionalEndpoint": true,

@@ -127,9 +127,14 @@ func KeySet(pemKey []byte) (JWKS, error) {
 	case *rsa.PublicKey:
 		j.Kty, j.N, j.E = "RSA", enc(p.N.Bytes()), enc(big.NewInt(int64(p.E)).Bytes())
 	case *ecdsa.PublicKey:
-		size := (p.Curve.Params().BitSize + 7) / 8
+		// Uncompressed point: 0x04, then X and Y at the curve's size.
+		b, err := p.Bytes()
+		if err != nil {
+			return JWKS{}, err
+		}
+		size := (len(b) - 1) / 2
 		j.Kty, j.Crv = "EC", p.Curve.Params().Name
-		j.X, j.Y = enc(p.X.FillBytes(make([]byte, size))), enc(p.Y.FillBytes(make([]byte, size)))
+		j.X, j.Y = enc(b[1:1+size]), enc(b[1+size:])
 	}
 	return JWKS{Keys: []JWK{j}}, nil
 }

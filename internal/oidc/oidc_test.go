@@ -69,7 +69,10 @@ func verify(t *testing.T, token string, ks JWKS) error {
 		case "EC":
 			x, _ := dec(k.X)
 			y, _ := dec(k.Y)
-			pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+			if err != nil {
+				return err
+			}
 			if !ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
 				return errBadSig
 			}
