@@ -38,6 +38,12 @@ type Args struct {
 	Wait Waiter
 	// Identity is set with workload identity.
 	Identity *Identity
+	// AfterControlPlaneRolled orders the pod identity webhook, and so
+	// every release that takes a role, after the control plane has rolled:
+	// when a live cluster moves to the issuer, old and new API servers sign
+	// tokens of two issuers until the roll ends, and a token of the old one
+	// is refused by STS.
+	AfterControlPlaneRolled pulumi.ResourceOption
 }
 
 // Identity is what the add-ons need from workload identity: the webhook's
@@ -176,7 +182,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// credentials (failurePolicy Ignore), and keeps none until it restarts.
 	var ebsRole any
 	if id := args.Identity; id != nil {
-		wh, err := release("pod-identity-webhook", PodIdentityWebhookValues(cfg, id.WebhookCert, id.WebhookKey), gate)
+		whOpts := []pulumi.ResourceOption{gate}
+		if args.AfterControlPlaneRolled != nil {
+			whOpts = append(whOpts, args.AfterControlPlaneRolled)
+		}
+		wh, err := release("pod-identity-webhook", PodIdentityWebhookValues(cfg, id.WebhookCert, id.WebhookKey), whOpts...)
 		if err != nil {
 			return nil, err
 		}

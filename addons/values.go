@@ -46,7 +46,15 @@ const (
 )
 
 // IRSAAnnotation names a service account's IAM role for the webhook.
-const IRSAAnnotation = "eks.amazonaws.com/role-arn"
+// RoleAnnotation carries the same ARN on the add-on's pods: the webhook
+// mutates a pod only when it is created, and the charts put
+// IRSAAnnotation on the service account only, so a changed role (or the
+// move to workload identity) must also change the pod template to roll
+// the pods onto it.
+const (
+	IRSAAnnotation = "eks.amazonaws.com/role-arn"
+	RoleAnnotation = "talos-aws.io/role-arn"
+)
 
 // Service accounts of the add-ons that hold AWS credentials (the keys of
 // config.AddonServiceAccounts).
@@ -257,6 +265,7 @@ func EBSCSIValues(c *config.Config, roleARN any) Values {
 	}
 	if roleARN != nil {
 		v["controller"].(Values)["serviceAccount"] = Values{"name": EBSCSIServiceAccount, "annotations": Values{IRSAAnnotation: roleARN}}
+		v["controller"].(Values)["podAnnotations"] = Values{RoleAnnotation: roleARN}
 	}
 	return v
 }
@@ -280,6 +289,12 @@ func PodIdentityWebhookValues(c *config.Config, cert, key any) Values {
 			"defaultAwsRegion":    c.Region,
 			"tokenAudience":       "sts.amazonaws.com",
 			"stsRegionalEndpoint": true,
+			// An hour, not the chart's day: the kubelet refreshes a projected
+			// token at 80 % of its life, so a bad one does not stick for 19 h.
+			"tokenExpiration": 3600,
+			// v0.6.17 defaults the grace to 0: a pod created with its service
+			// account in one release could miss its mutation (handler.go).
+			"extraArgs": []any{"--service-account-lookup-grace-period=1s"},
 		},
 		"mutatingWebhook": Values{"failurePolicy": "Ignore"},
 		"pki": Values{
@@ -306,9 +321,10 @@ func ClusterAutoscalerValues(c *config.Config, roleARN any) Values {
 		"rbac": Values{"serviceAccount": Values{
 			"name": AutoscalerServiceAccount, "annotations": Values{IRSAAnnotation: roleARN},
 		}},
-		"extraArgs":    Values{"balance-similar-node-groups": true},
-		"nodeSelector": Values{controlPlaneLabel: ""},
-		"tolerations":  controlPlaneTolerations(),
+		"podAnnotations": Values{RoleAnnotation: roleARN},
+		"extraArgs":      Values{"balance-similar-node-groups": true},
+		"nodeSelector":   Values{controlPlaneLabel: ""},
+		"tolerations":    controlPlaneTolerations(),
 	}
 }
 

@@ -204,16 +204,16 @@ var chartKeys = map[string][]string{
 	"argocd-apps": {"applications.root.namespace", "applications.root.project", "applications.root.source", "applications.root.destination",
 		"applications.root.syncPolicy", "applications.root.finalizers"},
 	"ebs-csi": {"controller.region", "controller.k8sTagClusterId", "controller.replicaCount", "controller.nodeSelector", "controller.tolerations", "storageClasses",
-		"controller.serviceAccount.name", "controller.serviceAccount.annotations"},
+		"controller.serviceAccount.name", "controller.serviceAccount.annotations", "controller.podAnnotations"},
 	// jkroepke/helm-charts amazon-eks-pod-identity-webhook-2.6.5 values.yaml
 	// (its values.schema.json refuses any other key).
 	"pod-identity-webhook": {"fullnameOverride", "replicaCount", "priorityClassName", "podDisruptionBudget.enabled", "podDisruptionBudget.maxUnavailable",
-		"config.defaultAwsRegion", "config.tokenAudience", "config.stsRegionalEndpoint", "mutatingWebhook.failurePolicy",
+		"config.defaultAwsRegion", "config.tokenAudience", "config.stsRegionalEndpoint", "config.tokenExpiration", "config.extraArgs", "mutatingWebhook.failurePolicy",
 		"pki.certManager.enabled", "pki.cert", "pki.key", "pki.caBundle", "nodeSelector", "tolerations"},
 	// kubernetes/autoscaler cluster-autoscaler-chart-9.59.0
 	// cluster-autoscaler/charts/cluster-autoscaler/values.yaml.
 	"cluster-autoscaler": {"cloudProvider", "awsRegion", "fullnameOverride", "autoDiscovery.clusterName", "rbac.serviceAccount.name",
-		"rbac.serviceAccount.annotations", "extraArgs", "nodeSelector", "tolerations"},
+		"rbac.serviceAccount.annotations", "podAnnotations", "extraArgs", "nodeSelector", "tolerations"},
 }
 
 // leafPaths lists the dotted paths of every non-map value in v.

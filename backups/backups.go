@@ -29,6 +29,8 @@ type Args struct {
 	// snapshots: the etcd guard's (README "Backups and restore").
 	WriterRoleARN  pulumi.StringInput
 	WriterRoleName pulumi.StringInput
+	// AlarmTopicARN is the SNS topic the freshness alarm notifies.
+	AlarmTopicARN pulumi.StringInput
 }
 
 // Backups is the backups stage's component resource.
@@ -196,6 +198,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Threshold:          pulumi.Float64(a.ThresholdSeconds),
 		ComparisonOperator: pulumi.String("GreaterThanThreshold"),
 		TreatMissingData:   pulumi.String(a.TreatMissingData),
+		AlarmActions:       alarmActions(args.AlarmTopicARN),
+		OkActions:          alarmActions(args.AlarmTopicARN),
 		Tags:               tagged,
 	}, parent); err != nil {
 		return nil, err
@@ -209,3 +213,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 // FreshnessAlarmName is the snapshot-age alarm's name in CloudWatch.
 func FreshnessAlarmName(cluster string) string { return cluster + "-etcd-backup-freshness" }
+
+// alarmActions notify the stack's alarm topic.
+func alarmActions(topic pulumi.StringInput) pulumi.ArrayInput {
+	if topic == nil {
+		return nil
+	}
+	return pulumi.Array{topic}
+}

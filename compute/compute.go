@@ -102,6 +102,12 @@ type GroupsArgs struct {
 type Compute struct {
 	pulumi.ResourceState
 
+	// AlarmTopicARN is the SNS topic the stack's alarms notify.
+	AlarmTopicARN pulumi.StringOutput
+	// ControlPlaneRolled resolves (to the control-plane group) once the
+	// control plane has rolled, in `up` (Groups; gateOnControlPlane).
+	ControlPlaneRolled pulumi.ResourceArrayOutput
+
 	AMIs                        map[config.Arch]string
 	ControlPlaneSecurityGroupID pulumi.StringOutput
 	WorkerSecurityGroupID       pulumi.StringOutput
@@ -183,7 +189,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	alarm, err := etcdAlarm(ctx, name, cfg, tagged("etcd-degraded", nil), parent)
+	topic, err := AlarmTopic(ctx, name, cfg, tagged("alarms", nil), parent)
+	if err != nil {
+		return nil, err
+	}
+	c.AlarmTopicARN = topic
+	alarm, err := etcdAlarm(ctx, name, cfg, topic, tagged("etcd-degraded", nil), parent)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +261,12 @@ func (c *Compute) Groups(ctx *pulumi.Context, args GroupsArgs) error {
 
 	workerArgs := args
 	workerArgs.PrivateSubnetIDs = gateOnControlPlane(ctx, c.ControlPlaneASG, args.PrivateSubnetIDs, args.WaitControlPlane)
+	// The same gate, for what else must wait for the roll (the pod identity
+	// webhook: its tokens must come from API servers of one issuer).
+	cpg := c.ControlPlaneASG
+	c.ControlPlaneRolled = workerArgs.PrivateSubnetIDs.ToStringArrayOutput().ApplyT(func([]string) []pulumi.Resource {
+		return []pulumi.Resource{cpg}
+	}).(pulumi.ResourceArrayOutput)
 	workerASGs := pulumi.StringMap{}
 	workerLTs := pulumi.StringMap{}
 	for _, pool := range cfg.WorkerPools {

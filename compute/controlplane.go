@@ -34,11 +34,11 @@ func RefreshMaxHealthyPercentage(count int) int {
 // etcdAlarm fires when a voting member is unhealthy or stale for two
 // audits in a row. It is created before the control-plane ASG, whose
 // instance refresh it stops (no rollback: see controlPlaneRefresh).
-func etcdAlarm(ctx *pulumi.Context, name string, cfg *config.Config, tagged pulumi.StringMap, parent pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
+func etcdAlarm(ctx *pulumi.Context, name string, cfg *config.Config, topic pulumi.StringInput, tagged pulumi.StringMap, parent pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
 	// "cp-" keeps the resource name out of reach of pool names (reserved).
 	return cloudwatch.NewMetricAlarm(ctx, name+"-cp-etcd-degraded", &cloudwatch.MetricAlarmArgs{
 		Name:               pulumi.String(EtcdAlarmName(cfg.ClusterName)),
-		AlarmDescription:   pulumi.String("etcd has an unhealthy or stale voting member (published by the etcd guard); stops a control-plane instance refresh"),
+		AlarmDescription:   pulumi.String("etcd has an unhealthy or stale voting member, or the etcd guard cannot see the members or publishes nothing; stops a control-plane instance refresh"),
 		Namespace:          pulumi.String(contract.Namespace),
 		MetricName:         pulumi.String(contract.MetricDegraded),
 		Dimensions:         pulumi.StringMap{contract.DimensionCluster: pulumi.String(cfg.ClusterName)},
@@ -47,10 +47,16 @@ func etcdAlarm(ctx *pulumi.Context, name string, cfg *config.Config, tagged pulu
 		EvaluationPeriods:  pulumi.Int(2),
 		Threshold:          pulumi.Float64(1),
 		ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
-		// No data (guard not deployed yet, or paused) neither fires nor
-		// clears the alarm.
-		TreatMissingData: pulumi.String("missing"),
-		Tags:             tagged,
+		// No data is degraded too: a guard that cannot run or reach
+		// CloudWatch (no NAT in its AZ, throttled, failing before it
+		// publishes) sees nothing, and a refresh must not go on blind. A
+		// paused guard still publishes. Before the guard's first audit the
+		// alarm is in ALARM: no refresh runs then (the group is new).
+		TreatMissingData: pulumi.String("breaching"),
+		// Someone hears of it, and of its end.
+		AlarmActions: pulumi.Array{topic},
+		OkActions:    pulumi.Array{topic},
+		Tags:         tagged,
 	}, parent)
 }
 

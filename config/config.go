@@ -153,6 +153,9 @@ type Config struct {
 	// EtcdGuardPaused keeps the etcd guard observing only (metrics, no
 	// membership change, no lifecycle completion), for work by hand.
 	EtcdGuardPaused bool
+	// AlarmTopicARN is the SNS topic the guard's and backups' alarms
+	// notify; empty: the stack makes one (alarms.go).
+	AlarmTopicARN string
 	// Backups are the scheduled etcd snapshots (backups.go).
 	Backups Backups
 	// WorkloadIdentity gives the cluster an OIDC issuer and IAM OIDC

@@ -34,6 +34,7 @@ func Parse(src Source) (*Config, Warnings, error) {
 		AZCount:                 p.integer("azCount"),
 		ReadinessTimeoutMinutes: p.integer("readinessTimeoutMinutes"),
 		EtcdGuardPaused:         p.boolean("etcdGuardPaused"),
+		AlarmTopicARN:           p.str("alarmTopicArn"),
 		WorkloadIdentity:        p.boolean("workloadIdentity"),
 		VPCCIDR:                 p.str("vpcCidr"),
 		PodCIDR:                 p.str("podCidr"),

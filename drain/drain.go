@@ -161,7 +161,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	values := pulumi.ToMap(NTHValues(cfg))
 	values["queueURL"] = queue.Url
 	if args.RoleARN != nil {
-		values["serviceAccount"] = pulumi.Map{"annotations": pulumi.Map{IRSAAnnotation: args.RoleARN}}
+		values["serviceAccount"] = pulumi.Map{"annotations": pulumi.Map{addons.IRSAAnnotation: args.RoleARN}}
+		// On the pods too: the webhook mutates pods only when they are
+		// created, so a new role must roll them (addons.RoleAnnotation).
+		values["podAnnotations"] = pulumi.Map{addons.RoleAnnotation: args.RoleARN}
 	}
 	d.Release, err = helmrelease.New(ctx, name+"-nth", helmrelease.Args{
 		Name:      pulumi.String(ch.Release),

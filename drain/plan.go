@@ -117,10 +117,6 @@ type Values = map[string]any
 
 const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
 
-// IRSAAnnotation names a service account's IAM role for the pod identity
-// webhook.
-const IRSAAnnotation = "eks.amazonaws.com/role-arn"
-
 // NTHValues configures the handler in queue mode, on control-plane nodes.
 // With workload identity it takes its own role through its service account
 // (the component adds the annotation); queue mode never reads IMDS: the

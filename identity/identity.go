@@ -111,7 +111,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	oac, err := cloudfront.NewOriginAccessControl(ctx, name+"-issuer", &cloudfront.OriginAccessControlArgs{
-		Name:                          pulumi.String(truncate(cfg.ClusterName+"-oidc-issuer", 64)),
+		// Unique in the account (CloudFront is global): the region too.
+		Name:                          pulumi.String(truncate(cfg.ClusterName+"-"+cfg.Region+"-oidc", 64)),
 		Description:                   pulumi.String("OIDC issuer of " + cfg.ClusterName + ": CloudFront reads the private bucket"),
 		OriginAccessControlOriginType: pulumi.String("s3"),
 		SigningBehavior:               pulumi.String("always"),
@@ -223,7 +224,8 @@ func (id *Identity) Publish(ctx *pulumi.Context, a PublishArgs) error {
 	for _, path := range []string{strings.TrimPrefix(oidc.DiscoveryPath, "/"), strings.TrimPrefix(oidc.JWKSPath, "/")} {
 		o, err := s3.NewBucketObjectv2(ctx, id.name+"-"+strings.ReplaceAll(strings.TrimPrefix(path, "."), "/", "-"), &s3.BucketObjectv2Args{
 			Bucket: id.bucket.ID(), Key: pulumi.String(path), Content: docs.MapIndex(pulumi.String(path)),
-			ContentType: pulumi.String("application/json"), CacheControl: pulumi.String(CacheControl), Tags: id.tagged,
+			// No tags: S3 allows 10 per object, fewer than the stack's tags.
+			ContentType: pulumi.String("application/json"), CacheControl: pulumi.String(CacheControl),
 		}, id.parent, pulumi.DependsOn([]pulumi.Resource{id.policy}))
 		if err != nil {
 			return err

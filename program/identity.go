@@ -1,7 +1,9 @@
 package program
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -41,8 +43,11 @@ func serviceAccountRoles(cfg *config.Config) []identity.Role {
 		roles = append(roles, identity.Role{Namespace: "kube-system", ServiceAccount: addons.AutoscalerServiceAccount, Slug: "autoscaler",
 			Inline: pulumi.String(compute.AutoscalerPolicy(cfg.ClusterName).JSON())})
 	}
-	for i, r := range cfg.ServiceAccountRoles {
-		role := identity.Role{Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, Slug: fmt.Sprintf("sa%d", i), ManagedARNs: r.PolicyARNs}
+	for _, r := range cfg.ServiceAccountRoles {
+		// Named by the pair, not the position: removing an earlier entry
+		// must not rename (replace) the later roles.
+		sum := sha256.Sum256([]byte(r.Namespace + "/" + r.ServiceAccount))
+		role := identity.Role{Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, Slug: "sa-" + hex.EncodeToString(sum[:4]), ManagedARNs: r.PolicyARNs}
 		if r.Policy != "" {
 			role.Inline = pulumi.String(r.Policy)
 		}
@@ -101,7 +106,8 @@ func issuerMoveWarning(cfg *config.Config, clusterExists, issuerExists bool) str
 	return strings.Join([]string{
 		"workloadIdentity: this existing cluster moves to a new service-account issuer (a CloudFront distribution this `up` creates).",
 		fmt.Sprintf("The control-plane machine configuration changes (--service-account-issuer, --service-account-jwks-uri) and the control-plane hop limit drops to 1, so the control plane rolls: %d node(s), one at a time, launch first, through the etcd guard; workers do not roll.", cfg.ControlPlane.Count),
-		"Talos 1.12 gives the API server one issuer: tokens pods hold now (old issuer) are refused by the new API servers, so restart workloads once the roll ends (kubectl rollout restart); the EBS CSI controller and the termination handler restart onto their own roles.",
+		"Talos 1.12 gives the API server one issuer: tokens pods hold now (old issuer) are refused by the new API servers, so restart workloads once the roll ends (kubectl rollout restart).",
+		"The EBS CSI controller loses the control-plane role's volume permissions at once and gets its own role after the roll, with the webhook and the termination handler: volume attach and create wait until then.",
 		"Set workloadIdentity: false to keep this stack on node-role credentials until you are ready (README \"Workload identity\").",
 	}, " ")
 }

@@ -196,6 +196,15 @@ func TestWorkloadIdentityStack(t *testing.T) {
 	// The webhook before every add-on that takes a role; each names its role.
 	rel := releases(m)
 	wh := rel["addons-pod-identity-webhook"]
+	if !dependsOn(wh, "aws:autoscaling/group:Group", "compute-cp") {
+		t.Error("the webhook must wait for the control plane to roll: tokens must come from API servers of one issuer")
+	}
+	for name, r := range rel {
+		if v := plain(r.Inputs["values"]); strings.Contains(mustJSON(t, v.Mappable()), "eks.amazonaws.com/role-arn") &&
+			!strings.Contains(mustJSON(t, v.Mappable()), "talos-aws.io/role-arn") {
+			t.Errorf("%s names a role on its service account but not on its pods: they would not roll onto it", name)
+		}
+	}
 	if !wh.Inputs["values"].ContainsSecrets() {
 		t.Error("the webhook's serving key must be a secret")
 	}

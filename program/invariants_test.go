@@ -310,7 +310,8 @@ func invariants() []invariant {
 				"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
 				"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "aws:s3/bucketPolicy:BucketPolicy",
 				"aws:lambda/permission:Permission", "aws:secretsmanager/secretVersion:SecretVersion", "aws:lambda/invocation:Invocation",
-				"aws:cloudfront/originAccessControl:OriginAccessControl", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"}
+				"aws:cloudfront/originAccessControl:OriginAccessControl", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+				"aws:s3/bucketObjectv2:BucketObjectv2"}
 			for _, r := range st.m.Resources {
 				if !strings.HasPrefix(r.Type, "aws:") || slices.Contains(untaggable, r.Type) {
 					continue

@@ -170,7 +170,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		bk, err = backups.New(ctx, "backups", backups.Args{
 			Config: cfg, Tags: tags,
 			StackRoleARNs: pulumi.StringArray{comp.ControlPlaneRoleARN, comp.WorkerRoleARN},
-			WriterRoleARN: guard.RoleARN, WriterRoleName: guard.RoleName,
+			WriterRoleARN: guard.RoleARN, WriterRoleName: guard.RoleName, AlarmTopicARN: comp.AlarmTopicARN,
 		}, withAWS)
 		if err != nil {
 			return nil, err
@@ -216,6 +216,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	if id != nil {
 		cert, key := webhookCert(tal.ServiceAccountKey)
 		addArgs.Identity = &addons.Identity{WebhookCert: cert, WebhookKey: key}
+		addArgs.AfterControlPlaneRolled = pulumi.DependsOnInputs(comp.ControlPlaneRolled)
 		if arn, ok := id.RoleARNs[ebsCSIAccount]; ok {
 			addArgs.Identity.EBSCSIRoleARN = arn
 		}
@@ -269,7 +270,9 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		"publicSubnetIds":     net.PublicSubnetIDs,
 		"privateSubnetIds":    net.PrivateSubnetIDs,
 		"controlPlaneAsgName": comp.ControlPlaneASGName,
-		"workerAsgNames":      comp.WorkerASGNames,
+		// Where the etcd guard's and the backups' alarms notify.
+		"alarmTopicArn":  comp.AlarmTopicARN,
+		"workerAsgNames": comp.WorkerASGNames,
 		// CI opens its runner's /32 on this group for the length of a run.
 		"ciAccessSecurityGroupId": net.CIAccessSecurityGroupID,
 		"ciAccessPolicy":          pulumi.String(network.CIAccessPolicy(cfg.ClusterName)).ToStringOutput(),

@@ -196,6 +196,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:autoscaling/group:Group":
 		computed("name", name+"-asg")
 		computed("arn", "arn:aws:autoscaling:ap-southeast-1:123456789012:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/"+name+"-asg")
+	case "aws:sns/topic:Topic":
+		computed("arn", "arn:aws:sns:ap-southeast-1:123456789012:"+name)
 	case "aws:sqs/queue:Queue":
 		computed("arn", "arn:aws:sqs:ap-southeast-1:123456789012:"+name)
 		computed("url", "https://sqs.ap-southeast-1.amazonaws.com/123456789012/"+name)

@@ -31,6 +31,7 @@ import (
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicequotas"
+	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	_ "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"

@@ -45,6 +45,8 @@ const (
 	MetricLearners   = "EtcdLearnerMembers"
 	MetricStale      = "EtcdStaleMembers"
 	MetricDegraded   = "EtcdDegradedMembers"
+	// MetricBlind is 1 for a run that could not read the member list.
+	MetricBlind = "EtcdGuardBlind"
 )
 
 // The backup freshness metric, published after each backup run; the

@@ -201,8 +201,11 @@ type Metrics struct {
 	ClusterName string
 }
 
-// Datums renders a run's metrics (all of them only when the member list was
-// read; otherwise only EtcdHealthyMembers = 0).
+// Datums renders a run's metrics: all of them when the member list was
+// read. A blind run (no member list: an expired admin certificate, an
+// unreadable secret, a revoked rule) invents no voting or stale figure,
+// but counts as degraded: EtcdDegradedMembers 1 fires the alarm that stops
+// a refresh, and EtcdGuardBlind 1 says why. Healthy is 0: none is known.
 func Datums(cluster string, m guard.Metrics, now time.Time) []cwtypes.MetricDatum {
 	dims := []cwtypes.Dimension{{Name: aws.String(contract.DimensionCluster), Value: aws.String(cluster)}}
 	d := func(name string, v int) cwtypes.MetricDatum {
@@ -210,11 +213,11 @@ func Datums(cluster string, m guard.Metrics, now time.Time) []cwtypes.MetricDatu
 			Value: aws.Float64(float64(v)), Unit: cwtypes.StandardUnitCount}
 	}
 	if !m.Known {
-		return []cwtypes.MetricDatum{d(contract.MetricHealthy, 0)}
+		return []cwtypes.MetricDatum{d(contract.MetricHealthy, 0), d(contract.MetricDegraded, 1), d(contract.MetricBlind, 1)}
 	}
 	return []cwtypes.MetricDatum{
 		d(contract.MetricVoting, m.VotingMembers), d(contract.MetricHealthy, m.HealthyMembers), d(contract.MetricLearners, m.LearnerMembers),
-		d(contract.MetricStale, m.StaleMembers), d(contract.MetricDegraded, m.DegradedMembers),
+		d(contract.MetricStale, m.StaleMembers), d(contract.MetricDegraded, m.DegradedMembers), d(contract.MetricBlind, 0),
 	}
 }
 

@@ -54,7 +54,9 @@ type cluster struct {
 	now     time.Time
 	store   map[uint64]time.Time
 	metrics Metrics
-	rec     *Reconciler
+	// published is every Publish, in order.
+	published []Metrics
+	rec       *Reconciler
 	// mutations records the voting member count seen just before each
 	// membership change the guard made, and the count right after.
 	mutations []string
@@ -687,6 +689,7 @@ type fakeMetrics struct{ c *cluster }
 
 func (m *fakeMetrics) Publish(_ context.Context, x Metrics) error {
 	m.c.metrics = x
+	m.c.published = append(m.c.published, x)
 	return nil
 }
 
@@ -779,10 +782,16 @@ func TestScenarios(t *testing.T) {
 			t.Fatalf("audit 1: changes %+v, stale %d; want none and 1", rep.Changes, c.metrics.StaleMembers)
 		}
 		c.check("audit 1: suspect", want{voting: 5})
+		before := len(c.published)
 		if rep := c.audit(); len(rep.Changes) != 1 {
 			t.Fatalf("audit 2: changes %+v, want one removal", rep.Changes)
 		}
 		c.check("audit 2: stale member removed", want{voting: 4})
+		// The run reported before its change (the stale member) and after
+		// it: a run busy with a change is never silent to the alarm.
+		if got := c.published[before:]; len(got) != 2 || got[0].StaleMembers != 1 || got[1].StaleMembers != 0 || got[1].VotingMembers != 4 {
+			t.Fatalf("audit 2 published %+v; want the stale member first, then 4 voting and none stale", got)
+		}
 		c.launch()
 		c.settleTalos(15 * time.Second)
 		c.audit()

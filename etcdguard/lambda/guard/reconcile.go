@@ -130,6 +130,14 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		rep.Observations++
 		plan := Decide(obs, r.Policy)
 		rep.Metrics, rep.Waits = plan.Metrics, plan.Waits
+		// Every observation is published, before any change: a run that
+		// spends minutes on a leave still reports, and the degraded alarm
+		// (missing data counts as degraded) only fires when no run reports.
+		if r.Metrics != nil {
+			if err := r.Metrics.Publish(ctx, plan.Metrics); err != nil {
+				errs = append(errs, fmt.Errorf("publish metrics: %w", err))
+			}
+		}
 
 		for _, c := range plan.Complete {
 			if err := r.ASG.CompleteLifecycleAction(ctx, c.Instance, c.Result); err != nil {
@@ -150,11 +158,6 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 					continue
 				}
 				rep.Heartbeats++
-			}
-			if r.Metrics != nil {
-				if err := r.Metrics.Publish(ctx, plan.Metrics); err != nil {
-					errs = append(errs, fmt.Errorf("publish metrics: %w", err))
-				}
 			}
 			for _, w := range plan.Waits {
 				r.logf("wait: %s", w)

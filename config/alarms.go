@@ -1,0 +1,27 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+)
+
+var snsTopicARNRe = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):sns:([a-z0-9-]+):[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
+
+// validateAlarmTopic: an SNS topic ARN in the stack's region (CloudWatch
+// alarm actions notify topics of their own region only) and not FIFO
+// (alarms cannot publish to FIFO topics).
+func validateAlarmTopic(c *Config, errs *ErrorList) {
+	arn := c.AlarmTopicARN
+	if arn == "" {
+		return
+	}
+	m := snsTopicARNRe.FindStringSubmatch(arn)
+	switch {
+	case m == nil:
+		errs.Invalid("alarmTopicArn", arn, "must be an SNS topic ARN: arn:aws:sns:<region>:<12-digit account id>:<topic name>")
+	case strings.HasSuffix(arn, ".fifo"):
+		errs.Invalid("alarmTopicArn", arn, "CloudWatch alarms cannot notify a FIFO topic: name a standard topic")
+	case c.Region != "" && m[2] != c.Region:
+		errs.Invalid("alarmTopicArn", arn, "must be in the stack's region "+c.Region+": alarms notify topics of their own region only")
+	}
+}

@@ -1,0 +1,24 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAlarmTopic(t *testing.T) {
+	for arn, want := range map[string]string{
+		"": "",
+		"arn:aws:sns:ap-southeast-1:123456789012:ops-pager":      "",
+		"arn:aws:sns:us-east-1:123456789012:ops-pager":           "must be in the stack's region ap-southeast-1",
+		"arn:aws:sns:ap-southeast-1:123456789012:ops-pager.fifo": "FIFO",
+		"arn:aws:sqs:ap-southeast-1:123456789012:q":              "must be an SNS topic ARN",
+	} {
+		_, _, err := Parse(src(map[string]string{"alarmTopicArn": arn}))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q rejected: %v", arn, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), "alarmTopicArn") || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: error %v, want one at alarmTopicArn saying %q", arn, err, want)
+		}
+	}
+}
