@@ -72,3 +72,30 @@ func TestBackupsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// One control-plane node with backups off (its default): the preview says
+// plainly that its death loses the cluster, and what of the root volume.
+func TestOneNodeWithoutBackupsWarnsPlainly(t *testing.T) {
+	_, w, err := Parse(src(map[string]string{"controlPlane": `{"count":1,"instanceType":"m7i.large"}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, x := range w {
+		if strings.HasPrefix(x, "backups.enabled: off") && strings.Contains(x, "the cluster is lost") && strings.Contains(x, "root volume") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("warnings %v", w)
+	}
+	_, w, err = Parse(src(map[string]string{"controlPlane": `{"count":1,"instanceType":"m7i.large"}`, "backups": `{"enabled":true}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range w {
+		if strings.Contains(x, "the cluster is lost") {
+			t.Errorf("warned with backups on: %s", x)
+		}
+	}
+}

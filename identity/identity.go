@@ -23,12 +23,12 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudfront"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/internal/cloudfront"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/oidc"
 	"github.com/talos-aws/talos-aws/internal/tags"
@@ -110,7 +110,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	oac, err := cloudfront.NewOriginAccessControl(ctx, name+"-issuer", &cloudfront.OriginAccessControlArgs{
+	oac, err := cloudfront.NewOriginAccessControl(ctx, name+"-issuer", cloudfront.OriginAccessControlArgs{
 		// Unique in the account (CloudFront is global): the region too.
 		Name:                          pulumi.String(truncate(cfg.ClusterName+"-"+cfg.Region+"-oidc", 64)),
 		Description:                   pulumi.String("OIDC issuer of " + cfg.ClusterName + ": CloudFront reads the private bucket"),
@@ -122,28 +122,29 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	const origin = "issuer-bucket"
-	dist, err := cloudfront.NewDistribution(ctx, name+"-issuer", &cloudfront.DistributionArgs{
+	get := pulumi.StringArray{pulumi.String("GET"), pulumi.String("HEAD")}
+	dist, err := cloudfront.NewDistribution(ctx, name+"-issuer", cloudfront.DistributionArgs{
 		Comment: pulumi.String("OIDC issuer of the " + cfg.ClusterName + " service-account tokens"),
 		Enabled: pulumi.Bool(true),
-		Origins: cloudfront.DistributionOriginArray{&cloudfront.DistributionOriginArgs{
-			DomainName: bucket.BucketRegionalDomainName, OriginId: pulumi.String(origin), OriginAccessControlId: oac.ID(),
+		// No s3OriginConfig: with origin access control the provider sends
+		// the empty one CloudFront wants.
+		Origins: pulumi.Array{pulumi.Map{
+			"domainName": bucket.BucketRegionalDomainName, "originId": pulumi.String(origin), "originAccessControlId": oac.ID(),
 		}},
-		DefaultCacheBehavior: &cloudfront.DistributionDefaultCacheBehaviorArgs{
-			TargetOriginId:       pulumi.String(origin),
-			ViewerProtocolPolicy: pulumi.String("https-only"),
-			AllowedMethods:       pulumi.StringArray{pulumi.String("GET"), pulumi.String("HEAD")},
-			CachedMethods:        pulumi.StringArray{pulumi.String("GET"), pulumi.String("HEAD")},
-			CachePolicyId:        pulumi.String(CachingOptimized),
-			Compress:             pulumi.Bool(true),
+		DefaultCacheBehavior: pulumi.Map{
+			"targetOriginId":       pulumi.String(origin),
+			"viewerProtocolPolicy": pulumi.String("https-only"),
+			"allowedMethods":       get,
+			"cachedMethods":        get,
+			"cachePolicyId":        pulumi.String(CachingOptimized),
+			"compress":             pulumi.Bool(true),
 		},
 		// Served from North America and Europe edges only (STS reads it
 		// from its regions, rarely: keys are cached); the cheapest class.
-		PriceClass:   pulumi.String("PriceClass_100"),
-		Restrictions: &cloudfront.DistributionRestrictionsArgs{GeoRestriction: &cloudfront.DistributionRestrictionsGeoRestrictionArgs{RestrictionType: pulumi.String("none")}},
-		ViewerCertificate: &cloudfront.DistributionViewerCertificateArgs{
-			CloudfrontDefaultCertificate: pulumi.Bool(true),
-		},
-		Tags: id.tagged,
+		PriceClass:        pulumi.String("PriceClass_100"),
+		Restrictions:      pulumi.Map{"geoRestriction": pulumi.Map{"restrictionType": pulumi.String("none")}},
+		ViewerCertificate: pulumi.Map{"cloudfrontDefaultCertificate": pulumi.Bool(true)},
+		Tags:              id.tagged,
 	}, id.parent)
 	if err != nil {
 		return nil, err

@@ -21,7 +21,6 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/service/sts"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
-	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudfront"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
