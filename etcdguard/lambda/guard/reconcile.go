@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ type Reconciler struct {
 	CallTimeout   time.Duration
 	SettleTimeout time.Duration
 	SettleEvery   time.Duration
+	// HeartbeatEvery is how often a run extends every hook still waiting
+	// while it changes the membership: a leave may take as long as the
+	// Lambda's whole timeout, longer than a hook's (default 60 s).
+	HeartbeatEvery time.Duration
 }
 
 // Report is what one run did.
@@ -167,17 +172,82 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 
 		ch := *plan.Change
 		r.logf("%s member %s (%x) via %s: %s", ch.Kind, ch.Member, ch.MemberID, ch.Node, ch.Reason)
+		// Hooks keep their holds while the change runs: the leaving node's
+		// own among them, which a default result would otherwise end.
+		stop := r.keepAlive(ctx, waitingAtHooks(obs.Instances, plan.Complete))
 		if err := r.apply(ctx, ch); err != nil {
+			rep.Heartbeats += stop()
 			// The next trigger observes again; a half-done leave shows up
 			// as a member to remove.
 			errs = append(errs, fmt.Errorf("%s member %s (%x): %w", ch.Kind, ch.Member, ch.MemberID, err))
 			return rep, errors.Join(errs...)
 		}
 		rep.Changes = append(rep.Changes, ch)
-		if err := r.settle(ctx, ch); err != nil {
+		err = r.settle(ctx, ch)
+		rep.Heartbeats += stop()
+		if err != nil {
 			errs = append(errs, err)
 			return rep, errors.Join(errs...)
 		}
+	}
+}
+
+// waitingAtHooks are the instances held at a lifecycle hook that this
+// iteration did not complete.
+func waitingAtHooks(ins []Instance, done []Completion) []Instance {
+	var out []Instance
+	for _, in := range ins {
+		if in.State != PendingWait && in.State != TerminatingWait {
+			continue
+		}
+		if slices.ContainsFunc(done, func(c Completion) bool { return c.Instance.ID == in.ID }) {
+			continue
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// keepAlive records a heartbeat for each instance every HeartbeatEvery
+// until stop, which returns how many it recorded. A failed heartbeat is
+// logged: the hook may have ended meanwhile.
+func (r *Reconciler) keepAlive(ctx context.Context, ins []Instance) (stop func() int) {
+	every := r.HeartbeatEvery
+	if every == 0 {
+		every = time.Minute
+	}
+	if len(ins) == 0 {
+		return func() int { return 0 }
+	}
+	done := make(chan struct{})
+	count := make(chan int, 1)
+	go func() {
+		n := 0
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				count <- n
+				return
+			case <-ctx.Done():
+				<-done
+				count <- n
+				return
+			case <-t.C:
+				for _, in := range ins {
+					if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
+						r.logf("heartbeat %s during a change: %v", in.ID, err)
+						continue
+					}
+					n++
+				}
+			}
+		}
+	}()
+	return func() int {
+		close(done)
+		return <-count
 	}
 }
 

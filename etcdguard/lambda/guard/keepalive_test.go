@@ -1,0 +1,136 @@
+package guard
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// slowMachine is a four-voter etcd whose leave takes a while, as Talos'
+// does when it retries (up to five minutes).
+type slowMachine struct {
+	mu      sync.Mutex
+	members []Member
+	leave   time.Duration
+}
+
+func (m *slowMachine) EtcdMemberList(context.Context, string) ([]Member, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Member(nil), m.members...), nil
+}
+
+func (m *slowMachine) EtcdStatus(_ context.Context, ip string) (Status, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, x := range m.members {
+		if x.IP() == ip {
+			return Status{MemberID: x.ID, Leader: 1}, nil
+		}
+	}
+	return Status{}, ErrMemberNotFound
+}
+
+func (m *slowMachine) EtcdForfeitLeadership(context.Context, string) (string, error) { return "", nil }
+
+func (m *slowMachine) EtcdLeaveCluster(ctx context.Context, ip string) error {
+	select {
+	case <-time.After(m.leave):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, x := range m.members {
+		if x.IP() == ip {
+			m.members = append(m.members[:i], m.members[i+1:]...)
+			return nil
+		}
+	}
+	return ErrMemberNotFound
+}
+
+func (m *slowMachine) EtcdRemoveMemberByID(context.Context, string, uint64) error { return nil }
+
+// beatASG has three nodes in service, one terminating and one launching;
+// it counts heartbeats by instance.
+type beatASG struct {
+	mu    sync.Mutex
+	ins   []Instance
+	beats map[string]int
+	done  map[string]string
+}
+
+func (a *beatASG) Instances(context.Context) ([]Instance, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []Instance
+	for _, in := range a.ins {
+		if _, ok := a.done[in.ID]; !ok {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+func (a *beatASG) CompleteLifecycleAction(_ context.Context, in Instance, result string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.done[in.ID] = result
+	return nil
+}
+
+func (a *beatASG) RecordHeartbeat(_ context.Context, in Instance) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.beats[in.ID]++
+	return nil
+}
+
+type memStore struct{}
+
+func (memStore) Load(context.Context) (map[uint64]time.Time, error) { return map[uint64]time.Time{}, nil }
+func (memStore) Save(context.Context, map[uint64]time.Time) error   { return nil }
+
+// A leave that outlasts a heartbeat interval keeps every waiting hook held
+// (the leaving node's own and the launching node's), beating at the
+// interval while it runs; nothing is completed by a default meanwhile.
+func TestLongLeaveKeepsTheHooksHeld(t *testing.T) {
+	m := &slowMachine{leave: 450 * time.Millisecond}
+	a := &beatASG{beats: map[string]int{}, done: map[string]string{}}
+	for i := 1; i <= 4; i++ {
+		ip := fmt.Sprintf("10.0.0.%d", i)
+		m.members = append(m.members, Member{ID: uint64(i), Name: "n" + ip, PeerURLs: []string{"https://" + ip + ":2380"}})
+		st := InService
+		if i == 4 {
+			st = TerminatingWait
+		}
+		a.ins = append(a.ins, Instance{ID: fmt.Sprintf("i-%d", i), PrivateIP: ip, State: st, Healthy: true})
+	}
+	a.ins = append(a.ins, Instance{ID: "i-new", PrivateIP: "10.0.0.9", State: PendingWait, Healthy: true})
+	r := &Reconciler{Machine: m, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf,
+		CallTimeout: time.Second, SettleTimeout: 5 * time.Second, SettleEvery: 10 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond}
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Changes) != 1 || rep.Changes[0].Kind != Leave || rep.Changes[0].Node != "10.0.0.4" {
+		t.Fatalf("changes %+v, want the terminating node's leave", rep.Changes)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// 450 ms of leave at 100 ms: at least 3 beats each, during the change.
+	for _, id := range []string{"i-4", "i-new"} {
+		if a.beats[id] < 3 {
+			t.Errorf("%s: %d heartbeats during a 450 ms leave at 100 ms", id, a.beats[id])
+		}
+	}
+	if a.done["i-4"] != Continue {
+		t.Errorf("the left node's hook: %q, want CONTINUE after its leave", a.done["i-4"])
+	}
+	if r, ok := a.done["i-new"]; ok {
+		t.Errorf("the launching node (not yet a member) was completed %s", r)
+	}
+}
