@@ -19,7 +19,6 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
@@ -31,6 +30,7 @@ import (
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/internal/secret"
+	"github.com/talos-aws/talos-aws/internal/ssmparam"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
@@ -289,7 +289,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	// The audit owns the value after creation.
-	param, err := ssm.NewParameter(ctx, name+"-suspects", &ssm.ParameterArgs{
+	param, err := ssmparam.New(ctx, name+"-suspects", ssmparam.Args{
 		Name: pulumi.String(SuspectsParameterName(cfg.ClusterName)), Type: pulumi.String("String"), Value: pulumi.String("-"),
 		Description: pulumi.String("etcd members the guard's last audit found without an instance"), Tags: tagged,
 	}, parent, pulumi.IgnoreChanges([]string{"value"}))

@@ -32,7 +32,6 @@ import (
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicequotas"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
-	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	_ "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	_ "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"

@@ -91,8 +91,10 @@ func (a *beatASG) RecordHeartbeat(_ context.Context, in Instance) error {
 
 type memStore struct{}
 
-func (memStore) Load(context.Context) (map[uint64]time.Time, error) { return map[uint64]time.Time{}, nil }
-func (memStore) Save(context.Context, map[uint64]time.Time) error   { return nil }
+func (memStore) Load(context.Context) (map[uint64]time.Time, error) {
+	return map[uint64]time.Time{}, nil
+}
+func (memStore) Save(context.Context, map[uint64]time.Time) error { return nil }
 
 // A leave that outlasts a heartbeat interval keeps every waiting hook held
 // (the leaving node's own and the launching node's), beating at the
