@@ -114,9 +114,24 @@ func Decide(obs Observation, pol Policy) Plan {
 	sort.SliceStable(removable, func(i, j int) bool {
 		return rank(removable[i]) < rank(removable[j])
 	})
+	// Addresses the group knows in any state: a member at one of them
+	// whose instance is terminating is simply going.
+	anyIP := map[string]bool{}
+	for _, in := range obs.Instances {
+		anyIP[in.PrivateIP] = true
+	}
 	for _, m := range removable {
 		if p.Change != nil {
 			break
+		}
+		// A voter that answers as healthy at an address no instance of the
+		// group has ever shown is a wrong address (or a partial instance
+		// list), not a dead node: never removed for it (the Talos
+		// control-plane provider's auditEtcd refuses on such an
+		// inconsistency). It stays stale, so the degraded alarm fires.
+		if m.Healthy && !m.Learner && !anyIP[m.IP()] {
+			p.Waits = append(p.Waits, fmt.Sprintf("stale member %s (%x) kept: it answers as healthy, but no instance has its address", m.Name, m.ID))
+			continue
 		}
 		if ok, why := safeToRemove(members, m); !ok {
 			p.Waits = append(p.Waits, fmt.Sprintf("stale member %s (%x) kept: %s", m.Name, m.ID, why))
@@ -127,7 +142,7 @@ func Decide(obs Observation, pol Policy) Plan {
 			p.Waits = append(p.Waits, fmt.Sprintf("stale member %s (%x) kept: no healthy peer to remove it through", m.Name, m.ID))
 			continue
 		}
-		p.Change = &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: "no instance has its address"}
+		p.Change = &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: "no instance has its address", Stale: true}
 	}
 
 	// Terminating instances.

@@ -279,6 +279,20 @@ func TestDecide(t *testing.T) {
 			metrics: &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 2, DegradedMembers: 1},
 		},
 		{
+			name: "a voter answering as healthy at an address no instance has is kept, even with a launch waiting",
+			obs: func() Observation {
+				in, ms := three()
+				// The group lists i-b no more (a partial list, or a wrong
+				// address), but its member answers as itself with a leader.
+				in = []Instance{in[0], in[2], inst("i-d", "10.0.1.11", PendingWait)}
+				return Observation{Now: t0.Add(time.Hour), Instances: in, Members: ms, MembersKnown: true, Suspects: map[uint64]time.Time{2: t0}}
+			},
+			want:     "heartbeat i-d",
+			wantWait: "it answers as healthy, but no instance has its address",
+			suspects: []uint64{2},
+			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 3, StaleMembers: 1, DegradedMembers: 1},
+		},
+		{
 			name: "two stale members: removed one at a time, learner first",
 			obs: func() Observation {
 				in := []Instance{inst("i-a", "10.0.1.10", InService), inst("i-b", "10.0.2.10", InService), inst("i-c", "10.0.3.10", InService),

@@ -733,7 +733,7 @@ func TestScenarios(t *testing.T) {
 		}
 		c.check("guard: remove by ID via peer, CONTINUE", want{voting: 2})
 		n := c.launch()
-		c.settleTalos(15 * time.Second)
+		c.settleTalos(45 * time.Second)
 		c.check("replacement joins, promoted", want{voting: 3})
 		if c.inst[n.ID].State != PendingWait {
 			t.Fatalf("launch went InService without the guard")
@@ -793,7 +793,7 @@ func TestScenarios(t *testing.T) {
 			t.Fatalf("audit 2 published %+v; want the stale member first, then 4 voting and none stale", got)
 		}
 		c.launch()
-		c.settleTalos(15 * time.Second)
+		c.settleTalos(45 * time.Second)
 		c.audit()
 		c.check("replacement joins, CONTINUE", want{voting: 5})
 
@@ -808,7 +808,7 @@ func TestScenarios(t *testing.T) {
 			t.Fatalf("launch trigger: changes %+v, want one removal", rep.Changes)
 		}
 		c.check("guard (launch waiting): stale removed at once", want{voting: 4})
-		c.settleTalos(15 * time.Second)
+		c.settleTalos(45 * time.Second)
 		c.audit()
 		if c.inst[n.ID].State != InService {
 			t.Fatalf("launch not continued: %s", c.inst[n.ID].State)
@@ -886,7 +886,7 @@ func TestScenarios(t *testing.T) {
 		ids := oldest(c)
 		c.check("start", want{voting: 1})
 		n := c.launch() // a launch-first refresh
-		c.settleTalos(15 * time.Second)
+		c.settleTalos(45 * time.Second)
 		c.audit()
 		c.check("refresh: new node joins, 2 voters, CONTINUE", want{voting: 2})
 		c.terminateHooked(ids[0])

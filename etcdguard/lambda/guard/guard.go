@@ -139,6 +139,9 @@ type Change struct {
 	// healthy peer for Remove.
 	Node   string
 	Reason string
+	// Stale: the member is removed because no instance has its address.
+	// One run removes at most one such member (Reconciler.Run).
+	Stale bool
 }
 
 // Completion completes one lifecycle action.

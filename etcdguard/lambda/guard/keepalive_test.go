@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,4 +136,63 @@ func TestLongLeaveKeepsTheHooksHeld(t *testing.T) {
 	if r, ok := a.done["i-new"]; ok {
 		t.Errorf("the launching node (not yet a member) was completed %s", r)
 	}
+}
+
+// Members at addresses no instance has are removed at most one a run:
+// three dead members with a launch waiting (the review's probe: a wrong
+// address removed two, then stopped at the last voter) lose one member this
+// run, the next on the next.
+func TestStaleRemovalsCappedPerRun(t *testing.T) {
+	m := &slowMachine{}
+	a := &beatASG{beats: map[string]int{}, done: map[string]string{}}
+	for i := 1; i <= 5; i++ {
+		ip := fmt.Sprintf("10.0.0.%d", i)
+		m.members = append(m.members, Member{ID: uint64(i), Name: "n" + ip, PeerURLs: []string{"https://" + ip + ":2380"}})
+		if i <= 3 {
+			a.ins = append(a.ins, Instance{ID: fmt.Sprintf("i-%d", i), PrivateIP: ip, State: InService, Healthy: true})
+		}
+	}
+	a.ins = append(a.ins, Instance{ID: "i-new", PrivateIP: "10.0.0.9", State: PendingWait, Healthy: true})
+	dead := &deadAt{slowMachine: m, dead: map[string]bool{"10.0.0.4": true, "10.0.0.5": true}}
+	r := &Reconciler{Machine: dead, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf,
+		CallTimeout: time.Second, SettleTimeout: time.Second, SettleEvery: 10 * time.Millisecond}
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Changes) != 1 || !rep.Changes[0].Stale {
+		t.Fatalf("changes %+v, want one removal of a member without instance", rep.Changes)
+	}
+	if !strings.Contains(strings.Join(rep.Waits, " "), "at most one such removal a run") {
+		t.Errorf("waits %q", rep.Waits)
+	}
+	if rep, err = r.Run(context.Background()); err != nil || len(rep.Changes) != 1 {
+		t.Fatalf("next run: %+v, %v; want the second removal", rep.Changes, err)
+	}
+}
+
+// deadAt is slowMachine whose members at dead addresses do not answer, and
+// which removes members by ID.
+type deadAt struct {
+	*slowMachine
+	dead map[string]bool
+}
+
+func (d *deadAt) EtcdStatus(ctx context.Context, ip string) (Status, error) {
+	if d.dead[ip] {
+		return Status{}, context.DeadlineExceeded
+	}
+	return d.slowMachine.EtcdStatus(ctx, ip)
+}
+
+func (d *deadAt) EtcdRemoveMemberByID(_ context.Context, _ string, id uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, x := range d.members {
+		if x.ID == id {
+			d.members = append(d.members[:i], d.members[i+1:]...)
+			return nil
+		}
+	}
+	return ErrMemberNotFound
 }

@@ -156,7 +156,15 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 			errs = append(errs, fmt.Errorf("save suspects: %w", err))
 		}
 
-		if plan.Change == nil || len(rep.Changes) >= maxChanges {
+		// Removals for a missing instance are capped at one a run (a run
+		// every five minutes at most, the audit's rate): a wrong address
+		// or a partial instance list cannot cascade through the members.
+		staleCapped := plan.Change != nil && plan.Change.Stale && slices.ContainsFunc(rep.Changes, func(c Change) bool { return c.Stale })
+		if staleCapped {
+			plan.Waits = append(plan.Waits, fmt.Sprintf("member %s (%x) has no instance: at most one such removal a run", plan.Change.Member, plan.Change.MemberID))
+			rep.Waits = plan.Waits
+		}
+		if plan.Change == nil || len(rep.Changes) >= maxChanges || staleCapped {
 			for _, in := range plan.Heartbeat {
 				if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
 					errs = append(errs, fmt.Errorf("heartbeat %s: %w", in.ID, err))
