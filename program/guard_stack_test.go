@@ -41,9 +41,15 @@ func init() {
 
 func policyDoc(t *testing.T, r testkit.Resource) iampolicy.Document {
 	t.Helper()
+	return policyDocAt(t, r, "policy")
+}
+
+// policyDocAt reads the policy document in r's input key.
+func policyDocAt(t *testing.T, r testkit.Resource, key string) iampolicy.Document {
+	t.Helper()
 	var d iampolicy.Document
-	if err := json.Unmarshal([]byte(str(r, "policy")), &d); err != nil {
-		t.Fatalf("policy of %s: %v", r.Name, err)
+	if err := json.Unmarshal([]byte(str(r, key)), &d); err != nil {
+		t.Fatalf("%s of %s: %v", key, r.Name, err)
 	}
 	return d
 }

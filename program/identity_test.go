@@ -11,22 +11,11 @@ import (
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/config/configtest"
-	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/oidc"
 	"github.com/talos-aws/talos-aws/testkit"
 )
 
 const issuer = "https://" + testkit.IssuerHost
-
-// trust reads a role's trust policy.
-func trust(t *testing.T, r testkit.Resource) iampolicy.Document {
-	t.Helper()
-	var d iampolicy.Document
-	if err := json.Unmarshal([]byte(str(r, "assumeRolePolicy")), &d); err != nil {
-		t.Fatalf("trust of %s: %v", r.Name, err)
-	}
-	return d
-}
 
 // irsaRoles are the roles whose trust is a web identity.
 func irsaRoles(t *testing.T, m *testkit.Mocks) map[string]testkit.Resource {
@@ -121,7 +110,7 @@ func TestWorkloadIdentityStack(t *testing.T) {
 			t.Errorf("no role %s", name)
 			continue
 		}
-		d := trust(t, r)
+		d := policyDocAt(t, r, "assumeRolePolicy")
 		if len(d.Statement) != 1 {
 			t.Fatalf("%s: %d trust statements", name, len(d.Statement))
 		}

@@ -3,51 +3,17 @@ package cloudfront
 import (
 	"encoding/json"
 	"reflect"
-	"sync"
 	"testing"
 
 	sdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudfront"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/talos-aws/talos-aws/internal/registertest"
 )
 
-type recorder struct {
-	mu   sync.Mutex
-	reqs map[string]map[string]any
-}
-
-func (r *recorder) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	b, err := protojson.Marshal(a.RegisterRPC)
-	if err != nil {
-		return "", nil, err
-	}
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return "", nil, err
-	}
-	delete(v, "sourcePosition")
-	delete(v, "stackTrace")
-	r.mu.Lock()
-	r.reqs[a.Name] = v
-	r.mu.Unlock()
-	out := a.Inputs.Copy()
-	out["domainName"] = resource.NewStringProperty("d111111abcdef8.cloudfront.net")
-	return a.Name + "_id", out, nil
-}
-
-func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, nil
-}
-
-func register(t *testing.T, body func(ctx *pulumi.Context) error) map[string]map[string]any {
-	t.Helper()
-	rec := &recorder{reqs: map[string]map[string]any{}}
-	if err := pulumi.RunErr(body, pulumi.WithMocks("p", "s", rec)); err != nil {
-		t.Fatal(err)
-	}
-	return rec.reqs
-}
+// cloudFrontOutputs are what the mocked provider adds to a resource's inputs.
+var cloudFrontOutputs = resource.PropertyMap{"domainName": resource.NewStringProperty("d111111abcdef8.cloudfront.net")}
 
 // The issuer's origin access control and distribution, registered through
 // the SDK and through this package with the inputs the identity stage
@@ -62,7 +28,7 @@ func TestSameRequestsAsTheSDK(t *testing.T) {
 	}
 	domain := func() pulumi.StringOutput { return pulumi.String("b.s3.ap-southeast-1.amazonaws.com").ToStringOutput() }
 	tags := pulumi.StringMap{"Name": pulumi.String("prod-oidc"), "kubernetes.io/cluster/prod": pulumi.String("owned")}
-	theirs := register(t, func(ctx *pulumi.Context) error {
+	theirs := registertest.Requests(t, func(ctx *pulumi.Context) error {
 		parent, err := parentOf(ctx)
 		if err != nil {
 			return err
@@ -90,8 +56,8 @@ func TestSameRequestsAsTheSDK(t *testing.T) {
 			Tags:              tags,
 		}, parent)
 		return err
-	})
-	ours := register(t, func(ctx *pulumi.Context) error {
+	}, cloudFrontOutputs)
+	ours := registertest.Requests(t, func(ctx *pulumi.Context) error {
 		parent, err := parentOf(ctx)
 		if err != nil {
 			return err
@@ -126,7 +92,7 @@ func TestSameRequestsAsTheSDK(t *testing.T) {
 			return s
 		})
 		return nil
-	})
+	}, cloudFrontOutputs)
 	for _, name := range []string{"oac", "dist"} {
 		a, b := theirs[name], ours[name]
 		if a == nil || b == nil {

@@ -3,52 +3,15 @@ package helmrelease
 import (
 	"encoding/json"
 	"reflect"
-	"sync"
 	"testing"
 
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/talos-aws/talos-aws/internal/registertest"
 )
 
 // recorder keeps each registration's full request.
-type recorder struct {
-	mu   sync.Mutex
-	reqs map[string]map[string]any
-}
-
-func (r *recorder) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	b, err := protojson.Marshal(a.RegisterRPC)
-	if err != nil {
-		return "", nil, err
-	}
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return "", nil, err
-	}
-	// Where in the source the call was made is all that may differ.
-	delete(v, "sourcePosition")
-	delete(v, "stackTrace")
-	r.mu.Lock()
-	r.reqs[a.Name] = v
-	r.mu.Unlock()
-	return a.Name + "_id", a.Inputs, nil
-}
-
-func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, nil
-}
-
-// register runs body under mocks and returns the request of every resource.
-func register(t *testing.T, body func(ctx *pulumi.Context) error) map[string]map[string]any {
-	t.Helper()
-	rec := &recorder{reqs: map[string]map[string]any{}}
-	if err := pulumi.RunErr(body, pulumi.WithMocks("p", "s", rec)); err != nil {
-		t.Fatal(err)
-	}
-	return rec.reqs
-}
 
 // The same release through the SDK's helmv3.NewRelease and through New
 // must be the same request to the engine: type, inputs, version, parent,
@@ -80,7 +43,7 @@ func TestSameRequestAsTheSDK(t *testing.T) {
 				}
 				return []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.DependsOn([]pulumi.Resource{dep})}, nil
 			}
-			sdk := register(t, func(ctx *pulumi.Context) error {
+			sdk := registertest.Requests(t, func(ctx *pulumi.Context) error {
 				opts, err := options(ctx)
 				if err != nil {
 					return err
@@ -96,7 +59,7 @@ func TestSameRequestAsTheSDK(t *testing.T) {
 				_, err = helmv3.NewRelease(ctx, "addons-cilium", ra, opts...)
 				return err
 			})
-			ours := register(t, func(ctx *pulumi.Context) error {
+			ours := registertest.Requests(t, func(ctx *pulumi.Context) error {
 				opts, err := options(ctx)
 				if err != nil {
 					return err

@@ -3,49 +3,13 @@ package ssmparam
 import (
 	"encoding/json"
 	"reflect"
-	"sync"
 	"testing"
 
 	sdk "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/talos-aws/talos-aws/internal/registertest"
 )
-
-type recorder struct {
-	mu   sync.Mutex
-	reqs map[string]map[string]any
-}
-
-func (r *recorder) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	b, err := protojson.Marshal(a.RegisterRPC)
-	if err != nil {
-		return "", nil, err
-	}
-	var v map[string]any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return "", nil, err
-	}
-	delete(v, "sourcePosition")
-	delete(v, "stackTrace")
-	r.mu.Lock()
-	r.reqs[a.Name] = v
-	r.mu.Unlock()
-	return a.Name + "_id", a.Inputs, nil
-}
-
-func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, nil
-}
-
-func register(t *testing.T, body func(ctx *pulumi.Context) error) map[string]map[string]any {
-	t.Helper()
-	rec := &recorder{reqs: map[string]map[string]any{}}
-	if err := pulumi.RunErr(body, pulumi.WithMocks("p", "s", rec)); err != nil {
-		t.Fatal(err)
-	}
-	return rec.reqs
-}
 
 // The guard's suspects parameter through the SDK and through New is the
 // same request: type, inputs (the value a secret), version, parent,
@@ -59,7 +23,7 @@ func TestSameRequestAsTheSDK(t *testing.T) {
 		return []pulumi.ResourceOption{pulumi.Parent(p), pulumi.IgnoreChanges([]string{"value"})}, nil
 	}
 	tags := pulumi.StringMap{"Name": pulumi.String("prod-etcd-guard")}
-	theirs := register(t, func(ctx *pulumi.Context) error {
+	theirs := registertest.Requests(t, func(ctx *pulumi.Context) error {
 		o, err := opts(ctx)
 		if err != nil {
 			return err
@@ -70,7 +34,7 @@ func TestSameRequestAsTheSDK(t *testing.T) {
 		}, o...)
 		return err
 	})
-	ours := register(t, func(ctx *pulumi.Context) error {
+	ours := registertest.Requests(t, func(ctx *pulumi.Context) error {
 		o, err := opts(ctx)
 		if err != nil {
 			return err
