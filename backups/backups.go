@@ -16,6 +16,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/etcdguard/contract"
+	"github.com/talos-aws/talos-aws/internal/s3bucket"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
@@ -76,39 +77,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	b.BucketName, b.KeyARN = bucket.Bucket, key.Arn
-	// One bucket setting at a time: S3 answers concurrent changes to a
-	// bucket's configuration with "OperationAborted: A conflicting
-	// conditional operation is currently in progress". Each step waits for
-	// the one before (after returns the option and records the new step).
-	var prev pulumi.Resource = bucket
-	after := func() []pulumi.ResourceOption {
-		return []pulumi.ResourceOption{parent, pulumi.DependsOn([]pulumi.Resource{prev})}
-	}
-
-	pab, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
-		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
-		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
-	}, after()...)
-	if err != nil {
+	// Settings one at a time (s3bucket.Chain); private first.
+	chain := s3bucket.NewChain(parent, bucket)
+	if err := s3bucket.Private(ctx, name, bucket.ID(), chain); err != nil {
 		return nil, err
 	}
-	prev = pab
-	ownership, err := s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
-		Bucket: bucket.ID(),
-		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
-	}, after()...)
-	if err != nil {
-		return nil, err
-	}
-	prev = ownership
 	versioning, err := s3.NewBucketVersioningV2(ctx, name, &s3.BucketVersioningV2Args{
 		Bucket:                  bucket.ID(),
 		VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
-	}, after()...)
+	}, chain.Next()...)
 	if err != nil {
 		return nil, err
 	}
-	prev = versioning
+	chain.Then(versioning)
 	sse, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: bucket.ID(),
 		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
@@ -117,11 +98,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			},
 			BucketKeyEnabled: pulumi.Bool(true),
 		}},
-	}, after()...)
+	}, chain.Next()...)
 	if err != nil {
 		return nil, err
 	}
-	prev = sse
+	chain.Then(sse)
 	// Expiry is the retention: current snapshots expire after retentionDays,
 	// and a deleted (noncurrent) one stays recoverable as long.
 	days := pulumi.Int(cfg.Backups.RetentionDays)
@@ -134,11 +115,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			NoncurrentVersionExpiration:    &s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{NoncurrentDays: days},
 			AbortIncompleteMultipartUpload: &s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{DaysAfterInitiation: pulumi.Int(1)},
 		}},
-	}, after()...)
+	}, chain.Next()...)
 	if err != nil {
 		return nil, err
 	}
-	prev = lifecycle
+	chain.Then(lifecycle)
 	// Object Lock needs versioning. pulumi-aws v6.83 enables it on new and
 	// existing buckets alike through this resource; once on, S3 never lets
 	// it be turned off (objectLockDays back to 0 only drops the default
@@ -150,11 +131,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				Mode: pulumi.String("GOVERNANCE"), Days: pulumi.Int(d),
 			}},
 			// Object Lock needs versioning on: say so, not only through the chain.
-		}, append(after(), pulumi.DependsOn([]pulumi.Resource{versioning}))...)
+		}, append(chain.Next(), pulumi.DependsOn([]pulumi.Resource{versioning}))...)
 		if err != nil {
 			return nil, err
 		}
-		prev = lock
+		chain.Then(lock)
 	}
 
 	b.WriterRoleARN = args.WriterRoleARN.ToStringOutput()
@@ -181,7 +162,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 		return BucketPolicy(bucketARN, writerARN, stack), nil
 	}).(pulumi.StringOutput)
-	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: bucketPolicy}, after()...); err != nil {
+	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: bucketPolicy}, chain.Next()...); err != nil {
 		return nil, err
 	}
 

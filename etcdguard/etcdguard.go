@@ -29,6 +29,7 @@ import (
 	"github.com/talos-aws/talos-aws/etcdguard/contract"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/ports"
+	"github.com/talos-aws/talos-aws/internal/s3bucket"
 	"github.com/talos-aws/talos-aws/internal/secret"
 	"github.com/talos-aws/talos-aws/internal/ssmparam"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
@@ -480,7 +481,7 @@ const CodeExpiryDays = 30
 func (g *Guard) codeObject(ctx *pulumi.Context) (pulumi.StringOutput, pulumi.StringOutput, error) {
 	var none pulumi.StringOutput
 	name := g.name + "-code"
-	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
+	b, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
 		BucketPrefix: pulumi.String(g.args.Config.ClusterName + "-etcd-guard-code-"),
 		// Its objects are copies of builds: destroy takes them along.
 		ForceDestroy: pulumi.Bool(true),
@@ -489,45 +490,30 @@ func (g *Guard) codeObject(ctx *pulumi.Context) (pulumi.StringOutput, pulumi.Str
 	if err != nil {
 		return none, none, err
 	}
-	// One bucket setting at a time (S3's OperationAborted otherwise, as in
-	// the backup bucket).
-	var prev pulumi.Resource = bucket
-	after := func() []pulumi.ResourceOption {
-		return []pulumi.ResourceOption{g.parent, pulumi.DependsOn([]pulumi.Resource{prev})}
-	}
-	if prev, err = s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
-		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
-		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
-	}, after()...); err != nil {
+	chain := s3bucket.NewChain(g.parent, b)
+	if err := s3bucket.Private(ctx, name, b.ID(), chain); err != nil {
 		return none, none, err
 	}
-	if prev, err = s3.NewBucketOwnershipControls(ctx, name, &s3.BucketOwnershipControlsArgs{
-		Bucket: bucket.ID(),
-		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
-	}, after()...); err != nil {
-		return none, none, err
-	}
-	if prev, err = s3.NewBucketLifecycleConfigurationV2(ctx, name, &s3.BucketLifecycleConfigurationV2Args{
-		Bucket: bucket.ID(),
+	lifecycle, err := s3.NewBucketLifecycleConfigurationV2(ctx, name, &s3.BucketLifecycleConfigurationV2Args{
+		Bucket: b.ID(),
 		Rules: s3.BucketLifecycleConfigurationV2RuleArray{&s3.BucketLifecycleConfigurationV2RuleArgs{
 			Id: pulumi.String("expiry"), Status: pulumi.String("Enabled"),
 			Filter:                         &s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String("etcd-guard/")},
 			Expiration:                     &s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(CodeExpiryDays)},
 			AbortIncompleteMultipartUpload: &s3.BucketLifecycleConfigurationV2RuleAbortIncompleteMultipartUploadArgs{DaysAfterInitiation: pulumi.Int(1)},
 		}},
-	}, after()...); err != nil {
+	}, chain.Next()...)
+	if err != nil {
 		return none, none, err
 	}
-	policy := bucket.Arn.ApplyT(func(arn string) string { return CodeBucketPolicy(arn) }).(pulumi.StringOutput)
-	if prev, err = s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: policy}, after()...); err != nil {
+	chain.Then(lifecycle)
+	policy := b.Arn.ApplyT(func(arn string) string { return CodeBucketPolicy(arn) }).(pulumi.StringOutput)
+	last, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: b.ID(), Policy: policy}, chain.Next()...)
+	if err != nil {
 		return none, none, err
-	}
-	last, ok := prev.(*s3.BucketPolicy)
-	if !ok {
-		return none, none, fmt.Errorf("etcdguard: code bucket policy is %T", prev)
 	}
 	code := g.args.Code
-	key := pulumi.All(bucket.Bucket, last.ID()).ApplyT(func(v []any) (string, error) {
+	key := pulumi.All(b.Bucket, last.ID()).ApplyT(func(v []any) (string, error) {
 		b, ok := v[0].(string)
 		if !ok {
 			return "", fmt.Errorf("etcdguard: code bucket name is %T", v[0])
@@ -539,7 +525,7 @@ func (g *Guard) codeObject(ctx *pulumi.Context) (pulumi.StringOutput, pulumi.Str
 		}
 		return code.Key, nil
 	}).(pulumi.StringOutput)
-	return bucket.Bucket, key, nil
+	return b.Bucket, key, nil
 }
 
 // CodeBucketPolicy refuses every request to the code bucket without TLS.

@@ -31,6 +31,7 @@ import (
 	"github.com/talos-aws/talos-aws/internal/cloudfront"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/oidc"
+	"github.com/talos-aws/talos-aws/internal/s3bucket"
 	"github.com/talos-aws/talos-aws/internal/tags"
 )
 
@@ -92,21 +93,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	id.bucket = bucket
-	// One bucket setting at a time (S3's OperationAborted otherwise).
-	var prev pulumi.Resource = bucket
-	after := func() []pulumi.ResourceOption {
-		return []pulumi.ResourceOption{id.parent, pulumi.DependsOn([]pulumi.Resource{prev})}
-	}
-	if prev, err = s3.NewBucketPublicAccessBlock(ctx, name+"-issuer", &s3.BucketPublicAccessBlockArgs{
-		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
-		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
-	}, after()...); err != nil {
-		return nil, err
-	}
-	if prev, err = s3.NewBucketOwnershipControls(ctx, name+"-issuer", &s3.BucketOwnershipControlsArgs{
-		Bucket: bucket.ID(),
-		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
-	}, after()...); err != nil {
+	chain := s3bucket.NewChain(id.parent, bucket)
+	if err := s3bucket.Private(ctx, name+"-issuer", bucket.ID(), chain); err != nil {
 		return nil, err
 	}
 
@@ -158,7 +146,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 		return BucketPolicy(b, d), nil
 	}).(pulumi.StringOutput)
-	if id.policy, err = s3.NewBucketPolicy(ctx, name+"-issuer", &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: policy}, after()...); err != nil {
+	if id.policy, err = s3.NewBucketPolicy(ctx, name+"-issuer", &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: policy}, chain.Next()...); err != nil {
 		return nil, err
 	}
 	id.IssuerURL = pulumi.Sprintf("https://%s", dist.DomainName)
