@@ -47,6 +47,9 @@ const (
 	MetricDegraded   = "EtcdDegradedMembers"
 	// MetricBlind is 1 for a run that could not read the member list.
 	MetricBlind = "EtcdGuardBlind"
+	// MetricHeld counts terminations the guard holds because letting them
+	// go would cost quorum or the last voter (or it cannot see whether).
+	MetricHeld = "EtcdHeldTerminations"
 )
 
 // The backup freshness metric, published after each backup run; the

@@ -174,6 +174,12 @@ func setup(ctx context.Context) (*app, error) {
 			Store:     &awsapi.Snapshots{S3: s3.NewFromConfig(cfg), Bucket: e.bucket, KMSKeyARN: e.kmsKey},
 			Freshness: &awsapi.Freshness{CloudWatch: cw, ClusterName: e.cluster},
 		}
+		// A one-node control plane hands over only after a snapshot.
+		b := a.backup
+		a.rec.Snapshot = func(ctx context.Context) error {
+			_, err := b.Run(ctx, "before-handover")
+			return err
+		}
 	}
 	return a, nil
 }

@@ -39,8 +39,10 @@ type ASG struct {
 	Tags          map[string]string
 	LaunchHook    string
 	TerminateHook string
-	// found is the name of the group the last Instances call read.
-	found string
+	// found is the name of the group the last Instances call read, and
+	// desired its desired capacity.
+	found   string
+	desired int
 }
 
 // DescribeInput asks for the group by name, or by its tags.
@@ -90,15 +92,17 @@ func (a *ASG) Instances(ctx context.Context) ([]guard.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.found = aws.ToString(g.AutoScalingGroupName)
+	a.found, a.desired = aws.ToString(g.AutoScalingGroupName), int(aws.ToInt32(g.DesiredCapacity))
 	var ids []string
 	var ins []guard.Instance
 	for _, i := range g.Instances {
 		ids = append(ids, aws.ToString(i.InstanceId))
 		ins = append(ins, guard.Instance{
-			ID:      aws.ToString(i.InstanceId),
-			State:   guard.Lifecycle(i.LifecycleState),
-			Healthy: aws.ToString(i.HealthStatus) == "Healthy",
+			ID:        aws.ToString(i.InstanceId),
+			State:     guard.Lifecycle(i.LifecycleState),
+			Healthy:   aws.ToString(i.HealthStatus) == "Healthy",
+			AZ:        aws.ToString(i.AvailabilityZone),
+			Protected: aws.ToBool(i.ProtectedFromScaleIn),
 		})
 	}
 	if len(ids) == 0 {
@@ -169,6 +173,48 @@ func (a *ASG) RecordHeartbeat(ctx context.Context, in guard.Instance) error {
 	return err
 }
 
+// ActiveRefresh are the instance refresh statuses during which the guard
+// scales nothing in (autoscaling InstanceRefreshStatus).
+var ActiveRefresh = map[astypes.InstanceRefreshStatus]bool{
+	astypes.InstanceRefreshStatusPending: true, astypes.InstanceRefreshStatusInProgress: true,
+	astypes.InstanceRefreshStatusCancelling: true, astypes.InstanceRefreshStatusRollbackInProgress: true,
+	astypes.InstanceRefreshStatusBaking: true,
+}
+
+// Capacity implements guard.CapacityAPI: the desired capacity the last
+// Instances call read, and whether a refresh is active (the newest
+// refreshes come first in DescribeInstanceRefreshes).
+func (a *ASG) Capacity(ctx context.Context) (int, bool, error) {
+	name, err := a.name()
+	if err != nil {
+		return 0, false, err
+	}
+	out, err := a.AutoScaling.DescribeInstanceRefreshes(ctx, &autoscaling.DescribeInstanceRefreshesInput{
+		AutoScalingGroupName: aws.String(name), MaxRecords: aws.Int32(5),
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	for _, r := range out.InstanceRefreshes {
+		if ActiveRefresh[r.Status] {
+			return a.desired, true, nil
+		}
+	}
+	return a.desired, false, nil
+}
+
+// SetProtection implements guard.CapacityAPI.
+func (a *ASG) SetProtection(ctx context.Context, in guard.Instance, protected bool) error {
+	name, err := a.name()
+	if err != nil {
+		return err
+	}
+	_, err = a.AutoScaling.SetInstanceProtection(ctx, &autoscaling.SetInstanceProtectionInput{
+		AutoScalingGroupName: aws.String(name), InstanceIds: []string{in.ID}, ProtectedFromScaleIn: aws.Bool(protected),
+	})
+	return err
+}
+
 // Suspects keeps the suspects in an SSM String parameter the stack creates.
 type Suspects struct {
 	SSM  *ssm.Client
@@ -206,6 +252,7 @@ type Metrics struct {
 // unreadable secret, a revoked rule) invents no voting or stale figure,
 // but counts as degraded: EtcdDegradedMembers 1 fires the alarm that stops
 // a refresh, and EtcdGuardBlind 1 says why. Healthy is 0: none is known.
+// EtcdHeldTerminations is published either way.
 func Datums(cluster string, m guard.Metrics, now time.Time) []cwtypes.MetricDatum {
 	dims := []cwtypes.Dimension{{Name: aws.String(contract.DimensionCluster), Value: aws.String(cluster)}}
 	d := func(name string, v int) cwtypes.MetricDatum {
@@ -213,11 +260,12 @@ func Datums(cluster string, m guard.Metrics, now time.Time) []cwtypes.MetricDatu
 			Value: aws.Float64(float64(v)), Unit: cwtypes.StandardUnitCount}
 	}
 	if !m.Known {
-		return []cwtypes.MetricDatum{d(contract.MetricHealthy, 0), d(contract.MetricDegraded, 1), d(contract.MetricBlind, 1)}
+		return []cwtypes.MetricDatum{d(contract.MetricHealthy, 0), d(contract.MetricDegraded, 1), d(contract.MetricBlind, 1), d(contract.MetricHeld, m.HeldTerminations)}
 	}
 	return []cwtypes.MetricDatum{
 		d(contract.MetricVoting, m.VotingMembers), d(contract.MetricHealthy, m.HealthyMembers), d(contract.MetricLearners, m.LearnerMembers),
 		d(contract.MetricStale, m.StaleMembers), d(contract.MetricDegraded, m.DegradedMembers), d(contract.MetricBlind, 0),
+		d(contract.MetricHeld, m.HeldTerminations),
 	}
 }
 
@@ -243,6 +291,7 @@ func Talosconfig(ctx context.Context, sm *secretsmanager.Client, secretID string
 
 var (
 	_ guard.ASGAPI       = (*ASG)(nil)
+	_ guard.CapacityAPI  = (*ASG)(nil)
 	_ guard.SuspectStore = (*Suspects)(nil)
 	_ guard.MetricsSink  = (*Metrics)(nil)
 )

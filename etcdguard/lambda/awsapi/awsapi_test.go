@@ -13,7 +13,7 @@ import (
 var now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 func TestDatums(t *testing.T) {
-	ds := Datums("demo", guard.Metrics{Known: true, VotingMembers: 3, HealthyMembers: 2, StaleMembers: 1, DegradedMembers: 1}, now)
+	ds := Datums("demo", guard.Metrics{Known: true, VotingMembers: 3, HealthyMembers: 2, StaleMembers: 1, DegradedMembers: 1, HeldTerminations: 1}, now)
 	got := map[string]float64{}
 	for _, d := range ds {
 		if len(d.Dimensions) != 1 || aws.ToString(d.Dimensions[0].Name) != contract.DimensionCluster || aws.ToString(d.Dimensions[0].Value) != "demo" {
@@ -21,7 +21,7 @@ func TestDatums(t *testing.T) {
 		}
 		got[aws.ToString(d.MetricName)] = aws.ToFloat64(d.Value)
 	}
-	want := map[string]float64{contract.MetricVoting: 3, contract.MetricHealthy: 2, contract.MetricLearners: 0, contract.MetricStale: 1, contract.MetricDegraded: 1, contract.MetricBlind: 0}
+	want := map[string]float64{contract.MetricVoting: 3, contract.MetricHealthy: 2, contract.MetricLearners: 0, contract.MetricStale: 1, contract.MetricDegraded: 1, contract.MetricBlind: 0, contract.MetricHeld: 1}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
@@ -30,10 +30,10 @@ func TestDatums(t *testing.T) {
 	// Without a member list no voting or stale figure may be invented,
 	// and the run counts as degraded (the alarm stops a refresh) and blind.
 	blind := map[string]float64{}
-	for _, d := range Datums("demo", guard.Metrics{}, now) {
+	for _, d := range Datums("demo", guard.Metrics{HeldTerminations: 2}, now) {
 		blind[aws.ToString(d.MetricName)] = aws.ToFloat64(d.Value)
 	}
-	if len(blind) != 3 || blind[contract.MetricHealthy] != 0 || blind[contract.MetricDegraded] != 1 || blind[contract.MetricBlind] != 1 {
+	if len(blind) != 4 || blind[contract.MetricHealthy] != 0 || blind[contract.MetricDegraded] != 1 || blind[contract.MetricBlind] != 1 || blind[contract.MetricHeld] != 2 {
 		t.Fatalf("blind datums = %v", blind)
 	}
 }

@@ -28,6 +28,10 @@ type MachineAPI interface {
 	// EtcdRemoveMemberByID removes a member through the node's etcd client;
 	// ErrMemberNotFound when it is already gone.
 	EtcdRemoveMemberByID(ctx context.Context, node string, id uint64) error
+	// ControlPlaneStatus says why the node's kube-apiserver,
+	// kube-controller-manager or kube-scheduler is not ready, or "" when
+	// all three are (Cluster API's preflight checks the same three).
+	ControlPlaneStatus(ctx context.Context, node string) (string, error)
 }
 
 // ErrMemberNotFound is returned by EtcdRemoveMemberByID for a member that
@@ -57,6 +61,17 @@ type ASGAPI interface {
 	CompleteLifecycleAction(ctx context.Context, in Instance, result string) error
 	// RecordHeartbeat extends the pending action's timeout.
 	RecordHeartbeat(ctx context.Context, in Instance) error
+}
+
+// CapacityAPI is the part of the Auto Scaling API that brings the group
+// back to its desired size: an ASGAPI that implements it lets the guard
+// scale in one node at a time (Decide: Unprotect, Protect).
+type CapacityAPI interface {
+	// Capacity is the group's desired capacity and whether an instance
+	// refresh is pending or in progress.
+	Capacity(ctx context.Context) (desired int, refreshing bool, err error)
+	// SetProtection sets an instance's scale-in protection.
+	SetProtection(ctx context.Context, in Instance, protected bool) error
 }
 
 // SuspectStore keeps the previous audit's suspects between runs.

@@ -9,9 +9,9 @@ import (
 // Decide computes what one run does. It is pure: the same observation gives
 // the same plan.
 //
-// Rules (Cluster API KubeadmControlPlane's targetEtcdClusterHealthy and
-// reconcileEtcdMembers, the Talos control-plane provider's gracefulEtcdLeave
-// and auditEtcd, Omni's two-audit rule):
+// Rules (Cluster API KubeadmControlPlane's targetEtcdClusterHealthy,
+// reconcileEtcdMembers and preflight checks, the Talos control-plane
+// provider's gracefulEtcdLeave and auditEtcd, Omni's two-audit rule):
 //   - a member is stale when no live ASG instance has its peer address;
 //   - a stale member is removed at once when a launch waits (it blocks the
 //     join: etcd 3.6 adds a learner only when every voting member is
@@ -19,12 +19,20 @@ import (
 //     otherwise after two runs at least MinSuspectAge apart;
 //   - a terminating instance's member leaves (forfeit leadership, then
 //     EtcdLeaveCluster on the node) or, when its node is unhealthy, is
-//     removed by ID through a healthy peer; then the termination continues;
+//     removed by ID through a healthy peer; then the termination continues.
+//     Unhealthy members go before healthy ones;
 //   - a voting member is removed only when the remaining voting members
-//     still have a healthy quorum, and never when it is the last one;
+//     still have a healthy quorum, and never when it is the last one; a
+//     healthy voter never while a learner is being promoted;
 //   - at most one membership change per plan;
 //   - a launch continues only when its member is a healthy voter, every
-//     voting member is healthy and no member is stale.
+//     voting member is healthy, no member is stale or a learner, and the
+//     node's API server, controller manager and scheduler are ready;
+//   - a node that has joined etcd is never let go by a hook: it is held
+//     until its member is removed (the hooks' default results are
+//     CONTINUE, so a guard that is down lets nodes in, never kills one);
+//   - with more nodes in service than desired, one node at a time loses
+//     its scale-in protection, so a scale-in takes it through the hook.
 func Decide(obs Observation, pol Policy) Plan {
 	p := Plan{Suspects: map[uint64]time.Time{}}
 
@@ -38,16 +46,11 @@ func Decide(obs Observation, pol Policy) Plan {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 
 	if !obs.MembersKnown {
-		// Nothing is safe without the member list. Suspects are kept as they
-		// were, so a blind run resets nothing. Hooks are not held: a cluster
-		// that answers nobody (a one-node control plane whose node died, or
-		// quorum lost) gains nothing from a held termination, and the hook
-		// timeout then applies its default (terminate: CONTINUE, launch:
-		// ABANDON), which is what happens when the guard is down.
 		for k, v := range obs.Suspects {
 			p.Suspects[k] = v
 		}
 		p.Waits = append(p.Waits, "no control-plane node answered EtcdMemberList")
+		decideBlind(&p, sorted)
 		return p
 	}
 
@@ -145,11 +148,20 @@ func Decide(obs Observation, pol Policy) Plan {
 		p.Change = &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: "no instance has its address", Stale: true}
 	}
 
-	// Terminating instances.
+	// Terminating instances: those with no member first (nothing to wait
+	// for), then learners, unhealthy voters, healthy voters (Cluster API
+	// prefers unhealthy machines: removing a dead voter first keeps more
+	// fault tolerance than removing a live one).
+	terminating := []Instance{}
 	for _, in := range sorted {
-		if in.State != TerminatingWait {
-			continue
+		if in.State == TerminatingWait {
+			terminating = append(terminating, in)
 		}
+	}
+	sort.SliceStable(terminating, func(i, j int) bool {
+		return terminationRank(memberByIP, terminating[i]) < terminationRank(memberByIP, terminating[j])
+	})
+	for _, in := range terminating {
 		m, ok := memberByIP[in.PrivateIP]
 		if !ok {
 			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "not an etcd member"})
@@ -162,14 +174,20 @@ func Decide(obs Observation, pol Policy) Plan {
 		}
 		safe, why := safeToRemove(members, m)
 		if !safe {
-			if !lastVoter(members, m) {
+			// Held: the hook's default would end a voter etcd needs. A last
+			// voter is held while it answers (a scheduled retirement marks
+			// a live node unhealthy): its replacement joins it, then it
+			// leaves. A dead one has nothing left to hold.
+			if !lastVoter(members, m) || m.Healthy {
 				p.Heartbeat = append(p.Heartbeat, in)
+				p.Metrics.HeldTerminations++
 			}
 			p.Waits = append(p.Waits, fmt.Sprintf("%s keeps member %s: %s", in.ID, m.Name, why))
 			continue
 		}
 		if m.Healthy && !m.Learner {
-			p.Change = &Change{Kind: Leave, MemberID: m.ID, Member: m.Name, Node: in.PrivateIP, Reason: "instance " + in.ID + " is terminating"}
+			p.Change = &Change{Kind: Leave, MemberID: m.ID, Member: m.Name, Node: in.PrivateIP, Reason: "instance " + in.ID + " is terminating",
+				SnapshotFirst: p.Metrics.VotingMembers <= 2}
 			continue
 		}
 		peer := healthyPeer(members, m.ID)
@@ -187,11 +205,25 @@ func Decide(obs Observation, pol Policy) Plan {
 		if in.State != PendingWait {
 			continue
 		}
+		m, ok := memberByIP[in.PrivateIP]
 		if !in.Healthy {
-			p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy"})
+			if !ok {
+				p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy and it never joined etcd"})
+				continue
+			}
+			// Joined, then failed: its member goes first (a peer removes
+			// it), then the launch is abandoned on a later run.
+			if p.Change == nil {
+				if safe, why := safeToRemove(members, m); !safe {
+					p.Waits = append(p.Waits, fmt.Sprintf("%s is unhealthy; its member %s is kept: %s", in.ID, m.Name, why))
+				} else if peer := healthyPeer(members, m.ID); peer != "" {
+					p.Change = &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: "launching instance " + in.ID + " joined etcd, then the ASG marked it unhealthy"}
+				}
+			}
+			p.Heartbeat = append(p.Heartbeat, in)
 			continue
 		}
-		m, ok := memberByIP[in.PrivateIP]
+		why, ready := obs.Components[in.PrivateIP]
 		switch {
 		case !ok:
 			p.Waits = append(p.Waits, fmt.Sprintf("%s has not joined etcd yet", in.ID))
@@ -199,16 +231,130 @@ func Decide(obs Observation, pol Policy) Plan {
 			p.Waits = append(p.Waits, fmt.Sprintf("%s is a learner: waiting for promotion", in.ID))
 		case !m.Healthy:
 			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter but not healthy yet", in.ID))
-		case !allHealthy || p.Change != nil:
-			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter; etcd is not healthy yet (%d of %d voting members healthy, %d stale)",
-				in.ID, p.Metrics.HealthyMembers, p.Metrics.VotingMembers, len(stale)))
+		case !allHealthy || p.Change != nil || p.Metrics.LearnerMembers > 0:
+			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter; etcd is not healthy yet (%d of %d voting members healthy, %d stale, %d learners)",
+				in.ID, p.Metrics.HealthyMembers, p.Metrics.VotingMembers, len(stale), p.Metrics.LearnerMembers))
+		case !ready:
+			p.Waits = append(p.Waits, fmt.Sprintf("%s is a healthy voter; its Kubernetes control plane was not checked", in.ID))
+		case why != "":
+			p.Waits = append(p.Waits, fmt.Sprintf("%s is a healthy voter; its Kubernetes control plane is not ready: %s", in.ID, why))
 		default:
-			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "healthy voting member"})
+			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "healthy voting member, control plane ready"})
 			continue
 		}
 		p.Heartbeat = append(p.Heartbeat, in)
 	}
+
+	decideCapacity(&p, obs, sorted, len(stale))
 	return p
+}
+
+// decideBlind holds what a guard that cannot read the member list must not
+// let go, and lets in what a lost control plane needs. Talos joins a new
+// node to etcd by itself, so a held launch may already be a voter: holding
+// it keeps it alive (a default result would not end it either: CONTINUE).
+// With no node in service there is no cluster a node could join or leave
+// (all nodes lost, or a one-node control plane whose node died): launches
+// are completed so the load balancers register them and the operator can
+// reach them to restore, and terminations go on.
+func decideBlind(p *Plan, sorted []Instance) {
+	inService := false
+	for _, in := range sorted {
+		if in.State == InService {
+			inService = true
+		}
+	}
+	for _, in := range sorted {
+		switch {
+		case in.State == PendingWait && !in.Healthy:
+			p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy"})
+		case in.State == PendingWait && !inService:
+			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue,
+				Reason: "no control-plane node is in service or answers: nothing to join; in service, the load balancers register it for a restore"})
+		case in.State == PendingWait:
+			p.Heartbeat = append(p.Heartbeat, in)
+			p.Waits = append(p.Waits, fmt.Sprintf("%s held: the member list cannot be read, and the node may have joined etcd", in.ID))
+		case in.State == TerminatingWait && !inService:
+			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "no control-plane node is in service or answers: no cluster to hand over"})
+		case in.State == TerminatingWait && in.Healthy:
+			p.Heartbeat = append(p.Heartbeat, in)
+			p.Metrics.HeldTerminations++
+			p.Waits = append(p.Waits, fmt.Sprintf("%s held: the member list cannot be read, and its member may be a voter", in.ID))
+		case in.State == TerminatingWait:
+			p.Waits = append(p.Waits, fmt.Sprintf("%s is unhealthy: not held (nothing of it to keep); the audit removes its member once the list can be read", in.ID))
+		}
+	}
+}
+
+// decideCapacity brings the group back to its desired size one node at a
+// time, by letting a scale-in take one node: more nodes in service than
+// desired follow a lowered controlPlane.count (every node is protected,
+// so the group keeps them all until one is not: the Auto Scaling user
+// guide, "Use instance scale-in protection") or an Availability Zone
+// rebalance, which launches first. The node goes from the zone with the
+// most nodes, so the control plane returns to one node per zone. Nothing
+// moves while etcd is not healthy, a node is at a hook, or a refresh runs.
+func decideCapacity(p *Plan, obs Observation, sorted []Instance, stale int) {
+	var inService, unprotected []Instance
+	busy := ""
+	for _, in := range sorted {
+		switch in.State {
+		case InService:
+			inService = append(inService, in)
+			if !in.Protected {
+				unprotected = append(unprotected, in)
+			}
+		case Standby:
+		default:
+			busy = fmt.Sprintf("%s is %s", in.ID, in.State)
+		}
+	}
+	if obs.Desired <= 0 {
+		return // the group's size is unknown: change nothing
+	}
+	if len(inService) <= obs.Desired {
+		p.Protect = unprotected
+		return
+	}
+	excess := fmt.Sprintf("%d nodes in service, %d desired", len(inService), obs.Desired)
+	m := p.Metrics
+	switch {
+	case len(unprotected) > 0:
+		p.Waits = append(p.Waits, fmt.Sprintf("%s: a scale-in may take %s", excess, unprotected[0].ID))
+		return
+	case busy != "":
+		p.Waits = append(p.Waits, fmt.Sprintf("%s: waiting, %s", excess, busy))
+		return
+	case obs.Refreshing:
+		p.Waits = append(p.Waits, excess+": waiting for the instance refresh")
+		return
+	case p.Change != nil || stale > 0 || m.LearnerMembers > 0 || m.HealthyMembers != m.VotingMembers:
+		p.Waits = append(p.Waits, fmt.Sprintf("%s: waiting for etcd to be healthy (%d of %d voting members healthy, %d stale, %d learners)",
+			excess, m.HealthyMembers, m.VotingMembers, stale, m.LearnerMembers))
+		return
+	}
+	perAZ := map[string]int{}
+	for _, in := range inService {
+		perAZ[in.AZ]++
+	}
+	pick := inService[0]
+	for _, in := range inService[1:] {
+		if perAZ[in.AZ] > perAZ[pick.AZ] {
+			pick = in
+		}
+	}
+	p.Unprotect = &pick
+	p.Waits = append(p.Waits, fmt.Sprintf("%s: %s (zone %s has %d) may now be scaled in; its member leaves through the terminate hook", excess, pick.ID, pick.AZ, perAZ[pick.AZ]))
+}
+
+// terminationRank orders terminations: no member, learner, unhealthy
+// voter, healthy voter.
+func terminationRank(byIP map[string]Member, in Instance) int {
+	m, ok := byIP[in.PrivateIP]
+	if !ok {
+		return -1
+	}
+	return rank(m)
 }
 
 func rank(m Member) int {
@@ -228,6 +374,17 @@ func rank(m Member) int {
 func safeToRemove(members []Member, m Member) (bool, string) {
 	if m.Learner {
 		return true, ""
+	}
+	// Cluster API takes no member out while a learner exists
+	// (remediation.go canSafelyRemoveEtcdMember): the cluster is between two
+	// configurations. A dead voter still goes: removing it only raises the
+	// fault tolerance the promotion needs.
+	if m.Healthy {
+		for _, o := range members {
+			if o.Learner && o.ID != m.ID {
+				return false, fmt.Sprintf("learner %s is being promoted; a healthy voter leaves after", o.Name)
+			}
+		}
 	}
 	voting, healthy := 0, 0
 	for _, o := range members {

@@ -11,7 +11,7 @@ import (
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 func inst(id, ip string, st Lifecycle) Instance {
-	return Instance{ID: id, PrivateIP: ip, State: st, Healthy: true}
+	return Instance{ID: id, PrivateIP: ip, State: st, Healthy: true, Protected: true}
 }
 
 func mem(id uint64, ip string, healthy bool) Member {
@@ -28,6 +28,19 @@ func learner(id uint64, ip string) Member {
 func three() ([]Instance, []Member) {
 	return []Instance{inst("i-a", "10.0.1.10", InService), inst("i-b", "10.0.2.10", InService), inst("i-c", "10.0.3.10", InService)},
 		[]Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true), mem(3, "10.0.3.10", true)}
+}
+
+// five is a healthy five-node control plane over three zones, every node
+// protected from scale-in.
+func five() ([]Instance, []Member) {
+	var ins []Instance
+	var ms []Member
+	for i, az := range []string{"az-a", "az-b", "az-c", "az-a", "az-b"} {
+		ip := fmt.Sprintf("10.0.%d.%d", i%3+1, 10+i)
+		ins = append(ins, Instance{ID: fmt.Sprintf("i-%c", 'a'+i), PrivateIP: ip, State: InService, Healthy: true, AZ: az, Protected: true})
+		ms = append(ms, mem(uint64(i+1), ip, true))
+	}
+	return ins, ms
 }
 
 func TestMemberIP(t *testing.T) {
@@ -63,6 +76,12 @@ func summary(p Plan) string {
 	for _, h := range p.Heartbeat {
 		parts = append(parts, "heartbeat "+h.ID)
 	}
+	if p.Unprotect != nil {
+		parts = append(parts, "unprotect "+p.Unprotect.ID)
+	}
+	for _, in := range p.Protect {
+		parts = append(parts, "protect "+in.ID)
+	}
 	return strings.Join(parts, "; ")
 }
 
@@ -74,6 +93,7 @@ func TestDecide(t *testing.T) {
 		wantWait string // substring of one wait reason
 		metrics  *Metrics
 		suspects []uint64
+		snapshot bool // the change is snapshotted first
 	}
 	cases := []tc{
 		{
@@ -134,21 +154,33 @@ func TestDecide(t *testing.T) {
 			wantWait: "one membership change at a time",
 		},
 		{
-			name: "one-node control plane: the last member never leaves, and the hook is not held",
+			name: "one-node control plane: the last live voter never leaves, and is held until its replacement joins",
 			obs: func() Observation {
-				return Observation{Now: t0, Instances: []Instance{inst("i-a", "10.0.1.10", TerminatingWait)},
+				return Observation{Now: t0, Instances: []Instance{inst("i-a", "10.0.1.10", TerminatingWait), inst("i-b", "10.0.2.10", PendingWait)},
 					Members: []Member{mem(1, "10.0.1.10", true)}, MembersKnown: true}
+			},
+			want:     "heartbeat i-a; heartbeat i-b",
+			wantWait: "last voting member",
+			metrics:  &Metrics{Known: true, VotingMembers: 1, HealthyMembers: 1, HeldTerminations: 1},
+		},
+		{
+			name: "one-node control plane: a dead last voter is not held (nothing of it to keep)",
+			obs: func() Observation {
+				in := inst("i-a", "10.0.1.10", TerminatingWait)
+				in.Healthy = false
+				return Observation{Now: t0, Instances: []Instance{in}, Members: []Member{mem(1, "10.0.1.10", false)}, MembersKnown: true}
 			},
 			want:     "",
 			wantWait: "last voting member",
 		},
 		{
-			name: "one-node control plane rolled launch-first: the old node leaves once the new one votes",
+			name: "one-node control plane rolled launch-first: the old node leaves once the new one votes, snapshotted first",
 			obs: func() Observation {
 				return Observation{Now: t0, Instances: []Instance{inst("i-a", "10.0.1.10", TerminatingWait), inst("i-b", "10.0.2.10", InService)},
 					Members: []Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true)}, MembersKnown: true}
 			},
-			want: "leave 1 via 10.0.1.10",
+			want:     "leave 1 via 10.0.1.10",
+			snapshot: true,
 		},
 		{
 			name: "launch: not joined yet waits",
@@ -178,9 +210,136 @@ func TestDecide(t *testing.T) {
 				in, ms := three()
 				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
 				ms = append(ms, mem(4, "10.0.1.11", true))
-				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Components: map[string]string{"10.0.1.11": ""}}
 			},
 			want: "CONTINUE i-d",
+		},
+		{
+			name: "launch: a healthy voter whose API server is broken is held (a broken upgrade stops at its first node)",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, mem(4, "10.0.1.11", true))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true,
+					Components: map[string]string{"10.0.1.11": "kube-apiserver: Ready is False (CrashLoopBackOff)"}}
+			},
+			want:     "heartbeat i-d",
+			wantWait: "kube-apiserver: Ready is False",
+		},
+		{
+			name: "launch: a voter whose control plane was not checked is held",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, mem(4, "10.0.1.11", true))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-d",
+			wantWait: "not checked",
+		},
+		{
+			name: "launch: joined etcd, then the ASG marked it unhealthy: its member goes before the launch is abandoned",
+			obs: func() Observation {
+				in, ms := three()
+				d := inst("i-d", "10.0.1.11", PendingWait)
+				d.Healthy = false
+				ms = append(ms, mem(4, "10.0.1.11", true))
+				return Observation{Now: t0, Instances: append(in, d), Members: ms, MembersKnown: true}
+			},
+			want: "remove 4 via 10.0.1.10; heartbeat i-d",
+		},
+		{
+			name: "two terminations: the dead member goes before the live one",
+			obs: func() Observation {
+				in, ms := three()
+				in[0].State = TerminatingWait
+				in[1].State, in[1].Healthy = TerminatingWait, false
+				ms[1].Healthy = false
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want: "remove 2 via 10.0.1.10; heartbeat i-a",
+		},
+		{
+			name: "a healthy voter does not leave while a learner is being promoted",
+			obs: func() Observation {
+				in, ms := three()
+				in[0].State = TerminatingWait
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, learner(4, "10.0.1.11"))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-a; heartbeat i-d",
+			wantWait: "learner ip-10-0-1-11 is being promoted",
+		},
+		{
+			name: "a dead voter is removed while a learner is being promoted",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].State, in[1].Healthy = TerminatingWait, false
+				ms[1].Healthy = false
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, learner(4, "10.0.1.11"))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want: "remove 2 via 10.0.1.10; heartbeat i-d",
+		},
+		{
+			name: "five in service, three desired: a node of the fullest zone loses its protection",
+			obs: func() Observation {
+				in, ms := five()
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3}
+			},
+			want:     "unprotect i-a",
+			wantWait: "zone az-a has 2",
+		},
+		{
+			name: "four in service, three desired after a zone came back: the doubled zone gives one up",
+			obs: func() Observation {
+				in, ms := three()
+				in[2].AZ = "az-a" // the replacement landed beside i-a while az-c was out
+				in = append(in, Instance{ID: "i-e", PrivateIP: "10.0.3.20", State: InService, Healthy: true, AZ: "az-c", Protected: true})
+				ms = append(ms, mem(5, "10.0.3.20", true))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3}
+			},
+			want: "unprotect i-a",
+		},
+		{
+			name: "excess: one node at a time",
+			obs: func() Observation {
+				in, ms := five()
+				in[3].Protected = false
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3}
+			},
+			want:     "",
+			wantWait: "a scale-in may take i-d",
+		},
+		{
+			name: "excess: nothing moves during a refresh",
+			obs: func() Observation {
+				in, ms := five()
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3, Refreshing: true}
+			},
+			want:     "",
+			wantWait: "instance refresh",
+		},
+		{
+			name: "excess: nothing moves while a member is unhealthy",
+			obs: func() Observation {
+				in, ms := five()
+				ms[4].Healthy = false
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3}
+			},
+			want:     "",
+			wantWait: "4 of 5 voting members healthy",
+		},
+		{
+			name: "no excess: an unprotected node is protected again",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].Protected = false
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3}
+			},
+			want: "protect i-b",
 		},
 		{
 			name: "launch: voter waits while another voter is unhealthy",
@@ -320,16 +479,46 @@ func TestDecide(t *testing.T) {
 			suspects: []uint64{4, 5},
 		},
 		{
-			name: "member list unknown: nothing changes, hooks are not held, suspects kept",
+			name: "member list unknown: nothing changes, a live terminating node is held, suspects kept",
 			obs: func() Observation {
 				in, _ := three()
 				in[0].State = TerminatingWait
 				return Observation{Now: t0, Instances: in, MembersKnown: false, Suspects: map[uint64]time.Time{7: t0}}
 			},
-			want:     "",
+			want:     "heartbeat i-a",
 			wantWait: "no control-plane node answered",
 			suspects: []uint64{7},
-			metrics:  &Metrics{},
+			metrics:  &Metrics{HeldTerminations: 1},
+		},
+		{
+			name: "member list unknown, nodes in service: a launch is held, never abandoned (it may have joined by itself)",
+			obs: func() Observation {
+				in, _ := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				return Observation{Now: t0, Instances: in, MembersKnown: false}
+			},
+			want:     "heartbeat i-d",
+			wantWait: "may have joined etcd",
+		},
+		{
+			name: "member list unknown: a dead terminating node is not held",
+			obs: func() Observation {
+				in, _ := three()
+				in[0].State, in[0].Healthy = TerminatingWait, false
+				return Observation{Now: t0, Instances: in, MembersKnown: false}
+			},
+			want:     "",
+			wantWait: "not held",
+		},
+		{
+			name: "control plane lost (nothing in service, nothing answers): launches go in service for the restore, terminations go on",
+			obs: func() Observation {
+				a := inst("i-a", "10.0.1.10", TerminatingWait)
+				a.Healthy = false
+				return Observation{Now: t0, Instances: []Instance{a, inst("i-d", "10.0.1.11", PendingWait), inst("i-e", "10.0.2.11", PendingWait)}, MembersKnown: false}
+			},
+			want:     "CONTINUE i-a; CONTINUE i-d; CONTINUE i-e",
+			wantWait: "no control-plane node answered",
 		},
 	}
 	for _, c := range cases {
@@ -340,6 +529,9 @@ func TestDecide(t *testing.T) {
 			}
 			if c.wantWait != "" && !strings.Contains(strings.Join(p.Waits, "\n"), c.wantWait) {
 				t.Errorf("waits %q lack %q", p.Waits, c.wantWait)
+			}
+			if got := p.Change != nil && p.Change.SnapshotFirst; got != c.snapshot {
+				t.Errorf("SnapshotFirst = %t, want %t", got, c.snapshot)
 			}
 			if c.metrics != nil && p.Metrics != *c.metrics {
 				t.Errorf("metrics = %+v, want %+v", p.Metrics, *c.metrics)

@@ -36,6 +36,9 @@ type node struct {
 	etcd               *embed.Etcd
 	reachable          bool // apid and etcd reachable (false: dead or partitioned)
 	learnerID          uint64
+	// controlPlane is why the node's Kubernetes control plane is not
+	// ready ("" ready): a broken upgrade sets it.
+	controlPlane string
 }
 
 type instance struct {
@@ -65,6 +68,14 @@ type cluster struct {
 	// table collects "step | membership" rows for the report.
 	table  []string
 	audits int
+	// desired is the group's desired capacity (0: unknown, the guard then
+	// scales nothing); refreshing marks an instance refresh. blind makes
+	// every Talos call fail (an expired certificate, a revoked rule).
+	desired    int
+	refreshing bool
+	blind      bool
+	// snapshots counts the guard's snapshots before a change.
+	snapshots int
 }
 
 var subnetSeq struct {
@@ -85,6 +96,7 @@ func newCluster(t *testing.T, name string, size int) *cluster {
 		Policy: DefaultPolicy, Now: func() time.Time { return c.now },
 		Logf:        func(f string, a ...any) { t.Logf("guard: "+f, a...) },
 		CallTimeout: 3 * time.Second, SettleTimeout: 20 * time.Second, SettleEvery: 50 * time.Millisecond,
+		Snapshot: func(context.Context) error { c.snapshots++; return nil },
 	}
 	var initial []string
 	var ns []*node
@@ -173,7 +185,8 @@ func (c *cluster) close() {
 
 func (c *cluster) addInstance(n *node, st Lifecycle) *instance {
 	c.nextID++
-	in := &instance{Instance: Instance{ID: fmt.Sprintf("i-%02d", c.nextID), PrivateIP: n.ip, State: st, Healthy: true}, node: n}
+	in := &instance{Instance: Instance{ID: fmt.Sprintf("i-%02d", c.nextID), PrivateIP: n.ip, State: st, Healthy: true,
+		AZ: []string{"az-a", "az-b", "az-c"}[(c.nextID-1)%3], Protected: true}, node: n}
 	c.inst[in.ID] = in
 	return in
 }
@@ -360,6 +373,26 @@ func (c *cluster) asgStep() {
 			delete(c.inst, id)
 		}
 	}
+	// Scale-in (AWS: a group above its desired capacity terminates
+	// unprotected instances, through the terminate hook).
+	if c.desired == 0 {
+		return
+	}
+	inService := 0
+	for _, in := range c.inst {
+		if in.State == InService {
+			inService++
+		}
+	}
+	for _, in := range c.sortedInstances() {
+		if inService <= c.desired {
+			break
+		}
+		if in.State == InService && !in.Protected {
+			in.State = TerminatingWait
+			inService--
+		}
+	}
 }
 
 // guard runs the reconciler as a scheduled audit five minutes after the
@@ -499,6 +532,9 @@ func (c *cluster) audit() Report {
 type fakeTalos struct{ c *cluster }
 
 func (f *fakeTalos) node(ip string) (*node, error) {
+	if f.c.blind {
+		return nil, errors.New("rpc error: code = Unavailable desc = connection error: tls: expired certificate")
+	}
 	n := f.c.nodes[ip]
 	if n == nil || n.etcd == nil || !n.reachable {
 		return nil, fmt.Errorf("rpc error: code = Unavailable desc = connection error: dial tcp %s:50000: i/o timeout", ip)
@@ -528,6 +564,16 @@ func (f *fakeTalos) EtcdStatus(ctx context.Context, ip string) (Status, error) {
 		return Status{}, err
 	}
 	return Status{MemberID: st.Header.MemberId, Leader: st.Leader, Learner: st.IsLearner, Errors: st.Errors}, nil
+}
+
+// ControlPlaneStatus is the node's static pods as Talos reports them: ready
+// unless the scenario broke them.
+func (f *fakeTalos) ControlPlaneStatus(_ context.Context, ip string) (string, error) {
+	n, err := f.node(ip)
+	if err != nil {
+		return "", err
+	}
+	return n.controlPlane, nil
 }
 
 func (f *fakeTalos) localID(ctx context.Context, ip string) (uint64, error) {
@@ -670,6 +716,20 @@ func (a *fakeASG) RecordHeartbeat(_ context.Context, i Instance) error {
 	if in, ok := a.c.inst[i.ID]; !ok || (in.State != PendingWait && in.State != TerminatingWait) {
 		return fmt.Errorf("ValidationError: no active lifecycle action for %s", i.ID)
 	}
+	return nil
+}
+
+// Capacity and SetProtection make fakeASG a CapacityAPI.
+func (a *fakeASG) Capacity(context.Context) (int, bool, error) {
+	return a.c.desired, a.c.refreshing, nil
+}
+
+func (a *fakeASG) SetProtection(_ context.Context, i Instance, protected bool) error {
+	in, ok := a.c.inst[i.ID]
+	if !ok {
+		return fmt.Errorf("ValidationError: %s is not in the group", i.ID)
+	}
+	in.Protected = protected
 	return nil
 }
 

@@ -52,6 +52,11 @@ type Instance struct {
 	State     Lifecycle
 	// Healthy is the ASG's health status ("Healthy"/"Unhealthy").
 	Healthy bool
+	// AZ is the instance's Availability Zone; Protected its scale-in
+	// protection (the group protects every node; the guard lifts it from
+	// the one node a scale-in may take).
+	AZ        string
+	Protected bool
 }
 
 // live reports whether the instance still backs an etcd member: an
@@ -104,6 +109,15 @@ type Observation struct {
 	// Suspects are the members a previous run found without an instance,
 	// with the time they were first seen so.
 	Suspects map[uint64]time.Time
+	// Desired is the group's desired capacity (0: unknown). Refreshing: an
+	// instance refresh is pending or in progress.
+	Desired    int
+	Refreshing bool
+	// Components is, for each launching node that is a voter, why its
+	// Kubernetes control plane (kube-apiserver, kube-controller-manager,
+	// kube-scheduler) is not ready, or "" when it is. A node missing from
+	// it was not checked.
+	Components map[string]string
 }
 
 // Policy tunes Decide.
@@ -142,6 +156,10 @@ type Change struct {
 	// Stale: the member is removed because no instance has its address.
 	// One run removes at most one such member (Reconciler.Run).
 	Stale bool
+	// SnapshotFirst: the change hands a one-node control plane over to its
+	// replacement; with backups on, a snapshot is taken first and the
+	// change waits for it (Reconciler.Snapshot).
+	SnapshotFirst bool
 }
 
 // Completion completes one lifecycle action.
@@ -163,6 +181,10 @@ type Metrics struct {
 	// DegradedMembers counts voting members that are unhealthy or stale,
 	// once each: the alarm's metric.
 	DegradedMembers int
+	// HeldTerminations counts terminations the guard holds because letting
+	// them go would cost quorum or the last voter: their hooks run out
+	// after a day (HeartbeatTimeout x 100), so someone must be paged.
+	HeldTerminations int
 }
 
 // Plan is Decide's answer.
@@ -179,6 +201,13 @@ type Plan struct {
 	// Suspects replace the stored suspects.
 	Suspects map[uint64]time.Time
 	Metrics  Metrics
+	// Unprotect is the one node a scale-in may take: the group has more
+	// nodes in service than it desires (controlPlane.count lowered, or an
+	// Availability Zone rebalance launched one). Its termination then goes
+	// through the terminate hook like any other. Protect are nodes whose
+	// protection comes back (nothing is in excess any more).
+	Unprotect *Instance
+	Protect   []Instance
 }
 
 // Quorum is the number of voting members etcd needs to make progress.

@@ -55,6 +55,8 @@ func (m *slowMachine) EtcdLeaveCluster(ctx context.Context, ip string) error {
 
 func (m *slowMachine) EtcdRemoveMemberByID(context.Context, string, uint64) error { return nil }
 
+func (m *slowMachine) ControlPlaneStatus(context.Context, string) (string, error) { return "", nil }
+
 // beatASG has three nodes in service, one terminating and one launching;
 // it counts heartbeats by instance.
 type beatASG struct {

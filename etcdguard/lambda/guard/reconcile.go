@@ -33,6 +33,10 @@ type Reconciler struct {
 	// while it changes the membership: a leave may take as long as the
 	// Lambda's whole timeout, longer than a hook's (default 60 s).
 	HeartbeatEvery time.Duration
+	// Snapshot, when set (backups on), takes an etcd snapshot before a
+	// change that hands a one-node control plane over (SnapshotFirst); the
+	// change waits until it succeeds.
+	Snapshot func(ctx context.Context) error
 }
 
 // Report is what one run did.
@@ -45,6 +49,10 @@ type Report struct {
 	// Observations counts member-list reads; a test asserts one between
 	// any two changes.
 	Observations int
+	// Snapshots counts snapshots taken before a change; Protection lists
+	// scale-in protection changes ("i-… protected=false").
+	Snapshots  int
+	Protection []string
 }
 
 func (r *Reconciler) now() time.Time {
@@ -76,6 +84,13 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 		return obs, fmt.Errorf("list control-plane instances: %w", err)
 	}
 	obs.Instances = ins
+	if c, ok := r.ASG.(CapacityAPI); ok {
+		if obs.Desired, obs.Refreshing, err = c.Capacity(ctx); err != nil {
+			// Only the scale-in of an excess node waits on it.
+			r.logf("group capacity: %v", err)
+			obs.Desired = 0
+		}
+	}
 	obs.Suspects, err = r.Store.Load(ctx)
 	if err != nil {
 		return obs, fmt.Errorf("load suspects: %w", err)
@@ -114,6 +129,28 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 		st, err := r.Machine.EtcdStatus(cctx, ip)
 		cancel()
 		obs.Members[i].Healthy = err == nil && st.MemberID == m.ID && st.Leader != 0 && len(st.Errors) == 0
+	}
+	// The launch gate's second half: the new node's Kubernetes control
+	// plane, checked only for launching voters (the only ones it gates).
+	for _, in := range ins {
+		if in.State != PendingWait || in.PrivateIP == "" {
+			continue
+		}
+		for _, m := range obs.Members {
+			if m.IP() != in.PrivateIP || m.Learner || !m.Healthy {
+				continue
+			}
+			cctx, cancel := r.withTimeout(ctx)
+			why, err := r.Machine.ControlPlaneStatus(cctx, in.PrivateIP)
+			cancel()
+			if err != nil {
+				why = "its control-plane pods cannot be read: " + err.Error()
+			}
+			if obs.Components == nil {
+				obs.Components = map[string]string{}
+			}
+			obs.Components[in.PrivateIP] = why
+		}
 	}
 	return obs, nil
 }
@@ -165,6 +202,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 			rep.Waits = plan.Waits
 		}
 		if plan.Change == nil || len(rep.Changes) >= maxChanges || staleCapped {
+			errs = append(errs, r.capacity(ctx, plan, &rep)...)
 			for _, in := range plan.Heartbeat {
 				if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
 					errs = append(errs, fmt.Errorf("heartbeat %s: %w", in.ID, err))
@@ -183,6 +221,15 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		// Hooks keep their holds while the change runs: the leaving node's
 		// own among them, which a default result would otherwise end.
 		stop := r.keepAlive(ctx, waitingAtHooks(obs.Instances, plan.Complete))
+		if ch.SnapshotFirst && r.Snapshot != nil {
+			if err := r.Snapshot(ctx); err != nil {
+				rep.Heartbeats += stop()
+				// The hooks stay held: the next run tries again.
+				errs = append(errs, fmt.Errorf("snapshot before %s of %s, the control plane's last node but one: %w (nothing changed)", ch.Kind, ch.Member, err))
+				return rep, errors.Join(errs...)
+			}
+			rep.Snapshots++
+		}
 		if err := r.apply(ctx, ch); err != nil {
 			rep.Heartbeats += stop()
 			// The next trigger observes again; a half-done leave shows up
@@ -198,6 +245,30 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 			return rep, errors.Join(errs...)
 		}
 	}
+}
+
+// capacity applies the plan's scale-in protection changes.
+func (r *Reconciler) capacity(ctx context.Context, plan Plan, rep *Report) []error {
+	c, ok := r.ASG.(CapacityAPI)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	set := func(in Instance, protected bool) {
+		if err := c.SetProtection(ctx, in, protected); err != nil {
+			errs = append(errs, fmt.Errorf("scale-in protection of %s: %w", in.ID, err))
+			return
+		}
+		r.logf("%s: scale-in protection %t", in.ID, protected)
+		rep.Protection = append(rep.Protection, fmt.Sprintf("%s protected=%t", in.ID, protected))
+	}
+	if plan.Unprotect != nil {
+		set(*plan.Unprotect, false)
+	}
+	for _, in := range plan.Protect {
+		set(in, true)
+	}
+	return errs
 }
 
 // waitingAtHooks are the instances held at a lifecycle hook that this

@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sort"
+	"strings"
 	"sync"
 
+	"github.com/cosi-project/runtime/pkg/safe"
 	"github.com/siderolabs/talos/pkg/machinery/api/machine"
 	"github.com/siderolabs/talos/pkg/machinery/client"
 	clientconfig "github.com/siderolabs/talos/pkg/machinery/client/config"
+	"github.com/siderolabs/talos/pkg/machinery/resources/k8s"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -152,6 +156,89 @@ func (c *Client) EtcdRemoveMemberByID(ctx context.Context, node string, id uint6
 		return guard.ErrMemberNotFound
 	}
 	return err
+}
+
+// ControlPlaneStatus implements guard.MachineAPI from the node's
+// StaticPodStatus resources (namespace k8s): Talos copies each static pod's
+// status from the kubelet into one, with the ID "kube-system/<pod name>"
+// (machined KubeletStaticPodController, refreshPodStatus). It needs no
+// Kubernetes credentials and works while the API server is down.
+func (c *Client) ControlPlaneStatus(ctx context.Context, node string) (string, error) {
+	cl, err := c.conn(ctx, node)
+	if err != nil {
+		return "", err
+	}
+	list, err := safe.StateListAll[*k8s.StaticPodStatus](ctx, cl.COSI)
+	if err != nil {
+		return "", err
+	}
+	pods := map[string]map[string]any{}
+	for it := list.Iterator(); it.Next(); {
+		pods[it.Value().Metadata().ID()] = it.Value().TypedSpec().PodStatus
+	}
+	return StaticPodsReady(pods), nil
+}
+
+// ControlPlaneComponents are the static pods a control-plane node must run
+// ready before its launch completes.
+var ControlPlaneComponents = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+
+// StaticPodsReady says which of ControlPlaneComponents is not ready in
+// statuses (ID "kube-system/<component>-<node>" to a Kubernetes PodStatus
+// as JSON fields), or "" when all are: a pod is ready when its condition
+// Ready is "True".
+func StaticPodsReady(statuses map[string]map[string]any) string {
+	ids := make([]string, 0, len(statuses))
+	for id := range statuses {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var not []string
+	for _, comp := range ControlPlaneComponents {
+		found := false
+		for _, id := range ids {
+			if !strings.HasPrefix(id, "kube-system/"+comp+"-") {
+				continue
+			}
+			found = true
+			if why := podNotReady(statuses[id]); why != "" {
+				not = append(not, comp+": "+why)
+			}
+			break
+		}
+		if !found {
+			not = append(not, comp+": no static pod status yet")
+		}
+	}
+	return strings.Join(not, "; ")
+}
+
+func podNotReady(st map[string]any) string {
+	ready := "missing"
+	conds, _ := st["conditions"].([]any)
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Ready" {
+			ready, _ = m["status"].(string)
+		}
+	}
+	if ready == "True" {
+		return ""
+	}
+	why := "Ready is " + ready
+	css, _ := st["containerStatuses"].([]any)
+	for _, c := range css {
+		m, _ := c.(map[string]any)
+		state, _ := m["state"].(map[string]any)
+		for _, k := range []string{"waiting", "terminated"} {
+			if w, ok := state[k].(map[string]any); ok {
+				if r, _ := w["reason"].(string); r != "" {
+					why += " (" + r + ")"
+				}
+			}
+		}
+	}
+	return why
 }
 
 // EtcdSnapshot implements snapshot.Snapshotter: the node's etcd snapshot,

@@ -1,0 +1,366 @@
+package guard
+
+// Fault scenarios (issue 21): the guard against real etcd when it cannot
+// see, when the control plane is lost, when a node must be held, and when
+// the group's size or zones change. Same harness as etcd_test.go.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/etcdutl/v3/snapshot"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// put writes a key through the cluster.
+func (c *cluster) put(k, v string) {
+	c.t.Helper()
+	cli, err := c.client()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { _ = cli.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Put(clientv3.WithRequireLeader(ctx), k, v); err != nil {
+		c.t.Fatalf("put %s: %v", k, err)
+	}
+}
+
+// get reads a key through the cluster.
+func (c *cluster) get(k string) string {
+	c.t.Helper()
+	cli, err := c.client()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { _ = cli.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := cli.Get(clientv3.WithRequireLeader(ctx), k)
+	if err != nil || len(r.Kvs) != 1 {
+		c.t.Fatalf("get %s: %v %v", k, r, err)
+	}
+	return string(r.Kvs[0].Value)
+}
+
+// snapshotTo saves the cluster's etcd as `talosctl etcd snapshot` (and the
+// guard's backups) do: the client's Maintenance.Snapshot.
+func (c *cluster) snapshotTo(path string) {
+	c.t.Helper()
+	cli, err := c.client()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { _ = cli.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := cli.Snapshot(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { _ = rc.Close() }()
+	f, err := os.Create(path)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := f.ReadFrom(rc); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// bootstrapFrom is `talosctl bootstrap --recover-from`: Talos restores the
+// snapshot into a one-member data directory and starts etcd on it (talos
+// v1.12.0 services/etcd.go recoverFromSnapshot).
+func (c *cluster) bootstrapFrom(n *node, path string) {
+	c.t.Helper()
+	n.dir = filepath.Join(n.dir, "recovered")
+	if err := snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
+		SnapshotPath: path, Name: n.name, OutputDataDir: n.dir, PeerURLs: []string{n.peerURL},
+		InitialCluster: n.name + "=" + n.peerURL, InitialClusterToken: "guard-" + c.name,
+	}); err != nil {
+		c.t.Fatalf("restore: %v", err)
+	}
+	if err := c.start(n, n.name+"="+n.peerURL, embed.ClusterStateFlagNew); err != nil {
+		c.t.Fatalf("start on the restored data: %v", err)
+	}
+}
+
+func completions(rep Report, result string) []string {
+	var ids []string
+	for _, c := range rep.Completions {
+		if c.Result == result {
+			ids = append(ids, c.Instance.ID)
+		}
+	}
+	return ids
+}
+
+func zones(c *cluster) []string {
+	var az []string
+	for _, in := range c.sortedInstances() {
+		if in.State == InService {
+			az = append(az, in.AZ)
+		}
+	}
+	slices.Sort(az)
+	return az
+}
+
+func TestFaultScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real etcd members")
+	}
+
+	// The README runbook "restore a lost control plane" on a one-node
+	// control plane: the only node dies, its replacement must be reachable
+	// (in service, so the load balancers register it), the operator
+	// bootstraps it from the snapshot, and the restored node is never
+	// abandoned afterwards.
+	t.Run("control plane lost, restored from a snapshot (1)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "restore-1", 1)
+		old := oldest(c)[0]
+		c.check("start", want{voting: 1})
+		c.put("/registry/sentinel", "before-disaster")
+		snap := filepath.Join(t.TempDir(), "db.snapshot")
+		c.snapshotTo(snap) // the newest backup
+		c.put("/registry/sentinel", "lost-with-the-node")
+
+		c.partition(old) // the node dies with its root volume
+		c.byName(old).Healthy = false
+		c.terminateHooked(old) // health replacement: terminate and launch together
+		n := c.launch()
+		c.settleTalos(2 * time.Second) // Talos: "etcd is waiting to join the cluster"
+		if n.node.etcd != nil {
+			t.Fatal("the replacement joined a cluster that does not exist")
+		}
+		rep := c.audit()
+		if got := completions(rep, Continue); !slices.Equal(got, []string{old, n.ID}) || len(completions(rep, Abandon)) != 0 {
+			t.Fatalf("completions %+v: want CONTINUE for the dead node and for the replacement", rep.Completions)
+		}
+		if c.inst[n.ID].State != InService || c.metrics.Known {
+			t.Fatalf("replacement %s, metrics %+v: want in service (reachable through the load balancers), blind", c.inst[n.ID].State, c.metrics)
+		}
+		c.check("control plane lost: replacement in service for the restore", want{quorumLost: true})
+
+		c.bootstrapFrom(n.node, snap) // runbook step 5
+		c.check("bootstrap --recover-from on the replacement", want{voting: 1})
+		if got := c.get("/registry/sentinel"); got != "before-disaster" {
+			t.Fatalf("restored sentinel %q", got)
+		}
+		for i := 0; i < 3; i++ {
+			rep := c.audit()
+			if len(rep.Changes) != 0 || len(rep.Completions) != 0 || c.inst[n.ID].State != InService {
+				t.Fatalf("audit %d after the restore: %+v, node %s", i, rep, c.inst[n.ID].State)
+			}
+		}
+		if !c.metrics.Known || c.metrics.DegradedMembers != 0 || c.metrics.VotingMembers != 1 {
+			t.Fatalf("metrics after the restore: %+v", c.metrics)
+		}
+		c.check("3 audits: restored node kept, nothing degraded", want{voting: 1})
+
+		// And the restored cluster rolls as any other.
+		m := c.launch()
+		c.settleTalos(20 * time.Second)
+		c.audit()
+		c.terminateHooked(n.ID)
+		c.audit()
+		if _, ok := c.inst[n.ID]; ok || c.inst[m.ID].State != InService {
+			t.Fatalf("refresh after the restore did not complete")
+		}
+		c.check("refresh after the restore", want{voting: 1})
+		writeTable(t, c)
+	})
+
+	// A scheduled retirement (the ASG marks the live node unhealthy, then
+	// terminates and launches together) on a one-node control plane: the
+	// last voter is held until its replacement has joined, snapshotted, then
+	// leaves. Without the hold the hook's default would end etcd.
+	t.Run("one-node control plane handed over on a health replacement (1)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "handover-1", 1)
+		old := oldest(c)[0]
+		c.put("/registry/sentinel", "kept")
+		c.byName(old).Healthy = false
+		c.terminateHooked(old)
+		n := c.launch()
+		rep := c.audit()
+		if rep.Heartbeats != 2 || len(rep.Changes) != 0 || c.metrics.HeldTerminations != 1 {
+			t.Fatalf("first run: %+v, metrics %+v: want both hooks held, the last voter counted as held", rep, c.metrics)
+		}
+		c.check("old node terminating, held; replacement launching", want{voting: 1})
+		c.settleTalos(20 * time.Second)
+		c.check("replacement joins, promoted", want{voting: 2})
+		rep = c.audit()
+		if len(rep.Changes) != 1 || rep.Changes[0].Kind != Leave || c.snapshots != 1 || rep.Snapshots != 1 {
+			t.Fatalf("second run: %+v, snapshots %d: want one snapshot, then the leave", rep, c.snapshots)
+		}
+		if _, ok := c.inst[old]; ok || c.inst[n.ID].State != InService {
+			t.Fatalf("handover incomplete: old present %t, new %s", ok, c.inst[n.ID].State)
+		}
+		if c.get("/registry/sentinel") != "kept" {
+			t.Fatal("data lost in the handover")
+		}
+		c.check("snapshot, old node leaves, both CONTINUE", want{voting: 1})
+		writeTable(t, c)
+	})
+
+	// The guard goes blind during a refresh: the new node joins etcd by
+	// itself (Talos does not wait for the hook), so the guard must keep it
+	// alive, never abandon it, and report the blindness.
+	t.Run("blind guard during a refresh (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "blind-3", 3)
+		c.blind = true
+		n := c.launch()
+		c.settleTalos(20 * time.Second)
+		c.check("blind guard; new node joins etcd by itself", want{voting: 4})
+		for i := 0; i < 3; i++ {
+			rep := c.audit()
+			if len(rep.Completions) != 0 || rep.Heartbeats != 1 || c.inst[n.ID].State != PendingWait {
+				t.Fatalf("blind audit %d: %+v, node %s: want the launch held by a heartbeat", i, rep, c.inst[n.ID].State)
+			}
+			if c.metrics.Known {
+				t.Fatalf("blind audit %d published %+v", i, c.metrics)
+			}
+		}
+		c.check("3 blind audits: launch held, no voter lost", want{voting: 4})
+		old := oldest(c)[0]
+		c.terminateHooked(old) // the refresh would go on only once the launch completed; a health replacement is the same
+		rep := c.audit()
+		if rep.Heartbeats != 2 || c.metrics.HeldTerminations != 1 || c.inst[old].State != TerminatingWait {
+			t.Fatalf("blind with a termination: %+v, metrics %+v", rep, c.metrics)
+		}
+		c.blind = false // the certificate is renewed by `pulumi up`
+		rep = c.audit()
+		if len(rep.Changes) != 1 || rep.Changes[0].Kind != Leave || c.inst[n.ID].State != InService {
+			t.Fatalf("guard sees again: %+v, new node %s", rep, c.inst[n.ID].State)
+		}
+		c.check("guard sees again: old node leaves, launch CONTINUE", want{voting: 3})
+		writeTable(t, c)
+	})
+
+	// A Kubernetes upgrade whose API server crashes on the new node: etcd
+	// is perfectly healthy, so only the component gate stops the refresh.
+	t.Run("broken Kubernetes upgrade stops at the first node (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "upgrade-3", 3)
+		n := c.launch()
+		n.node.controlPlane = "kube-apiserver: Ready is False (CrashLoopBackOff)"
+		c.settleTalos(20 * time.Second)
+		for i := 0; i < 2; i++ {
+			rep := c.audit()
+			if c.inst[n.ID].State != PendingWait || rep.Heartbeats != 1 || !strings.Contains(strings.Join(rep.Waits, " "), "CrashLoopBackOff") {
+				t.Fatalf("audit %d: %+v, node %s", i, rep, c.inst[n.ID].State)
+			}
+		}
+		c.check("healthy voter, broken API server: launch held", want{voting: 4})
+		n.node.controlPlane = ""
+		c.audit()
+		if c.inst[n.ID].State != InService {
+			t.Fatalf("fixed node not continued: %s", c.inst[n.ID].State)
+		}
+		c.check("API server ready: CONTINUE", want{voting: 4})
+		writeTable(t, c)
+	})
+
+	// controlPlane.count 5 -> 3: one node at a time loses its protection,
+	// the scale-in takes it through the hook, and it leaves.
+	t.Run("scale down 5 to 3 through the leave path (5)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "down-5", 5)
+		c.desired = 3
+		for i := 0; i < 6 && len(c.inst) > 3; i++ {
+			before := len(c.inst)
+			c.audit()
+			unprotected := 0
+			for _, in := range c.inst {
+				if !in.Protected {
+					unprotected++
+				}
+			}
+			if unprotected > 1 {
+				t.Fatalf("audit %d: %d nodes unprotected at once", i, unprotected)
+			}
+			if before-len(c.inst) > 1 {
+				t.Fatalf("audit %d: %d nodes went at once", i, before-len(c.inst))
+			}
+			c.check(fmt.Sprintf("scale-down audit %d", i+1), want{voting: len(c.inst)})
+		}
+		if len(c.inst) != 3 {
+			t.Fatalf("%d nodes after the scale-down, want 3", len(c.inst))
+		}
+		c.audit()
+		for _, in := range c.inst {
+			if !in.Protected || in.State != InService {
+				t.Fatalf("%s after the scale-down: %s, protected %t", in.ID, in.State, in.Protected)
+			}
+		}
+		if got := zones(c); !slices.Equal(got, []string{"az-a", "az-b", "az-c"}) {
+			t.Fatalf("zones after the scale-down: %v", got)
+		}
+		c.check("3 nodes, one per zone, all protected", want{voting: 3})
+		writeTable(t, c)
+	})
+
+	// controlPlane.count 3 -> 5: two launches at once join one learner at
+	// a time, and each goes in service as a healthy voter.
+	t.Run("scale up 3 to 5 (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "up-3", 3)
+		c.desired = 5
+		a, b := c.launch(), c.launch()
+		for i := 0; i < 4 && (c.inst[a.ID].State != InService || c.inst[b.ID].State != InService); i++ {
+			c.settleTalos(20 * time.Second)
+			c.audit()
+		}
+		if c.inst[a.ID].State != InService || c.inst[b.ID].State != InService {
+			t.Fatalf("launches: %s, %s", c.inst[a.ID].State, c.inst[b.ID].State)
+		}
+		c.check("two launches join and go in service", want{voting: 5})
+		writeTable(t, c)
+	})
+
+	// An Availability Zone is lost and comes back: the replacement landed
+	// beside another node; AZ rebalancing launches one in the returned zone
+	// and the guard lets the doubled zone give one up.
+	t.Run("zone lost and back: one node per zone again (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "zone-3", 3)
+		c.desired = 3
+		lost := oldest(c)[2] // az-c
+		c.partition(lost)
+		c.byName(lost).Healthy = false
+		c.terminateHooked(lost)
+		c.audit() // the dead member is removed through a peer, CONTINUE
+		r := c.launch()
+		r.AZ = "az-a" // az-c has no capacity
+		c.settleTalos(20 * time.Second)
+		c.audit()
+		if got := zones(c); !slices.Equal(got, []string{"az-a", "az-a", "az-b"}) {
+			t.Fatalf("zones after the outage: %v", got)
+		}
+		c.check("zone c lost: its node replaced in zone a", want{voting: 3})
+		back := c.launch() // AZRebalance: launch first in the returned zone
+		back.AZ = "az-c"
+		c.settleTalos(20 * time.Second)
+		for i := 0; i < 4 && len(c.inst) > 3; i++ {
+			c.audit()
+		}
+		if got := zones(c); !slices.Equal(got, []string{"az-a", "az-b", "az-c"}) {
+			t.Fatalf("zones after the rebalance: %v", got)
+		}
+		c.check("zone c back: rebalanced, one node per zone", want{voting: 3})
+		writeTable(t, c)
+	})
+}
