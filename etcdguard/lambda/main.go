@@ -170,7 +170,7 @@ func setup(ctx context.Context) (*app, error) {
 			}
 		}
 		a.backup = &guard.Backup{
-			ASG: asg, Snapshotter: machine, Cluster: e.cluster, Recipient: r, TempDir: os.TempDir(), Logf: log.Printf,
+			ASG: asg, Snapshotter: machine, Machine: machine, Cluster: e.cluster, Recipient: r, TempDir: os.TempDir(), Logf: log.Printf,
 			Store:     &awsapi.Snapshots{S3: s3.NewFromConfig(cfg), Bucket: e.bucket, KMSKeyARN: e.kmsKey},
 			Freshness: &awsapi.Freshness{CloudWatch: cw, ClusterName: e.cluster},
 		}

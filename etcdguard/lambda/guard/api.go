@@ -44,6 +44,9 @@ type Status struct {
 	Leader   uint64
 	Learner  bool
 	Errors   []string
+	// RaftTerm, RaftIndex (committed) and RaftAppliedIndex place the
+	// member against the others: a snapshot comes from a current one.
+	RaftTerm, RaftIndex, RaftAppliedIndex uint64
 }
 
 // ErrNoGroup is returned by ASGAPI.Instances while the control-plane group

@@ -36,13 +36,16 @@ const NoControlPlane = "no control plane yet, nothing to snapshot"
 type Backup struct {
 	ASG         ASGAPI
 	Snapshotter snapshot.Snapshotter
-	Store       SnapshotStore
-	Freshness   FreshnessSink // optional
-	Cluster     string
-	Recipient   age.Recipient // optional: age-encrypt before upload
-	TempDir     string
-	Now         func() time.Time
-	Logf        func(format string, args ...any)
+	// Machine, when set, picks the source: only a healthy voter current
+	// with the others (SnapshotSources); none, and the run is refused.
+	Machine   MachineAPI
+	Store     SnapshotStore
+	Freshness FreshnessSink // optional
+	Cluster   string
+	Recipient age.Recipient // optional: age-encrypt before upload
+	TempDir   string
+	Now       func() time.Time
+	Logf      func(format string, args ...any)
 }
 
 // BackupReport is what one backup run did.
@@ -53,6 +56,10 @@ type BackupReport struct {
 	Node    string `json:"node,omitempty"`
 	Bytes   int64  `json:"bytes,omitempty"`
 	SHA256  string `json:"sha256,omitempty"`
+	// Revision is the snapshot's etcd revision; AppliedIndex the source
+	// member's applied raft index (0: not known).
+	Revision     int64  `json:"revision,omitempty"`
+	AppliedIndex uint64 `json:"appliedIndex,omitempty"`
 	// AgeSeconds is the freshness published (-1: none published).
 	AgeSeconds float64 `json:"ageSeconds"`
 }
@@ -111,17 +118,115 @@ func (b *Backup) Run(ctx context.Context, reason string) (BackupReport, error) {
 		b.publishFromIndex(ctx, &rep, false)
 		return rep, nil
 	}
+	var meta map[string]map[string]string
+	if b.Machine != nil {
+		var why string
+		if nodes, meta, why = b.sources(ctx, nodes); len(nodes) == 0 {
+			b.publishFromIndex(ctx, &rep, true)
+			return rep, fmt.Errorf("etcd snapshot (%s) refused: %s; the newest stored snapshot stays the newest, and the freshness alarm fires if this lasts", reason, why)
+		}
+	}
 	res, err := snapshot.Run(ctx, snapshot.Job{
-		Cluster: b.Cluster, Nodes: nodes, Recipient: b.Recipient, TempDir: b.TempDir, Reason: reason, Now: b.Now,
+		Cluster: b.Cluster, Nodes: nodes, Recipient: b.Recipient, TempDir: b.TempDir, Reason: reason, Now: b.Now, NodeMeta: meta,
 	}, b.Snapshotter, b.Store)
 	if err != nil {
 		b.publishFromIndex(ctx, &rep, true)
 		return rep, fmt.Errorf("etcd snapshot (%s): %w", reason, err)
 	}
-	rep.Key, rep.Node, rep.Bytes, rep.SHA256 = res.Key, res.Node, res.Bytes, res.SHA256
-	b.logf("backup (%s): %s from %s, %d bytes, sha256 %s, in %s", reason, res.Key, res.Node, res.Bytes, res.SHA256, res.Duration)
+	rep.Key, rep.Node, rep.Bytes, rep.SHA256, rep.Revision = res.Key, res.Node, res.Bytes, res.SHA256, res.Revision
+	if m := meta[res.Node]; m != nil {
+		_, _ = fmt.Sscan(m[MetaAppliedIndex], &rep.AppliedIndex) //nolint:errcheck // our own number
+	}
+	b.logf("backup (%s): %s from %s, %d bytes, sha256 %s, revision %d, in %s", reason, res.Key, res.Node, res.Bytes, res.SHA256, res.Revision, res.Duration)
 	b.publish(ctx, &rep, snapshot.AgeSeconds(res.TakenAt, b.now()))
 	return rep, nil
+}
+
+// Metadata stored with a snapshot about its source member.
+const (
+	MetaMember       = "etcd-member-id"
+	MetaRaftTerm     = "etcd-raft-term"
+	MetaAppliedIndex = "etcd-raft-applied-index"
+	// MetaCommitIndex is the highest commit index any healthy voter
+	// reported when the source was picked: the source was at most
+	// MaxRaftLag behind it.
+	MetaCommitIndex = "etcd-raft-commit-index"
+)
+
+// MaxRaftLag is how many entries a member's applied index may trail the
+// highest commit index of the healthy voters and still count as current:
+// a second or so of writes, against the hours a partitioned member may
+// trail.
+const MaxRaftLag = 1000
+
+// sources reads the member list and each member's status through the
+// candidate nodes and keeps those SnapshotSources accepts.
+func (b *Backup) sources(ctx context.Context, nodes []string) ([]string, map[string]map[string]string, string) {
+	var members []Member
+	var lastErr error
+	for _, n := range nodes {
+		ms, err := b.Machine.EtcdMemberList(ctx, n)
+		if err == nil {
+			members = ms
+			break
+		}
+		lastErr = err
+	}
+	if members == nil {
+		return nil, nil, fmt.Sprintf("no node answered EtcdMemberList (last: %v)", lastErr)
+	}
+	candidate := map[string]bool{}
+	for _, n := range nodes {
+		candidate[n] = true
+	}
+	status := map[string]Status{}
+	for _, m := range members {
+		if ip := m.IP(); candidate[ip] {
+			if st, err := b.Machine.EtcdStatus(ctx, ip); err == nil {
+				status[ip] = st
+			}
+		}
+	}
+	return SnapshotSources(members, status)
+}
+
+// SnapshotSources are the nodes a snapshot may be taken from: healthy
+// voters (the node answers EtcdStatus as that member, knows a leader,
+// reports no error) whose applied index is within MaxRaftLag of the
+// highest commit index a healthy voter reports. Talos' EtcdSnapshot reads
+// the node's local member (v1alpha1_server.go EtcdSnapshot: NewLocalClient),
+// so a partitioned or lagging member would store old data as a fresh
+// snapshot. why says why none qualifies.
+func SnapshotSources(members []Member, status map[string]Status) (nodes []string, meta map[string]map[string]string, why string) {
+	var commit uint64
+	healthy := map[string]Status{}
+	for _, m := range members {
+		st, ok := status[m.IP()]
+		if m.Learner || !ok || st.MemberID != m.ID || st.Leader == 0 || len(st.Errors) > 0 {
+			continue
+		}
+		healthy[m.IP()] = st
+		commit = max(commit, st.RaftIndex)
+	}
+	if len(healthy) == 0 {
+		return nil, nil, fmt.Sprintf("no healthy voting member among %d members (%d answered)", len(members), len(status))
+	}
+	meta = map[string]map[string]string{}
+	for ip, st := range healthy {
+		if st.RaftAppliedIndex+MaxRaftLag < commit {
+			continue
+		}
+		nodes = append(nodes, ip)
+		meta[ip] = map[string]string{
+			MetaMember: fmt.Sprintf("%x", st.MemberID), MetaRaftTerm: fmt.Sprint(st.RaftTerm),
+			MetaAppliedIndex: fmt.Sprint(st.RaftAppliedIndex), MetaCommitIndex: fmt.Sprint(commit),
+		}
+	}
+	sort.Strings(nodes)
+	if len(nodes) == 0 {
+		return nil, nil, fmt.Sprintf("every healthy voter trails commit index %d by more than %d entries", commit, MaxRaftLag)
+	}
+	return nodes, meta, ""
 }
 
 // freshnessDays: the alarm's threshold is at most a day (two intervals of

@@ -232,3 +232,43 @@ func TestSnapshotNodes(t *testing.T) {
 		t.Errorf("nodes %v, want the launching node when nothing serves", got)
 	}
 }
+
+func TestSnapshotSources(t *testing.T) {
+	ms := []Member{mem(1, "10.0.1.10", false), mem(2, "10.0.2.10", false), mem(3, "10.0.3.10", false), learner(4, "10.0.1.11")}
+	st := func(id, leader uint64, commit, applied uint64) Status {
+		return Status{MemberID: id, Leader: leader, RaftTerm: 7, RaftIndex: commit, RaftAppliedIndex: applied}
+	}
+	cases := []struct {
+		name   string
+		status map[string]Status
+		want   string
+		why    string
+	}{
+		{name: "all current: every voter, never the learner", want: "10.0.1.10,10.0.2.10,10.0.3.10",
+			status: map[string]Status{"10.0.1.10": st(1, 2, 5000, 5000), "10.0.2.10": st(2, 2, 5000, 4999), "10.0.3.10": st(3, 2, 5000, 5000), "10.0.1.11": st(4, 2, 5000, 5000)}},
+		{name: "a member partitioned for hours (its own stale view, no leader) is never the source", want: "10.0.2.10,10.0.3.10",
+			status: map[string]Status{"10.0.1.10": st(1, 0, 1200, 1200), "10.0.2.10": st(2, 2, 90000, 90000), "10.0.3.10": st(3, 2, 90000, 90000)}},
+		{name: "a member that knows a leader but trails it is not current", want: "10.0.2.10,10.0.3.10",
+			status: map[string]Status{"10.0.1.10": st(1, 2, 88000, 88000), "10.0.2.10": st(2, 2, 90000, 90000), "10.0.3.10": st(3, 2, 90000, 89500)}},
+		{name: "a member reporting errors (NOSPACE, corrupt) is not a source", want: "10.0.3.10",
+			status: map[string]Status{"10.0.1.10": {MemberID: 1, Leader: 3, Errors: []string{"NOSPACE"}, RaftIndex: 10, RaftAppliedIndex: 10},
+				"10.0.3.10": st(3, 3, 10, 10)}},
+		{name: "an address answering as another member is not a source", want: "10.0.3.10",
+			status: map[string]Status{"10.0.1.10": st(9, 3, 10, 10), "10.0.3.10": st(3, 3, 10, 10)}},
+		{name: "quorum lost: refused", why: "no healthy voting member",
+			status: map[string]Status{"10.0.1.10": st(1, 0, 10, 10)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			nodes, meta, why := SnapshotSources(ms, c.status)
+			if got := strings.Join(nodes, ","); got != c.want || !strings.Contains(why, c.why) {
+				t.Fatalf("sources %q (%q), want %q (%q)", got, why, c.want, c.why)
+			}
+			for _, n := range nodes {
+				if meta[n][MetaAppliedIndex] != fmt.Sprint(c.status[n].RaftAppliedIndex) || meta[n][MetaCommitIndex] == "" || meta[n][MetaMember] == "" {
+					t.Errorf("metadata of %s: %v", n, meta[n])
+				}
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -563,7 +564,8 @@ func (f *fakeTalos) EtcdStatus(ctx context.Context, ip string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{MemberID: st.Header.MemberId, Leader: st.Leader, Learner: st.IsLearner, Errors: st.Errors}, nil
+	return Status{MemberID: st.Header.MemberId, Leader: st.Leader, Learner: st.IsLearner, Errors: st.Errors,
+		RaftTerm: st.RaftTerm, RaftIndex: st.RaftIndex, RaftAppliedIndex: st.RaftAppliedIndex}, nil
 }
 
 // ControlPlaneStatus is the node's static pods as Talos reports them: ready
@@ -574,6 +576,36 @@ func (f *fakeTalos) ControlPlaneStatus(_ context.Context, ip string) (string, er
 		return "", err
 	}
 	return n.controlPlane, nil
+}
+
+// EtcdSnapshot is Talos' EtcdSnapshot: the node's local member's
+// snapshot (v1alpha1_server.go: NewLocalClient, then Maintenance.Snapshot).
+func (f *fakeTalos) EtcdSnapshot(ctx context.Context, ip string) (io.ReadCloser, error) {
+	n, err := f.node(ip)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{n.clientURL}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, err
+	}
+	rc, err := cli.Snapshot(ctx)
+	if err != nil {
+		_ = cli.Close()
+		return nil, err
+	}
+	return closeBoth{rc, cli}, nil
+}
+
+type closeBoth struct {
+	io.ReadCloser
+	cli *clientv3.Client
+}
+
+func (c closeBoth) Close() error {
+	err := c.ReadCloser.Close()
+	_ = c.cli.Close()
+	return err
 }
 
 func (f *fakeTalos) localID(ctx context.Context, ip string) (uint64, error) {

@@ -274,6 +274,38 @@ func TestFaultScenarios(t *testing.T) {
 		writeTable(t, c)
 	})
 
+	// Backups from a healthy current voter, against real etcd: with the
+	// member of the lowest address (which the backup used to take first)
+	// down and its instance in service, the snapshot comes from a healthy
+	// member and records its revision; without quorum it is refused. A
+	// member that answers with old data (a partition on the wire, which
+	// loopback members cannot play) is TestSnapshotSources' case.
+	t.Run("snapshot from a healthy current member (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "snapshot-3", 3)
+		ids := oldest(c)
+		c.put("/registry/sentinel", "old")
+		c.partition(ids[0])
+		c.put("/registry/sentinel", "new") // the partitioned member never sees it
+		store := newMemS3()
+		b := &Backup{ASG: &fakeASG{c: c}, Snapshotter: &fakeTalos{c: c}, Machine: &fakeTalos{c: c}, Store: store, Cluster: "snapshot-3", TempDir: t.TempDir()}
+		rep, err := b.Run(context.Background(), "scheduled")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Node == c.byName(ids[0]).PrivateIP || rep.Revision == 0 || store.meta[rep.Key]["etcd-revision"] != fmt.Sprint(rep.Revision) ||
+			store.meta[rep.Key][MetaAppliedIndex] == "" {
+			t.Fatalf("backup %+v, metadata %v: want a healthy member's snapshot with its revision", rep, store.meta[rep.Key])
+		}
+		c.check("snapshot taken from a healthy member, revision recorded", want{voting: 3})
+		c.partition(ids[1]) // quorum lost: nothing is current
+		if rep, err := b.Run(context.Background(), "scheduled"); err == nil || !strings.Contains(err.Error(), "refused") || len(store.objects) != 1 {
+			t.Fatalf("backup without quorum: %+v, %v; want a refusal and nothing stored", rep, err)
+		}
+		c.check("quorum lost: snapshot refused", want{quorumLost: true})
+		writeTable(t, c)
+	})
+
 	// controlPlane.count 5 -> 3: one node at a time loses its protection,
 	// the scale-in takes it through the hook, and it leaves.
 	t.Run("scale down 5 to 3 through the leave path (5)", func(t *testing.T) {

@@ -115,7 +115,12 @@ func TestRestoreFromStoredSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	step(fmt.Sprintf("snapshot, verify, age-encrypt, store (%d KiB)", res.Bytes/1024), t0)
-	t.Logf("stored as %s, sha256 %s", res.Key, res.SHA256)
+	t.Logf("stored as %s, sha256 %s, revision %d", res.Key, res.SHA256, res.Revision)
+	// The revision recorded with it is the one etcd reached (and the one
+	// `etcdutl snapshot status` reads back below).
+	if res.Revision != wantRev || store.meta[res.Key][MetaRevision] != fmt.Sprint(wantRev) {
+		t.Errorf("recorded revision %d (metadata %q), want %d", res.Revision, store.meta[res.Key][MetaRevision], wantRev)
+	}
 
 	// 3. Disaster: the member and its data are gone; writes after the
 	//    snapshot are lost with it.

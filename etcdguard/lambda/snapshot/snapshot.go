@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Snapshotter streams a snapshot of one control-plane node's etcd.
@@ -46,6 +48,9 @@ const (
 	MetaTakenAt   = "taken-at"
 	MetaEncrypted = "encryption" // "age" or absent
 	MetaReason    = "reason"     // "scheduled", "pre-change", ...
+	// MetaRevision is the etcd revision the snapshot holds (what `etcdutl
+	// snapshot status` reports); absent when the file could not be read.
+	MetaRevision = "etcd-revision"
 )
 
 // timestampLayout sorts lexically in time order.
@@ -161,6 +166,9 @@ type Job struct {
 	// Reason is stored with the snapshot ("scheduled", "pre-change").
 	Reason string
 	Now    func() time.Time
+	// NodeMeta is more metadata per node (the source member's raft
+	// position: package guard).
+	NodeMeta map[string]map[string]string
 }
 
 // Result describes a stored snapshot.
@@ -171,6 +179,8 @@ type Result struct {
 	SHA256   string
 	TakenAt  time.Time
 	Duration time.Duration
+	// Revision is the snapshot's etcd revision (0: unreadable).
+	Revision int64
 }
 
 // Run takes a snapshot from the first node that gives a valid one, checks
@@ -202,6 +212,13 @@ func Run(ctx context.Context, job Job, snap Snapshotter, store ObjectStore) (Res
 		taken := now()
 		res := Result{Key: Key(job.Cluster, taken, keySafe(node), job.Recipient != nil), Node: node, Bytes: size, SHA256: sum, TakenAt: taken}
 		meta := map[string]string{MetaSHA256: sum, MetaNode: node, MetaTakenAt: taken.UTC().Format(time.RFC3339)}
+		for k, v := range job.NodeMeta[node] {
+			meta[k] = v
+		}
+		if rev, err := Revision(plain.Name()); err == nil {
+			res.Revision = rev
+			meta[MetaRevision] = fmt.Sprint(rev)
+		}
 		if job.Recipient != nil {
 			meta[MetaEncrypted] = "age"
 		}
@@ -215,6 +232,33 @@ func Run(ctx context.Context, job Job, snap Snapshotter, store ObjectStore) (Res
 		return res, nil
 	}
 	return Result{}, fmt.Errorf("no node gave a valid etcd snapshot: %w", errors.Join(errs...))
+}
+
+// Revision is the newest etcd revision in a snapshot file: the last key of
+// etcd's "key" bucket, whose keys are revisions (8 bytes big-endian main
+// revision, '_', 8 bytes sub revision: etcd v3.6 server/storage/mvcc
+// revision.go), as `etcdutl snapshot status` computes it. The file's
+// SHA-256 trailer is past bbolt's pages and does not disturb it.
+func Revision(path string) (int64, error) {
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close() //nolint:errcheck // read-only
+	var rev int64
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("key"))
+		if b == nil {
+			return errors.New("no key bucket: not an etcd snapshot")
+		}
+		k, _ := b.Cursor().Last()
+		if len(k) < 8 {
+			return errors.New("empty key bucket")
+		}
+		rev = int64(binary.BigEndian.Uint64(k[:8])) //nolint:gosec // etcd revisions are int64
+		return nil
+	})
+	return rev, err
 }
 
 func sortedCopy(s []string) []string {

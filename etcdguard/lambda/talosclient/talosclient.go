@@ -113,7 +113,8 @@ func (c *Client) EtcdStatus(ctx context.Context, node string) (guard.Status, err
 	}
 	for _, msg := range resp.GetMessages() {
 		s := msg.GetMemberStatus()
-		return guard.Status{MemberID: s.GetMemberId(), Leader: s.GetLeader(), Learner: s.GetIsLearner(), Errors: s.GetErrors()}, nil
+		return guard.Status{MemberID: s.GetMemberId(), Leader: s.GetLeader(), Learner: s.GetIsLearner(), Errors: s.GetErrors(),
+			RaftTerm: s.GetRaftTerm(), RaftIndex: s.GetRaftIndex(), RaftAppliedIndex: s.GetRaftAppliedIndex()}, nil
 	}
 	return guard.Status{}, fmt.Errorf("%s: empty etcd status", node)
 }
