@@ -231,11 +231,15 @@ func (c *Compute) Groups(ctx *pulumi.Context, args GroupsArgs) error {
 	// EC2 health checks only: nothing a Talos node serves is healthy before
 	// bootstrap and the CNI, and ELB checks would replace every node during
 	// an API outage. No instance maintenance policy: a health-check
-	// replacement stays terminate-first, so the dead member is removed
-	// before its replacement joins. AZRebalance suspended: it terminates
-	// without a reason etcd would accept. Scale-in protection: a lowered
-	// desired count never picks a control-plane node. maxSize one over: the
-	// refresh launches before it terminates.
+	// replacement terminates and launches together ("terminates the
+	// instance while it launches a new replacement", Auto Scaling user
+	// guide), and the launch waits at its hook until the dead member is
+	// removed. Scale-in protection on every node: a lowered count, or an
+	// AZ rebalance (which launches first, then would terminate), takes
+	// only the one node the guard unprotects, one at a time, through the
+	// terminate hook; that is also what brings the control plane back to
+	// one node per zone after a zone outage. maxSize one over: the refresh
+	// and the rebalance launch before they terminate.
 	var err error
 	c.ControlPlaneASG, err = autoscaling.NewGroup(ctx, name+"-cp", &autoscaling.GroupArgs{
 		MinSize:                pulumi.Int(cp.Count),
@@ -245,7 +249,6 @@ func (c *Compute) Groups(ctx *pulumi.Context, args GroupsArgs) error {
 		TargetGroupArns:        args.ControlPlaneTGARNs,
 		HealthCheckType:        pulumi.String("EC2"),
 		HealthCheckGracePeriod: pulumi.Int(300),
-		SuspendedProcesses:     pulumi.StringArray{pulumi.String("AZRebalance")},
 		ProtectFromScaleIn:     pulumi.Bool(true),
 		InstanceRefresh:        controlPlaneRefresh(cp.Count, c.EtcdAlarmName),
 		LaunchTemplate: &autoscaling.GroupLaunchTemplateArgs{

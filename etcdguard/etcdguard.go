@@ -39,9 +39,12 @@ import (
 // The guard's timings.
 const (
 	// Hook timeouts: a join (boot, install, learner, promotion) takes a few
-	// minutes; a leave is seconds, but Talos retries it for up to five.
+	// minutes; a leave is seconds, but Talos retries it for up to five. Both
+	// outlast the Lambda's timeout, so no hook expires within one run even
+	// before the run's own heartbeats; a held hook lasts at most 100
+	// timeouts (AWS LifecycleHook GlobalTimeout: 25 h).
 	LaunchHookTimeout    = 900
-	TerminateHookTimeout = 600
+	TerminateHookTimeout = 900
 	// AuditSchedule is the guard's audit rate.
 	AuditSchedule = "rate(5 minutes)"
 	// Timeout is the Lambda's timeout: a leave may retry for five
@@ -84,7 +87,7 @@ type ARNs struct {
 func Policy(a ARNs) iampolicy.Document {
 	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "Describe", Effect: "Allow", Resource: "*",
-			Action: []string{"autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"}},
+			Action: []string{"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeInstanceRefreshes", "ec2:DescribeInstances"}},
 		{Sid: "Talosconfig", Effect: "Allow", Resource: a.Secret, Action: []string{"secretsmanager:GetSecretValue"}},
 		{Sid: "TalosconfigKey", Effect: "Allow", Resource: a.Key, Action: []string{"kms:Decrypt"},
 			Condition: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + a.Region + ".amazonaws.com"}}},
@@ -100,11 +103,13 @@ func Policy(a ARNs) iampolicy.Document {
 }
 
 // LifecyclePolicy lets the guard complete and heartbeat the lifecycle
-// actions of this cluster's control-plane group only.
+// actions of this cluster's control-plane group only, and set the scale-in
+// protection of its instances (it lifts it from the one node a scale-in
+// may take: Decide, Unprotect).
 func LifecyclePolicy(asgARN string) iampolicy.Document {
 	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
 		{Sid: "LifecycleActions", Effect: "Allow", Resource: asgARN,
-			Action: []string{"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"}},
+			Action: []string{"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:SetInstanceProtection"}},
 	}}
 }
 
@@ -545,6 +550,8 @@ type AttachArgs struct {
 	// Bootstrap is the etcd bootstrap: the launch hook is created after it,
 	// so the first nodes are not held before there is a cluster to join.
 	Bootstrap pulumi.Resource
+	// AlarmTopicARN is where the guard's alarms notify.
+	AlarmTopicARN pulumi.StringInput
 }
 
 // Attach gives the guard its triggers once the control-plane group exists:
@@ -617,8 +624,10 @@ func (g *Guard) Attach(ctx *pulumi.Context, a AttachArgs) error {
 	if _, err := autoscaling.NewLifecycleHook(ctx, name+"-terminate", &autoscaling.LifecycleHookArgs{
 		Name: pulumi.String(contract.TerminateHook), AutoscalingGroupName: a.ControlPlaneASG.Name,
 		LifecycleTransition: pulumi.String("autoscaling:EC2_INSTANCE_TERMINATING"),
-		// A hook cannot stop a termination; when the guard cannot act in
-		// time, the termination goes on and the audit cleans up.
+		// A hook cannot stop a termination for good: the guard holds one
+		// with heartbeats while letting it go would cost quorum (and the
+		// held alarm pages); when the guard cannot act at all, the
+		// termination goes on and the audit cleans up.
 		DefaultResult: pulumi.String("CONTINUE"), HeartbeatTimeout: pulumi.Int(TerminateHookTimeout),
 	}, parent, pulumi.DependsOn(hookDeps)); err != nil {
 		return err
@@ -629,15 +638,66 @@ func (g *Guard) Attach(ctx *pulumi.Context, a AttachArgs) error {
 	if _, err := autoscaling.NewLifecycleHook(ctx, name+"-launch", &autoscaling.LifecycleHookArgs{
 		Name: pulumi.String(contract.LaunchHook), AutoscalingGroupName: a.ControlPlaneASG.Name,
 		LifecycleTransition: pulumi.String("autoscaling:EC2_INSTANCE_LAUNCHING"),
-		// A node that never becomes a healthy voter is terminated; the
-		// refresh then fails (it is not rolled back, see the refresh's
-		// preferences) and the rollout wait stops the `up`.
-		DefaultResult: pulumi.String("ABANDON"), HeartbeatTimeout: pulumi.Int(LaunchHookTimeout),
+		// CONTINUE: Talos joins a new node to etcd whatever the hook says,
+		// so ABANDON would terminate a voter without removing its member
+		// (and, when the control plane is lost, every replacement the
+		// operator needs to restore onto). The guard holds a launch with
+		// heartbeats until the node is a healthy voter with a ready
+		// control plane, which is what stops a refresh at a bad node; the
+		// default only applies when the guard has not answered for 15
+		// minutes, and then the node stays, as it would without a guard.
+		DefaultResult: pulumi.String("CONTINUE"), HeartbeatTimeout: pulumi.Int(LaunchHookTimeout),
 	}, parent, pulumi.DependsOn(hookDeps)); err != nil {
+		return err
+	}
+
+	if err := g.alarms(ctx, a.AlarmTopicARN); err != nil {
 		return err
 	}
 
 	return ctx.RegisterResourceOutputs(g, pulumi.Map{
 		"functionName": g.FunctionName, "securityGroupId": g.SecurityGroupID, "secretArn": g.SecretARN, "roleArn": g.RoleARN,
 	})
+}
+
+// HeldAlarmName and ErrorsAlarmName are the guard's own alarms.
+func HeldAlarmName(cluster string) string   { return cluster + "-etcd-guard-held" }
+func ErrorsAlarmName(cluster string) string { return cluster + "-etcd-guard-errors" }
+
+// alarms pages when a termination has been held for 15 minutes (removing
+// its member would cost quorum, or the guard cannot see: the hook gives up
+// after a day and the node goes, so someone must act before) and when the
+// function fails three runs in a row (an audit runs every 5 minutes; a
+// failing guard may not even publish the metrics the degraded alarm
+// reads, which then fires too).
+func (g *Guard) alarms(ctx *pulumi.Context, topic pulumi.StringInput) error {
+	if topic == nil {
+		return fmt.Errorf("etcdguard: Attach without an alarm topic")
+	}
+	cluster := g.args.Config.ClusterName
+	if _, err := cloudwatch.NewMetricAlarm(ctx, g.name+"-held", &cloudwatch.MetricAlarmArgs{
+		Name: pulumi.String(HeldAlarmName(cluster)),
+		AlarmDescription: pulumi.String("the etcd guard has held a control-plane termination for 15 minutes: removing its member would cost quorum, " +
+			"or the guard cannot read the member list; the hook lets the node go after 25 hours (README: The etcd guard)"),
+		Namespace: pulumi.String(contract.Namespace), MetricName: pulumi.String(contract.MetricHeld),
+		Dimensions: pulumi.StringMap{contract.DimensionCluster: pulumi.String(cluster)},
+		Statistic:  pulumi.String("Minimum"), Period: pulumi.Int(300), EvaluationPeriods: pulumi.Int(3),
+		Threshold: pulumi.Float64(1), ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
+		// No data is the degraded alarm's to report.
+		TreatMissingData: pulumi.String("notBreaching"),
+		AlarmActions:     pulumi.Array{topic}, OkActions: pulumi.Array{topic}, Tags: g.tagged,
+	}, g.parent); err != nil {
+		return err
+	}
+	_, err := cloudwatch.NewMetricAlarm(ctx, g.name+"-errors", &cloudwatch.MetricAlarmArgs{
+		Name:             pulumi.String(ErrorsAlarmName(cluster)),
+		AlarmDescription: pulumi.String("the etcd guard's function failed in three consecutive 5-minute periods (its log group says why)"),
+		Namespace:        pulumi.String("AWS/Lambda"), MetricName: pulumi.String("Errors"),
+		Dimensions: pulumi.StringMap{"FunctionName": g.FunctionName},
+		Statistic:  pulumi.String("Sum"), Period: pulumi.Int(300), EvaluationPeriods: pulumi.Int(3),
+		Threshold: pulumi.Float64(1), ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
+		TreatMissingData: pulumi.String("notBreaching"),
+		AlarmActions:     pulumi.Array{topic}, OkActions: pulumi.Array{topic}, Tags: g.tagged,
+	}, g.parent)
+	return err
 }

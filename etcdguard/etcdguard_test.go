@@ -33,6 +33,7 @@ func TestGuardPolicyScope(t *testing.T) {
 	scoped := map[string]string{
 		"autoscaling:CompleteLifecycleAction":        "arn:asg",
 		"autoscaling:RecordLifecycleActionHeartbeat": "arn:asg",
+		"autoscaling:SetInstanceProtection":          "arn:asg",
 		"secretsmanager:GetSecretValue":              a.Secret,
 		"kms:Decrypt":                                a.Key,
 		"ssm:GetParameter":                           a.Parameter,
@@ -40,7 +41,7 @@ func TestGuardPolicyScope(t *testing.T) {
 		"logs:PutLogEvents":                          a.LogGroup + ":*",
 	}
 	wildcardOK := map[string]bool{
-		"autoscaling:DescribeAutoScalingGroups": true, "ec2:DescribeInstances": true, "cloudwatch:PutMetricData": true,
+		"autoscaling:DescribeAutoScalingGroups": true, "autoscaling:DescribeInstanceRefreshes": true, "ec2:DescribeInstances": true, "cloudwatch:PutMetricData": true,
 		"ec2:CreateNetworkInterface": true, "ec2:DescribeNetworkInterfaces": true, "ec2:DeleteNetworkInterface": true,
 		"ec2:AssignPrivateIpAddresses": true, "ec2:UnassignPrivateIpAddresses": true,
 	}

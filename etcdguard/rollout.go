@@ -69,6 +69,15 @@ func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample) (
 		}
 	}
 	if latest == nil {
+		// No refresh, but the count may have changed: the guard scales the
+		// control plane to it one node at a time (a scale-in through its
+		// leave path, launches through its gate), so the workers wait for
+		// etcd to have the desired members. No metrics at all (a new
+		// stack, before the guard's first audit): nothing to wait for.
+		if s.HasVoting && s.HasHealthy && (s.Voting != desired || s.Healthy != desired) {
+			return RolloutResult{Wait: fmt.Sprintf("etcd has %d voting, %d healthy members; want %d (the etcd guard scales the control plane one node at a time)",
+				s.Voting, s.Healthy, desired)}, nil
+		}
 		return RolloutResult{Done: true}, nil
 	}
 	if failedRefresh[latest.Status] {

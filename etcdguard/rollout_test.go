@@ -19,6 +19,11 @@ func TestRolloutState(t *testing.T) {
 		wait, err string
 	}{
 		{name: "no refresh at all: nothing rolled, done", done: true},
+		{name: "no refresh, etcd at the count: done", sample: ok, done: true},
+		{name: "no refresh, count lowered 5 to 3: wait for the guard's scale-in",
+			sample: Sample{Time: t0, Voting: 5, Healthy: 5, HasVoting: true, HasHealthy: true, HasStale: true}, wait: "etcd has 5 voting, 5 healthy members; want 3"},
+		{name: "no refresh, count raised: wait for the new members",
+			sample: Sample{Time: t0, Voting: 2, Healthy: 2, HasVoting: true, HasHealthy: true, HasStale: true}, wait: "want 3"},
 		{name: "only an old refresh from an earlier up: done", refreshes: []Refresh{{ID: "r0", Status: "Failed", Start: t0.Add(-time.Hour)}}, done: true},
 		{name: "runner clock a minute ahead: the refresh it started still counts", refreshes: []Refresh{{ID: "r1", Status: "RollbackFailed", Start: t0.Add(-time.Minute)}},
 			err: "r1 ended RollbackFailed"},

@@ -168,11 +168,11 @@ func (r *Rollout) WaitControlPlane(ctx context.Context, since time.Time, desired
 		if err != nil {
 			return fmt.Errorf("describe instance refreshes of %s (%s): %w", r.ASGName, r.identity, err)
 		}
-		var s Sample
-		if len(refs) > 0 {
-			if s, err = r.Sample(ctx, time.Now()); err != nil {
-				return fmt.Errorf("read etcd guard metrics (%s): %w", r.identity, err)
-			}
+		// Always: with no refresh, a changed count still converges
+		// through the guard (RolloutState).
+		s, err := r.Sample(ctx, time.Now())
+		if err != nil {
+			return fmt.Errorf("read etcd guard metrics (%s): %w", r.identity, err)
 		}
 		res, err := RolloutState(refs, since, desired, s)
 		if err != nil || res.Done {

@@ -8,7 +8,8 @@ import (
 	"github.com/talos-aws/talos-aws/testkit"
 )
 
-// The guard's degraded alarm and the backup freshness alarm notify a topic
+// The guard's alarms (degraded, held termination, function errors) and
+// the backup freshness alarm notify a topic
 // on ALARM and on OK: the stack's own, or the one alarmTopicArn names; and
 // a guard that reports nothing counts as degraded.
 func TestAlarmsNotify(t *testing.T) {
@@ -28,8 +29,9 @@ func TestAlarmsNotify(t *testing.T) {
 		t.Errorf("topic name %q", str(topic, "name"))
 	}
 	arn := "arn:aws:sns:ap-southeast-1:123456789012:prod-alarms"
-	actions(t, m, "compute-cp-etcd-degraded", arn)
-	actions(t, m, "backups-freshness", arn)
+	for _, a := range []string{"compute-cp-etcd-degraded", "backups-freshness", "etcd-guard-held", "etcd-guard-errors"} {
+		actions(t, m, a, arn)
+	}
 	if outs["alarmTopicArn"].Value != arn {
 		t.Errorf("alarmTopicArn output %v", outs["alarmTopicArn"].Value)
 	}
@@ -45,6 +47,7 @@ func TestAlarmsNotify(t *testing.T) {
 	if n := len(m.ByType("aws:sns/topic:Topic")); n != 0 {
 		t.Errorf("%d topics made with alarmTopicArn set", n)
 	}
-	actions(t, m, "compute-cp-etcd-degraded", own)
-	actions(t, m, "backups-freshness", own)
+	for _, a := range []string{"compute-cp-etcd-degraded", "backups-freshness", "etcd-guard-held", "etcd-guard-errors"} {
+		actions(t, m, a, own)
+	}
 }

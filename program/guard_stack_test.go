@@ -64,8 +64,10 @@ func TestGuardStack(t *testing.T) {
 	if int(num(asg, "maxSize")) != count+1 || !asg.Inputs["protectFromScaleIn"].BoolValue() {
 		t.Errorf("control-plane ASG: maxSize %v for %d nodes, protectFromScaleIn %v", num(asg, "maxSize"), count, asg.Inputs["protectFromScaleIn"])
 	}
-	if got := testkit.Strings(asg.Inputs["suspendedProcesses"]); len(got) != 1 || got[0] != "AZRebalance" {
-		t.Errorf("suspendedProcesses = %v", got)
+	// AZRebalance runs: it launches first, and the guard lets the doubled
+	// zone give one node up through the terminate hook.
+	if got := testkit.Strings(asg.Inputs["suspendedProcesses"]); len(got) != 0 {
+		t.Errorf("suspendedProcesses = %v, want none (AZ rebalancing goes through the guard)", got)
 	}
 	if str(asg, "healthCheckType") != "EC2" {
 		t.Errorf("healthCheckType = %s", str(asg, "healthCheckType"))
@@ -91,7 +93,9 @@ func TestGuardStack(t *testing.T) {
 		}
 	}
 	launch, term := hooks[contract.LaunchHook], hooks[contract.TerminateHook]
-	if str(launch, "lifecycleTransition") != "autoscaling:EC2_INSTANCE_LAUNCHING" || str(launch, "defaultResult") != "ABANDON" {
+	// Neither default ends a node: Talos joins a launching node to etcd
+	// whatever the hook says, so ABANDON would kill a voter.
+	if str(launch, "lifecycleTransition") != "autoscaling:EC2_INSTANCE_LAUNCHING" || str(launch, "defaultResult") != "CONTINUE" {
 		t.Errorf("launch hook = %v", launch.Inputs)
 	}
 	if str(term, "lifecycleTransition") != "autoscaling:EC2_INSTANCE_TERMINATING" || str(term, "defaultResult") != "CONTINUE" {
@@ -122,6 +126,22 @@ func TestGuardStack(t *testing.T) {
 	}
 
 	fn := one(t, m, "aws:lambda/function:Function", "etcd-guard")
+	// No run outlives a hook: a run may spend the function's whole timeout
+	// on a leave before its own heartbeats.
+	for _, h := range []testkit.Resource{launch, term} {
+		if num(h, "heartbeatTimeout") <= num(fn, "timeout") {
+			t.Errorf("hook %s: heartbeatTimeout %v within the function's timeout %v", h.Name, num(h, "heartbeatTimeout"), num(fn, "timeout"))
+		}
+	}
+	// The guard's alarms (their actions: TestAlarmsNotify).
+	held := one(t, m, "aws:cloudwatch/metricAlarm:MetricAlarm", "etcd-guard-held")
+	if str(held, "metricName") != contract.MetricHeld || str(held, "namespace") != contract.Namespace || num(held, "threshold") != 1 {
+		t.Errorf("held alarm = %v", held.Inputs)
+	}
+	errs := one(t, m, "aws:cloudwatch/metricAlarm:MetricAlarm", "etcd-guard-errors")
+	if str(errs, "namespace") != "AWS/Lambda" || str(errs, "metricName") != "Errors" || errs.Inputs["dimensions"].ObjectValue()["FunctionName"].StringValue() != str(fn, "name") {
+		t.Errorf("errors alarm = %v", errs.Inputs)
+	}
 	if str(fn, "runtime") != "provided.al2023" || str(fn, "handler") != "bootstrap" || testkit.Strings(fn.Inputs["architectures"])[0] != "arm64" ||
 		num(fn, "reservedConcurrentExecutions") != 1 || str(fn, "s3Key") != fixtureKey {
 		t.Errorf("function = %v", fn.Inputs)
@@ -134,7 +154,7 @@ func TestGuardStack(t *testing.T) {
 	// Permissions: only this cluster's ASG, secret, key and parameter.
 	pol := policyDoc(t, one(t, m, "aws:iam/rolePolicy:RolePolicy", "etcd-guard-role"))
 	lc := policyDoc(t, one(t, m, "aws:iam/rolePolicy:RolePolicy", "etcd-guard-lifecycle"))
-	if lc.Actions()[0] != "autoscaling:CompleteLifecycleAction" || len(lc.Statement) != 1 {
+	if got := strings.Join(lc.Actions(), " "); got != "autoscaling:CompleteLifecycleAction autoscaling:RecordLifecycleActionHeartbeat autoscaling:SetInstanceProtection" || len(lc.Statement) != 1 {
 		t.Errorf("lifecycle policy %+v", lc)
 	}
 	for _, h := range []testkit.Resource{launch, term} {

@@ -206,7 +206,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	}
 
 	// 9. Attach the guard: hooks and triggers on the group.
-	if err := guard.Attach(ctx, etcdguard.AttachArgs{ControlPlaneASG: comp.ControlPlaneASG, Bootstrap: tal.BootstrapResource}); err != nil {
+	if err := guard.Attach(ctx, etcdguard.AttachArgs{ControlPlaneASG: comp.ControlPlaneASG, Bootstrap: tal.BootstrapResource, AlarmTopicARN: comp.AlarmTopicARN}); err != nil {
 		return nil, err
 	}
 
