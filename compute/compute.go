@@ -366,10 +366,14 @@ func nodeRole(ctx *pulumi.Context, name string, policy iampolicy.Document, tags 
 func nodeSecurityGroups(ctx *pulumi.Context, name string, args Args, tagged func(string, map[string]string) pulumi.StringMap, parent pulumi.ResourceOption) (map[Peer]*ec2.SecurityGroup, error) {
 	sgs := map[Peer]*ec2.SecurityGroup{}
 	for _, p := range []Peer{ControlPlane, Workers} {
+		var extra map[string]string
+		if p == ControlPlane {
+			extra = map[string]string{tagkeys.Guarded: "true"} // ControlPlanePolicy's GuardPath
+		}
 		sg, err := ec2.NewSecurityGroup(ctx, fmt.Sprintf("%s-%s", name, p), &ec2.SecurityGroupArgs{
 			VpcId:       args.VPCID,
 			Description: pulumi.String("talos-aws " + string(p) + " nodes"),
-			Tags:        tagged(string(p), nil),
+			Tags:        tagged(string(p), extra),
 		}, parent)
 		if err != nil {
 			return nil, err

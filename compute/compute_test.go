@@ -2,6 +2,7 @@ package compute
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/ports"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
 
 func TestPortMatrix(t *testing.T) {
@@ -120,6 +122,43 @@ func TestAutoscalerTags(t *testing.T) {
 	} {
 		if tags[k] != v {
 			t.Errorf("%s = %q, want %q", k, tags[k], v)
+		}
+	}
+}
+
+// TestGuardPathDenied: the cloud controller manager's rights on "*" would
+// let any control-plane pod with the node role revoke the etcd guard's
+// rule (and blind it); a Deny on the guarded groups, their tags and the
+// control-plane instances' attributes takes that away, for both policy
+// variants, and nothing else.
+func TestGuardPathDenied(t *testing.T) {
+	for _, ebs := range []bool{false, true} {
+		d := ControlPlanePolicy(ebs)
+		denied := map[string]string{}
+		for _, s := range d.Statement {
+			if s.Effect != "Deny" {
+				continue
+			}
+			for k, v := range s.Condition["StringEquals"] {
+				for _, a := range s.Actions() {
+					denied[a] = k + "=" + fmt.Sprint(v)
+				}
+			}
+		}
+		for _, a := range GuardPathActions {
+			if denied[a] != "ec2:ResourceTag/"+tagkeys.Guarded+"=true" {
+				t.Errorf("ebsCSI=%t: %s on guarded groups: deny %q", ebs, a, denied[a])
+			}
+		}
+		if denied["ec2:ModifyInstanceAttribute"] != "ec2:ResourceTag/"+tagkeys.Role+"=control-plane" {
+			t.Errorf("ebsCSI=%t: ModifyInstanceAttribute on control-plane nodes: deny %q", ebs, denied["ec2:ModifyInstanceAttribute"])
+		}
+		if len(denied) != len(GuardPathActions)+1 {
+			t.Errorf("ebsCSI=%t: denies %v", ebs, denied)
+		}
+		// The allows it narrows are still there for the CCM's own groups.
+		if !slices.Contains(ccmControlPlaneActions, "ec2:RevokeSecurityGroupIngress") {
+			t.Error("the CCM lost its security-group rights")
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package compute
 
-import "github.com/talos-aws/talos-aws/internal/iampolicy"
+import (
+	"github.com/talos-aws/talos-aws/internal/iampolicy"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
+)
 
 // AssumeRoleEC2 lets EC2 instances assume a node role.
 func AssumeRoleEC2() iampolicy.Document {
@@ -117,14 +120,42 @@ func ebsCSIStatements() []iampolicy.Statement {
 // controller's when that controller takes the node role (ebsCSI: the
 // add-on on and workload identity off).
 func ControlPlanePolicy(ebsCSI bool) iampolicy.Document {
-	d := iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
+	d := iampolicy.Document{Version: iampolicy.Version, Statement: append([]iampolicy.Statement{
 		{Sid: "CloudControllerManager", Effect: "Allow", Action: ccmControlPlaneActions, Resource: "*"},
 		{Sid: "Node", Effect: "Allow", Action: nodeActions, Resource: "*"},
-	}}
+	}, guardPath()...)}
 	if ebsCSI {
 		d.Statement = append(d.Statement, ebsCSIStatements()...)
 	}
 	return d
+}
+
+// GuardPathActions are what could cut the etcd guard off the nodes: its
+// rule into the control-plane group (tcp/50000 from the guard's group),
+// its own egress, or the groups a control-plane node is in.
+var GuardPathActions = []string{
+	"ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
+	"ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+	"ec2:ModifySecurityGroupRules", "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+	"ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags",
+}
+
+// guardPath denies the control-plane role (so any pod that reaches its
+// instance credentials) changes to the groups tagged tagkeys.Guarded, to
+// their tags (a retag would lift the deny), and to control-plane
+// instances' attributes (their group set). The cloud controller manager
+// keeps its rights everywhere else: it opens node groups only for
+// load-balancer targets, and Talos labels control-plane nodes
+// node.kubernetes.io/exclude-from-external-load-balancers (machinery
+// v1.12.0 config/contract.go AddExcludeFromExternalLoadBalancer). A
+// revoked rule would blind the guard.
+func guardPath() []iampolicy.Statement {
+	return []iampolicy.Statement{
+		{Sid: "GuardPath", Effect: "Deny", Resource: "*", Action: GuardPathActions,
+			Condition: map[string]map[string]any{"StringEquals": {"ec2:ResourceTag/" + tagkeys.Guarded: "true"}}},
+		{Sid: "GuardPathNodes", Effect: "Deny", Resource: "*", Action: []string{"ec2:ModifyInstanceAttribute"},
+			Condition: map[string]map[string]any{"StringEquals": {"ec2:ResourceTag/" + tagkeys.Role: "control-plane"}}},
+	}
 }
 
 // EBSCSIPolicy is the EBS CSI controller's own role's policy (workload

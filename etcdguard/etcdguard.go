@@ -228,8 +228,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	// Network: the guard's own group; it talks to nodes on 50000 and to AWS
 	// APIs on 443, nothing else, and nothing talks to it.
+	// Guarded: no node role may change it (compute.ControlPlanePolicy).
 	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
-		VpcId: args.VPCID, Description: pulumi.String("talos-aws etcd guard"), Tags: tagged,
+		VpcId: args.VPCID, Description: pulumi.String("talos-aws etcd guard"),
+		Tags: tags.For(args.Tags, cfg.ClusterName+"-etcd-guard", map[string]string{tagkeys.Guarded: "true"}),
 	}, parent)
 	if err != nil {
 		return nil, err

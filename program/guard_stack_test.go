@@ -190,6 +190,21 @@ func TestGuardStack(t *testing.T) {
 		t.Errorf("secret kmsKeyId = %q", str(sec, "kmsKeyId"))
 	}
 
+	// The groups the guard's path lives in are guarded (the control-plane
+	// role may not change them: compute.ControlPlanePolicy); the workers'
+	// group, which the cloud controller manager opens for load balancers,
+	// is not.
+	for name, want := range map[string]string{"compute-control-plane": "true", "etcd-guard-sg": "true", "compute-workers": ""} {
+		sg := one(t, m, "aws:ec2/securityGroup:SecurityGroup", name)
+		got := ""
+		if v, ok := sg.Inputs["tags"].ObjectValue()["talos-aws-guarded"]; ok {
+			got = v.StringValue()
+		}
+		if got != want {
+			t.Errorf("security group %s: talos-aws-guarded %q, want %q", name, got, want)
+		}
+	}
+
 	// Network: 50000 into the control plane from the guard's group only.
 	var guardSG string
 	for _, r := range m.ByType("aws:ec2/securityGroupRule:SecurityGroupRule") {

@@ -24,3 +24,10 @@ const Pool = "talos-aws/pool"
 // workflows find it (even during the first `up`, before any stack output
 // exists) and an IAM policy can allow changes to that group alone.
 const CIAccess = "talos-aws-ci-access"
+
+// Guarded ("true") marks the security groups the etcd guard's path to the
+// nodes lives in (the control plane's, the guard's own): the control-plane
+// role, which the cloud controller manager needs with security-group
+// rights on "*", is denied every change to them and to their tags. No "/":
+// it is also kept off instance tags, where metadata tags forbid it.
+const Guarded = "talos-aws-guarded"
