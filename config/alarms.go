@@ -1,9 +1,28 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
+
+var iamRoleARNRe = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,576}$`)
+
+// validateSecretReaders: IAM role ARNs (the secret policy matches sessions
+// by their role), each once.
+func validateSecretReaders(c *Config, errs *ErrorList) {
+	seen := map[string]bool{}
+	for i, arn := range c.EtcdGuardSecretReaders {
+		key := fmt.Sprintf("etcdGuardSecretReaders[%d]", i)
+		switch {
+		case !iamRoleARNRe.MatchString(arn):
+			errs.Invalid(key, arn, "must be an IAM role ARN: arn:aws:iam::<12-digit account id>:role/<name> (users and assumed-role session ARNs are not matched)")
+		case seen[arn]:
+			errs.Invalid(key, arn, "is listed twice")
+		}
+		seen[arn] = true
+	}
+}
 
 var snsTopicARNRe = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):sns:([a-z0-9-]+):[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
 

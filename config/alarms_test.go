@@ -22,3 +22,23 @@ func TestAlarmTopic(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretReaders(t *testing.T) {
+	for list, want := range map[string]string{
+		`[]`: "",
+		`["arn:aws:iam::123456789012:role/break-glass", "arn:aws:iam::123456789012:role/ops/oncall"]`: "",
+		`["arn:aws:iam::123456789012:user/alice"]`:                                                    "etcdGuardSecretReaders[0]",
+		`["arn:aws:sts::123456789012:assumed-role/break-glass/me"]`:                                   "must be an IAM role ARN",
+		`["arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/a"]`:                    "etcdGuardSecretReaders[1]",
+	} {
+		c, _, err := Parse(src(map[string]string{"etcdGuardSecretReaders": list}))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s rejected: %v", list, err)
+		case want == "" && len(c.EtcdGuardSecretReaders) != strings.Count(list, "arn:"):
+			t.Errorf("%s parsed as %v", list, c.EtcdGuardSecretReaders)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: error %v, want %q", list, err, want)
+		}
+	}
+}

@@ -51,6 +51,7 @@ func Parse(src Source) (*Config, Warnings, error) {
 	}
 	cfg.AvailabilityZones = p.strings("availabilityZones")
 	cfg.AdminCIDRs = p.strings("adminCidrs")
+	cfg.EtcdGuardSecretReaders = p.strings("etcdGuardSecretReaders")
 	cfg.IngressCIDRs = p.strings("ingressCidrs")
 	p.object("controlPlane", &cfg.ControlPlane)
 	p.object("addons", &cfg.Addons)

@@ -304,7 +304,7 @@ func TestPreChangeSnapshotOrdering(t *testing.T) {
 	for _, dep := range [][2]string{
 		{"aws:lambda/function:Function", "etcd-guard"},
 		{"aws:iam/rolePolicy:RolePolicy", "backups-writer"},
-		{"aws:secretsmanager/secretVersion:SecretVersion", "etcd-guard-talosconfig"},
+		{"aws:secretsmanager/secretPolicy:SecretPolicy", "etcd-guard-admin-talosconfig"}, // and, through it, the written talosconfig
 		{"aws:ec2/securityGroupRule:SecurityGroupRule", "etcd-guard-cp-from-guard"},
 	} {
 		if !dependsOn(inv, dep[0], dep[1]) {

@@ -17,10 +17,11 @@ var (
 	controlPlaneWaiter = Real(time.Time{}).ControlPlaneWaiter
 	guardCode          = Real(time.Time{}).GuardCode
 	waiterFor          = Real(time.Time{}).Waiter
+	guardSecret        = Real(time.Time{}).GuardSecret
 )
 
 func deps() Deps {
-	return Deps{PublicAddress: publicAddress, ControlPlaneWaiter: controlPlaneWaiter, GuardCode: guardCode, Waiter: waiterFor}
+	return Deps{PublicAddress: publicAddress, ControlPlaneWaiter: controlPlaneWaiter, GuardCode: guardCode, Waiter: waiterFor, GuardSecret: guardSecret}
 }
 
 // program is Program with the tests' Deps, in testkit.Run's shape.

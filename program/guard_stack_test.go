@@ -3,6 +3,7 @@ package program
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -25,10 +26,20 @@ const fixtureKey = "etcd-guard/fixture.zip"
 var (
 	uploadsMu sync.Mutex
 	uploads   []string
+	// secretWrites records the talosconfig writes, as "arn=value".
+	secretWrites []string
 )
 
 func init() {
 	controlPlaneWaiter = func(*pulumi.Context, *config.Config) compute.ControlPlaneWaiter { return nil }
+	guardSecret = func(*config.Config) etcdguard.SecretWriter {
+		return func(_ context.Context, arn, value string) error {
+			uploadsMu.Lock()
+			defer uploadsMu.Unlock()
+			secretWrites = append(secretWrites, arn+"="+value)
+			return nil
+		}
+	}
 	guardCode = func(*pulumi.Context, *config.Config) (etcdguard.Code, error) {
 		return etcdguard.Code{Key: fixtureKey, Upload: func(_ context.Context, bucket string) error {
 			uploadsMu.Lock()
@@ -180,14 +191,49 @@ func TestGuardStack(t *testing.T) {
 		}
 	}
 
-	// The talosconfig is stored as a secret, under the guard's own key.
-	sv := one(t, m, "aws:secretsmanager/secretVersion:SecretVersion", "etcd-guard-talosconfig")
-	if !sv.Inputs["secretString"].IsSecret() {
-		t.Error("the talosconfig secret version is not a Pulumi secret")
+	// The talosconfig: written by `up` into a secret under the guard's own
+	// key, which only the guard's role may read; no resource reads it back.
+	if n := len(m.ByType("aws:secretsmanager/secretVersion:SecretVersion")); n != 0 {
+		t.Errorf("%d SecretVersion resources: the provider reads every version back, so the deployer would need the read the policy denies", n)
 	}
-	sec := one(t, m, "aws:secretsmanager/secret:Secret", "etcd-guard-talosconfig")
+	sec := one(t, m, "aws:secretsmanager/secret:Secret", "etcd-guard-admin-talosconfig")
 	if !strings.HasPrefix(str(sec, "kmsKeyId"), "arn:aws:kms:") {
 		t.Errorf("secret kmsKeyId = %q", str(sec, "kmsKeyId"))
+	}
+	const roleARN = "arn:aws:iam::123456789012:role/etcd-guard-role" // the mocks' ARN for it
+	const secretARN = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:etcd-guard-admin-talosconfig"
+	sp := one(t, m, "aws:secretsmanager/secretPolicy:SecretPolicy", "etcd-guard-admin-talosconfig")
+	spd := policyDocAt(t, sp, "policy")
+	if len(spd.Statement) != 1 || spd.Statement[0].Effect != "Deny" || spd.Statement[0].Principal != "*" ||
+		strings.Join(spd.Actions(), ",") != "secretsmanager:GetSecretValue" || !sp.Inputs["blockPublicPolicy"].BoolValue() {
+		t.Errorf("secret policy %+v", spd)
+	}
+	if got := fmt.Sprint(spd.Statement[0].Condition["StringNotEquals"]["aws:PrincipalArn"]); got != "["+roleARN+"]" {
+		t.Errorf("secret readable by %s, want only the guard's role %s", got, roleARN)
+	}
+	kd := policyDocAt(t, one(t, m, "aws:kms/key:Key", "etcd-guard-key"), "policy")
+	for _, st := range kd.Statement {
+		acts := fmt.Sprint(st.Action)
+		if strings.Contains(acts, "kms:Decrypt") && st.Condition["StringEquals"]["kms:ViaService"] != "secretsmanager.ap-southeast-1.amazonaws.com" {
+			t.Errorf("key statement %s decrypts outside Secrets Manager", st.Sid)
+		}
+		if st.NotAction != nil && fmt.Sprint(st.NotAction) != "[kms:Decrypt]" {
+			t.Errorf("key statement %s: NotAction %v", st.Sid, st.NotAction)
+		}
+	}
+	var wrote []string
+	uploadsMu.Lock()
+	for _, w := range secretWrites {
+		if strings.HasPrefix(w, secretARN+"=") {
+			wrote = append(wrote, w)
+		}
+	}
+	uploadsMu.Unlock()
+	if len(wrote) == 0 || !strings.Contains(wrote[len(wrote)-1], "=context: prod") || !strings.Contains(wrote[len(wrote)-1], "key: ") {
+		t.Errorf("talosconfig writes %q: want the admin talosconfig written to the secret in up", wrote)
+	}
+	if env := fn.Inputs["environment"].ObjectValue()["variables"].ObjectValue(); env[contract.EnvSecretID].StringValue() != secretARN {
+		t.Errorf("%s = %v, want the secret's ARN", contract.EnvSecretID, env[contract.EnvSecretID])
 	}
 
 	// The groups the guard's path lives in are guarded (the control-plane
@@ -286,5 +332,42 @@ func TestGuardPauseFromConfig(t *testing.T) {
 		if got := vars["GUARD_PAUSED"].StringValue(); got != paused {
 			t.Errorf("etcdGuardPaused %s: GUARD_PAUSED %q", paused, got)
 		}
+	}
+}
+
+// The break-glass roles the user names read the talosconfig too; nobody
+// else does.
+func TestGuardSecretReaders(t *testing.T) {
+	cfg := haConfig(t)
+	cfg["etcdGuardSecretReaders"] = `["arn:aws:iam::123456789012:role/break-glass"]`
+	m := &testkit.Mocks{}
+	evaluate(t, m, cfg)
+	d := policyDocAt(t, one(t, m, "aws:secretsmanager/secretPolicy:SecretPolicy", "etcd-guard-admin-talosconfig"), "policy")
+	got := fmt.Sprint(d.Statement[0].Condition["StringNotEquals"]["aws:PrincipalArn"])
+	if got != "[arn:aws:iam::123456789012:role/etcd-guard-role arn:aws:iam::123456789012:role/break-glass]" {
+		t.Errorf("readers %s", got)
+	}
+}
+
+// The talosconfig is written in `up` only, once per run; previews (a
+// first one, or of an existing stack) write nothing.
+func TestGuardSecretWrittenInUpOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		m     *testkit.Mocks
+		wants int
+	}{{"up", &testkit.Mocks{}, 1}, {"preview of an existing stack", &testkit.Mocks{DryRun: true}, 0}, {"first preview", &testkit.Mocks{Preview: true}, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			uploadsMu.Lock()
+			secretWrites = nil
+			uploadsMu.Unlock()
+			evaluate(t, tc.m, haConfig(t))
+			uploadsMu.Lock()
+			got := len(secretWrites)
+			uploadsMu.Unlock()
+			if got != tc.wants {
+				t.Errorf("%d talosconfig writes, want %d", got, tc.wants)
+			}
+		})
 	}
 }

@@ -309,7 +309,7 @@ func invariants() []invariant {
 				"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketVersioningV2:BucketVersioningV2",
 				"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
 				"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "aws:s3/bucketPolicy:BucketPolicy",
-				"aws:lambda/permission:Permission", "aws:secretsmanager/secretVersion:SecretVersion", "aws:lambda/invocation:Invocation",
+				"aws:lambda/permission:Permission", "aws:secretsmanager/secretPolicy:SecretPolicy", "aws:lambda/invocation:Invocation",
 				"aws:cloudfront/originAccessControl:OriginAccessControl", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
 				"aws:s3/bucketObjectv2:BucketObjectv2"}
 			for _, r := range st.m.Resources {

@@ -41,6 +41,8 @@ type Deps struct {
 	GuardCode func(*pulumi.Context, *config.Config) (etcdguard.Code, error)
 	// Waiter runs the readiness waits on the new cluster, in `up`.
 	Waiter func(*pulumi.Context, *config.Config) addons.Waiter
+	// GuardSecret writes the guard's talosconfig into its secret, in `up`.
+	GuardSecret func(*config.Config) etcdguard.SecretWriter
 }
 
 // Real are the Deps of `pulumi up` and `preview`. started is when the run
@@ -53,6 +55,9 @@ func Real(started time.Time) Deps {
 			return etcdguard.AWSControlPlaneWaiter(cfg, started, func(f string, a ...any) { _ = ctx.Log.Info(fmt.Sprintf(f, a...), nil) })
 		},
 		GuardCode: lambdaCode,
+		GuardSecret: func(cfg *config.Config) etcdguard.SecretWriter {
+			return etcdguard.AWSSecretWriter(cfg.Region, cfg.AWS)
+		},
 		Waiter: func(ctx *pulumi.Context, cfg *config.Config) addons.Waiter {
 			return readiness.New(time.Duration(cfg.ReadinessTimeoutMinutes)*time.Minute, unreachableHint(cfg),
 				func(msg string) { _ = ctx.Log.Info(msg, nil) })
@@ -153,10 +158,14 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	var secretWriter etcdguard.SecretWriter
+	if d.GuardSecret != nil {
+		secretWriter = d.GuardSecret(cfg)
+	}
 	guard, err := etcdguard.New(ctx, "etcd-guard", etcdguard.Args{
 		Config: cfg, Tags: tags, VPCID: net.VPCID, PrivateSubnetIDs: net.PrivateSubnetIDs,
 		ControlPlaneSecurityGroupID: comp.ControlPlaneSecurityGroupID, ClientConfiguration: tal.ClientConfiguration, Code: code,
-		Paused: cfg.EtcdGuardPaused,
+		Paused: cfg.EtcdGuardPaused, SecretWriter: secretWriter,
 	}, withAWS)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,8 @@ type Statement struct {
 	Sid       string                    `json:"Sid,omitempty"`
 	Effect    string                    `json:"Effect"`
 	Principal any                       `json:"Principal,omitempty"`
-	Action    any                       `json:"Action"`
+	Action    any                       `json:"Action,omitempty"`
+	NotAction any                       `json:"NotAction,omitempty"`
 	Resource  any                       `json:"Resource,omitempty"`
 	Condition map[string]map[string]any `json:"Condition,omitempty"`
 }
