@@ -181,7 +181,7 @@ func TestWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(warnings, "\n")
-	for _, w := range []string{"adminCidrs[0]: 0.0.0.0/0 opens", "controlPlane.count: 1 control-plane node", "controlPlane.count: 1 control-plane node cannot be replaced safely", "imageTag: v1.33.0 does not match"} {
+	for _, w := range []string{"adminCidrs[0]: 0.0.0.0/0 opens", "controlPlane.count: 1 control-plane node", "controlPlane.count: 1 control-plane node: the etcd guard hands a live node over", "if the node dies etcd dies with it", "imageTag: v1.33.0 does not match"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("missing warning %q in:\n%s", w, joined)
 		}

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -249,21 +250,33 @@ func (c *cluster) join(n *node) error {
 	if err != nil {
 		return err
 	}
+	// A member at this node's peer URL is this node's own earlier add
+	// whose start failed or whose answer was lost: Talos' retry finds it
+	// again (etcd would refuse a second add of the URL) and starts on it.
+	var mine uint64
 	for _, m := range list.Members {
+		if slices.Contains(m.PeerURLs, n.peerURL) {
+			mine = m.ID
+			continue
+		}
 		if m.Name == n.name {
 			if _, err := cli.MemberRemove(rctx, m.ID); err != nil {
 				return err
 			}
 		}
 	}
-	add, err := cli.MemberAddAsLearner(rctx, []string{n.peerURL})
-	if err != nil {
-		return err
+	members := list.Members
+	if mine == 0 {
+		add, err := cli.MemberAddAsLearner(rctx, []string{n.peerURL})
+		if err != nil {
+			return err
+		}
+		mine, members = add.Member.ID, add.Members
 	}
 	var initial []string
-	for _, m := range add.Members {
+	for _, m := range members {
 		name := m.Name
-		if m.ID == add.Member.ID {
+		if m.ID == mine {
 			name = n.name
 		}
 		if name == "" {
@@ -273,7 +286,7 @@ func (c *cluster) join(n *node) error {
 			initial = append(initial, name+"="+u)
 		}
 	}
-	n.learnerID = add.Member.ID
+	n.learnerID = mine
 	return c.start(n, strings.Join(initial, ","), embed.ClusterStateFlagExisting)
 }
 
@@ -285,7 +298,7 @@ func (c *cluster) talosTick() {
 		if !in.live() || !n.reachable && n.etcd != nil {
 			continue
 		}
-		if n.etcd == nil && n.learnerID == 0 && in.State == PendingWait {
+		if n.etcd == nil && in.State == PendingWait {
 			if err := c.join(n); err != nil {
 				c.t.Logf("talos %s: etcd is waiting to join the cluster: %v", n.name, err)
 			}
