@@ -174,8 +174,8 @@ func (c *Client) ControlPlaneStatus(ctx context.Context, node string) (string, e
 		return "", err
 	}
 	pods := map[string]map[string]any{}
-	for it := list.Iterator(); it.Next(); {
-		pods[it.Value().Metadata().ID()] = it.Value().TypedSpec().PodStatus
+	for r := range list.All() {
+		pods[r.Metadata().ID()] = r.TypedSpec().PodStatus
 	}
 	return StaticPodsReady(pods), nil
 }
