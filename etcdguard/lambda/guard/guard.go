@@ -107,8 +107,10 @@ type Observation struct {
 	Members      []Member
 	MembersKnown bool
 	// Suspects are the members a previous run found without an instance,
-	// with the time they were first seen so.
-	Suspects map[uint64]time.Time
+	// with the time they were first seen so. SuspectsUnknown: they could
+	// not be read (Suspects is empty, and is not saved back).
+	Suspects        map[uint64]time.Time
+	SuspectsUnknown bool
 	// Desired is the group's desired capacity (0: unknown). Refreshing: an
 	// instance refresh is pending or in progress.
 	Desired    int

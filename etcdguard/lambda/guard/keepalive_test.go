@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -197,4 +198,43 @@ func (d *deadAt) EtcdRemoveMemberByID(_ context.Context, _ string, id uint64) er
 		}
 	}
 	return ErrMemberNotFound
+}
+
+// brokenStore cannot read the suspects (an SSM outage, a missing grant)
+// and records whether anything was written back.
+type brokenStore struct{ saved bool }
+
+func (*brokenStore) Load(context.Context) (map[uint64]time.Time, error) {
+	return nil, errors.New("AccessDeniedException: ssm:GetParameter")
+}
+func (s *brokenStore) Save(context.Context, map[uint64]time.Time) error { s.saved = true; return nil }
+
+// An unreadable suspects parameter does not drop the hooks: the run still
+// lets a terminating node leave and completes it, fails loudly (the errors
+// alarm counts it), and leaves the stored suspects as they are.
+func TestSuspectsUnreadableHooksStillHandled(t *testing.T) {
+	m := &slowMachine{}
+	a := &beatASG{beats: map[string]int{}, done: map[string]string{}}
+	for i := 1; i <= 4; i++ {
+		ip := fmt.Sprintf("10.0.0.%d", i)
+		m.members = append(m.members, Member{ID: uint64(i), Name: "n" + ip, PeerURLs: []string{"https://" + ip + ":2380"}})
+		st := InService
+		if i == 4 {
+			st = TerminatingWait
+		}
+		a.ins = append(a.ins, Instance{ID: fmt.Sprintf("i-%d", i), PrivateIP: ip, State: st, Healthy: true})
+	}
+	store := &brokenStore{}
+	r := &Reconciler{Machine: m, ASG: a, Store: store, Policy: DefaultPolicy, Logf: t.Logf,
+		CallTimeout: time.Second, SettleTimeout: 5 * time.Second, SettleEvery: 10 * time.Millisecond}
+	rep, err := r.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "suspects") {
+		t.Fatalf("err = %v, want the suspects failure reported", err)
+	}
+	if len(rep.Changes) != 1 || rep.Changes[0].Kind != Leave || a.done["i-4"] != Continue {
+		t.Fatalf("changes %+v, completions %v: want the leave and its CONTINUE", rep.Changes, a.done)
+	}
+	if store.saved {
+		t.Error("suspects written back after they could not be read")
+	}
 }

@@ -93,7 +93,11 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 	}
 	obs.Suspects, err = r.Store.Load(ctx)
 	if err != nil {
-		return obs, fmt.Errorf("load suspects: %w", err)
+		// Not a reason to drop the hooks: without the previous sightings
+		// a stale member is only removed later (or at once for a waiting
+		// launch), and the stored ones are not overwritten (Run).
+		r.logf("load suspects: %v (audit removals wait; hooks are still handled)", err)
+		obs.Suspects, obs.SuspectsUnknown = nil, true
 	}
 
 	// Ask InService nodes first: a launching node may not run etcd yet.
@@ -189,7 +193,9 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 			r.logf("%s: %s (%s)", c.Instance.ID, c.Result, c.Reason)
 			rep.Completions = append(rep.Completions, c)
 		}
-		if err := r.Store.Save(ctx, plan.Suspects); err != nil {
+		if obs.SuspectsUnknown {
+			errs = append(errs, errors.New("load suspects failed: the stored suspects were kept as they are"))
+		} else if err := r.Store.Save(ctx, plan.Suspects); err != nil {
 			errs = append(errs, fmt.Errorf("save suspects: %w", err))
 		}
 
