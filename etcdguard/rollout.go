@@ -50,7 +50,10 @@ const RunnerClockSkew = 2 * time.Minute
 // started and none running: done at once (nothing rolled). A refresh that
 // failed, was cancelled or rolled back is an error: the workers must not
 // roll onto a control plane that did not.
-func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample) (RolloutResult, error) {
+//
+// scales says whether the guard brings the group to desired (false while
+// it is paused: nothing would, and waiting could only time out).
+func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample, scales bool) (RolloutResult, error) {
 	// since is the runner's clock, Start is AWS's: allow for a runner whose
 	// clock runs ahead, or a refresh this run started would be skipped and
 	// the workers would roll without the etcd check.
@@ -72,11 +75,13 @@ func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample) (
 		// No refresh, but the count may have changed: the guard scales the
 		// control plane to it one node at a time (a scale-in through its
 		// leave path, launches through its gate), so the workers wait for
-		// etcd to have the desired members. No metrics at all (a new
-		// stack, before the guard's first audit): nothing to wait for.
-		if s.HasVoting && s.HasHealthy && (s.Voting != desired || s.Healthy != desired) {
-			return RolloutResult{Wait: fmt.Sprintf("etcd has %d voting, %d healthy members; want %d (the etcd guard scales the control plane one node at a time)",
-				s.Voting, s.Healthy, desired)}, nil
+		// etcd to have the desired voters. Only the count: a degraded
+		// member is the degraded alarm's, not a reason to block an `up`
+		// that changes workers. No metrics at all (a new stack, before
+		// the guard's first audit): nothing to wait for.
+		if scales && s.HasVoting && s.Voting != desired {
+			return RolloutResult{Wait: fmt.Sprintf("etcd has %d voting members; want %d (the etcd guard scales the control plane one node at a time)",
+				s.Voting, desired)}, nil
 		}
 		return RolloutResult{Done: true}, nil
 	}
@@ -107,6 +112,9 @@ func AWSControlPlaneWaiter(cfg *config.Config, since time.Time, logf func(string
 		// One node takes a few minutes to boot, join and be promoted; allow
 		// 20 minutes per node.
 		timeout := time.Duration(cfg.ControlPlane.Count)*20*time.Minute + 10*time.Minute
-		return r.WaitControlPlane(ctx, since, cfg.ControlPlane.Count, 30*time.Second, timeout, logf)
+		if cfg.EtcdGuardPaused && logf != nil {
+			logf("the etcd guard is paused: the control plane is not scaled to controlPlane.count until it is resumed")
+		}
+		return r.WaitControlPlane(ctx, since, cfg.ControlPlane.Count, !cfg.EtcdGuardPaused, 30*time.Second, timeout, logf)
 	}
 }

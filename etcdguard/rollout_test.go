@@ -17,13 +17,18 @@ func TestRolloutState(t *testing.T) {
 		sample    Sample
 		done      bool
 		wait, err string
+		paused    bool
 	}{
 		{name: "no refresh at all: nothing rolled, done", done: true},
 		{name: "no refresh, etcd at the count: done", sample: ok, done: true},
 		{name: "no refresh, count lowered 5 to 3: wait for the guard's scale-in",
-			sample: Sample{Time: t0, Voting: 5, Healthy: 5, HasVoting: true, HasHealthy: true, HasStale: true}, wait: "etcd has 5 voting, 5 healthy members; want 3"},
+			sample: Sample{Time: t0, Voting: 5, Healthy: 5, HasVoting: true, HasHealthy: true, HasStale: true}, wait: "etcd has 5 voting members; want 3"},
 		{name: "no refresh, count raised: wait for the new members",
 			sample: Sample{Time: t0, Voting: 2, Healthy: 2, HasVoting: true, HasHealthy: true, HasStale: true}, wait: "want 3"},
+		{name: "no refresh, a degraded member at the count: done (the degraded alarm's business, not the workers')",
+			sample: Sample{Time: t0, Voting: 3, Healthy: 2, Stale: 0, HasVoting: true, HasHealthy: true, HasStale: true}, done: true},
+		{name: "no refresh, count lowered with the guard paused: nothing would scale, done",
+			sample: Sample{Time: t0, Voting: 5, Healthy: 5, HasVoting: true, HasHealthy: true, HasStale: true}, paused: true, done: true},
 		{name: "only an old refresh from an earlier up: done", refreshes: []Refresh{{ID: "r0", Status: "Failed", Start: t0.Add(-time.Hour)}}, done: true},
 		{name: "runner clock a minute ahead: the refresh it started still counts", refreshes: []Refresh{{ID: "r1", Status: "RollbackFailed", Start: t0.Add(-time.Minute)}},
 			err: "r1 ended RollbackFailed"},
@@ -40,7 +45,7 @@ func TestRolloutState(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := RolloutState(c.refreshes, since, 3, c.sample)
+			r, err := RolloutState(c.refreshes, since, 3, c.sample, !c.paused)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("err = %v, want %q", err, c.err)

@@ -159,7 +159,7 @@ func sample(results []cwtypes.MetricDataResult) Sample {
 // WaitControlPlane blocks until the control plane has rolled (see
 // RolloutState), polling every `every`, for at most `timeout`. It
 // calls AWS only: the runner needs no route to the cluster.
-func (r *Rollout) WaitControlPlane(ctx context.Context, since time.Time, desired int, every, timeout time.Duration, logf func(string, ...any)) error {
+func (r *Rollout) WaitControlPlane(ctx context.Context, since time.Time, desired int, scales bool, every, timeout time.Duration, logf func(string, ...any)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := ""
@@ -174,7 +174,7 @@ func (r *Rollout) WaitControlPlane(ctx context.Context, since time.Time, desired
 		if err != nil {
 			return fmt.Errorf("read etcd guard metrics (%s): %w", r.identity, err)
 		}
-		res, err := RolloutState(refs, since, desired, s)
+		res, err := RolloutState(refs, since, desired, s, scales)
 		if err != nil || res.Done {
 			return err
 		}

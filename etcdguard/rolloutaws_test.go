@@ -33,7 +33,7 @@ func TestRefreshes(t *testing.T) {
 		t.Fatalf("refreshes = %+v", r)
 	}
 	// The status names RolloutState keys on are the SDK's.
-	if _, err := RolloutState(r, start.Add(-time.Minute), 3, Sample{}); err == nil {
+	if _, err := RolloutState(r, start.Add(-time.Minute), 3, Sample{}, true); err == nil {
 		t.Fatal("a rolled-back refresh must stop the worker rollout")
 	}
 }

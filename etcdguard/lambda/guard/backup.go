@@ -38,14 +38,17 @@ type Backup struct {
 	Snapshotter snapshot.Snapshotter
 	// Machine, when set, picks the source: only a healthy voter current
 	// with the others (SnapshotSources); none, and the run is refused.
-	Machine   MachineAPI
-	Store     SnapshotStore
-	Freshness FreshnessSink // optional
-	Cluster   string
-	Recipient age.Recipient // optional: age-encrypt before upload
-	TempDir   string
-	Now       func() time.Time
-	Logf      func(format string, args ...any)
+	// CallTimeout bounds each of its calls (default 10 s): a node whose
+	// traffic is dropped must not stall the run to the Lambda's timeout.
+	Machine     MachineAPI
+	CallTimeout time.Duration
+	Store       SnapshotStore
+	Freshness   FreshnessSink // optional
+	Cluster     string
+	Recipient   age.Recipient // optional: age-encrypt before upload
+	TempDir     string
+	Now         func() time.Time
+	Logf        func(format string, args ...any)
 }
 
 // BackupReport is what one backup run did.
@@ -162,10 +165,16 @@ const MaxRaftLag = 1000
 // sources reads the member list and each member's status through the
 // candidate nodes and keeps those SnapshotSources accepts.
 func (b *Backup) sources(ctx context.Context, nodes []string) ([]string, map[string]map[string]string, string) {
+	d := b.CallTimeout
+	if d == 0 {
+		d = 10 * time.Second
+	}
 	var members []Member
 	var lastErr error
 	for _, n := range nodes {
-		ms, err := b.Machine.EtcdMemberList(ctx, n)
+		cctx, cancel := context.WithTimeout(ctx, d)
+		ms, err := b.Machine.EtcdMemberList(cctx, n)
+		cancel()
 		if err == nil {
 			members = ms
 			break
@@ -182,7 +191,10 @@ func (b *Backup) sources(ctx context.Context, nodes []string) ([]string, map[str
 	status := map[string]Status{}
 	for _, m := range members {
 		if ip := m.IP(); candidate[ip] {
-			if st, err := b.Machine.EtcdStatus(ctx, ip); err == nil {
+			cctx, cancel := context.WithTimeout(ctx, d)
+			st, err := b.Machine.EtcdStatus(cctx, ip)
+			cancel()
+			if err == nil {
 				status[ip] = st
 			}
 		}

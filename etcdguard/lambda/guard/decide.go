@@ -49,8 +49,15 @@ func Decide(obs Observation, pol Policy) Plan {
 		for k, v := range obs.Suspects {
 			p.Suspects[k] = v
 		}
+		// When the blindness began, kept under the sentinel BlindSince
+		// (no etcd member has ID 0); a run that sees drops it.
+		since, seen := obs.Suspects[BlindSince]
+		if !seen {
+			since = obs.Now
+		}
+		p.Suspects[BlindSince] = since
 		p.Waits = append(p.Waits, "no control-plane node answered EtcdMemberList")
-		decideBlind(&p, sorted)
+		decideBlind(&p, sorted, seen && obs.Now.Sub(since) >= pol.MinSuspectAge)
 		return p
 	}
 
@@ -186,6 +193,15 @@ func Decide(obs Observation, pol Policy) Plan {
 			continue
 		}
 		if m.Healthy && !m.Learner {
+			// Its API server goes with it: another voter's node must serve
+			// one (in service, or launching with its control plane ready),
+			// or a one-node handover would leave no API server at all.
+			if other := servingVoter(members, m, byIP, obs.Components); other == "" {
+				p.Heartbeat = append(p.Heartbeat, in)
+				p.Metrics.HeldTerminations++
+				p.Waits = append(p.Waits, fmt.Sprintf("%s keeps member %s: no other voter's node serves a ready control plane yet", in.ID, m.Name))
+				continue
+			}
 			p.Change = &Change{Kind: Leave, MemberID: m.ID, Member: m.Name, Node: in.PrivateIP, Reason: "instance " + in.ID + " is terminating",
 				SnapshotFirst: p.Metrics.VotingMembers <= 2}
 			continue
@@ -231,7 +247,9 @@ func Decide(obs Observation, pol Policy) Plan {
 			p.Waits = append(p.Waits, fmt.Sprintf("%s is a learner: waiting for promotion", in.ID))
 		case !m.Healthy:
 			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter but not healthy yet", in.ID))
-		case !allHealthy || p.Change != nil || p.Metrics.LearnerMembers > 0:
+		case p.Change != nil:
+			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter; it waits: one membership change at a time", in.ID))
+		case !allHealthy || p.Metrics.LearnerMembers > 0:
 			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter; etcd is not healthy yet (%d of %d voting members healthy, %d stale, %d learners)",
 				in.ID, p.Metrics.HealthyMembers, p.Metrics.VotingMembers, len(stale), p.Metrics.LearnerMembers))
 		case !ready:
@@ -249,40 +267,50 @@ func Decide(obs Observation, pol Policy) Plan {
 	return p
 }
 
+// BlindSince is the suspects key under which a blind run records when
+// the guard went blind: etcd member IDs are never 0.
+const BlindSince uint64 = 0
+
 // decideBlind holds what a guard that cannot read the member list must not
 // let go, and lets in what a lost control plane needs. Talos joins a new
 // node to etcd by itself, so a held launch may already be a voter: holding
 // it keeps it alive (a default result would not end it either: CONTINUE).
-// With no node in service there is no cluster a node could join or leave
-// (all nodes lost, or a one-node control plane whose node died): launches
-// are completed so the load balancers register them and the operator can
-// reach them to restore, and terminations go on.
-func decideBlind(p *Plan, sorted []Instance) {
-	inService := false
+// Every termination is held while any node may still run etcd (in
+// service, in standby, or being retired: a scheduled retirement marks a
+// live node unhealthy, so health says nothing here). Only when no node is
+// in service or standby, and the guard has been blind on two runs at
+// least MinSuspectAge apart (confirmed), is there no cluster a node could
+// join or hand over (all nodes lost, or a one-node control plane whose
+// node died): launches are completed so the load balancers register them
+// and the operator can reach them to restore, and terminations go on.
+func decideBlind(p *Plan, sorted []Instance, confirmed bool) {
+	cluster := false
 	for _, in := range sorted {
-		if in.State == InService {
-			inService = true
+		if in.State == InService || in.State == Standby {
+			cluster = true
 		}
 	}
+	lost := !cluster && confirmed
 	for _, in := range sorted {
 		switch {
 		case in.State == PendingWait && !in.Healthy:
 			p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy"})
-		case in.State == PendingWait && !inService:
+		case in.State == PendingWait && lost:
 			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue,
 				Reason: "no control-plane node is in service or answers: nothing to join; in service, the load balancers register it for a restore"})
 		case in.State == PendingWait:
 			p.Heartbeat = append(p.Heartbeat, in)
 			p.Waits = append(p.Waits, fmt.Sprintf("%s held: the member list cannot be read, and the node may have joined etcd", in.ID))
-		case in.State == TerminatingWait && !inService:
+		case in.State == TerminatingWait && lost:
 			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "no control-plane node is in service or answers: no cluster to hand over"})
-		case in.State == TerminatingWait && in.Healthy:
+		case in.State == TerminatingWait:
 			p.Heartbeat = append(p.Heartbeat, in)
 			p.Metrics.HeldTerminations++
 			p.Waits = append(p.Waits, fmt.Sprintf("%s held: the member list cannot be read, and its member may be a voter", in.ID))
-		case in.State == TerminatingWait:
-			p.Waits = append(p.Waits, fmt.Sprintf("%s is unhealthy: not held (nothing of it to keep); the audit removes its member once the list can be read", in.ID))
 		}
+	}
+	if !cluster && !confirmed {
+		p.Waits = append(p.Waits, "no node in service or standby and none answers: the launches are completed for a restore if that lasts to the next run")
 	}
 }
 
@@ -305,6 +333,9 @@ func decideCapacity(p *Plan, obs Observation, sorted []Instance, stale int) {
 				unprotected = append(unprotected, in)
 			}
 		case Standby:
+			if !in.Protected {
+				unprotected = append(unprotected, in)
+			}
 		default:
 			busy = fmt.Sprintf("%s is %s", in.ID, in.State)
 		}
@@ -345,6 +376,26 @@ func decideCapacity(p *Plan, obs Observation, sorted []Instance, stale int) {
 	}
 	p.Unprotect = &pick
 	p.Waits = append(p.Waits, fmt.Sprintf("%s: %s (zone %s has %d) may now be scaled in; its member leaves through the terminate hook", excess, pick.ID, pick.AZ, perAZ[pick.AZ]))
+}
+
+// servingVoter is another healthy voter's address whose node serves a
+// control plane: in service, or launching with its control plane ready;
+// "" when there is none.
+func servingVoter(members []Member, leaving Member, byIP map[string]Instance, components map[string]string) string {
+	for _, o := range members {
+		if o.ID == leaving.ID || o.Learner || !o.Healthy {
+			continue
+		}
+		in, ok := byIP[o.IP()]
+		if !ok {
+			continue
+		}
+		why, checked := components[o.IP()]
+		if in.State == InService || (in.State == PendingWait && checked && why == "") {
+			return o.IP()
+		}
+	}
+	return ""
 }
 
 // terminationRank orders terminations: no member, learner, unhealthy

@@ -487,7 +487,7 @@ func TestDecide(t *testing.T) {
 			},
 			want:     "heartbeat i-a",
 			wantWait: "no control-plane node answered",
-			suspects: []uint64{7},
+			suspects: []uint64{BlindSince, 7},
 			metrics:  &Metrics{HeldTerminations: 1},
 		},
 		{
@@ -499,26 +499,73 @@ func TestDecide(t *testing.T) {
 			},
 			want:     "heartbeat i-d",
 			wantWait: "may have joined etcd",
+			suspects: []uint64{BlindSince},
 		},
 		{
-			name: "member list unknown: a dead terminating node is not held",
+			name: "member list unknown: a termination the ASG calls unhealthy is held too (a scheduled retirement marks a live node so)",
 			obs: func() Observation {
 				in, _ := three()
 				in[0].State, in[0].Healthy = TerminatingWait, false
 				return Observation{Now: t0, Instances: in, MembersKnown: false}
 			},
-			want:     "",
-			wantWait: "not held",
+			want:     "heartbeat i-a",
+			wantWait: "its member may be a voter",
+			suspects: []uint64{BlindSince},
 		},
 		{
-			name: "control plane lost (nothing in service, nothing answers): launches go in service for the restore, terminations go on",
+			name: "member list unknown, every other node in standby: still a cluster, the termination is held",
+			obs: func() Observation {
+				in, _ := three()
+				in[0].State = TerminatingWait
+				in[1].State, in[2].State = Standby, Standby
+				return Observation{Now: t0, Instances: in, MembersKnown: false, Suspects: map[uint64]time.Time{BlindSince: t0.Add(-time.Hour)}}
+			},
+			want:     "heartbeat i-a",
+			suspects: []uint64{BlindSince},
+		},
+		{
+			name: "nothing in service, nothing answers, first sighting: held (one timeout is not a lost control plane)",
 			obs: func() Observation {
 				a := inst("i-a", "10.0.1.10", TerminatingWait)
 				a.Healthy = false
 				return Observation{Now: t0, Instances: []Instance{a, inst("i-d", "10.0.1.11", PendingWait), inst("i-e", "10.0.2.11", PendingWait)}, MembersKnown: false}
 			},
+			want:     "heartbeat i-a; heartbeat i-d; heartbeat i-e",
+			wantWait: "if that lasts to the next run",
+			suspects: []uint64{BlindSince},
+		},
+		{
+			name: "control plane lost (nothing in service, nothing answers on two runs): launches go in service for the restore, terminations go on",
+			obs: func() Observation {
+				a := inst("i-a", "10.0.1.10", TerminatingWait)
+				a.Healthy = false
+				return Observation{Now: t0, Instances: []Instance{a, inst("i-d", "10.0.1.11", PendingWait), inst("i-e", "10.0.2.11", PendingWait)}, MembersKnown: false,
+					Suspects: map[uint64]time.Time{BlindSince: t0.Add(-5 * time.Minute)}}
+			},
 			want:     "CONTINUE i-a; CONTINUE i-d; CONTINUE i-e",
 			wantWait: "no control-plane node answered",
+			suspects: []uint64{BlindSince},
+		},
+		{
+			name: "one-node handover: the last voter but one waits for its replacement's control plane",
+			obs: func() Observation {
+				return Observation{Now: t0, Instances: []Instance{inst("i-a", "10.0.1.10", TerminatingWait), inst("i-b", "10.0.2.10", PendingWait)},
+					Members: []Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true)}, MembersKnown: true,
+					Components: map[string]string{"10.0.2.10": "kube-apiserver: Ready is False"}}
+			},
+			want:     "heartbeat i-a; heartbeat i-b",
+			wantWait: "no other voter's node serves a ready control plane",
+			metrics:  &Metrics{Known: true, VotingMembers: 2, HealthyMembers: 2, HeldTerminations: 1},
+		},
+		{
+			name: "one-node handover: with its replacement's control plane ready, the old node leaves first (snapshotted)",
+			obs: func() Observation {
+				return Observation{Now: t0, Instances: []Instance{inst("i-a", "10.0.1.10", TerminatingWait), inst("i-b", "10.0.2.10", PendingWait)},
+					Members: []Member{mem(1, "10.0.1.10", true), mem(2, "10.0.2.10", true)}, MembersKnown: true,
+					Components: map[string]string{"10.0.2.10": ""}}
+			},
+			want:     "leave 1 via 10.0.1.10; heartbeat i-b",
+			snapshot: true,
 		},
 	}
 	for _, c := range cases {

@@ -238,3 +238,29 @@ func TestSuspectsUnreadableHooksStillHandled(t *testing.T) {
 		t.Error("suspects written back after they could not be read")
 	}
 }
+
+// A one-node handover whose snapshot keeps failing: each run fails fast,
+// before any interval tick, yet extends both hooks, so the old voter's
+// hook never reaches its default while the snapshot is refused.
+func TestFailedSnapshotStillHoldsTheHooks(t *testing.T) {
+	m := &slowMachine{members: []Member{
+		{ID: 1, Name: "old", PeerURLs: []string{"https://10.0.0.1:2380"}}, {ID: 2, Name: "new", PeerURLs: []string{"https://10.0.0.2:2380"}},
+	}}
+	a := &beatASG{beats: map[string]int{}, done: map[string]string{}, ins: []Instance{
+		{ID: "i-old", PrivateIP: "10.0.0.1", State: TerminatingWait, Healthy: false},
+		{ID: "i-new", PrivateIP: "10.0.0.2", State: InService, Healthy: true},
+	}}
+	r := &Reconciler{Machine: m, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf, CallTimeout: time.Second,
+		HeartbeatEvery: time.Hour, Snapshot: func(context.Context) error { return errors.New("etcd snapshot refused: no healthy voting member") }}
+	for run := 1; run <= 3; run++ {
+		rep, err := r.Run(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "snapshot before leave") || len(rep.Changes) != 0 {
+			t.Fatalf("run %d: %+v, %v; want the snapshot failure and no leave", run, rep, err)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.beats["i-old"] != 3 || len(a.done) != 0 {
+		t.Errorf("old node: %d heartbeats in 3 failing runs, completions %v; want one a run and none", a.beats["i-old"], a.done)
+	}
+}

@@ -304,10 +304,22 @@ func (r *Reconciler) keepAlive(ctx context.Context, ins []Instance) (stop func()
 	if len(ins) == 0 {
 		return func() int { return 0 }
 	}
+	// One round at once: a change that fails fast (a snapshot refused, a
+	// leave etcd rejects) returns before the first tick, and its hooks
+	// must still be extended, the changing node's own included, or the
+	// next failing run lets a default end a voter.
+	first := 0
+	for _, in := range ins {
+		if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
+			r.logf("heartbeat %s before a change: %v", in.ID, err)
+			continue
+		}
+		first++
+	}
 	done := make(chan struct{})
 	count := make(chan int, 1)
 	go func() {
-		n := 0
+		n := first
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
