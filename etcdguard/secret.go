@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,9 +70,44 @@ func (s SecretStore) endpoint() string {
 	return fmt.Sprintf("https://secretsmanager.%s.%s/", s.Config.Region, domain)
 }
 
-// Put is PutSecretValue with VersionToken(value).
+// Put is PutSecretValue with VersionToken(value), then, if that version
+// is not current, UpdateSecretVersionStage moving AWSCURRENT to it: a value
+// that comes back (A, B, then A again after a state rollback) finds its
+// old version, which PutSecretValue leaves as it is (the request is
+// "ignored"), so the current one would stay B. Nothing reads the value.
 func (s SecretStore) Put(ctx context.Context, arn, value string) error {
-	body, err := json.Marshal(map[string]string{"SecretId": arn, "SecretString": value, "ClientRequestToken": VersionToken(value)})
+	token := VersionToken(value)
+	var put struct {
+		VersionStages []string
+	}
+	if err := s.call(ctx, "PutSecretValue", map[string]string{"SecretId": arn, "SecretString": value, "ClientRequestToken": token}, &put); err != nil {
+		return fmt.Errorf("write %s: %w (the identity running `pulumi up` needs secretsmanager:PutSecretValue on it, and kms:GenerateDataKey and kms:Decrypt on its key)", arn, err)
+	}
+	if slices.Contains(put.VersionStages, "AWSCURRENT") {
+		return nil
+	}
+	var desc struct {
+		VersionIdsToStages map[string][]string
+	}
+	if err := s.call(ctx, "DescribeSecret", map[string]string{"SecretId": arn}, &desc); err != nil {
+		return fmt.Errorf("find the current version of %s: %w", arn, err)
+	}
+	move := map[string]string{"SecretId": arn, "VersionStage": "AWSCURRENT", "MoveToVersionId": token}
+	for id, stages := range desc.VersionIdsToStages {
+		if slices.Contains(stages, "AWSCURRENT") && id != token {
+			move["RemoveFromVersionId"] = id
+		}
+	}
+	if err := s.call(ctx, "UpdateSecretVersionStage", move, nil); err != nil {
+		return fmt.Errorf("make version %s of %s current: %w", token[:12], arn, err)
+	}
+	return nil
+}
+
+// call makes one signed Secrets Manager JSON call and decodes its answer
+// into out (nil: ignored).
+func (s SecretStore) call(ctx context.Context, action string, in map[string]string, out any) error {
+	body, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
@@ -80,14 +116,14 @@ func (s SecretStore) Put(ctx context.Context, arn, value string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "secretsmanager.PutSecretValue")
+	req.Header.Set("X-Amz-Target", "secretsmanager."+action)
 	req.ContentLength = int64(len(body))
 	if s.Config.Credentials == nil {
-		return fmt.Errorf("write %s: no AWS credentials", arn)
+		return fmt.Errorf("%s: no AWS credentials", action)
 	}
 	creds, err := s.Config.Credentials.Retrieve(ctx)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", arn, err)
+		return fmt.Errorf("%s: %w", action, err)
 	}
 	h := sha256.Sum256(body)
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(h[:]), "secretsmanager", s.Config.Region, time.Now().UTC()); err != nil {
@@ -99,13 +135,20 @@ func (s SecretStore) Put(ctx context.Context, arn, value string) error {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", arn, err)
+		return fmt.Errorf("%s: %w", action, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-		return fmt.Errorf("write %s: %s: %s (the identity running `pulumi up` needs secretsmanager:PutSecretValue on it, and kms:GenerateDataKey and kms:Decrypt on its key)",
-			arn, resp.Status, strings.TrimSpace(string(msg)))
+		if len(msg) > 2048 {
+			msg = msg[:2048]
+		}
+		return fmt.Errorf("%s: %s: %s", action, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if out != nil && len(msg) > 0 {
+		if err := json.Unmarshal(msg, out); err != nil {
+			return fmt.Errorf("%s: answer: %w", action, err)
+		}
 	}
 	return nil
 }
