@@ -100,11 +100,10 @@ func (memStore) Load(context.Context) (map[uint64]time.Time, error) {
 }
 func (memStore) Save(context.Context, map[uint64]time.Time) error { return nil }
 
-// A leave that outlasts a heartbeat interval keeps every waiting hook held
-// (the leaving node's own and the launching node's), beating at the
-// interval while it runs; nothing is completed by a default meanwhile.
-func TestLongLeaveKeepsTheHooksHeld(t *testing.T) {
-	m := &slowMachine{leave: 450 * time.Millisecond}
+// fourOneLeaving is four healthy voters in service but the fourth, which
+// is terminating; its leave takes leave.
+func fourOneLeaving(leave time.Duration) (*slowMachine, *beatASG) {
+	m := &slowMachine{leave: leave}
 	a := &beatASG{beats: map[string]int{}, done: map[string]string{}}
 	for i := 1; i <= 4; i++ {
 		ip := fmt.Sprintf("10.0.0.%d", i)
@@ -115,6 +114,14 @@ func TestLongLeaveKeepsTheHooksHeld(t *testing.T) {
 		}
 		a.ins = append(a.ins, Instance{ID: fmt.Sprintf("i-%d", i), PrivateIP: ip, State: st, Healthy: true})
 	}
+	return m, a
+}
+
+// A leave that outlasts a heartbeat interval keeps every waiting hook held
+// (the leaving node's own and the launching node's), beating at the
+// interval while it runs; nothing is completed by a default meanwhile.
+func TestLongLeaveKeepsTheHooksHeld(t *testing.T) {
+	m, a := fourOneLeaving(450 * time.Millisecond)
 	a.ins = append(a.ins, Instance{ID: "i-new", PrivateIP: "10.0.0.9", State: PendingWait, Healthy: true})
 	r := &Reconciler{Machine: m, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf,
 		CallTimeout: time.Second, SettleTimeout: 5 * time.Second, SettleEvery: 10 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond}
@@ -213,17 +220,7 @@ func (s *brokenStore) Save(context.Context, map[uint64]time.Time) error { s.save
 // lets a terminating node leave and completes it, fails loudly (the errors
 // alarm counts it), and leaves the stored suspects as they are.
 func TestSuspectsUnreadableHooksStillHandled(t *testing.T) {
-	m := &slowMachine{}
-	a := &beatASG{beats: map[string]int{}, done: map[string]string{}}
-	for i := 1; i <= 4; i++ {
-		ip := fmt.Sprintf("10.0.0.%d", i)
-		m.members = append(m.members, Member{ID: uint64(i), Name: "n" + ip, PeerURLs: []string{"https://" + ip + ":2380"}})
-		st := InService
-		if i == 4 {
-			st = TerminatingWait
-		}
-		a.ins = append(a.ins, Instance{ID: fmt.Sprintf("i-%d", i), PrivateIP: ip, State: st, Healthy: true})
-	}
+	m, a := fourOneLeaving(0)
 	store := &brokenStore{}
 	r := &Reconciler{Machine: m, ASG: a, Store: store, Policy: DefaultPolicy, Logf: t.Logf,
 		CallTimeout: time.Second, SettleTimeout: 5 * time.Second, SettleEvery: 10 * time.Millisecond}
