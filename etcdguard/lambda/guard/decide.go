@@ -293,8 +293,9 @@ func decideBlind(p *Plan, sorted []Instance, confirmed bool) {
 	lost := !cluster && confirmed
 	for _, in := range sorted {
 		switch {
-		case in.State == PendingWait && !in.Healthy:
-			p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy"})
+		case in.State == PendingWait && !in.Healthy && lost:
+			// Nothing to keep, and a healthy replacement is what a restore needs.
+			p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy, and there is no cluster it could have joined"})
 		case in.State == PendingWait && lost:
 			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue,
 				Reason: "no control-plane node is in service or answers: nothing to join; in service, the load balancers register it for a restore"})

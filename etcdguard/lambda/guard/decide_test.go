@@ -513,6 +513,28 @@ func TestDecide(t *testing.T) {
 			suspects: []uint64{BlindSince},
 		},
 		{
+			name: "member list unknown: a launch the ASG calls unhealthy is held, not abandoned (it may be a voter)",
+			obs: func() Observation {
+				in, _ := three()
+				d := inst("i-d", "10.0.1.11", PendingWait)
+				d.Healthy = false
+				return Observation{Now: t0, Instances: append(in, d), MembersKnown: false, Suspects: map[uint64]time.Time{BlindSince: t0.Add(-time.Hour)}}
+			},
+			want:     "heartbeat i-d",
+			suspects: []uint64{BlindSince},
+		},
+		{
+			name: "control plane lost: an unhealthy launch is abandoned, so a healthy one replaces it",
+			obs: func() Observation {
+				d := inst("i-d", "10.0.1.11", PendingWait)
+				d.Healthy = false
+				return Observation{Now: t0, Instances: []Instance{d, inst("i-e", "10.0.2.11", PendingWait)}, MembersKnown: false,
+					Suspects: map[uint64]time.Time{BlindSince: t0.Add(-5 * time.Minute)}}
+			},
+			want:     "ABANDON i-d; CONTINUE i-e",
+			suspects: []uint64{BlindSince},
+		},
+		{
 			name: "member list unknown, every other node in standby: still a cluster, the termination is held",
 			obs: func() Observation {
 				in, _ := three()
