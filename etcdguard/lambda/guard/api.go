@@ -49,6 +49,52 @@ type Status struct {
 	RaftTerm, RaftIndex, RaftAppliedIndex uint64
 }
 
+// healthyAs reports whether st, read from m's node, shows m healthy: the
+// node answered as that member, knows a leader and reports no error.
+func (st Status) healthyAs(m Member) bool {
+	return st.MemberID == m.ID && st.Leader != 0 && len(st.Errors) == 0
+}
+
+// callTimeout is d, or 10 s when unset: the bound on each Talos call.
+func callTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return 10 * time.Second
+	}
+	return d
+}
+
+// readMembers asks nodes, in order, for the member list (the first answer
+// wins), then asks each member's node for which statusOf is true (nil:
+// every member) for its EtcdStatus; every call is bounded by d. known is
+// false when no node answered; lastErr is then the last failure.
+func readMembers(ctx context.Context, m MachineAPI, nodes []string, statusOf func(ip string) bool, d time.Duration) (members []Member, status map[string]Status, known bool, lastErr error) {
+	for _, n := range nodes {
+		cctx, cancel := context.WithTimeout(ctx, d)
+		ms, err := m.EtcdMemberList(cctx, n)
+		cancel()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		members, known = ms, true
+		break
+	}
+	status = map[string]Status{}
+	for _, mem := range members {
+		ip := mem.IP()
+		if ip == "" || (statusOf != nil && !statusOf(ip)) {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, d)
+		st, err := m.EtcdStatus(cctx, ip)
+		cancel()
+		if err == nil {
+			status[ip] = st
+		}
+	}
+	return members, status, known, lastErr
+}
+
 // ErrNoGroup is returned by ASGAPI.Instances while the control-plane group
 // does not exist (the first `pulumi up` snapshots before creating it).
 var ErrNoGroup = errors.New("control-plane auto scaling group not found")

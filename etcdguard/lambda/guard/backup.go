@@ -165,39 +165,13 @@ const MaxRaftLag = 1000
 // sources reads the member list and each member's status through the
 // candidate nodes and keeps those SnapshotSources accepts.
 func (b *Backup) sources(ctx context.Context, nodes []string) ([]string, map[string]map[string]string, string) {
-	d := b.CallTimeout
-	if d == 0 {
-		d = 10 * time.Second
-	}
-	var members []Member
-	var lastErr error
-	for _, n := range nodes {
-		cctx, cancel := context.WithTimeout(ctx, d)
-		ms, err := b.Machine.EtcdMemberList(cctx, n)
-		cancel()
-		if err == nil {
-			members = ms
-			break
-		}
-		lastErr = err
-	}
-	if members == nil {
-		return nil, nil, fmt.Sprintf("no node answered EtcdMemberList (last: %v)", lastErr)
-	}
 	candidate := map[string]bool{}
 	for _, n := range nodes {
 		candidate[n] = true
 	}
-	status := map[string]Status{}
-	for _, m := range members {
-		if ip := m.IP(); candidate[ip] {
-			cctx, cancel := context.WithTimeout(ctx, d)
-			st, err := b.Machine.EtcdStatus(cctx, ip)
-			cancel()
-			if err == nil {
-				status[ip] = st
-			}
-		}
+	members, status, known, lastErr := readMembers(ctx, b.Machine, nodes, func(ip string) bool { return candidate[ip] }, callTimeout(b.CallTimeout))
+	if !known {
+		return nil, nil, fmt.Sprintf("no node answered EtcdMemberList (last: %v)", lastErr)
 	}
 	return SnapshotSources(members, status)
 }
@@ -214,7 +188,7 @@ func SnapshotSources(members []Member, status map[string]Status) (nodes []string
 	healthy := map[string]Status{}
 	for _, m := range members {
 		st, ok := status[m.IP()]
-		if m.Learner || !ok || st.MemberID != m.ID || st.Leader == 0 || len(st.Errors) > 0 {
+		if m.Learner || !ok || !st.healthyAs(m) {
 			continue
 		}
 		healthy[m.IP()] = st

@@ -143,16 +143,13 @@ func Decide(obs Observation, pol Policy) Plan {
 			p.Waits = append(p.Waits, fmt.Sprintf("stale member %s (%x) kept: it answers as healthy, but no instance has its address", m.Name, m.ID))
 			continue
 		}
-		if ok, why := safeToRemove(members, m); !ok {
+		ch, why := removal(members, m, "no instance has its address")
+		if ch == nil {
 			p.Waits = append(p.Waits, fmt.Sprintf("stale member %s (%x) kept: %s", m.Name, m.ID, why))
 			continue
 		}
-		peer := healthyPeer(members, m.ID)
-		if peer == "" {
-			p.Waits = append(p.Waits, fmt.Sprintf("stale member %s (%x) kept: no healthy peer to remove it through", m.Name, m.ID))
-			continue
-		}
-		p.Change = &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: "no instance has its address", Stale: true}
+		ch.Stale = true
+		p.Change = ch
 	}
 
 	// Terminating instances: those with no member first (nothing to wait
@@ -196,7 +193,7 @@ func Decide(obs Observation, pol Policy) Plan {
 			// Its API server goes with it: another voter's node must serve
 			// one (in service, or launching with its control plane ready),
 			// or a one-node handover would leave no API server at all.
-			if other := servingVoter(members, m, byIP, obs.Components); other == "" {
+			if !anotherServes(members, m, byIP, obs.Components) {
 				p.Heartbeat = append(p.Heartbeat, in)
 				p.Metrics.HeldTerminations++
 				p.Waits = append(p.Waits, fmt.Sprintf("%s keeps member %s: no other voter's node serves a ready control plane yet", in.ID, m.Name))
@@ -230,11 +227,11 @@ func Decide(obs Observation, pol Policy) Plan {
 			// Joined, then failed: its member goes first (a peer removes
 			// it), then the launch is abandoned on a later run.
 			if p.Change == nil {
-				if safe, why := safeToRemove(members, m); !safe {
+				ch, why := removal(members, m, "launching instance "+in.ID+" joined etcd, then the ASG marked it unhealthy")
+				if ch == nil {
 					p.Waits = append(p.Waits, fmt.Sprintf("%s is unhealthy; its member %s is kept: %s", in.ID, m.Name, why))
-				} else if peer := healthyPeer(members, m.ID); peer != "" {
-					p.Change = &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: "launching instance " + in.ID + " joined etcd, then the ASG marked it unhealthy"}
 				}
+				p.Change = ch
 			}
 			p.Heartbeat = append(p.Heartbeat, in)
 			continue
@@ -379,10 +376,9 @@ func decideCapacity(p *Plan, obs Observation, sorted []Instance, stale int) {
 	p.Waits = append(p.Waits, fmt.Sprintf("%s: %s (zone %s has %d) may now be scaled in; its member leaves through the terminate hook", excess, pick.ID, pick.AZ, perAZ[pick.AZ]))
 }
 
-// servingVoter is another healthy voter's address whose node serves a
-// control plane: in service, or launching with its control plane ready;
-// "" when there is none.
-func servingVoter(members []Member, leaving Member, byIP map[string]Instance, components map[string]string) string {
+// anotherServes reports whether another healthy voter's node serves a
+// control plane: in service, or launching with its control plane ready.
+func anotherServes(members []Member, leaving Member, byIP map[string]Instance, components map[string]string) bool {
 	for _, o := range members {
 		if o.ID == leaving.ID || o.Learner || !o.Healthy {
 			continue
@@ -393,10 +389,10 @@ func servingVoter(members []Member, leaving Member, byIP map[string]Instance, co
 		}
 		why, checked := components[o.IP()]
 		if in.State == InService || (in.State == PendingWait && checked && why == "") {
-			return o.IP()
+			return true
 		}
 	}
-	return ""
+	return false
 }
 
 // terminationRank orders terminations: no member, learner, unhealthy
@@ -467,6 +463,19 @@ func lastVoter(members []Member, m Member) bool {
 		}
 	}
 	return true
+}
+
+// removal is m's removal by ID through a healthy peer, or nil and why not:
+// removing it would cost quorum, or no peer could do it.
+func removal(members []Member, m Member, reason string) (*Change, string) {
+	if ok, why := safeToRemove(members, m); !ok {
+		return nil, why
+	}
+	peer := healthyPeer(members, m.ID)
+	if peer == "" {
+		return nil, "no healthy peer to remove it through"
+	}
+	return &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: reason}, ""
 }
 
 // healthyPeer is the address of a healthy voting member other than id.

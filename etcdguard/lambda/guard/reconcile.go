@@ -69,11 +69,7 @@ func (r *Reconciler) logf(format string, args ...any) {
 }
 
 func (r *Reconciler) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := r.CallTimeout
-	if d == 0 {
-		d = 10 * time.Second
-	}
-	return context.WithTimeout(ctx, d)
+	return context.WithTimeout(ctx, callTimeout(r.CallTimeout))
 }
 
 // Observe reads the ASG, the member list and each member's health.
@@ -109,30 +105,14 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 			}
 		}
 	}
-	var lastErr error
-	for _, n := range nodes {
-		cctx, cancel := r.withTimeout(ctx)
-		ms, err := r.Machine.EtcdMemberList(cctx, n)
-		cancel()
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		obs.Members, obs.MembersKnown = ms, true
-		break
-	}
-	if !obs.MembersKnown && lastErr != nil {
+	members, status, known, lastErr := readMembers(ctx, r.Machine, nodes, nil, callTimeout(r.CallTimeout))
+	obs.Members, obs.MembersKnown = members, known
+	if !known && lastErr != nil {
 		r.logf("member list: every node failed, last: %v", lastErr)
 	}
 	for i, m := range obs.Members {
-		ip := m.IP()
-		if ip == "" {
-			continue
-		}
-		cctx, cancel := r.withTimeout(ctx)
-		st, err := r.Machine.EtcdStatus(cctx, ip)
-		cancel()
-		obs.Members[i].Healthy = err == nil && st.MemberID == m.ID && st.Leader != 0 && len(st.Errors) == 0
+		st, ok := status[m.IP()]
+		obs.Members[i].Healthy = ok && st.healthyAs(m)
 	}
 	// The launch gate's second half: the new node's Kubernetes control
 	// plane, checked only for launching voters (the only ones it gates).
@@ -209,13 +189,9 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		}
 		if plan.Change == nil || len(rep.Changes) >= maxChanges || staleCapped {
 			errs = append(errs, r.capacity(ctx, plan, &rep)...)
-			for _, in := range plan.Heartbeat {
-				if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
-					errs = append(errs, fmt.Errorf("heartbeat %s: %w", in.ID, err))
-					continue
-				}
-				rep.Heartbeats++
-			}
+			n, herrs := r.heartbeat(ctx, plan.Heartbeat)
+			rep.Heartbeats += n
+			errs = append(errs, herrs...)
 			for _, w := range plan.Waits {
 				r.logf("wait: %s", w)
 			}
@@ -293,6 +269,21 @@ func waitingAtHooks(ins []Instance, done []Completion) []Instance {
 	return out
 }
 
+// heartbeat records one heartbeat for each instance; it returns how many
+// were recorded and the failures.
+func (r *Reconciler) heartbeat(ctx context.Context, ins []Instance) (int, []error) {
+	n := 0
+	var errs []error
+	for _, in := range ins {
+		if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
+			errs = append(errs, fmt.Errorf("heartbeat %s: %w", in.ID, err))
+			continue
+		}
+		n++
+	}
+	return n, errs
+}
+
 // keepAlive records a heartbeat for each instance every HeartbeatEvery
 // until stop, which returns how many it recorded. A failed heartbeat is
 // logged: the hook may have ended meanwhile.
@@ -308,14 +299,14 @@ func (r *Reconciler) keepAlive(ctx context.Context, ins []Instance) (stop func()
 	// leave etcd rejects) returns before the first tick, and its hooks
 	// must still be extended, the changing node's own included, or the
 	// next failing run lets a default end a voter.
-	first := 0
-	for _, in := range ins {
-		if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
-			r.logf("heartbeat %s before a change: %v", in.ID, err)
-			continue
+	beat := func() int {
+		n, errs := r.heartbeat(ctx, ins)
+		for _, err := range errs {
+			r.logf("during a change: %v", err)
 		}
-		first++
+		return n
 	}
+	first := beat()
 	done := make(chan struct{})
 	count := make(chan int, 1)
 	go func() {
@@ -332,13 +323,7 @@ func (r *Reconciler) keepAlive(ctx context.Context, ins []Instance) (stop func()
 				count <- n
 				return
 			case <-t.C:
-				for _, in := range ins {
-					if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
-						r.logf("heartbeat %s during a change: %v", in.ID, err)
-						continue
-					}
-					n++
-				}
+				n += beat()
 			}
 		}
 	}()
