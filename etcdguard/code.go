@@ -116,21 +116,27 @@ func (s ObjectStore) do(ctx context.Context, method, bucket, key string, body []
 		req.ContentLength = int64(len(body))
 	}
 	req.Header.Set("X-Amz-Content-Sha256", hash)
-	if s.Config.Credentials == nil {
+	return signedDo(ctx, s.Config, s.HTTP, req, hash, "s3")
+}
+
+// signedDo signs req with SigV4 for service in cfg's region, with cfg's
+// credentials, and sends it (client nil: http.DefaultClient). payloadHash
+// is the hex SHA-256 of the body.
+func signedDo(ctx context.Context, cfg aws.Config, client *http.Client, req *http.Request, payloadHash, service string) (*http.Response, error) {
+	if cfg.Credentials == nil {
 		return nil, fmt.Errorf("no AWS credentials")
 	}
-	creds, err := s.Config.Credentials.Retrieve(ctx)
+	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hash, "s3", s.Config.Region, time.Now().UTC()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, payloadHash, service, cfg.Region, time.Now().UTC()); err != nil {
 		return nil, err
 	}
-	c := s.HTTP
-	if c == nil {
-		c = http.DefaultClient
+	if client == nil {
+		client = http.DefaultClient
 	}
-	return c.Do(req)
+	return client.Do(req)
 }
 
 // Exists is HEAD on the object: true on 200, false on 404.

@@ -17,10 +17,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
@@ -118,22 +116,8 @@ func (s SecretStore) call(ctx context.Context, action string, in map[string]stri
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "secretsmanager."+action)
 	req.ContentLength = int64(len(body))
-	if s.Config.Credentials == nil {
-		return fmt.Errorf("%s: no AWS credentials", action)
-	}
-	creds, err := s.Config.Credentials.Retrieve(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
 	h := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(h[:]), "secretsmanager", s.Config.Region, time.Now().UTC()); err != nil {
-		return err
-	}
-	c := s.HTTP
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
+	resp, err := signedDo(ctx, s.Config, s.HTTP, req, hex.EncodeToString(h[:]), "secretsmanager")
 	if err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
