@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/etcdguard/contract"
 )
 
 // Refresh is one instance refresh of the control-plane ASG
@@ -29,11 +30,6 @@ type RolloutResult struct {
 	Done bool
 	// Wait says what is still awaited when not Done.
 	Wait string
-}
-
-// active refresh statuses (autoscaling InstanceRefreshStatus).
-var activeRefresh = map[string]bool{
-	"Pending": true, "InProgress": true, "Cancelling": true, "RollbackInProgress": true, "Baking": true,
 }
 
 var failedRefresh = map[string]bool{
@@ -61,7 +57,7 @@ func RolloutState(refreshes []Refresh, since time.Time, desired int, s Sample, s
 	var latest *Refresh
 	for i := range refreshes {
 		r := &refreshes[i]
-		if activeRefresh[r.Status] {
+		if contract.RefreshActive(r.Status) {
 			return RolloutResult{Wait: fmt.Sprintf("control-plane instance refresh %s is %s", r.ID, r.Status)}, nil
 		}
 		if r.Start.Before(since) {

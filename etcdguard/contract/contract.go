@@ -77,3 +77,14 @@ func BackupInput(reason string) string {
 	b, _ := json.Marshal(Invocation{Action: ActionBackup, Reason: reason}) //nolint:errchkjson // strings only
 	return string(b)
 }
+
+// RefreshActive reports whether an instance refresh status (autoscaling
+// InstanceRefreshStatus) is one of a refresh still under way: the rollout
+// wait of `up` waits for it, and the guard scales nothing in during it.
+func RefreshActive(status string) bool {
+	switch status {
+	case "Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking":
+		return true
+	}
+	return false
+}

@@ -173,14 +173,6 @@ func (a *ASG) RecordHeartbeat(ctx context.Context, in guard.Instance) error {
 	return err
 }
 
-// ActiveRefresh are the instance refresh statuses during which the guard
-// scales nothing in (autoscaling InstanceRefreshStatus).
-var ActiveRefresh = map[astypes.InstanceRefreshStatus]bool{
-	astypes.InstanceRefreshStatusPending: true, astypes.InstanceRefreshStatusInProgress: true,
-	astypes.InstanceRefreshStatusCancelling: true, astypes.InstanceRefreshStatusRollbackInProgress: true,
-	astypes.InstanceRefreshStatusBaking: true,
-}
-
 // Capacity implements guard.CapacityAPI: the desired capacity the last
 // Instances call read, and whether a refresh is active (the newest
 // refreshes come first in DescribeInstanceRefreshes).
@@ -196,7 +188,7 @@ func (a *ASG) Capacity(ctx context.Context) (int, bool, error) {
 		return 0, false, err
 	}
 	for _, r := range out.InstanceRefreshes {
-		if ActiveRefresh[r.Status] {
+		if contract.RefreshActive(string(r.Status)) {
 			return a.desired, true, nil
 		}
 	}
