@@ -20,6 +20,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	talosmachine "github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
 	"github.com/siderolabs/crypto/x509"
 	"github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
@@ -227,7 +228,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		computed("arn", "arn:aws:iam::123456789012:role/"+name)
 		computed("name", name)
 	case "talos:machine/secrets:Secrets":
-		computed("machineSecrets", fakeMachineSecrets())
+		computed("machineSecrets", FakeMachineSecrets())
 		computed("clientConfiguration", map[string]any{"caCertificate": "Y2E=", "clientCertificate": "Y3J0", "clientKey": "a2V5"})
 	case "talos:cluster/kubeconfig:Kubeconfig":
 		computed("kubeconfigRaw", FakeKubeconfig())
@@ -315,16 +316,23 @@ const IssuerHost = "d111111abcdef8.cloudfront.net"
 //go:embed testdata/serviceaccount.key
 var ServiceAccountKey []byte
 
-//nolint:gosec // fake values shaped like the provider's output
-func fakeMachineSecrets() map[string]any {
-	pair := map[string]any{"cert": "Y2VydA==", "key": "a2V5"}
-	return map[string]any{
-		"cluster":    map[string]any{"id": "id", "secret": "secret"},
-		"secrets":    map[string]any{"bootstrapToken": "abcdef.0123456789abcdef", "secretboxEncryptionSecret": "c2VjcmV0"},
-		"trustdinfo": map[string]any{"token": "abcdef.0123456789abcdef"},
-		"certs": map[string]any{"etcd": pair, "k8s": pair, "k8sAggregator": pair, "os": pair,
-			"k8sServiceaccount": map[string]any{"key": base64.StdEncoding.EncodeToString(ServiceAccountKey)}},
+// machineSecretsJSON is the mocked provider's machine secrets: a bundle
+// Talos machinery v1.12.0 generated under the v1.12 contract, as the
+// provider stores it (base64 PEM), with ServiceAccountKey as its
+// service-account key and short fixed ids and tokens. Test-only: fixed, so
+// every configuration rendered from it, and the user-data goldens, are the
+// same on every run.
+//
+//go:embed testdata/machine-secrets.json
+var machineSecretsJSON []byte
+
+// FakeMachineSecrets is the mocked provider's machineSecrets output.
+func FakeMachineSecrets() map[string]any {
+	var ms map[string]any
+	if err := json.Unmarshal(machineSecretsJSON, &ms); err != nil {
+		panic(err)
 	}
+	return ms
 }
 
 // Call answers invokes. Machine configurations are generated for real with
@@ -428,7 +436,17 @@ func machineConfiguration(a resource.PropertyMap) (resource.PropertyMap, error) 
 	if a["machineType"].StringValue() == "controlplane" {
 		typ = machine.TypeControlPlane
 	}
-	bundle, err := talos.NewSecretsBundleCached(a["talosVersion"].StringValue())
+	// As the provider does: the configuration is rendered from the machine
+	// secrets it is given.
+	raw, err := json.Marshal(a["machineSecrets"].Mappable())
+	if err != nil {
+		return nil, err
+	}
+	var ms talosmachine.MachineSecrets
+	if err := json.Unmarshal(raw, &ms); err != nil {
+		return nil, err
+	}
+	bundle, err := talos.BundleFromMachineSecrets(ms)
 	if err != nil {
 		return nil, err
 	}
