@@ -38,11 +38,12 @@ func Charts(a config.Addons) map[string]Chart {
 
 // PodIdentityWebhookVersion is jkroepke/helm-charts'
 // amazon-eks-pod-identity-webhook chart, which deploys the webhook
-// v0.6.17 (its appVersion). ClusterAutoscalerVersion is the chart that
-// deploys cluster-autoscaler v1.35.0, the Kubernetes minor this stack pins.
+// v0.6.17 (its appVersion). ClusterAutoscalerVersion is the newest
+// cluster-autoscaler chart (appVersion 1.35.0); its image.tag follows the
+// Kubernetes minor (config.AddonsFor).
 const (
 	PodIdentityWebhookVersion = "2.6.5"
-	ClusterAutoscalerVersion  = "9.59.0"
+	ClusterAutoscalerVersion  = config.ClusterAutoscalerChartVersion
 )
 
 // IRSAAnnotation names a service account's IAM role for the webhook.
@@ -313,7 +314,7 @@ func PodIdentityWebhookValues(c *config.Config, cert, key any) Values {
 // own role on its service account. It runs on the control plane, so it
 // never scales away the node it runs on.
 func ClusterAutoscalerValues(c *config.Config, roleARN any) Values {
-	return Values{
+	v := Values{
 		"cloudProvider":    "aws",
 		"awsRegion":        c.Region,
 		"fullnameOverride": AutoscalerServiceAccount,
@@ -326,6 +327,12 @@ func ClusterAutoscalerValues(c *config.Config, roleARN any) Values {
 		"nodeSelector":   Values{controlPlaneLabel: ""},
 		"tolerations":    controlPlaneTolerations(),
 	}
+	// The release of the cluster's minor (config.AddonsFor); none keeps
+	// the chart's own (appVersion 1.35.0), as a 1.35 stack always had.
+	if tag := config.AddonsFor(c.KubernetesVersion).AutoscalerImage; tag != "" {
+		v["image"] = Values{"tag": tag}
+	}
+	return v
 }
 
 // order is the install order the README documents.

@@ -91,7 +91,7 @@ func TestCCMValues(t *testing.T) {
 			t.Errorf("args %v lack %s", args, want)
 		}
 	}
-	if v["hostNetworking"] != true || at(t, v, "image.tag") != config.CCMImageTag {
+	if v["hostNetworking"] != true || at(t, v, "image.tag") != config.AddonsFor(config.DefaultKubernetesVersion).CCMImage {
 		t.Errorf("ccm values %v", v)
 	}
 	if _, ok := at(t, v, "nodeSelector").(Values)["node-role.kubernetes.io/control-plane"]; !ok {
@@ -212,8 +212,9 @@ var chartKeys = map[string][]string{
 		"pki.certManager.enabled", "pki.cert", "pki.key", "pki.caBundle", "nodeSelector", "tolerations"},
 	// kubernetes/autoscaler cluster-autoscaler-chart-9.59.0
 	// cluster-autoscaler/charts/cluster-autoscaler/values.yaml.
+	// image.tag: values.yaml:306, read by templates/deployment.yaml:63.
 	"cluster-autoscaler": {"cloudProvider", "awsRegion", "fullnameOverride", "autoDiscovery.clusterName", "rbac.serviceAccount.name",
-		"rbac.serviceAccount.annotations", "podAnnotations", "extraArgs", "nodeSelector", "tolerations"},
+		"rbac.serviceAccount.annotations", "podAnnotations", "extraArgs", "nodeSelector", "tolerations", "image.tag"},
 }
 
 // leafPaths lists the dotted paths of every non-map value in v.

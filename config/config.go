@@ -169,6 +169,8 @@ type Config struct {
 
 	// unreadable holds the keys Parse could not read (type errors).
 	unreadable map[string]bool
+	// deployed is what the stack's last `up` recorded (ParseDeployed).
+	deployed Deployed
 }
 
 // Unreadable reports whether Parse could not read a key (e.g. "controlPlane"

@@ -406,8 +406,8 @@ func warnControlPlaneZones(c *Config, w *Warnings) {
 }
 
 // warnUntestedCharts: a chart version newer than the one this stack pins
-// has not been tested with the pinned Kubernetes range (Talos 1.12:
-// Kubernetes up to 1.35) and this stack's values.
+// has not been tested with the offered Kubernetes range and this stack's
+// values.
 func warnUntestedCharts(c *Config, w *Warnings) {
 	a := c.Addons
 	for _, ch := range []struct {
@@ -425,9 +425,10 @@ func warnUntestedCharts(c *Config, w *Warnings) {
 			w.Add(ch.path, "%s is newer than the pinned %s, which is the version tested with Kubernetes %s and this stack's values", ch.version, ch.pinned, c.KubernetesVersion)
 		}
 	}
-	if m := imageTagRe.FindStringSubmatch(a.CloudControllerManager.ImageTag); a.CloudControllerManager.Enabled && m != nil &&
-		newerVersion(strings.TrimPrefix(a.CloudControllerManager.ImageTag, "v"), strings.TrimPrefix(CCMImageTag, "v")) {
-		w.Add("addons.awsCloudControllerManager.imageTag", "%s is newer than the pinned %s", a.CloudControllerManager.ImageTag, CCMImageTag)
+	pinned := AddonsFor(c.KubernetesVersion).CCMImage
+	if m := imageTagRe.FindStringSubmatch(a.CloudControllerManager.ImageTag); a.CloudControllerManager.Enabled && m != nil && pinned != "" &&
+		newerVersion(strings.TrimPrefix(a.CloudControllerManager.ImageTag, "v"), strings.TrimPrefix(pinned, "v")) {
+		w.Add("addons.awsCloudControllerManager.imageTag", "%s is newer than the pinned %s", a.CloudControllerManager.ImageTag, pinned)
 	}
 }
 

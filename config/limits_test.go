@@ -129,12 +129,13 @@ func TestLimitsAtTheEdge(t *testing.T) {
 		"50 tags on a pool ASG": {"tags": manyTags(40), "workerPools": poolJSON(`,"labels":{"a":"1","b":"2","c":"3","d":"4","e":"5"}`)},
 		"same key two effects": {"workerPools": `[{"name":"a","instanceTypes":["m7i.large"],"taints":[{"key":"k","effect":"NoSchedule"},{"key":"k","effect":"NoExecute"}]},
 			{"name":"general","instanceTypes":["m7i.large"]}]`},
-		"kubelet namespaces":     {"workerPools": poolJSON(`,"labels":{"node.kubernetes.io/lifecycle":"spot","team.kubelet.kubernetes.io/x":"y","example.com/role":"db"}`)},
-		"t2 and t3.micro":        {"workerPools": `[{"name":"a","instanceTypes":["t2.large","t3.micro"]}]`},
-		"t3.small control plane": {"controlPlane": `{"instanceType":"t3.small"}`},
-		"one-vCPU worker":        {"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m6g.medium","c7g.medium"]}]`},
-		"JSON6902 on Talos 1.11": {"talosVersion": "v1.11.5", "kubernetesVersion": "1.34.0", "workerPools": poolJSON(`,"configPatches":["[{\"op\":\"add\",\"path\":\"/machine/sysctls\",\"value\":{}}]"]`)},
-		"pool named workers2":    {"workerPools": `[{"name":"workers2","instanceTypes":["m7i.large"]},{"name":"cpu","instanceTypes":["m7i.large"]}]`},
+		"kubelet namespaces":            {"workerPools": poolJSON(`,"labels":{"node.kubernetes.io/lifecycle":"spot","team.kubelet.kubernetes.io/x":"y","example.com/role":"db"}`)},
+		"t2 and t3.micro on Talos 1.12": {"talosVersion": "v1.12.11", "kubernetesVersion": "1.35.10", "workerPools": `[{"name":"a","instanceTypes":["t2.large","t3.micro"]}]`},
+		"t2 with its own AMI":           {"amiIdAmd64": "ami-0123456789abcdef0", "workerPools": `[{"name":"a","instanceTypes":["t2.large"]}]`},
+		"Graviton metal and Nitro":      {"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m7g.metal","c7g.large"]},{"name":"b","instanceTypes":["m5.large","p3dn.24xlarge","i3en.large"]}]`},
+		"t3.small control plane":        {"controlPlane": `{"instanceType":"t3.small"}`},
+		"one-vCPU worker":               {"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m6g.medium","c7g.medium"]}]`},
+		"pool named workers2":           {"workerPools": `[{"name":"workers2","instanceTypes":["m7i.large"]},{"name":"cpu","instanceTypes":["m7i.large"]}]`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := Parse(src(kv)); err != nil {

@@ -47,7 +47,7 @@ func setting(path string, owner, why string) ownedField {
 
 // ownedFields is every field the stack sets in a machine configuration
 // (talos.ClusterPatches and talos.PoolPatches, and the provider's
-// generator options that talos.GenerateLocal mirrors: cluster name,
+// generator options that talos.Render passes: cluster name,
 // endpoint, machine type, secrets, Kubernetes version, install disk and
 // image), with the config key it follows. Left out on purpose:
 // machine.certSANs, cluster.apiServer.certSANs and machine.time.servers,
@@ -79,7 +79,7 @@ var ownedFields = []ownedField{
 	setting("cluster.apiServer.image", "kubernetesVersion", "the control plane's version follows kubernetesVersion, which is checked against talosVersion"),
 	setting("cluster.controllerManager.image", "kubernetesVersion", "the control plane's version follows kubernetesVersion, which is checked against talosVersion"),
 	setting("cluster.scheduler.image", "kubernetesVersion", "the control plane's version follows kubernetesVersion, which is checked against talosVersion"),
-	setting("machine.install.image", "talosVersion", "nodes boot the Talos AMI of talosVersion and the installer image follows it"),
+	setting("machine.install.image", "talosVersion", "nodes boot the Talos AMI of talosVersion and, from Talos 1.13, the installer image follows it (1.12 stacks keep the installer the Talos provider wrote, v1.12.0, so their nodes do not roll)"),
 	field("machine.install.disk", "", "nodes boot the Talos AMI from the EBS root volume the stack attaches"),
 	field("machine.ca", "", secretsWhy),
 	field("machine.token", "", secretsWhy),

@@ -25,7 +25,12 @@ func MapSource(m map[string]string) Source {
 // other key is still checked. Warnings never fail. On error the returned
 // Config holds what could be read (see Unreadable), so later checks (Talos
 // patches, AWS lookups) can still run on the sound parts.
-func Parse(src Source) (*Config, Warnings, error) {
+func Parse(src Source) (*Config, Warnings, error) { return ParseDeployed(src, Deployed{}) }
+
+// ParseDeployed is Parse for a stack whose last `up` recorded d: unset
+// versions keep what its nodes run, and version changes are checked as
+// upgrades of the running cluster.
+func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 	var errs ErrorList
 	p := parser{src: src, errs: &errs, failed: map[string]bool{}}
 	cfg := &Config{
@@ -61,7 +66,17 @@ func Parse(src Source) (*Config, Warnings, error) {
 	cfg.ServiceAccountRoles = p.serviceAccountRoles("serviceAccountRoles")
 
 	cfg.unreadable = p.failed
-	warnings := validate(cfg, &errs, p.failed)
+	cfg.deployed = d
+	var versionWarnings Warnings
+	_, talosSet := src("talosVersion")
+	_, k8sSet := src("kubernetesVersion")
+	cfg.TalosVersion = resolveVersion("talosVersion", cfg.TalosVersion, talosSet, d, d.TalosVersion, LegacyTalosVersion, DefaultTalosVersion, &versionWarnings)
+	cfg.KubernetesVersion = resolveVersion("kubernetesVersion", cfg.KubernetesVersion, k8sSet, d, d.KubernetesVersion, LegacyKubernetesVersion, DefaultKubernetesVersion, &versionWarnings)
+	if cfg.Addons.CloudControllerManager.ImageTag == "" {
+		// Unset: the release of the cluster's Kubernetes minor.
+		cfg.Addons.CloudControllerManager.ImageTag = AddonsFor(cfg.KubernetesVersion).CCMImage
+	}
+	warnings := append(versionWarnings, validate(cfg, &errs, p.failed)...)
 	if err := errs.Err(); err != nil {
 		return cfg, warnings, err
 	}

@@ -2,28 +2,14 @@ package config
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/siderolabs/talos/pkg/machinery/config/configpatcher"
 	"sigs.k8s.io/yaml"
 )
 
-// multiDocumentConfigs reports whether a Talos version generates
-// multi-document machine configurations: the 1.12 contract does (v1alpha1
-// plus e.g. HostnameConfig); 1.10 and 1.11 render one document
-// (talos.TestJSON6902OnlyOnSingleDocumentConfigs measures it).
-func multiDocumentConfigs(talosVersion string) bool {
-	m := talosVersionRe.FindStringSubmatch(talosVersion)
-	if m == nil {
-		return true // unknown: assume the newest contract
-	}
-	minor, err := strconv.Atoi(m[1])
-	return err != nil || minor >= 12
-}
-
-// validatePatch checks one worker-pool Talos patch the way the Talos
-// provider will load it (configpatcher.LoadPatches, machinery v1.12.0), and
+// validatePatch checks one worker-pool Talos patch the way the program
+// will load it (configpatcher.LoadPatches, machinery v1.13.9), and
 // rejects what would load but cannot apply, and what would change a field
 // of owned (ownedFieldsFor).
 func validatePatch(path, patch, talosVersion string, owned []ownedField, errs *ErrorList) {
@@ -50,10 +36,11 @@ func validatePatch(path, patch, talosVersion string, owned []ownedField, errs *E
 		return
 	}
 	validateOwnedFields(path, patch, owned, errs)
-	if _, ok := p.(configpatcher.StrategicMergePatch); !ok && multiDocumentConfigs(talosVersion) {
-		// configpatcher.JSON6902 (machinery v1.12.0, json6902.go) refuses any
-		// config with more than one YAML document, and Talos 1.12 machine
-		// configurations have several, so such a patch fails at apply.
+	if _, ok := p.(configpatcher.StrategicMergePatch); !ok {
+		// configpatcher.JSON6902 (machinery v1.13.9, json6902.go) refuses any
+		// config with more than one YAML document, and Talos 1.12 and 1.13
+		// machine configurations have several (v1alpha1 and
+		// HostnameConfig), so such a patch fails at apply.
 		errs.Invalid(path, nil, fmt.Sprintf("JSON6902 (JSON Patch) patches cannot be applied: the pinned Talos machinery only applies them to single-document configurations, and Talos %s machine configurations have several documents; write the change as a YAML strategic merge patch", talosVersion))
 	}
 }

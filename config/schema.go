@@ -1,18 +1,22 @@
 package config
 
-// Default versions. Talos v1.12.11 is the newest 1.12 patch release; the Talos
-// provider (pulumi-talos v0.7.1) accepts config contracts up to v1.12, and
-// Talos 1.12 supports Kubernetes 1.30-1.35, whose newest patch is 1.35.10.
+import "strings"
+
+// Default versions of a new stack (an existing one keeps what its nodes
+// run: resolveVersion). Talos v1.13.13 is the newest 1.13 release
+// (2026-11-26), whose official AMIs the preflight looks up; Kubernetes
+// 1.36.3 is the default of Talos machinery v1.13.9
+// (pkg/machinery/constants/constants.go DefaultKubernetesVersion), the
+// newest 1.36 patch this project could verify.
 const (
-	DefaultTalosVersion      = "v1.12.11"
-	DefaultKubernetesVersion = "1.35.10"
+	DefaultTalosVersion      = "v1.13.13"
+	DefaultKubernetesVersion = "1.36.3"
 )
 
 // Chart versions, pinned. Each is the chart a user gets unless they override it.
 const (
 	CiliumChartVersion         = "1.19.4"
 	CCMChartVersion            = "0.0.10"
-	CCMImageTag                = "v1.35.0"
 	CSRApproverChartVersion    = "0.5.2"
 	MetricsServerChartVersion  = "3.13.0"
 	ArgoCDChartVersion         = "9.6.0"
@@ -28,6 +32,10 @@ const (
 
 // NTHChartVersion is aws-node-termination-handler's chart (app v1.25.6).
 const NTHChartVersion = "0.27.6"
+
+// ClusterAutoscalerChartVersion is the newest cluster-autoscaler chart
+// (appVersion 1.35.0); its image follows the Kubernetes minor (AddonsFor).
+const ClusterAutoscalerChartVersion = "9.59.0"
 
 // Key is one stack setting: the single source for Pulumi.yaml, the README
 // table and the program. Type is a Pulumi project config type.
@@ -68,7 +76,7 @@ func DefaultWorkerPools() []WorkerPool {
 func DefaultAddons() Addons {
 	return Addons{
 		Cilium:                 Cilium{Enabled: true, Version: CiliumChartVersion},
-		CloudControllerManager: CloudControllerManager{Enabled: true, Version: CCMChartVersion, ImageTag: CCMImageTag},
+		CloudControllerManager: CloudControllerManager{Enabled: true, Version: CCMChartVersion},
 		CSRApprover:            Chart{Enabled: true, Version: CSRApproverChartVersion},
 		MetricsServer:          Chart{Enabled: true, Version: MetricsServerChartVersion},
 		ArgoCD:                 ArgoCD{Enabled: true, Version: ArgoCDChartVersion, AppsVersion: ArgoCDAppsChartVersion},
@@ -90,8 +98,8 @@ func Schema() []Key {
 		{"natStrategy", "string", "", NATPerAZ, "NAT gateways: 'perAz' (one per AZ, survives an AZ outage) or 'single' (one, cheaper)."},
 		{"adminCidrs", "array", "string", nil, "Required. CIDRs allowed to reach the Kubernetes API (6443) and Talos API (50000) through the public load balancer."},
 		{"ingressCidrs", "array", "string", []string{"0.0.0.0/0"}, "CIDRs allowed to reach HTTPS ingress (443) on the public load balancer."},
-		{"talosVersion", "string", "", DefaultTalosVersion, "Talos version (vMAJOR.MINOR.PATCH, 1.10-1.12): AMI and machine-config contract."},
-		{"kubernetesVersion", "string", "", DefaultKubernetesVersion, "Kubernetes version; must be supported by the Talos version."},
+		{"talosVersion", "string", "", DefaultTalosVersion, "Talos version (vMAJOR.MINOR.PATCH, " + strings.Join(supportedTalosMinors(), " or ") + "): the official AMI, the machine-config contract and, from 1.13, the installer image. Unset on an existing stack: it keeps the version its nodes run (README \"Supported versions\")."},
+		{"kubernetesVersion", "string", "", DefaultKubernetesVersion, "Kubernetes version (MAJOR.MINOR.PATCH) within the Talos version's range (" + k8sRangesText() + "); an upgrade moves one minor per `up`. Unset on an existing stack: it keeps the version its nodes run."},
 		{"amiIdAmd64", "string", "", "", "Explicit amd64 AMI id; overrides the official Talos AMI lookup."},
 		{"amiIdArm64", "string", "", "", "Explicit arm64 AMI id; overrides the official Talos AMI lookup."},
 		{"controlPlane", "object", "", DefaultControlPlane(), "Control plane: count (1, 3 or 5), instanceType, arch (amd64|arm64), rootVolume {sizeGiB, type, iops, throughput}."},

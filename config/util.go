@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -26,16 +25,4 @@ func sortedKeys(m map[string]string) []string {
 
 func talosVersionInfo(tag string) *machineapi.VersionInfo {
 	return &machineapi.VersionInfo{Tag: tag}
-}
-
-// k8sRanges are the Kubernetes versions each supported Talos minor accepts
-// (pkg/machinery/compatibility), for error messages.
-var k8sRanges = map[string]string{"1.10": "1.28.0-1.33.x", "1.11": "1.29.0-1.34.x", "1.12": "1.30.0-1.35.x"}
-
-func supportedK8sRange(talosVersion string) string {
-	parts := strings.SplitN(strings.TrimPrefix(talosVersion, "v"), ".", 3)
-	if len(parts) < 2 {
-		return ""
-	}
-	return fmt.Sprintf("%s (supported by Talos %s)", k8sRanges[parts[0]+"."+parts[1]], talosVersion)
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/siderolabs/talos/pkg/machinery/compatibility"
-
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
 
@@ -40,9 +38,6 @@ var (
 	labelValueRe   = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
 )
 
-// Talos minors the Talos provider (pulumi-talos v0.7.1) can generate configs for.
-var supportedTalosMinors = []string{"1.10", "1.11", "1.12"}
-
 var (
 	natStrategies = []string{NATSingle, NATPerAZ}
 	arches        = []string{string(ArchAMD64), string(ArchARM64)}
@@ -62,7 +57,7 @@ func validate(c *Config, errs *ErrorList, skip map[string]bool) Warnings {
 	validateName(c, errs)
 	validateLocation(c, errs)
 	validateNetwork(c, errs, &w, skip)
-	validateVersions(c, errs)
+	validateVersions(c, c.deployed, errs)
 	validateAlarmTopic(c, errs)
 	validateSecretReaders(c, errs)
 	for _, k := range []struct{ key, id string }{{"amiIdAmd64", c.AMIAMD64}, {"amiIdArm64", c.AMIARM64}} {
@@ -77,6 +72,7 @@ func validate(c *Config, errs *ErrorList, skip map[string]bool) Warnings {
 	if !skip["workerPools"] {
 		validatePools(c.WorkerPools, c.TalosVersion, errs, &w, skip)
 	}
+	validateBootModes(c, errs, skip)
 	if !skip["addons"] {
 		validateAddons(c, errs, &w)
 		warnUntestedCharts(c, &w)
@@ -237,33 +233,6 @@ func validateCIDRList(key string, cidrs []string, errs *ErrorList, w *Warnings) 
 		}
 		if w != nil && isPrivate(p) {
 			w.Add(path, "%s is a private (RFC 1918/6598) range: the public load balancer only sees public source addresses, so this admits nobody; use your public IP/32", p)
-		}
-	}
-}
-
-func validateVersions(c *Config, errs *ErrorList) {
-	var talos *compatibility.TalosVersion
-	if m := talosVersionRe.FindStringSubmatch(c.TalosVersion); m == nil {
-		errs.Invalid("talosVersion", c.TalosVersion, "must be vMAJOR.MINOR.PATCH, e.g. "+DefaultTalosVersion)
-	} else if !contains(supportedTalosMinors, "1."+m[1]) {
-		errs.NotSupported("talosVersion", c.TalosVersion, []string{"v1.10.x", "v1.11.x", "v1.12.x"})
-	} else if tv, err := compatibility.ParseTalosVersion(talosVersionInfo(c.TalosVersion)); err != nil {
-		errs.Invalid("talosVersion", c.TalosVersion, err.Error())
-	} else {
-		talos = tv
-	}
-	if !k8sVersionRe.MatchString(c.KubernetesVersion) {
-		errs.Invalid("kubernetesVersion", c.KubernetesVersion, "must be MAJOR.MINOR.PATCH without a leading v, e.g. "+DefaultKubernetesVersion)
-		return
-	}
-	k8s, err := compatibility.ParseKubernetesVersion(c.KubernetesVersion)
-	if err != nil {
-		errs.Invalid("kubernetesVersion", c.KubernetesVersion, err.Error())
-		return
-	}
-	if talos != nil {
-		if err := k8s.SupportedWith(talos); err != nil {
-			errs.NotSupported("kubernetesVersion", c.KubernetesVersion, []string{supportedK8sRange(c.TalosVersion)})
 		}
 	}
 }
@@ -474,14 +443,14 @@ func validateAddons(c *Config, errs *ErrorList, w *Warnings) {
 	if !a.Cilium.Enabled {
 		w.Add("addons.cilium.enabled", "false: nodes stay NotReady (and Talos reboots them) until you install a CNI yourself")
 	}
-	if a.CloudControllerManager.Enabled {
+	if a.CloudControllerManager.Enabled && a.CloudControllerManager.ImageTag != "" {
 		m := imageTagRe.FindStringSubmatch(a.CloudControllerManager.ImageTag)
 		if m == nil {
 			errs.Invalid("addons.awsCloudControllerManager.imageTag", a.CloudControllerManager.ImageTag, "must be vMAJOR.MINOR.PATCH")
 		} else if !strings.HasPrefix(c.KubernetesVersion, "1."+m[1]+".") {
 			w.Add("addons.awsCloudControllerManager.imageTag", "%s does not match Kubernetes %s; the cloud controller manager's minor should match", a.CloudControllerManager.ImageTag, c.KubernetesVersion)
 		}
-	} else {
+	} else if !a.CloudControllerManager.Enabled {
 		w.Add("addons.awsCloudControllerManager.enabled", "false: nodes keep the node.cloudprovider.kubernetes.io/uninitialized taint until a cloud controller manager runs")
 	}
 	if a.MetricsServer.Enabled && !a.CSRApprover.Enabled {

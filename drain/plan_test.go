@@ -169,7 +169,7 @@ func TestWorkerNodeNameIsThePrivateDNSName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := talos.GenerateLocal(talos.LocalInput{ClusterName: cfg.ClusterName, Endpoint: talos.ClusterEndpoint("int.elb.amazonaws.com"),
+	b, err := talos.Render(talos.RenderInput{ClusterName: cfg.ClusterName, Endpoint: talos.ClusterEndpoint("int.elb.amazonaws.com"),
 		KubernetesVersion: cfg.KubernetesVersion, TalosVersion: cfg.TalosVersion, Type: machine.TypeWorker, Patches: patches, Secrets: secrets})
 	if err != nil {
 		t.Fatal(err)

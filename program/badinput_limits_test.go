@@ -108,7 +108,7 @@ func limitCases() []limitCase {
 		{name: "empty patch", cfg: map[string]string{"workerPools": pool(`,"configPatches":[""]`)}, keys: []string{"workerPools[0].configPatches[0]", "empty patch"}},
 		{name: "empty object patch", cfg: map[string]string{"workerPools": pool(`,"configPatches":["{}"]`)}, keys: []string{"workerPools[0].configPatches[0]", "empty object"}},
 		{name: "patch as file name", cfg: map[string]string{"workerPools": pool(`,"configPatches":["patch.yaml"]`)}, keys: []string{"workerPools[0].configPatches[0]", "file name"}},
-		{name: "missing Talos AMI", noAMI: []string{"amd64"}, keys: []string{"talosVersion", "v1.12.11", "amd64", "ap-southeast-1", "amiIdAmd64"}},
+		{name: "missing Talos AMI", noAMI: []string{"amd64"}, keys: []string{"talosVersion", "v1.13.13", "amd64", "ap-southeast-1", "amiIdAmd64"}},
 		{name: "missing arm64 Talos AMI", noAMI: []string{"arm64"},
 			cfg:  map[string]string{"workerPools": `[{"name":"g","arch":"arm64","instanceTypes":["m7g.large"]}]`},
 			keys: []string{"talosVersion", "arm64", "amiIdArm64"}},

@@ -18,6 +18,7 @@ import (
 
 // checked is what the checks found and the stages build on.
 type checked struct {
+	last     lastUp
 	cfg      *config.Config
 	provider *aws.Provider
 	azs      []string
@@ -31,7 +32,13 @@ type checked struct {
 // a config error does not hide a Talos patch error, a missing AMI or an
 // unavailable zone.
 func checkStack(ctx *pulumi.Context) (*checked, error) {
-	cfg, warnings, err := config.Parse(namespaceSource(ctx, ""))
+	// What the last `up` recorded: unset versions keep what the nodes run,
+	// version changes are checked as upgrades, issuers move in steps.
+	last, err := readLastUp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, warnings, err := config.ParseDeployed(namespaceSource(ctx, ""), last.Deployed)
 	for _, w := range warnings {
 		_ = ctx.Log.Warn(w, nil) // a lost warning must not fail the deployment
 	}
@@ -56,7 +63,7 @@ func checkStack(ctx *pulumi.Context) (*checked, error) {
 	}
 	cfg.AWS = creds
 
-	out := &checked{cfg: cfg}
+	out := &checked{cfg: cfg, last: last}
 	if errs.Has("region") {
 		return nil, errs.Err()
 	}

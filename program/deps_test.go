@@ -18,10 +18,15 @@ var (
 	guardCode          = Real(time.Time{}).GuardCode
 	waiterFor          = Real(time.Time{}).Waiter
 	guardSecret        = Real(time.Time{}).GuardSecret
+	// clock is fixed: the issuer record's time is part of the outputs.
+	clock = func() time.Time { return testNow }
 )
 
+// testNow is the tests' present.
+var testNow = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+
 func deps() Deps {
-	return Deps{PublicAddress: publicAddress, ControlPlaneWaiter: controlPlaneWaiter, GuardCode: guardCode, Waiter: waiterFor, GuardSecret: guardSecret}
+	return Deps{PublicAddress: publicAddress, ControlPlaneWaiter: controlPlaneWaiter, GuardCode: guardCode, Waiter: waiterFor, GuardSecret: guardSecret, Now: clock}
 }
 
 // program is Program with the tests' Deps, in testkit.Run's shape.

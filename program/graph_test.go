@@ -21,25 +21,36 @@ var updateGraph = flag.Bool("update-graph", false, "rewrite testdata/graph from 
 // graph rewrites them (-update-graph) and the diff shows what existing
 // stacks will see.
 func TestGraphUnchanged(t *testing.T) {
+	ha := func(t *testing.T) map[string]string { return haConfig(t) }
 	for _, s := range []struct {
 		name    string
 		cfg     func(*testing.T) map[string]string
 		preview bool
+		// existing: the stack was deployed by the release before Talos
+		// 1.13 (legacyLastUp), so unset versions keep Talos 1.12.
+		existing bool
 	}{
-		{"dev-up", devConfig, false},
-		{"ha-up", func(t *testing.T) map[string]string { return haConfig(t) }, false},
-		{"dev-preview", devConfig, true},
-		{"ha-preview", func(t *testing.T) map[string]string { return haConfig(t) }, true},
+		{"dev-up", devConfig, false, true},
+		{"ha-up", ha, false, true},
+		{"dev-preview", devConfig, true, false},
+		{"ha-preview", ha, true, false},
+		// A new stack's first `up`, on the default versions.
+		{"dev-up-new", devConfig, false, false},
+		{"ha-up-new", ha, false, false},
 		// workloadIdentity false: an existing stack kept on today's model has
 		// the graph it had before workload identity existed.
-		{"dev-up-noidentity", func(t *testing.T) map[string]string { return noIdentity(devConfig(t)) }, false},
-		{"ha-up-noidentity", func(t *testing.T) map[string]string { return noIdentity(haConfig(t)) }, false},
-		{"dev-preview-noidentity", func(t *testing.T) map[string]string { return noIdentity(devConfig(t)) }, true},
-		{"ha-preview-noidentity", func(t *testing.T) map[string]string { return noIdentity(haConfig(t)) }, true},
+		{"dev-up-noidentity", func(t *testing.T) map[string]string { return noIdentity(devConfig(t)) }, false, true},
+		{"ha-up-noidentity", func(t *testing.T) map[string]string { return noIdentity(haConfig(t)) }, false, true},
+		{"dev-preview-noidentity", func(t *testing.T) map[string]string { return noIdentity(devConfig(t)) }, true, false},
+		{"ha-preview-noidentity", func(t *testing.T) map[string]string { return noIdentity(haConfig(t)) }, true, false},
 	} {
 		t.Run(s.name, func(t *testing.T) {
 			m := &testkit.Mocks{ControlPlaneInstances: cpInstances(), Preview: s.preview}
-			outs, err := testkit.Run(t, m, s.cfg(t), program)
+			cfg := s.cfg(t)
+			if s.existing {
+				m.LastUp = legacyLastUp(cfg)
+			}
+			outs, err := testkit.Run(t, m, cfg, program)
 			if err != nil {
 				t.Fatal(err)
 			}

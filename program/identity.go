@@ -100,13 +100,15 @@ func warnIssuerMove(ctx *pulumi.Context, cfg *config.Config, tal *talos.Talos, i
 // issuer's distribution is not: unknown): what `up` will disrupt. Nothing
 // for a new stack or one that has the issuer already.
 func issuerMoveWarning(cfg *config.Config, clusterExists, issuerExists bool) string {
-	if !cfg.WorkloadIdentity || !clusterExists || issuerExists {
+	// From Talos 1.13 the old issuer stays accepted (talos.PlanIssuers,
+	// which says so itself).
+	if !cfg.WorkloadIdentity || !clusterExists || issuerExists || talos.MultipleIssuers(cfg.TalosVersion) {
 		return ""
 	}
 	return strings.Join([]string{
 		"workloadIdentity: this existing cluster moves to a new service-account issuer (a CloudFront distribution this `up` creates).",
 		fmt.Sprintf("The control-plane machine configuration changes (--service-account-issuer, --service-account-jwks-uri) and the control-plane hop limit drops to 1, so the control plane rolls: %d node(s), one at a time, launch first, through the etcd guard; workers do not roll.", cfg.ControlPlane.Count),
-		"Talos 1.12 gives the API server one issuer: tokens pods hold now (old issuer) are refused by the new API servers, so restart workloads once the roll ends (kubectl rollout restart).",
+		"Talos 1.12 gives the API server one issuer: tokens pods hold now (old issuer) are refused by the new API servers, so restart workloads once the roll ends (kubectl rollout restart); from Talos 1.13 the old issuer stays accepted: move to talosVersion v1.13.x first to avoid this.",
 		"The EBS CSI controller loses the control-plane role's volume permissions at once and gets its own role after the roll, with the webhook and the termination handler: volume attach and create wait until then.",
 		"Set workloadIdentity: false to keep this stack on node-role credentials until you are ready (README \"Workload identity\").",
 	}, " ")

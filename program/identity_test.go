@@ -1,17 +1,23 @@
 package program
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/siderolabs/talos/pkg/machinery/config/configloader"
 
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/config/configtest"
 	"github.com/talos-aws/talos-aws/internal/oidc"
+	"github.com/talos-aws/talos-aws/talos"
 	"github.com/talos-aws/talos-aws/testkit"
 )
 
@@ -258,7 +264,7 @@ func TestWorkloadIdentityOff(t *testing.T) {
 // Pulumi's mock monitor cannot carry the secret-and-unknown user data such
 // a preview has, which the engine itself handles.)
 func TestPreviewWarnsOfTheIssuerMove(t *testing.T) {
-	cfg := configtest.Parse(t, nil)
+	cfg := configtest.Parse(t, map[string]string{"talosVersion": "v1.12.11", "kubernetesVersion": "1.35.10"})
 	w := issuerMoveWarning(cfg, true, false)
 	for _, want := range []string{"control plane rolls: 3 node(s)", "workers do not roll", "restart workloads", "workloadIdentity: false"} {
 		if !strings.Contains(w, want) {
@@ -266,10 +272,13 @@ func TestPreviewWarnsOfTheIssuerMove(t *testing.T) {
 		}
 	}
 	off := configtest.Parse(t, map[string]string{"workloadIdentity": "false"})
+	// From Talos 1.13 the old issuer stays accepted: nothing to warn of
+	// (TestIssuerMoveKeepsTheOldIssuer).
+	onThirteen := configtest.Parse(t, nil)
 	for _, tc := range []struct {
 		cfg                   *config.Config
 		clusterExists, issuer bool
-	}{{cfg, true, true}, {cfg, false, false}, {off, true, false}} {
+	}{{cfg, true, true}, {cfg, false, false}, {off, true, false}, {onThirteen, true, false}} {
 		if w := issuerMoveWarning(tc.cfg, tc.clusterExists, tc.issuer); w != "" {
 			t.Errorf("cluster %v, issuer %v, workloadIdentity %v: warned %q", tc.clusterExists, tc.issuer, tc.cfg.WorkloadIdentity, w)
 		}
@@ -312,4 +321,87 @@ func TestBadServiceAccountRolesRejected(t *testing.T) {
 	expectRejected(t, &testkit.Mocks{Preview: true}, cfg,
 		"serviceAccountRoles[0].namespace", "serviceAccountRoles[0].policyArns[0]", "serviceAccountRoles[1].policy",
 		"serviceAccountRoles[2]", "serviceAccountRoles[3]")
+}
+
+// apiServerIssuers reads the --service-account-issuer list of the
+// control-plane user data an evaluation rendered (nil: Talos' default).
+func apiServerIssuers(t *testing.T, m *testkit.Mocks) []string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(str(one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "compute-cp"), "userData"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := configloader.NewFromBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Cluster().APIServer().ExtraArgs()["service-account-issuer"]
+}
+
+// Workload identity turned on for a running Talos 1.13 cluster: the API
+// servers sign with the new issuer and still accept the old one (the
+// cluster endpoint), so the tokens pods hold stay valid; the record says
+// so; an `up` within a day keeps both (no roll), the first `up` a day
+// after the roll drops the old one (a roll). The same on Talos 1.12 gets
+// one issuer and the preview's warning instead.
+func TestIssuerMoveKeepsTheOldIssuer(t *testing.T) {
+	cfg := noIdentity(haConfig(t))
+	cfg["talosVersion"], cfg["kubernetesVersion"] = "v1.13.13", "1.36.3"
+	endpoint := "https://prod-int-0123456789abcdef.elb.ap-southeast-1.amazonaws.com:6443"
+	cloudFront := issuer
+	last := map[string]any{"clusterEndpoint": endpoint, "talosVersion": "v1.13.13", "kubernetesVersion": "1.36.3",
+		"serviceAccountIssuers": map[string]any{"accepted": []any{endpoint}, "since": "2026-11-01T00:00:00Z"}}
+
+	// Before: no workload identity, Talos' default issuer, no patch.
+	m := &testkit.Mocks{LastUp: last}
+	evaluate(t, m, cfg)
+	if got := apiServerIssuers(t, m); got != nil {
+		t.Fatalf("without workload identity the API servers take Talos' default, got %v", got)
+	}
+
+	// The move: both, the new one first.
+	cfg["workloadIdentity"] = "true"
+	m = &testkit.Mocks{LastUp: last}
+	outs := evaluate(t, m, cfg)
+	if got := apiServerIssuers(t, m); !slices.Equal(got, []string{cloudFront, endpoint}) {
+		t.Fatalf("issuers %v, want the new then the old", got)
+	}
+	rec, ok := outs["serviceAccountIssuers"].Value.(map[string]any)
+	if !ok || fmt.Sprint(rec["accepted"]) != fmt.Sprint([]any{cloudFront, endpoint}) || rec["since"] != testNow.Format(time.RFC3339) {
+		t.Fatalf("record %v", outs["serviceAccountIssuers"].Value)
+	}
+	if !slices.ContainsFunc(m.Logs, func(l string) bool { return strings.Contains(l, "keep accepting "+endpoint) }) {
+		t.Errorf("the run does not say the old issuer stays: %v", m.Logs)
+	}
+
+	// Later runs, from what that `up` recorded.
+	moved := maps.Clone(last)
+	moved["serviceAccountIssuers"] = rec
+	moved["oidcIssuerUrl"] = cloudFront
+	for _, tc := range []struct {
+		after time.Duration
+		want  []string
+	}{{23 * time.Hour, []string{cloudFront, endpoint}}, {talos.IssuerGrace, []string{cloudFront}}} {
+		old := clock
+		clock = func() time.Time { return testNow.Add(tc.after) }
+		m = &testkit.Mocks{LastUp: moved}
+		outs = evaluate(t, m, cfg)
+		clock = old
+		if got := apiServerIssuers(t, m); !slices.Equal(got, tc.want) {
+			t.Errorf("%s after the roll: issuers %v, want %v", tc.after, got, tc.want)
+		}
+		if rec := outs["serviceAccountIssuers"].Value.(map[string]any); fmt.Sprint(rec["accepted"]) != fmt.Sprint(tc.want) {
+			t.Errorf("%s after the roll: record %v", tc.after, rec)
+		}
+	}
+
+	// Talos 1.12: one issuer, and the preview's warning (issuerMoveWarning).
+	cfg["talosVersion"], cfg["kubernetesVersion"] = "v1.12.11", "1.35.10"
+	last12 := maps.Clone(last)
+	last12["talosVersion"], last12["kubernetesVersion"] = "v1.12.11", "1.35.10"
+	m = &testkit.Mocks{LastUp: last12}
+	evaluate(t, m, cfg)
+	if got := apiServerIssuers(t, m); !slices.Equal(got, []string{cloudFront}) {
+		t.Errorf("Talos 1.12: issuers %v, want the new one alone", got)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
+	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/talos"
 	"github.com/talos-aws/talos-aws/testkit"
 )
@@ -206,13 +207,14 @@ func TestHAStack(t *testing.T) {
 		}
 	}
 	sort.Strings(amis)
-	if !slices.Equal(amis, []string{"talos-v1.12.11-ap-southeast-1-amd64", "talos-v1.12.11-ap-southeast-1-arm64"}) {
+	amd, arm := "talos-"+config.DefaultTalosVersion+"-ap-southeast-1-amd64", "talos-"+config.DefaultTalosVersion+"-ap-southeast-1-arm64"
+	if !slices.Equal(amis, []string{amd, arm}) {
 		t.Errorf("AMI lookups %v", amis)
 	}
-	if got := str(one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "compute-arm-spot"), "imageId"); got != "ami-arm640123456789ab" {
+	if got := str(one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "compute-arm-spot"), "imageId"); got != testkit.AMIID("arm64", arm) {
 		t.Errorf("arm64 pool launches %s", got)
 	}
-	if got := str(one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "compute-cp"), "imageId"); got != "ami-amd640123456789ab" {
+	if got := str(one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "compute-cp"), "imageId"); got != testkit.AMIID("amd64", amd) {
 		t.Errorf("control plane launches %s", got)
 	}
 }

@@ -43,6 +43,8 @@ type Deps struct {
 	Waiter func(*pulumi.Context, *config.Config) addons.Waiter
 	// GuardSecret writes the guard's talosconfig into its secret, in `up`.
 	GuardSecret func(*config.Config) etcdguard.SecretWriter
+	// Now is the clock the issuer plan and its record read; nil: time.Now.
+	Now func() time.Time
 }
 
 // Real are the Deps of `pulumi up` and `preview`. started is when the run
@@ -90,6 +92,13 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 	cfg, azs, awsProvider := checked.cfg, checked.azs, checked.provider
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	for _, n := range upgradeNotes(cfg, checked.last.Deployed) {
+		_ = ctx.Log.Info(n, nil)
+	}
 	// Quotas (a roll's surge included), the cost estimate and adminCidrs.
 	if err := preflight.Check(ctx, preflight.Args{Config: cfg, AZs: azs, Provider: awsProvider, PublicAddress: d.PublicAddress}); err != nil {
 		return nil, err
@@ -113,7 +122,8 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 
 	// 2. Workload identity's issuer (workloadIdentity): its URL is in the
 	// API servers' configuration.
-	talArgs := talos.Args{Config: cfg, InternalLBDNSName: net.InternalLBDNSName, PublicLBDNSName: net.PublicLBDNSName}
+	talArgs := talos.Args{Config: cfg, InternalLBDNSName: net.InternalLBDNSName, PublicLBDNSName: net.PublicLBDNSName,
+		Issuers: checked.last.Issuers, Now: now(), Log: func(msg string) { _ = ctx.Log.Info(msg, nil) }}
 	var id *identity.Identity
 	if cfg.WorkloadIdentity {
 		if id, err = identity.New(ctx, "identity", identity.Args{Config: cfg, Tags: tags}, withAWS); err != nil {
@@ -268,6 +278,12 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		// The etcd guard's role: the only writer.
 		outputs["etcdBackupWriterRoleArn"] = bk.WriterRoleARN
 	}
+
+	// What the next run reads back (readLastUp): the versions the nodes now
+	// run and the issuers the API servers accept.
+	outputs[outTalosVersion] = pulumi.String(cfg.TalosVersion).ToStringOutput()
+	outputs[outKubernetesVersion] = pulumi.String(cfg.KubernetesVersion).ToStringOutput()
+	outputs[outIssuers] = issuersRecord(tal.AcceptedIssuers, comp.ControlPlaneRolled, checked.last.Issuers, now)
 
 	for k, v := range map[string]pulumi.Output{
 		"kubeconfig":          tal.Kubeconfig,

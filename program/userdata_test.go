@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,16 +54,44 @@ func userDataShapes(t *testing.T) map[string]map[string]string {
 	}
 }
 
+// unpinned is a shape's configuration as most existing stacks hold it:
+// without talosVersion and kubernetesVersion, which they took from the
+// release that deployed them.
+func unpinned(cfg map[string]string) map[string]string {
+	delete(cfg, "talosVersion")
+	delete(cfg, "kubernetesVersion")
+	return cfg
+}
+
 // TestUserDataUnchanged renders every role's and pool's user data through
 // the whole program, from fixed machine secrets, and compares it byte for
 // byte with what was recorded while the Talos provider (pulumi-talos
 // v0.7.1, Talos machinery v1.12.0) rendered it: a stack on Talos 1.12 that
 // takes a new version of this project gets the same launch templates, so no
 // node rolls.
+//
+// Each shape runs twice: with the versions pinned in config, and unpinned
+// on a stack deployed by the release before this one (its last outputs
+// have no recorded versions), which must keep what it runs.
 func TestUserDataUnchanged(t *testing.T) {
+	type run struct {
+		cfg  map[string]string
+		last map[string]any
+	}
+	runs := map[string]run{}
 	for shape, cfg := range userDataShapes(t) {
-		t.Run(shape, func(t *testing.T) {
-			m := &testkit.Mocks{ControlPlaneInstances: cpInstances()}
+		runs[shape] = run{cfg: cfg}
+		existing := unpinned(maps.Clone(cfg))
+		runs[shape+"/existing-unpinned"] = run{cfg: existing, last: legacyLastUp(existing)}
+	}
+	for name, r := range runs {
+		shape, _, _ := strings.Cut(name, "/")
+		cfg := r.cfg
+		t.Run(name, func(t *testing.T) {
+			if *updateUserData && shape != name {
+				t.Skip("recorded from the pinned run")
+			}
+			m := &testkit.Mocks{ControlPlaneInstances: cpInstances(), LastUp: r.last}
 			if _, err := testkit.Run(t, m, cfg, program); err != nil {
 				t.Fatal(err)
 			}

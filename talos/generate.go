@@ -21,9 +21,8 @@ import (
 // MaxUserDataBytes is EC2's limit on raw (pre-base64) user data.
 const MaxUserDataBytes = 16384
 
-// LocalInput describes one machine configuration, generated here exactly as
-// the Talos provider's configuration function does it.
-type LocalInput struct {
+// RenderInput describes one machine configuration.
+type RenderInput struct {
 	ClusterName       string
 	Endpoint          string
 	KubernetesVersion string
@@ -43,10 +42,31 @@ func NewSecretsBundle(talosVersion string) (*secrets.Bundle, error) {
 	return secrets.NewBundle(secrets.NewFixedClock(time.Now()), contract)
 }
 
-// GenerateLocal renders a machine configuration with the same generator,
-// options, patch order and comment flags (docs and examples off) as the
-// pulumi-talos provider (terraform-provider-talos machine_configuration).
-func GenerateLocal(in LocalInput) ([]byte, error) {
+// ProviderInstaller is the installer image the Talos provider (pulumi-talos
+// v0.7.1 = terraform-provider-talos v0.10.1, machinery v1.12.0) wrote into
+// every machine configuration, whatever talosVersion said: its own
+// machinery's tag (pkg/talos/util.go GenerateInstallerImage).
+const ProviderInstaller = "ghcr.io/siderolabs/installer:v1.12.0"
+
+// InstallerImage is machine.install.image for a Talos version. Nodes boot
+// the AMI and never install, so the image only names what an upgrade
+// through the Talos API would pull; it is still part of the user data the
+// launch templates carry. Talos 1.12 keeps the image the provider wrote
+// (ProviderInstaller), so a 1.12 stack's user data, and its nodes, stay as
+// they are; from 1.13 on it follows talosVersion.
+func InstallerImage(talosVersion string) string {
+	if strings.HasPrefix(talosVersion, "v1.12.") {
+		return ProviderInstaller
+	}
+	return fmt.Sprintf("%s/%s/installer:%s", gendata.ImagesRegistry, gendata.ImagesUsername, talosVersion)
+}
+
+// Render renders a machine configuration with Talos' generator, pinned in
+// go.mod, as the Talos provider did (terraform-provider-talos v0.10.1
+// pkg/talos/util.go machineConfigGenerateOptions.generate): the same
+// generator options, patch order and comment flags (docs and examples off),
+// the contract of talosVersion, and the installer of InstallerImage.
+func Render(in RenderInput) ([]byte, error) {
 	contract, err := talosconfig.ParseContractFromVersion(in.TalosVersion)
 	if err != nil {
 		return nil, err
@@ -59,7 +79,7 @@ func GenerateLocal(in LocalInput) ([]byte, error) {
 		generate.WithClusterDiscovery(true),
 		generate.WithDNSDomain(constants.DefaultDNSDomain),
 		generate.WithInstallDisk("/dev/sda"),
-		generate.WithInstallImage(fmt.Sprintf("%s/%s/installer:%s", gendata.ImagesRegistry, gendata.ImagesUsername, gendata.VersionTag)),
+		generate.WithInstallImage(InstallerImage(in.TalosVersion)),
 		generate.WithSecretsBundle(in.Secrets),
 		generate.WithVersionContract(contract),
 	}

@@ -89,7 +89,7 @@ func TestMachineConfigsValidateWithTalos(t *testing.T) {
 	}
 	for _, r := range roles {
 		t.Run(r.name, func(t *testing.T) {
-			b, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS),
+			b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS),
 				KubernetesVersion: cfg.KubernetesVersion, TalosVersion: cfg.TalosVersion, Type: r.typ, Patches: r.patches, Secrets: secrets})
 			if err != nil {
 				t.Fatal(err)
@@ -219,4 +219,30 @@ func TestDefaultUserDataFits(t *testing.T) {
 func quoteJSON(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
+}
+
+// machine.install.image follows talosVersion from 1.13; a 1.12 stack keeps
+// the provider's v1.12.0, whatever its patch (its user data must not move).
+func TestInstallerImage(t *testing.T) {
+	for v, want := range map[string]string{
+		"v1.12.11": "ghcr.io/siderolabs/installer:v1.12.0",
+		"v1.12.12": "ghcr.io/siderolabs/installer:v1.12.0",
+		"v1.13.13": "ghcr.io/siderolabs/installer:v1.13.13",
+		"v1.13.9":  "ghcr.io/siderolabs/installer:v1.13.9",
+	} {
+		kv := map[string]string{"talosVersion": v, "kubernetesVersion": "1.35.10"}
+		cfg := configtest.Parse(t, kv)
+		secrets, err := NewSecretsBundle(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS), KubernetesVersion: cfg.KubernetesVersion,
+			TalosVersion: v, Type: machine.TypeWorker, Secrets: secrets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, v1alpha1(t, b), "machine.install.image"); got != want {
+			t.Errorf("%s: machine.install.image %v, want %s", v, got, want)
+		}
+	}
 }

@@ -32,32 +32,40 @@ func PatchInputFor(cfg *config.Config, internalDNS, publicDNS string) PatchInput
 }
 
 // ControlPlanePatches is the full patch list of a control-plane node: the
-// cluster patches and, with workload identity, the API servers' issuer.
+// cluster patches and, when they are not Talos' default, the API servers'
+// service-account issuers.
 func ControlPlanePatches(in PatchInput) ([]string, error) {
 	patches, err := ClusterPatches(in)
-	if err != nil || in.ServiceAccountIssuer == "" {
+	if err != nil || len(in.ServiceAccountIssuers) == 0 {
 		return patches, err
 	}
-	p, err := render(IssuerPatch(in.ServiceAccountIssuer, in.ServiceAccountJWKSURI))
+	p, err := render(IssuerPatch(in.ServiceAccountIssuers, in.ServiceAccountJWKSURI))
 	if err != nil {
 		return nil, err
 	}
 	return append(patches, p), nil
 }
 
-// IssuerPatch makes the API servers sign service-account tokens as issuer
-// and advertise its keys at jwksURI, so STS verifies them without reaching
-// the cluster. Talos v1.12.0 defaults the issuer to the cluster endpoint
-// (the internal NLB) and lets extraArgs override both flags (the key files
-// stay in its MergeDenied list: control_plane_static_pod.go, argsbuilder);
-// the key, and so every token's signature, stays the machine secrets'.
-// extraArgs holds one value per flag in 1.12, so there is no second,
-// accepted issuer to migrate through (README "Workload identity").
-func IssuerPatch(issuer, jwksURI string) machinePatch {
-	return machinePatch{Cluster: &clusterSection{APIServer: &apiServer{ExtraArgs: map[string]string{
-		"service-account-issuer":   issuer,
-		"service-account-jwks-uri": jwksURI,
-	}}}}
+// IssuerPatch makes the API servers sign service-account tokens as
+// issuers[0], accept every one of issuers, and (with workload identity)
+// advertise their keys at jwksURI, so STS verifies them without reaching the
+// cluster. Talos defaults the issuer to the cluster endpoint and lets
+// extraArgs override it (MergeOverwrite; the key files stay MergeDenied:
+// internal/app/machined/pkg/controllers/k8s/control_plane_static_pod.go
+// v1.12.0 and v1.13.9); the key, and so every token's signature, stays the
+// machine secrets'. One issuer is written as a string, as always; several
+// as a list, which Talos takes from 1.13 (v1alpha1 Args/ArgValue) and
+// passes as one --service-account-issuer flag each (pkg/argsbuilder
+// Args.Args, v1.13.9): kube-apiserver signs with the first and accepts all.
+func IssuerPatch(issuers []string, jwksURI string) machinePatch {
+	args := map[string]any{"service-account-issuer": issuers[0]}
+	if len(issuers) > 1 {
+		args["service-account-issuer"] = issuers
+	}
+	if jwksURI != "" {
+		args["service-account-jwks-uri"] = jwksURI
+	}
+	return machinePatch{Cluster: &clusterSection{APIServer: &apiServer{ExtraArgs: args}}}
 }
 
 // WorkerPatches is the full patch list of a pool's worker node: the cluster

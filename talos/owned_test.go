@@ -126,7 +126,7 @@ func TestUserPatchesCannotSetWhatTheGeneratorSets(t *testing.T) {
 	}
 	docs := map[machine.Type]map[string]any{}
 	for _, typ := range []machine.Type{machine.TypeWorker, machine.TypeControlPlane} {
-		b, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS), KubernetesVersion: cfg.KubernetesVersion,
+		b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS), KubernetesVersion: cfg.KubernetesVersion,
 			TalosVersion: cfg.TalosVersion, Type: typ, Secrets: secrets})
 		if err != nil {
 			t.Fatal(err)

@@ -25,10 +25,15 @@ type PatchInput struct {
 	// TalosAPIAccess lets the CSR approver (kube-system) read node identities
 	// through the Talos API; control plane only.
 	TalosAPIAccess bool
-	// ServiceAccountIssuer, when set, is the API servers' service-account
-	// issuer (workload identity), its keys at ServiceAccountJWKSURI.
-	ServiceAccountIssuer  string
+	// ServiceAccountIssuers, when set, are the API servers'
+	// service-account issuers (PlanIssuers): the first signs, all are
+	// accepted; with workload identity its keys are at
+	// ServiceAccountJWKSURI.
+	ServiceAccountIssuers []string
 	ServiceAccountJWKSURI string
+	// accepted is the planned issuer list even when Talos' default needs no
+	// patch (ServiceAccountIssuers empty), for the stack's record.
+	accepted []string
 }
 
 // The structs below mirror the subset of Talos' v1alpha1 schema the patches
@@ -99,8 +104,9 @@ type clusterSection struct {
 }
 
 type apiServer struct {
-	CertSANs  []string          `json:"certSANs,omitempty"`
-	ExtraArgs map[string]string `json:"extraArgs,omitempty"`
+	CertSANs []string `json:"certSANs,omitempty"`
+	// ExtraArgs values are strings, or lists from Talos 1.13.
+	ExtraArgs map[string]any `json:"extraArgs,omitempty"`
 }
 
 type clusterNetwork struct {

@@ -50,7 +50,7 @@ func TestRenderIgnoresTheClock(t *testing.T) {
 	render := func(at time.Time) []byte {
 		c := *b
 		c.Clock = secrets.NewFixedClock(at)
-		out, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS),
+		out, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS),
 			KubernetesVersion: cfg.KubernetesVersion, TalosVersion: cfg.TalosVersion, Type: machine.TypeControlPlane, Patches: patches, Secrets: &c})
 		if err != nil {
 			t.Fatal(err)

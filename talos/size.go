@@ -39,16 +39,26 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 	}
 	names := config.NamesFor(cfg.ClusterName)
 	in := PatchInputFor(cfg, placeholderDNS(cfg, names.InternalLB), placeholderDNS(cfg, names.PublicLB))
+	endpoint := ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))
 	if cfg.WorkloadIdentity {
 		// CloudFront names are d + 13 or 14 characters: the longest.
-		in.ServiceAccountIssuer = "https://d00000000000000.cloudfront.net"
-		in.ServiceAccountJWKSURI = in.ServiceAccountIssuer + "/openid/v1/jwks"
+		issuer := "https://d00000000000000.cloudfront.net"
+		in.ServiceAccountIssuers = []string{issuer}
+		in.ServiceAccountJWKSURI = issuer + "/openid/v1/jwks"
 	}
-	endpoint := ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))
+	if MultipleIssuers(cfg.TalosVersion) {
+		// The largest configuration is the one of a move: the old issuer,
+		// the cluster endpoint at its longest, still accepted.
+		primary := endpoint
+		if cfg.WorkloadIdentity {
+			primary = in.ServiceAccountIssuers[0]
+		}
+		in.ServiceAccountIssuers = []string{primary, endpoint}
+	}
 	var sizes []RoleSize
 	var errs config.ErrorList
 	generate := func(typ machine.Type, patches []string) ([]byte, error) {
-		b, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
+		b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
 			TalosVersion: cfg.TalosVersion, Type: typ, Patches: patches, Secrets: bundle})
 		if err == nil {
 			_, err = ValidateMachineConfig(b)

@@ -30,7 +30,7 @@ func TestWorkerTaintsRegisterWithKubelet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := GenerateLocal(LocalInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS), KubernetesVersion: cfg.KubernetesVersion,
+	b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS), KubernetesVersion: cfg.KubernetesVersion,
 		TalosVersion: cfg.TalosVersion, Type: machine.TypeWorker, Patches: patches, Secrets: secrets})
 	if err != nil {
 		t.Fatal(err)
@@ -69,24 +69,23 @@ func TestWorkerTaintsRegisterWithKubelet(t *testing.T) {
 	}
 }
 
-// Why config rejects JSON6902 patches for Talos 1.12 only: the 1.12
-// contract renders a multi-document configuration, which the pinned
-// machinery refuses to JSON-patch; 1.10 and 1.11 render one document and
-// the patch applies.
+// Why config rejects every JSON6902 patch: the 1.12 and 1.13 contracts
+// render a multi-document configuration, which the pinned machinery
+// refuses to JSON-patch.
 func TestJSON6902OnlyOnSingleDocumentConfigs(t *testing.T) {
 	for _, tc := range []struct {
 		version string
 		multi   bool
-	}{{"v1.10.7", false}, {"v1.11.5", false}, {"v1.12.11", true}} {
+	}{{"v1.12.11", true}, {"v1.13.13", true}} {
 		t.Run(tc.version, func(t *testing.T) {
 			cfg := configtest.Parse(t, map[string]string{"talosVersion": tc.version, "kubernetesVersion": "1.32.0"})
 			secrets, err := NewSecretsBundle(tc.version)
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := LocalInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS), KubernetesVersion: cfg.KubernetesVersion,
+			in := RenderInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS), KubernetesVersion: cfg.KubernetesVersion,
 				TalosVersion: tc.version, Type: machine.TypeWorker, Secrets: secrets}
-			b, err := GenerateLocal(in)
+			b, err := Render(in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +94,7 @@ func TestJSON6902OnlyOnSingleDocumentConfigs(t *testing.T) {
 				t.Errorf("%d document(s)", docs)
 			}
 			in.Patches = []string{`[{"op":"add","path":"/machine/sysctls","value":{"a":"1"}}]`}
-			_, err = GenerateLocal(in)
+			_, err = Render(in)
 			refused := err != nil && strings.Contains(err.Error(), "JSON6902 patches are not supported for multi-document machine configuration")
 			if refused != tc.multi || (!tc.multi && err != nil) {
 				t.Errorf("multi-document %v, JSON6902 result: %v", tc.multi, err)

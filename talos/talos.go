@@ -5,6 +5,7 @@ package talos
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -12,6 +13,7 @@ import (
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/client"
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/cluster"
 	"github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
+	mconfig "github.com/siderolabs/talos/pkg/machinery/config/machine"
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/secret"
@@ -26,6 +28,12 @@ type Args struct {
 	// API servers' service-account issuer.
 	IssuerURL pulumi.StringInput
 	JWKSURI   pulumi.StringInput
+	// Issuers is what the last `up` recorded the API servers accept
+	// (zero for a new stack); Now is the time PlanIssuers judges it at.
+	Issuers Issuers
+	Now     time.Time
+	// Log says, in preview and up, what moves with the issuers.
+	Log func(string)
 }
 
 // Talos is the Talos stage's component resource. New creates the secrets
@@ -52,6 +60,9 @@ type Talos struct {
 	// tokens with, base64 PEM (secret): workload identity publishes its
 	// public half.
 	ServiceAccountKey pulumi.StringOutput
+	// AcceptedIssuers is the API servers' --service-account-issuer list of
+	// this `up` (PlanIssuers), the signing issuer first.
+	AcceptedIssuers   pulumi.StringArrayOutput
 	BootstrapNode     pulumi.StringOutput
 	BootstrapResource *machine.Bootstrap
 	Kubeconfig        pulumi.StringOutput
@@ -84,57 +95,86 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	t.ClientConfiguration = t.secrets.ClientConfiguration
 	t.ClusterEndpoint = args.InternalLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
 	t.PublicEndpoint = args.PublicLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
-	// patches renders a patch list once both load balancer names are known.
 	var issuer, jwks pulumi.StringInput = pulumi.String(""), pulumi.String("")
 	if args.IssuerURL != nil {
 		issuer, jwks = args.IssuerURL, args.JWKSURI
 	}
-	patches := func(build func(PatchInput) ([]string, error)) pulumi.StringArrayOutput {
-		return pulumi.All(args.InternalLBDNSName, args.PublicLBDNSName, issuer, jwks).ApplyT(func(v []any) ([]string, error) {
-			internal, ok1 := v[0].(string)
-			public, ok2 := v[1].(string)
-			iss, ok3 := v[2].(string)
-			jw, ok4 := v[3].(string)
-			if !ok1 || !ok2 || !ok3 || !ok4 {
-				return nil, fmt.Errorf("talos: patch inputs are %T, %T, %T, %T", v[0], v[1], v[2], v[3])
-			}
-			in := PatchInputFor(cfg, internal, public)
-			in.ServiceAccountIssuer, in.ServiceAccountJWKSURI = iss, jw
-			return build(in)
-		}).(pulumi.StringArrayOutput)
-	}
-	t.UserData[config.ControlPlaneKey] = t.machineConfig(ctx, controlPlaneKey, "controlplane", patches(ControlPlanePatches))
+	// The patch input, once both load balancer names and the issuer are
+	// known: the issuers the API servers accept are planned here, from the
+	// endpoint Talos defaults to and what the last `up` recorded.
+	input := pulumi.All(args.InternalLBDNSName, args.PublicLBDNSName, issuer, jwks).ApplyT(func(v []any) (PatchInput, error) {
+		internal, ok1 := v[0].(string)
+		public, ok2 := v[1].(string)
+		iss, ok3 := v[2].(string)
+		jw, ok4 := v[3].(string)
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			return PatchInput{}, fmt.Errorf("talos: patch inputs are %T, %T, %T, %T", v[0], v[1], v[2], v[3])
+		}
+		in := PatchInputFor(cfg, internal, public)
+		endpoint := ClusterEndpoint(internal)
+		want := endpoint
+		if iss != "" {
+			want, in.ServiceAccountJWKSURI = iss, jw
+		}
+		plan := PlanIssuers(args.Issuers, want, MultipleIssuers(cfg.TalosVersion), args.Now)
+		if plan.Note != "" && args.Log != nil {
+			args.Log(plan.Note)
+		}
+		in.ServiceAccountIssuers = issuerArgs(plan.Accepted, endpoint)
+		in.accepted = plan.Accepted
+		return in, nil
+	})
+	t.AcceptedIssuers = input.ApplyT(func(v any) ([]string, error) {
+		in, ok := v.(PatchInput)
+		if !ok {
+			return nil, fmt.Errorf("talos: patch input is %T", v)
+		}
+		return in.accepted, nil
+	}).(pulumi.StringArrayOutput)
+	t.UserData[config.ControlPlaneKey] = t.machineConfig(controlPlaneKey, mconfig.TypeControlPlane, input, ControlPlanePatches)
 	for i, pool := range cfg.WorkerPools {
 		build := func(in PatchInput) ([]string, error) { return WorkerPatches(in, pool) }
-		t.UserData[pool.Name] = t.machineConfig(ctx, poolKey(i), "worker", patches(build))
+		t.UserData[pool.Name] = t.machineConfig(poolKey(i), mconfig.TypeWorker, input, build)
 	}
 	return t, nil
 }
 
-// machineConfig renders one role's configuration with the provider's
-// configuration function (docs and examples off, contract and Kubernetes
-// version pinned) and re-checks the real size before any launch template
-// takes it.
-func (t *Talos) machineConfig(ctx *pulumi.Context, path, machineType string, patches pulumi.StringArrayOutput) pulumi.StringOutput {
+// machineConfig renders one role's configuration in the program (Render:
+// Talos' generator pinned in go.mod, docs and examples off, contract and
+// Kubernetes version pinned) from the machine secrets the provider keeps,
+// and checks it as a node would before any launch template takes it:
+// Talos' validation, and EC2's user-data size.
+func (t *Talos) machineConfig(path string, typ mconfig.Type, input pulumi.Output, patches func(PatchInput) ([]string, error)) pulumi.StringOutput {
 	cfg := t.args.Config
-	res := machine.GetConfigurationOutput(ctx, machine.GetConfigurationOutputArgs{
-		ClusterName:       pulumi.String(cfg.ClusterName),
-		ClusterEndpoint:   t.ClusterEndpoint,
-		MachineSecrets:    t.secrets.MachineSecrets,
-		MachineType:       pulumi.String(machineType),
-		ConfigPatches:     patches,
-		Docs:              pulumi.Bool(false),
-		Examples:          pulumi.Bool(false),
-		KubernetesVersion: pulumi.String(cfg.KubernetesVersion),
-		TalosVersion:      pulumi.String(cfg.TalosVersion),
-	}, pulumi.Parent(t))
-	checked := res.MachineConfiguration().ApplyT(func(mc string) (string, error) {
-		if len(mc) > MaxUserDataBytes {
-			return "", fmt.Errorf("%s: the machine configuration is %d bytes; EC2 user data is limited to %d", path, len(mc), MaxUserDataBytes)
+	rendered := pulumi.All(t.secrets.MachineSecrets, t.ClusterEndpoint, input).ApplyT(func(v []any) (string, error) {
+		ms, ok1 := v[0].(machine.MachineSecrets)
+		endpoint, ok2 := v[1].(string)
+		in, ok3 := v[2].(PatchInput)
+		if !ok1 || !ok2 || !ok3 {
+			return "", fmt.Errorf("%s: render inputs are %T, %T, %T", path, v[0], v[1], v[2])
 		}
-		return mc, nil
+		bundle, err := BundleFromMachineSecrets(ms)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		list, err := patches(in)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
+			TalosVersion: cfg.TalosVersion, Type: typ, Patches: list, Secrets: bundle})
+		if err != nil {
+			return "", fmt.Errorf("%s: Talos cannot render the machine configuration: %s", path, userTerms(err))
+		}
+		if _, err := ValidateMachineConfig(b); err != nil {
+			return "", fmt.Errorf("%s: Talos rejects the machine configuration: %s", path, userTerms(err))
+		}
+		if len(b) > MaxUserDataBytes {
+			return "", fmt.Errorf("%s: the machine configuration is %d bytes; EC2 user data is limited to %d", path, len(b), MaxUserDataBytes)
+		}
+		return string(b), nil
 	}).(pulumi.StringOutput)
-	return secret.String(checked)
+	return secret.String(rendered)
 }
 
 // BootstrapTimeout bounds the bootstrap call's retries on create.

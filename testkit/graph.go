@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // volatile are the registration fields that say where in our source a
@@ -31,10 +32,14 @@ func (m *Mocks) Graph(generated ...string) (map[string]json.RawMessage, error) {
 	defer m.mu.Unlock()
 	out := map[string]json.RawMessage{}
 	for _, r := range m.Resources {
+		var rpc proto.Message = r.RPC
 		if r.RPC == nil {
+			rpc = r.ReadRPC
+		}
+		if r.RPC == nil && r.ReadRPC == nil {
 			return nil, fmt.Errorf("%s %s: no registration recorded", r.Type, r.Name)
 		}
-		b, err := protojson.Marshal(r.RPC)
+		b, err := protojson.Marshal(rpc)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +70,10 @@ func (m *Mocks) Graph(generated ...string) (map[string]json.RawMessage, error) {
 				}
 			}
 		}
-		urn := URN(r.RPC.GetParent(), r.Type, r.Name)
+		if r.ReadRPC != nil {
+			v["read"] = true // a read: the engine stores it, it changes nothing
+		}
+		urn := URN(r.Parent, r.Type, r.Name)
 		if _, dup := out[urn]; dup {
 			return nil, fmt.Errorf("%s registered twice", urn)
 		}

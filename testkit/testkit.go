@@ -4,6 +4,7 @@ package testkit
 
 import (
 	"context"
+	"crypto/sha256"
 	stdx509 "crypto/x509"
 	_ "embed"
 	"encoding/base64"
@@ -29,6 +30,10 @@ import (
 	"github.com/talos-aws/talos-aws/talos"
 )
 
+// StackReference is the type of the program's read of its own last
+// outputs, the one registration before the checks.
+const StackReference = "pulumi:pulumi:StackReference"
+
 // Project and Stack are the names tests run under.
 const (
 	Project = "talos-aws"
@@ -48,8 +53,10 @@ type Resource struct {
 	Provider                string
 	Protect                 bool
 	RetainOnDelete          bool
-	// RPC is the whole registration, for graph comparisons (graph.go).
-	RPC *pulumirpc.RegisterResourceRequest
+	// RPC is the whole registration, for graph comparisons (graph.go);
+	// ReadRPC the whole read of a resource the program only reads.
+	RPC     *pulumirpc.RegisterResourceRequest
+	ReadRPC *pulumirpc.ReadResourceRequest
 }
 
 // Call is one invoke.
@@ -85,6 +92,9 @@ type Mocks struct {
 	QuotaErrors map[string]string
 	// Logs are the program's log lines, "severity: message".
 	Logs []string
+	// LastUp are the outputs of the stack's last `up`, which the program
+	// reads back through a stack reference to itself; nil: a new stack.
+	LastUp map[string]any
 	// NoAMI lists architectures ("amd64", "arm64") for which the AMI lookup
 	// finds no image, as for a Talos version or region Sidero Labs did not
 	// publish; the mock then fails like the AWS provider does.
@@ -162,6 +172,11 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.RetainOnDelete = rpc.GetRetainOnDelete()
 		r.RPC = rpc
 	}
+	if rpc := args.ReadRPC; rpc != nil {
+		r.Parent = rpc.GetParent()
+		r.Dependencies = rpc.GetDependencies()
+		r.ReadRPC = rpc
+	}
 	m.mu.Lock()
 	m.Resources = append(m.Resources, r)
 	m.mu.Unlock()
@@ -187,6 +202,14 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		name = n.StringValue()
 	}
 	switch args.TypeToken {
+	case StackReference:
+		// The engine reads a stack reference in a preview too.
+		last := m.LastUp
+		if last == nil {
+			last = map[string]any{}
+		}
+		outs["outputs"] = resource.NewPropertyValue(last)
+		outs["secretOutputNames"] = resource.NewPropertyValue([]any{})
 	case "aws:lb/loadBalancer:LoadBalancer":
 		computed("dnsName", name+"-0123456789abcdef.elb.ap-southeast-1.amazonaws.com")
 		computed("arn", "arn:aws:elasticloadbalancing:ap-southeast-1:123456789012:loadbalancer/net/"+name)
@@ -335,6 +358,17 @@ func FakeMachineSecrets() map[string]any {
 	return ms
 }
 
+// AMIID is the mocked image of an AMI name: each Talos version its own, as
+// Sidero publishes them; Talos v1.12.11's, which every recorded graph was
+// made with, keeps its fixed id.
+func AMIID(arch, name string) string {
+	id := "ami-" + arch + "0123456789ab"
+	if name != "" && !strings.Contains(name, "-v1.12.11-") {
+		id = fmt.Sprintf("ami-%s%x", arch, sha256.Sum256([]byte(name)))[:len(id)]
+	}
+	return id
+}
+
 // Call answers invokes. Machine configurations are generated for real with
 // Talos' machinery, from the exact inputs the program passes.
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
@@ -397,7 +431,13 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 
 			}
 		}
-		return resource.NewPropertyMapFromMap(map[string]any{"id": "ami-" + arch + "0123456789ab", "architecture": arch}), nil
+		var name string
+		for _, f := range args.Args["filters"].ArrayValue() {
+			if v := f.ObjectValue()["values"].ArrayValue(); f.ObjectValue()["name"].StringValue() == "name" && len(v) > 0 {
+				name = v[0].StringValue()
+			}
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"id": AMIID(arch, name), "architecture": arch}), nil
 	case "aws:ec2/getInstances:getInstances":
 		instances := m.WorkerInstances
 		for _, f := range args.Args["filters"].ArrayValue() {
@@ -450,7 +490,7 @@ func machineConfiguration(a resource.PropertyMap) (resource.PropertyMap, error) 
 	if err != nil {
 		return nil, err
 	}
-	b, err := talos.GenerateLocal(talos.LocalInput{
+	b, err := talos.Render(talos.RenderInput{
 		ClusterName: a["clusterName"].StringValue(), Endpoint: a["clusterEndpoint"].StringValue(),
 		KubernetesVersion: a["kubernetesVersion"].StringValue(), TalosVersion: a["talosVersion"].StringValue(),
 		Type: typ, Patches: patches, Secrets: bundle,
