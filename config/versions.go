@@ -32,6 +32,22 @@ var talosLines = []talosLine{
 	{"1.13", talos113.MinimumKubernetesVersion, talos113.MaximumKubernetesVersion},
 }
 
+// TalosLine is one supported Talos minor and the Kubernetes versions it
+// takes, for the reference.
+type TalosLine struct {
+	Minor      string // "1.13"
+	Kubernetes string // "1.31.0-1.36.x"
+}
+
+// TalosLines lists the supported Talos minors, oldest first.
+func TalosLines() []TalosLine {
+	out := make([]TalosLine, 0, len(talosLines))
+	for _, l := range talosLines {
+		out = append(out, TalosLine{Minor: l.minor, Kubernetes: l.k8sRange()})
+	}
+	return out
+}
+
 // supportedTalosMinors lists talosLines' minors.
 func supportedTalosMinors() []string {
 	out := make([]string, 0, len(talosLines))

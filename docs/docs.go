@@ -13,6 +13,7 @@ import (
 	"github.com/talos-aws/talos-aws/compute"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/preflight"
+	"github.com/talos-aws/talos-aws/talos"
 	"github.com/talos-aws/talos-aws/testkit"
 )
 
@@ -53,6 +54,7 @@ func SectionsAt(root string) (map[string]string, error) {
 	return map[string]string{
 		"config":      table,
 		"port-matrix": compute.PortMatrixMarkdown(),
+		"versions":    versionsMarkdown(),
 		"addons":      addons.ChartsMarkdown(config.DefaultAddons()),
 		"cost":        preflight.CostMarkdown(shapes, preflight.Prices),
 	}, nil
@@ -133,4 +135,28 @@ func Write(root string) error {
 		return err
 	}
 	return os.WriteFile(readmePath, []byte(out), 0o644) //nolint:gosec // a repository file
+}
+
+// versionsMarkdown is the README's supported-versions tables: the Talos
+// lines with their Kubernetes ranges, defaults and installer images, then
+// what follows each Kubernetes minor.
+func versionsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| Talos | Kubernetes | default for a new stack | nodes' installer image |\n|---|---|---|---|\n")
+	for _, l := range config.TalosLines() {
+		def := "–"
+		if strings.HasPrefix(config.DefaultTalosVersion, "v"+l.Minor+".") {
+			def = fmt.Sprintf("Talos %s, Kubernetes %s", config.DefaultTalosVersion, config.DefaultKubernetesVersion)
+		}
+		img := "`" + talos.InstallerImage("v"+l.Minor+".0") + "`"
+		if img != "`"+talos.ProviderInstaller+"`" {
+			img = "`" + strings.TrimSuffix(talos.InstallerImage("v"+l.Minor+".0"), "v"+l.Minor+".0") + "<talosVersion>`"
+		} else {
+			img += " whatever the patch (what the Talos provider wrote)"
+		}
+		fmt.Fprintf(&b, "| %s.x | %s | %s | %s |\n", l.Minor, l.Kubernetes, def, img)
+	}
+	b.WriteString("\nThe Kubernetes ranges are Talos machinery's own compatibility tables (`pkg/machinery/compatibility`, v1.13.9), the ones Talos checks an upgrade with. What follows each Kubernetes minor:\n\n")
+	b.WriteString(config.SupportedVersionsMarkdown())
+	return b.String()
 }
