@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,7 +57,7 @@ func k8sMinor(v string) string {
 // documented as tested on by its own project, with the source.
 type testedRange struct {
 	what     string
-	min, max int // 1.min .. 1.max; max 0: no upper bound documented
+	min, max uint64 // 1.min .. 1.max; max 0: no upper bound documented
 	source   string
 }
 
@@ -83,11 +84,11 @@ func SupportedVersionsMarkdown() string {
 	for m := range addonsByMinor {
 		minors = append(minors, m)
 	}
-	slices.SortFunc(minors, func(a, b string) int { return minorNumber(a) - minorNumber(b) })
+	slices.SortFunc(minors, func(a, b string) int { return cmp.Compare(minorNumber(a), minorNumber(b)) })
 	for _, m := range minors {
 		var lines []string
 		for _, l := range talosLines {
-			if n := minorNumber(m); n >= int(l.min.Minor) && n <= int(l.max.Minor) {
+			if n := minorNumber(m); n >= l.min.Minor && n <= l.max.Minor {
 				lines = append(lines, l.minor)
 			}
 		}
@@ -118,8 +119,8 @@ func SupportedVersionsMarkdown() string {
 	return b.String()
 }
 
-func minorNumber(m string) int {
-	var n int
+func minorNumber(m string) uint64 {
+	var n uint64
 	_, _ = fmt.Sscanf(m, "1.%d", &n)
 	return n
 }

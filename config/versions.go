@@ -233,7 +233,7 @@ func noUEFI(instanceType string) string {
 		return ""
 	}
 	switch {
-	case contains(xenFamilies, family) && !(family == "i3" && size == "metal") && !(family == "p3dn"):
+	case contains(xenFamilies, family) && size != "metal":
 		return "a Xen-based family, which boots legacy BIOS only"
 	case size == "metal" || strings.HasPrefix(size, "metal-"):
 		return "bare metal, which boots legacy BIOS only"
