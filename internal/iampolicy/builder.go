@@ -77,6 +77,7 @@ type Policy struct {
 type scoped struct {
 	Scope
 	effect  string
+	order   []string
 	callers map[string][]string
 }
 
@@ -107,20 +108,20 @@ func (p *Policy) add(effect string, s Scope, grants []Grant) {
 		if g.Action == "" || strings.TrimSpace(g.Caller) == "" {
 			panic(fmt.Sprintf("iampolicy: %s: grant %q without a caller", s.Sid, g.Action))
 		}
+		if sc.callers[g.Action] == nil {
+			sc.order = append(sc.order, g.Action)
+		}
 		sc.callers[g.Action] = append(sc.callers[g.Action], g.Caller)
 	}
 }
 
-// Document renders the policy: one statement per scope in the order the
-// scopes were first used, actions sorted.
+// Document renders the policy: one statement per scope, scopes and their
+// actions in the order first added (so an adder decides the order a
+// policy's bytes have, and can keep the order existing stacks hold).
 func (p *Policy) Document() Document {
 	d := New()
 	for _, s := range p.scopes {
-		actions := make([]string, 0, len(s.callers))
-		for a := range s.callers {
-			actions = append(actions, a)
-		}
-		sort.Strings(actions)
+		actions := append([]string(nil), s.order...)
 		d.Statement = append(d.Statement, Statement{Sid: s.Sid, Effect: s.effect, Action: actions, Resource: s.Resource, Condition: s.Condition})
 	}
 	return d

@@ -17,7 +17,7 @@ func TestPolicyBuckets(t *testing.T) {
 
 	d := p.Document()
 	want := []Statement{
-		{Sid: "NoResourceLevelPermissions", Effect: "Allow", Action: []string{"ec2:DescribeInstances", "ec2:DescribeVolumes"}, Resource: "*"},
+		{Sid: "NoResourceLevelPermissions", Effect: "Allow", Action: []string{"ec2:DescribeVolumes", "ec2:DescribeInstances"}, Resource: "*"},
 		{Sid: "OnlyThisClusters", Effect: "Allow", Action: []string{"ec2:DeleteVolume"}, Resource: "arn:aws:ec2:*:*:volume/*", Condition: map[string]map[string]any{
 			"StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/prod": "owned"},
 			"Null":         {"aws:ResourceTag/kubernetes.io/service-name": "false"},
