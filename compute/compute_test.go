@@ -106,13 +106,13 @@ func TestPolicies(t *testing.T) {
 	// and this cluster's tags; tags only inside the create call.
 	for _, s := range EBSCSIPolicy("prod", "cn-north-1").Statement {
 		for _, a := range s.Actions() {
-			switch {
-			case a == "ec2:DeleteVolume" || a == "ec2:DeleteSnapshot" || a == "ec2:ModifyVolume":
+			switch a {
+			case "ec2:DeleteVolume", "ec2:DeleteSnapshot", "ec2:ModifyVolume":
 				if s.Condition["StringEquals"]["aws:ResourceTag/ebs.csi.aws.com/cluster"] != "true" ||
 					s.Condition["StringEquals"]["aws:ResourceTag/kubernetes.io/cluster/prod"] != "owned" {
 					t.Errorf("%s in %s: %v", a, s.Sid, s.Condition)
 				}
-			case a == "ec2:CreateTags":
+			case "ec2:CreateTags":
 				if s.Condition["StringEquals"]["ec2:CreateAction"] == nil {
 					t.Errorf("CreateTags outside a create call: %+v", s)
 				}
