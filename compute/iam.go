@@ -200,10 +200,13 @@ func AddEBSCSIPermissions(p *iampolicy.Policy, cluster, partition string) {
 		iampolicy.Grant{Action: "ec2:DescribeVolumesModifications", Caller: ebs("pkg/cloud/cloud.go", "getLatestVolumeModification")},
 		iampolicy.Grant{Action: "ec2:DescribeVolumeStatus", Caller: ebs("pkg/cloud/cloud.go", "execBatchDescribeVolumeStatus (IsVolumeInitialized)")},
 	)
-	p.Allow(iampolicy.CreatedWithTags("EBSCSICreatesVolumesTaggedForThisCluster", []string{volumes, snapshots}, ours),
-		iampolicy.Grant{Action: "ec2:CreateVolume", Caller: ebs("pkg/cloud/cloud.go", "CreateDisk, createVolumeHelper (TagSpecifications)")},
-		iampolicy.Grant{Action: "ec2:CreateSnapshot", Caller: ebs("pkg/cloud/cloud.go", "CreateSnapshot (TagSpecifications)")},
-	)
+	// Request tags vouch for the new resource only: each create statement
+	// names the one resource type it makes, so the tags a call sends never
+	// admit its source (a snapshot to restore, a volume to snapshot).
+	p.Allow(iampolicy.CreatedWithTags("EBSCSICreatesVolumesTaggedForThisCluster", volumes, ours),
+		iampolicy.Grant{Action: "ec2:CreateVolume", Caller: ebs("pkg/cloud/cloud.go", "CreateDisk, createVolumeHelper (TagSpecifications)")})
+	p.Allow(iampolicy.CreatedWithTags("EBSCSICreatesSnapshotsTaggedForThisCluster", snapshots, ours),
+		iampolicy.Grant{Action: "ec2:CreateSnapshot", Caller: ebs("pkg/cloud/cloud.go", "CreateSnapshot (TagSpecifications)")})
 	// The IOPS-limit dry run sends only this tag; without the grant the
 	// driver falls back to built-in limits. A real call with it makes an
 	// empty volume no grant here can attach, snapshot or delete.

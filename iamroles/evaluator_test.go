@@ -430,6 +430,11 @@ func allCalls() []call {
 		calls(ebsAndCP, "ec2:AttachVolume", iOther, onResource("ec2", otherOwned), "", implicit, "another cluster's instance"),
 		calls(ebsAndCP, "ec2:CreateVolume", newVol, creating(map[string]string{"CSIVolumeName": "pvc-x", "ebs.csi.aws.com/cluster": "true"}, nil), "", implicit, "a volume without this cluster's tag"),
 		calls(ebsAndCP, "ec2:CreateVolume", snapAny, onResource("ec2", nil), "", implicit, "restoring a snapshot the cluster does not own"),
+		// The request tags must not vouch for the source: a restore of a
+		// foreign snapshot, a snapshot of a root volume, each sending the
+		// tags the new volume or snapshot carries.
+		calls(ebsAndCP, "ec2:CreateVolume", snapAny, creating(volumeTags, nil), "", implicit, "a foreign snapshot, with the new volume's tags"),
+		calls(ebsAndCP, "ec2:CreateSnapshot", volRoot, with(onResource("ec2", cpTags), creating(snapshotTags, nil)), "", implicit, "a root volume, with the new snapshot's tags"),
 		calls(ebsAndCP, "ec2:CopyVolumes", newVol, creating(volumeTags, nil), "", implicit, "cloning: the source is not authorized"),
 		calls(ebsAndCP, "ec2:DeleteTags", volPVC, with(onResource("ec2", volumeTags), map[string]any{"aws:TagKeys": []string{"CSIVolumeName"}}), "", implicit, "ModifyTags is not granted"),
 	)
