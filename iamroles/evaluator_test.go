@@ -163,7 +163,7 @@ func evaluator(t *testing.T) string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s: the IAM evaluator test must run in CI (.ci/run installs it)", msg)
 		}
-		t.Skipf("%s: skipping the IAM evaluator test (needs node >= 20 and npm; .ci/run runs it)", msg)
+		t.Skipf("%s: skipping the IAM evaluator test (needs node >= 18 and npm; .ci/run runs it)", msg)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {

