@@ -332,11 +332,14 @@ func AutoscalerPolicy(cluster string) iampolicy.Document {
 }
 
 // WorkerPolicy is the inline policy of worker nodes. Nothing on a worker
-// calls AWS with the node role: Talos' AWS platform reads IMDS only, no
-// kubelet image credential provider is configured, Cilium runs in tunnel
-// mode, and the EBS CSI node plugin reads its metadata from the
-// Kubernetes API. So the role may do nothing, and a Deny keeps it so
-// whatever is attached to it later.
+// calls AWS with the node role: Talos' AWS platform reads IMDS only
+// (siderolabs/talos internal/app/machined/pkg/runtime/v1alpha1/platform/aws/aws.go,
+// imds.NewFromConfig its one client, @v1.12.11), no kubelet image
+// credential provider is configured (talos/ sets none), Cilium uses
+// Kubernetes IPAM and VXLAN tunnels, not AWS ENIs (addons.CiliumValues),
+// and the EBS CSI node plugin reads its metadata from the Kubernetes API.
+// So the role may do nothing, and a Deny keeps it so whatever is attached
+// to it later.
 func WorkerPolicy() iampolicy.Document {
 	return iampolicy.New(iampolicy.Statement{Sid: "NothingOnAWorkerCallsAWS", Effect: "Deny", Action: "*", Resource: "*"})
 }
