@@ -178,7 +178,11 @@ func AddCCMPermissions(p *iampolicy.Policy, cluster, partition string, f CCMFeat
 // this cluster's, which no role of the stack but the creator can set
 // (ec2:CreateTags only inside CreateVolume and CreateSnapshot), and
 // attaches only to this cluster's instances. A volume you bring as a
-// static PersistentVolume needs both tags.
+// static PersistentVolume needs both tags. AWS's newer managed policies
+// fit no better: AmazonEBSCSIDriverPolicyV2 limits the driver to volumes
+// tagged ebs.csi.aws.com/cluster=true, every cluster's in the account;
+// AmazonEBSCSIDriverEKSClusterScopedPolicy keys on EKS's own tags
+// (eks:cluster-name), which these nodes do not carry.
 //
 // Not granted: ec2:CopyVolumes (cloning a claim: EC2 authorizes it on the
 // new volume only, the source is a condition key, so it would copy any
