@@ -24,8 +24,6 @@ import (
 type Args struct {
 	Config *config.Config
 	Tags   map[string]string
-	// StackRoleARNs are the stack's other roles (node roles), refused reads.
-	StackRoleARNs pulumi.StringArrayInput
 	// WriterRoleARN and WriterRoleName are the only role that writes
 	// snapshots: the etcd guard's (README "Backups and restore").
 	WriterRoleARN  pulumi.StringInput
@@ -153,16 +151,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	bucketPolicy := pulumi.All(bucket.Arn, args.WriterRoleARN, args.StackRoleARNs.ToStringArrayOutput()).ApplyT(func(v []any) (string, error) {
+	// Readers are the break-glass roles, the same that read the guard's
+	// talosconfig: an admin talosconfig can take a snapshot of etcd, so
+	// reading one is no more than reading the other.
+	breakGlass := cfg.EtcdGuardSecretReaders
+	bucketPolicy := pulumi.All(bucket.Arn, args.WriterRoleARN).ApplyT(func(v []any) (string, error) {
 		bucketARN, ok := v[0].(string)
 		writerARN, ok2 := v[1].(string)
-		stack, ok3 := v[2].([]string)
-		if !ok || !ok2 || !ok3 {
-			return "", fmt.Errorf("backups: bucket policy inputs are %T, %T, %T", v[0], v[1], v[2])
+		if !ok || !ok2 {
+			return "", fmt.Errorf("backups: bucket policy inputs are %T, %T", v[0], v[1])
 		}
-		return BucketPolicy(bucketARN, writerARN, stack), nil
+		return BucketPolicy(bucketARN, writerARN, breakGlass), nil
 	}).(pulumi.StringOutput)
-	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: bucketPolicy}, chain.Next()...); err != nil {
+	// Kept with the bucket: its protection outlives the stack as the
+	// snapshots do, and only the break-glass roles may delete it.
+	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{Bucket: bucket.ID(), Policy: bucketPolicy}, append(chain.Next(), keep)...); err != nil {
 		return nil, err
 	}
 

@@ -9,26 +9,56 @@ import (
 )
 
 // readActions are every way to get a snapshot's content back.
-var readActions = []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:RestoreObject"}
+var readActions = []string{"s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectVersion", "s3:GetObjectVersionAttributes", "s3:RestoreObject"}
 
-// BucketPolicy: TLS only; nobody but the writer puts objects; the writer
-// and every other role of this stack (node roles) are explicitly refused
-// reads, so granting them S3 read later by mistake still reads nothing.
-// Readers are the account's administrators, through their own IAM policies
-// (an explicit allow-list would lock out whoever restores).
-func BucketPolicy(bucketARN, writerARN string, stackRoleARNs []string) string {
+// deleteActions are every way to remove a snapshot (a version, or the
+// current one behind a delete marker) before its lifecycle expiry.
+var deleteActions = []string{"s3:BypassGovernanceRetention", "s3:DeleteObject", "s3:DeleteObjectVersion"}
+
+// policyActions replace or remove this policy, and with it every deny.
+var policyActions = []string{"s3:DeleteBucketPolicy", "s3:PutBucketPolicy"}
+
+// BucketPolicy says who may, not who may not: TLS only; nobody but the
+// writer (the etcd guard's role) puts objects; nobody but the break-glass
+// roles (etcdGuardSecretReaders) reads or deletes them or changes this
+// policy, whatever their IAM policies allow (an explicit Deny wins over any
+// grant, AdministratorAccess and PowerUserAccess included). The
+// break-glass roles still need their own IAM grants to read (and
+// kms:Decrypt on the bucket's key); this policy only refuses everyone
+// else. Sessions are matched by their role (aws:PrincipalArn). With no
+// break-glass role nobody reads a snapshot: the account's root user can
+// still delete this policy (S3 lets the root user manage a bucket's
+// policy whatever it says).
+//
+// Listing stays with IAM: HeadBucket, which the provider's read of the
+// bucket makes, is authorized as s3:ListBucket, so a deny would break
+// `pulumi refresh` for every deployer but the break-glass roles; object
+// keys and their metadata headers hold no snapshot content.
+func BucketPolicy(bucketARN, writerARN string, breakGlass []string) string {
 	objects := bucketARN + "/*"
-	denied := append([]string{writerARN}, stackRoleARNs...)
-	sort.Strings(denied)
 	// Keys sorted: the bytes existing stacks hold.
 	return iampolicy.New(
 		iampolicy.Statement{Sid: "TLSOnly", Effect: "Deny", Principal: "*", Action: []string{"s3:*"}, Resource: []string{bucketARN, objects},
 			Condition: map[string]map[string]any{"Bool": {"aws:SecureTransport": "false"}}},
 		iampolicy.Statement{Sid: "OnlyTheBackupRoleWrites", Effect: "Deny", Principal: "*", Action: []string{"s3:PutObject"}, Resource: []string{objects},
 			Condition: map[string]map[string]any{"ArnNotEquals": {"aws:PrincipalArn": writerARN}}},
-		iampolicy.Statement{Sid: "NoStackRoleReads", Effect: "Deny", Principal: "*", Action: readActions, Resource: []string{objects},
-			Condition: map[string]map[string]any{"ArnEquals": {"aws:PrincipalArn": denied}}},
+		iampolicy.Statement{Sid: "OnlyBreakGlassReadsOrDeletes", Effect: "Deny", Principal: "*", Action: append(append([]string(nil), readActions...), deleteActions...),
+			Resource: []string{objects}, Condition: OnlyPrincipals(breakGlass)},
+		iampolicy.Statement{Sid: "OnlyBreakGlassChangesThisPolicy", Effect: "Deny", Principal: "*", Action: policyActions,
+			Resource: []string{bucketARN}, Condition: OnlyPrincipals(breakGlass)},
 	).SortedJSON()
+}
+
+// OnlyPrincipals is the condition of a resource policy's Deny that spares
+// these IAM roles (their sessions: aws:PrincipalArn is the role's ARN) and
+// no one else; with none, the Deny has no condition and spares nobody.
+func OnlyPrincipals(roleARNs []string) map[string]map[string]any {
+	if len(roleARNs) == 0 {
+		return nil
+	}
+	arns := append([]string(nil), roleARNs...)
+	sort.Strings(arns)
+	return map[string]map[string]any{"ArnNotEquals": {"aws:PrincipalArn": arns}}
 }
 
 // WriterPolicy is the writer's (the etcd guard role's) backup permission: put snapshots under
@@ -36,14 +66,19 @@ func BucketPolicy(bucketARN, writerARN string, stackRoleARNs []string) string {
 // that prefix to compute the freshness metric after a failed run, and
 // publish the metric in its namespace. No read, no delete.
 func WriterPolicy(bucketARN, keyARN, cluster string) iampolicy.Document {
-	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
-		{Sid: "PutSnapshots", Effect: "Allow", Action: []string{"s3:PutObject"}, Resource: bucketARN + "/" + cluster + "/*"},
-		{Sid: "ListSnapshots", Effect: "Allow", Action: []string{"s3:ListBucket"}, Resource: bucketARN,
-			Condition: map[string]map[string]any{"StringLike": {"s3:prefix": cluster + "/*"}}},
-		{Sid: "EncryptWithTheBucketKey", Effect: "Allow", Action: []string{"kms:GenerateDataKey"}, Resource: keyARN},
-		{Sid: "FreshnessMetric", Effect: "Allow", Action: []string{"cloudwatch:PutMetricData"}, Resource: "*",
-			Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": contract.BackupNamespace}}},
-	}}
+	call := func(fn string) string { return "etcdguard/lambda/awsapi/s3.go " + fn }
+	p := &iampolicy.Policy{}
+	p.Allow(iampolicy.Scope{Sid: "PutSnapshots", Resource: bucketARN + "/" + cluster + "/*"},
+		iampolicy.Grant{Action: "s3:PutObject", Caller: call("Snapshots.Put")})
+	p.Allow(iampolicy.Scope{Sid: "ListSnapshots", Resource: bucketARN,
+		Condition: map[string]map[string]any{"StringLike": {"s3:prefix": cluster + "/*"}}},
+		iampolicy.Grant{Action: "s3:ListBucket", Caller: call("Snapshots.Keys")})
+	p.Allow(iampolicy.Scope{Sid: "EncryptWithTheBucketKey", Resource: keyARN},
+		iampolicy.Grant{Action: "kms:GenerateDataKey", Caller: "S3 (SSE-KMS), for " + call("Snapshots.Put")})
+	p.Allow(iampolicy.Scope{Sid: "FreshnessMetric", Resource: "*",
+		Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": contract.BackupNamespace}}},
+		iampolicy.Grant{Action: "cloudwatch:PutMetricData", Caller: call("Freshness.PublishSnapshotAge")})
+	return p.Document()
 }
 
 // Alarm is the freshness alarm's shape.

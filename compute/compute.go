@@ -159,7 +159,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		c.AMIs = amis
 	}
 
-	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.Addons.EBSCSI.Enabled && !cfg.WorkloadIdentity), tagged("control-plane", nil), parent)
+	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.ClusterName, cfg.Region, cfg.Addons.EBSCSI.Enabled && !cfg.WorkloadIdentity), tagged("control-plane", nil), parent)
 	if err != nil {
 		return nil, err
 	}

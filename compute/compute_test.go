@@ -76,30 +76,86 @@ func TestHubbleRulesOnlyWhenEnabled(t *testing.T) {
 }
 
 func TestPolicies(t *testing.T) {
-	cp := ControlPlanePolicy(true).Actions()
-	for _, a := range []string{"ec2:DescribeInstances", "elasticloadbalancing:CreateTargetGroup", "autoscaling:DescribeAutoScalingGroups", "ec2:CreateVolume", "kms:DescribeKey"} {
+	cp := ControlPlanePolicy("prod", "ap-southeast-1", true).Actions()
+	for _, a := range []string{"ec2:DescribeInstances", "elasticloadbalancing:CreateTargetGroup", "ec2:CreateVolume", "ec2:AttachVolume"} {
 		if !slices.Contains(cp, a) {
 			t.Errorf("control-plane policy lacks %s", a)
 		}
 	}
-	if slices.Contains(ControlPlanePolicy(false).Actions(), "ec2:CreateSnapshot") {
-		t.Error("EBS CSI permissions without the add-on")
-	}
-	w := WorkerPolicy().Actions()
-	for _, a := range w {
-		if !strings.HasPrefix(a, "ecr:") && a != "ec2:DescribeInstances" && a != "ec2:DescribeRegions" {
-			t.Errorf("worker policy grants %s", a)
+	// What nothing on the control plane calls at the pinned versions.
+	for _, a := range []string{"ec2:CreateRoute", "ec2:DeleteRoute", "iam:CreateServiceLinkedRole", "kms:DescribeKey",
+		"autoscaling:DescribeAutoScalingGroups", "ec2:DescribeRegions", "ecr:GetAuthorizationToken", "ec2:CopyVolumes"} {
+		if slices.Contains(cp, a) {
+			t.Errorf("control-plane policy grants %s", a)
 		}
 	}
-	for _, d := range []iampolicy.Document{ControlPlanePolicy(true), WorkerPolicy(), AssumeRoleEC2()} {
+	if slices.Contains(ControlPlanePolicy("prod", "ap-southeast-1", false).Actions(), "ec2:CreateSnapshot") {
+		t.Error("EBS CSI permissions without the add-on")
+	}
+	w := WorkerPolicy()
+	if len(w.Statement) != 1 || w.Statement[0].Effect != "Deny" || w.Statement[0].Action != "*" || w.Statement[0].Resource != "*" {
+		t.Errorf("worker policy %+v, want one Deny of everything", w)
+	}
+	for _, d := range []iampolicy.Document{ControlPlanePolicy("prod", "ap-southeast-1", true), WorkerPolicy(), AssumeRoleEC2()} {
 		var back map[string]any
 		if err := json.Unmarshal([]byte(d.JSON()), &back); err != nil || back["Version"] != "2012-10-17" {
 			t.Errorf("policy JSON: %v", err)
 		}
 	}
-	for _, s := range ControlPlanePolicy(true).Statement {
-		if strings.HasPrefix(s.Sid, "EBSCSI") && (slices.Contains(s.Actions(), "ec2:DeleteVolume") || slices.Contains(s.Actions(), "ec2:DeleteSnapshot")) && s.Condition == nil {
-			t.Error("volume deletion must be limited to the driver's volumes")
+	// Volume and snapshot writes only on what carries both the driver's
+	// and this cluster's tags; tags only inside the create call.
+	for _, s := range EBSCSIPolicy("prod", "cn-north-1").Statement {
+		for _, a := range s.Actions() {
+			switch a {
+			case "ec2:DeleteVolume", "ec2:DeleteSnapshot", "ec2:ModifyVolume":
+				if s.Condition["StringEquals"]["aws:ResourceTag/ebs.csi.aws.com/cluster"] != "true" ||
+					s.Condition["StringEquals"]["aws:ResourceTag/kubernetes.io/cluster/prod"] != "owned" {
+					t.Errorf("%s in %s: %v", a, s.Sid, s.Condition)
+				}
+			case "ec2:CreateTags":
+				if s.Condition["StringEquals"]["ec2:CreateAction"] == nil {
+					t.Errorf("CreateTags outside a create call: %+v", s)
+				}
+			}
+			if s.Resource != "*" && !strings.Contains(fmt.Sprint(s.Resource), "arn:aws-cn:ec2:") {
+				t.Errorf("%s: %v not in the region's partition", s.Sid, s.Resource)
+			}
+		}
+	}
+}
+
+// TestCallersAtPinnedVersions: every grant names its caller at the version
+// the stack pins; bumping a version fails here until the grants are read
+// again at the new one.
+func TestCallersAtPinnedVersions(t *testing.T) {
+	if CCMTag != config.CCMImageTag {
+		t.Errorf("grants read at CCM %s, the stack runs %s", CCMTag, config.CCMImageTag)
+	}
+	if want := "v1." + strings.TrimPrefix(config.EBSCSIChartVersion, "2."); EBSCSITag != want {
+		t.Errorf("grants read at EBS CSI %s, chart %s deploys %s", EBSCSITag, config.EBSCSIChartVersion, want)
+	}
+	p := &iampolicy.Policy{}
+	AddCCMPermissions(p, "prod", "aws", CCMFeatures{CloudRoutes: true})
+	AddEBSCSIPermissions(p, "prod", "aws")
+	AddAutoscalerPermissions(p, "prod")
+	for _, g := range p.Grants() {
+		if !strings.Contains(g.Caller, "@"+CCMTag) && !strings.Contains(g.Caller, "@"+EBSCSITag) && !strings.Contains(g.Caller, "@"+AutoscalerTag) {
+			t.Errorf("%s: caller %q names no pinned version", g.Action, g.Caller)
+		}
+	}
+}
+
+// TestCCMRoutesFollowTheFeature: the route controller's writes exist only
+// with cloud routes on, scoped to this cluster's route tables and nodes.
+func TestCCMRoutesFollowTheFeature(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		p := &iampolicy.Policy{}
+		AddCCMPermissions(p, "prod", "aws", CCMFeatures{CloudRoutes: on})
+		acts := p.Document().Actions()
+		for _, a := range []string{"ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ModifyInstanceAttribute"} {
+			if slices.Contains(acts, a) != on {
+				t.Errorf("cloudRoutes=%t: %s granted %t", on, a, !on)
+			}
 		}
 	}
 }
@@ -126,14 +182,14 @@ func TestAutoscalerTags(t *testing.T) {
 	}
 }
 
-// TestGuardPathDenied: the cloud controller manager's rights on "*" would
-// let any control-plane pod with the node role revoke the etcd guard's
-// rule (and blind it); a Deny on the guarded groups, their tags and the
-// control-plane instances' attributes takes that away, for both policy
-// variants, and nothing else.
+// TestGuardPathDenied: a pod with the control-plane role must not revoke
+// the etcd guard's rule (and blind it) or open the load balancers' groups;
+// a Deny on the guarded groups, their tags and the control-plane
+// instances' attributes holds that, for both policy variants, and denies
+// nothing else.
 func TestGuardPathDenied(t *testing.T) {
 	for _, ebs := range []bool{false, true} {
-		d := ControlPlanePolicy(ebs)
+		d := ControlPlanePolicy("prod", "ap-southeast-1", ebs)
 		denied := map[string]string{}
 		for _, s := range d.Statement {
 			if s.Effect != "Deny" {
@@ -157,7 +213,7 @@ func TestGuardPathDenied(t *testing.T) {
 			t.Errorf("ebsCSI=%t: denies %v", ebs, denied)
 		}
 		// The allows it narrows are still there for the CCM's own groups.
-		if !slices.Contains(ccmControlPlaneActions, "ec2:RevokeSecurityGroupIngress") {
+		if !slices.Contains(d.Actions(), "ec2:RevokeSecurityGroupIngress") {
 			t.Error("the CCM lost its security-group rights")
 		}
 	}

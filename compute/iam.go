@@ -12,127 +12,252 @@ func AssumeRoleEC2() iampolicy.Document {
 	}}}
 }
 
-// ccmControlPlaneActions are the control-plane permissions the AWS cloud
-// controller manager documents as prerequisites
-// (kubernetes/cloud-provider-aws, docs/prerequisites.md).
-var ccmControlPlaneActions = []string{
-	"autoscaling:DescribeAutoScalingGroups",
-	"autoscaling:DescribeLaunchConfigurations",
-	"autoscaling:DescribeTags",
-	"ec2:DescribeInstances",
-	"ec2:DescribeRegions",
-	"ec2:DescribeRouteTables",
-	"ec2:DescribeSecurityGroups",
-	"ec2:DescribeSubnets",
-	"ec2:DescribeVolumes",
-	"ec2:DescribeAvailabilityZones",
-	"ec2:CreateSecurityGroup",
-	"ec2:CreateTags",
-	"ec2:CreateVolume",
-	"ec2:ModifyInstanceAttribute",
-	"ec2:ModifyVolume",
-	"ec2:AttachVolume",
-	"ec2:AuthorizeSecurityGroupIngress",
-	"ec2:CreateRoute",
-	"ec2:DeleteRoute",
-	"ec2:DeleteSecurityGroup",
-	"ec2:DeleteVolume",
-	"ec2:DetachVolume",
-	"ec2:RevokeSecurityGroupIngress",
-	"ec2:DescribeVpcs",
-	"ec2:DescribeInstanceTopology",
-	"elasticloadbalancing:AddTags",
-	"elasticloadbalancing:AttachLoadBalancerToSubnets",
-	"elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
-	"elasticloadbalancing:CreateLoadBalancer",
-	"elasticloadbalancing:CreateLoadBalancerPolicy",
-	"elasticloadbalancing:CreateLoadBalancerListeners",
-	"elasticloadbalancing:ConfigureHealthCheck",
-	"elasticloadbalancing:DeleteLoadBalancer",
-	"elasticloadbalancing:DeleteLoadBalancerListeners",
-	"elasticloadbalancing:DescribeLoadBalancers",
-	"elasticloadbalancing:DescribeLoadBalancerAttributes",
-	"elasticloadbalancing:DetachLoadBalancerFromSubnets",
-	"elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
-	"elasticloadbalancing:ModifyLoadBalancerAttributes",
-	"elasticloadbalancing:RegisterInstancesWithLoadBalancer",
-	"elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer",
-	"elasticloadbalancing:CreateListener",
-	"elasticloadbalancing:CreateTargetGroup",
-	"elasticloadbalancing:DeleteListener",
-	"elasticloadbalancing:DeleteTargetGroup",
-	"elasticloadbalancing:DescribeListeners",
-	"elasticloadbalancing:DescribeLoadBalancerPolicies",
-	"elasticloadbalancing:DescribeTargetGroups",
-	"elasticloadbalancing:DescribeTargetHealth",
-	"elasticloadbalancing:ModifyListener",
-	"elasticloadbalancing:ModifyTargetGroup",
-	"elasticloadbalancing:RegisterTargets",
-	"elasticloadbalancing:DeregisterTargets",
-	"elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
-	"iam:CreateServiceLinkedRole",
-	"kms:DescribeKey",
-}
-
-// nodeActions are the worker-node prerequisites of the same document: the
-// kubelet's instance lookups and pulls from ECR.
-var nodeActions = []string{
-	"ec2:DescribeInstances",
-	"ec2:DescribeRegions",
-	"ecr:GetAuthorizationToken",
-	"ecr:BatchCheckLayerAvailability",
-	"ecr:GetDownloadUrlForLayer",
-	"ecr:GetRepositoryPolicy",
-	"ecr:DescribeRepositories",
-	"ecr:ListImages",
-	"ecr:BatchGetImage",
-}
-
-// EBS CSI controller permissions (kubernetes-sigs/aws-ebs-csi-driver,
-// docs/example-iam-policy.json). Destructive calls are limited to volumes and
-// snapshots the driver tagged itself.
-var (
-	ebsReadActions = []string{
-		"ec2:DescribeAvailabilityZones", "ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:DescribeTags",
-		"ec2:DescribeVolumes", "ec2:DescribeVolumesModifications", "ec2:DescribeVolumeStatus", "ec2:DescribeInstanceTypes",
-	}
-	ebsWriteActions = []string{
-		"ec2:CreateSnapshot", "ec2:ModifyVolume", "ec2:AttachVolume", "ec2:DetachVolume",
-		"ec2:CreateVolume", "ec2:CopyVolumes", "ec2:EnableFastSnapshotRestores", "ec2:CreateTags",
-	}
+// The upstream versions every grant below was read at. A version bump
+// fails TestCallersAtPinnedVersions until the grants are read again.
+const (
+	// CCMTag is the AWS cloud controller manager's image
+	// (config.CCMImageTag).
+	CCMTag = "v1.35.0"
+	// EBSCSITag is the EBS CSI driver the chart deploys
+	// (config.EBSCSIChartVersion 2.53.0 is app 1.53.0).
+	EBSCSITag = "v1.53.0"
+	// AutoscalerTag is the cluster autoscaler the chart deploys
+	// (addons.ClusterAutoscalerVersion 9.59.0).
+	AutoscalerTag = "cluster-autoscaler-1.35.0"
 )
 
-// ebsCSIStatements are the EBS CSI controller's permissions.
-func ebsCSIStatements() []iampolicy.Statement {
-	return []iampolicy.Statement{
-		{Sid: "EBSCSIRead", Effect: "Allow", Action: ebsReadActions, Resource: "*"},
-		{Sid: "EBSCSIWrite", Effect: "Allow", Action: ebsWriteActions, Resource: "*"},
-		{Sid: "EBSCSIDeleteOwnVolumes", Effect: "Allow", Action: []string{"ec2:DeleteVolume"}, Resource: "*",
-			Condition: map[string]map[string]any{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
-		{Sid: "EBSCSIDeleteOwnSnapshots", Effect: "Allow", Action: []string{"ec2:DeleteSnapshot", "ec2:DeleteTags"}, Resource: "*",
-			Condition: map[string]map[string]any{"StringLike": {"ec2:ResourceTag/ebs.csi.aws.com/cluster": "true"}}},
+func ccm(file, fn string) string {
+	return "kubernetes/cloud-provider-aws pkg/providers/v1/" + file + " " + fn + " @" + CCMTag
+}
+
+func ebs(file, fn string) string {
+	return "kubernetes-sigs/aws-ebs-csi-driver " + file + " " + fn + " @" + EBSCSITag
+}
+
+func autoscaler(file, fn string) string {
+	return "kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/" + file + " " + fn + " @" + AutoscalerTag
+}
+
+// CCMFeatures are the cloud controller manager's controllers that call
+// AWS beyond node initialisation and load balancers.
+type CCMFeatures struct {
+	// CloudRoutes is --configure-cloud-routes: the route controller, which
+	// writes one route per node into the VPC's route tables and turns off
+	// the nodes' source/destination check. The stack runs Cilium in
+	// tunnel mode with it off (addons.CCMValues).
+	CloudRoutes bool
+}
+
+// AddCCMPermissions adds what the AWS cloud controller manager calls at
+// CCMTag with the controllers the stack runs: cloud-node and
+// cloud-node-lifecycle (instance lookups), service (Classic and Network
+// Load Balancers for LoadBalancer Services, their security groups, and
+// rules on the nodes' groups), and the route controller only with
+// f.CloudRoutes. The tagging controller is off by default
+// (cmd/aws-cloud-controller-manager/main.go ControllersDisabledByDefault)
+// and is not turned on.
+//
+// Writes are bounded by the tags the CCM itself sets on what it creates:
+// kubernetes.io/cluster/<name>=owned on security groups
+// (tags.go buildTags), and, on load balancers, target groups and
+// listeners, that and kubernetes.io/service-name
+// (aws_loadbalancer.go ensureLoadBalancerv2, ensureLoadBalancer). The
+// stack's own API load balancers and target groups carry no
+// service-name tag, and the role may tag nothing but what it is creating,
+// so it can neither reach them nor make them look like its own.
+//
+// Not granted, though the prerequisites document lists them: volume calls
+// (the in-tree volume code is gone at CCMTag), autoscaling:Describe*,
+// ec2:DescribeRegions, ec2:DescribeVpcs and kms:DescribeKey (no caller at
+// CCMTag), ec2:DescribeNetworkInterfaces (variant/fargate/fargate.go only:
+// no Fargate nodes here), and iam:CreateServiceLinkedRole (Elastic Load
+// Balancing's service-linked role exists before any node: the stack's own
+// NLBs, created by the network stage, make AWS create it). Denied on
+// optional paths: ec2:CreateTags and ec2:DeleteTags on existing resources
+// (tags.go readRepairClusterTags re-tags a load balancer group the CCM
+// finds untagged, which it never leaves so at CCMTag: it tags groups in
+// the CreateSecurityGroup call; the tagging controller is off).
+func AddCCMPermissions(p *iampolicy.Policy, cluster, partition string, f CCMFeatures) {
+	owned := map[string]string{tagkeys.Cluster(cluster): "owned"}
+	p.Allow(iampolicy.Unconditional("NoResourceLevelPermissions"),
+		iampolicy.Grant{Action: "ec2:DescribeInstances", Caller: ccm("aws.go", "describeInstances")},
+		iampolicy.Grant{Action: "ec2:DescribeInstanceTopology", Caller: ccm("topology.go", "GetNodeTopology")},
+		iampolicy.Grant{Action: "ec2:DescribeAvailabilityZones", Caller: ccm("zones.go", "zoneCache.populate")},
+		iampolicy.Grant{Action: "ec2:DescribeSecurityGroups", Caller: ccm("aws.go", "ensureSecurityGroup, findSecurityGroup, buildSecurityGroupsToDelete")},
+		iampolicy.Grant{Action: "ec2:DescribeSubnets", Caller: ccm("aws.go", "findSubnets, getSubnetCidrs")},
+		iampolicy.Grant{Action: "ec2:DescribeRouteTables", Caller: ccm("aws.go", "findELBSubnets (public or private subnet)")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DescribeLoadBalancers", Caller: ccm("aws.go", "describeLoadBalancer, describeLoadBalancerv2")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DescribeLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer, reconcileLBAttributes")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DescribeLoadBalancerPolicies", Caller: ccm("aws_loadbalancer.go", "ensureSSLNegotiationPolicy")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DescribeListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DescribeTargetGroups", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2, ensureTargetGroup")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DescribeTargetGroupAttributes", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupAttributes (target-group-attributes annotation)")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DescribeTargetHealth", Caller: ccm("aws_loadbalancer.go", "obtainTargetGroupActualTargets")},
+	)
+
+	// Security groups: created tagged, in this cluster's VPC, then only
+	// this cluster's groups (the stack's own are denied: guardPath).
+	groups := iampolicy.ARNs(partition, "ec2", "security-group")
+	p.Allow(iampolicy.CreatedWithTags("CCMCreatesGroupsTaggedForThisCluster", groups, owned),
+		iampolicy.Grant{Action: "ec2:CreateSecurityGroup", Caller: ccm("aws.go", "ensureSecurityGroup (TagSpecifications)")})
+	p.Allow(iampolicy.Tagged("CCMCreatesGroupsInThisClustersVPC", iampolicy.ARNs(partition, "ec2", "vpc"), owned),
+		iampolicy.Grant{Action: "ec2:CreateSecurityGroup", Caller: ccm("aws.go", "ensureSecurityGroup (VpcId)")})
+	p.Allow(iampolicy.Scope{Sid: "CCMTagsGroupsOnlyWhileCreating", Resource: groups,
+		Condition: map[string]map[string]any{"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}},
+		iampolicy.Grant{Action: "ec2:CreateTags", Caller: ccm("aws.go", "ensureSecurityGroup (TagSpecifications)")})
+	p.Allow(iampolicy.Tagged("CCMChangesThisClustersGroups", groups, owned),
+		iampolicy.Grant{Action: "ec2:AuthorizeSecurityGroupIngress", Caller: ccm("aws.go", "setSecurityGroupIngress, addSecurityGroupIngress")},
+		iampolicy.Grant{Action: "ec2:RevokeSecurityGroupIngress", Caller: ccm("aws.go", "setSecurityGroupIngress, removeSecurityGroupIngress")},
+		iampolicy.Grant{Action: "ec2:DeleteSecurityGroup", Caller: ccm("aws.go", "deleteSecurityGroupsWithBackoff")},
+	)
+
+	// Load balancers: created with this cluster's and a Service's tag,
+	// then only those.
+	const service = "kubernetes.io/service-name"
+	p.Allow(iampolicy.CreatedWithTags("CCMCreatesServiceLoadBalancers", "*", owned, service),
+		iampolicy.Grant{Action: "elasticloadbalancing:CreateLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer, ensureLoadBalancerv2 (Tags)")},
+		iampolicy.Grant{Action: "elasticloadbalancing:CreateTargetGroup", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroup (Tags)")},
+	)
+	create := iampolicy.CreatedWithTags("CCMTagsLoadBalancersOnlyWhileCreating", "*", owned, service)
+	create.Condition["StringEquals"]["elasticloadbalancing:CreateAction"] = []string{"CreateListener", "CreateLoadBalancer", "CreateTargetGroup"}
+	p.Allow(create,
+		iampolicy.Grant{Action: "elasticloadbalancing:AddTags", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2, createListenerV2, ensureTargetGroup (tags on create)")})
+	p.Allow(iampolicy.Tagged("CCMChangesOnlyServiceLoadBalancers", "*", owned, service),
+		// Classic Load Balancers (the default for a LoadBalancer Service).
+		iampolicy.Grant{Action: "elasticloadbalancing:AddTags", Caller: ccm("aws.go", "addLoadBalancerTags")},
+		iampolicy.Grant{Action: "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		iampolicy.Grant{Action: "elasticloadbalancing:AttachLoadBalancerToSubnets", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DetachLoadBalancerFromSubnets", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		iampolicy.Grant{Action: "elasticloadbalancing:CreateLoadBalancerListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DeleteLoadBalancerListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		iampolicy.Grant{Action: "elasticloadbalancing:ModifyLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer, reconcileLBAttributes")},
+		iampolicy.Grant{Action: "elasticloadbalancing:ConfigureHealthCheck", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerHealthCheck")},
+		iampolicy.Grant{Action: "elasticloadbalancing:CreateLoadBalancerPolicy", Caller: ccm("aws_loadbalancer.go", "ensureSSLNegotiationPolicy, createProxyProtocolPolicy")},
+		iampolicy.Grant{Action: "elasticloadbalancing:SetLoadBalancerPoliciesOfListener", Caller: ccm("aws_loadbalancer.go", "setSSLNegotiationPolicy")},
+		iampolicy.Grant{Action: "elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer", Caller: ccm("aws_loadbalancer.go", "setBackendPolicies")},
+		iampolicy.Grant{Action: "elasticloadbalancing:RegisterInstancesWithLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerInstances")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DeregisterInstancesFromLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerInstances")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DeleteLoadBalancer", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted")},
+		// Network Load Balancers (service.beta.kubernetes.io/aws-load-balancer-type: nlb).
+		iampolicy.Grant{Action: "elasticloadbalancing:CreateListener", Caller: ccm("aws_loadbalancer.go", "createListenerV2")},
+		iampolicy.Grant{Action: "elasticloadbalancing:ModifyListener", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DeleteListener", Caller: ccm("aws_loadbalancer.go", "deleteListenerV2")},
+		iampolicy.Grant{Action: "elasticloadbalancing:ModifyTargetGroup", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroup")},
+		iampolicy.Grant{Action: "elasticloadbalancing:ModifyTargetGroupAttributes", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupAttributes (target-group-attributes annotation)")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DeleteTargetGroup", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted; aws_loadbalancer.go deleteListenerV2")},
+		iampolicy.Grant{Action: "elasticloadbalancing:RegisterTargets", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupTargets")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DeregisterTargets", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupTargets")},
+		iampolicy.Grant{Action: "elasticloadbalancing:DeleteLoadBalancer", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted (NLB)")},
+		iampolicy.Grant{Action: "elasticloadbalancing:ModifyLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "reconcileLBAttributes (NLB)")},
+	)
+
+	if f.CloudRoutes {
+		p.Allow(iampolicy.Tagged("CCMRoutesInThisClustersRouteTables", iampolicy.ARNs(partition, "ec2", "route-table"), owned),
+			iampolicy.Grant{Action: "ec2:CreateRoute", Caller: ccm("aws_routes.go", "CreateRoute")},
+			iampolicy.Grant{Action: "ec2:DeleteRoute", Caller: ccm("aws_routes.go", "DeleteRoute")})
+		p.Allow(iampolicy.Tagged("CCMSourceDestCheckOfThisClustersNodes", iampolicy.ARNs(partition, "ec2", "instance"), owned),
+			iampolicy.Grant{Action: "ec2:ModifyInstanceAttribute", Caller: ccm("aws_routes.go", "configureInstanceSourceDestCheck")})
 	}
 }
 
-// ControlPlanePolicy is the inline policy of control-plane nodes: the cloud
-// controller manager's prerequisites (it runs before any pod can, so it
+// AddEBSCSIPermissions adds what the EBS CSI controller calls at
+// EBSCSITag, with the chart's defaults and the stack's values
+// (addons.EBSCSIValues: k8sTagClusterId, so every volume and snapshot the
+// driver makes carries kubernetes.io/cluster/<name>=owned besides its own
+// ebs.csi.aws.com/cluster=true; pkg/driver/controller.go CreateVolume,
+// CreateSnapshot).
+//
+// It is the driver's example policy (docs/example-iam-policy.json at
+// EBSCSITag) and AWS's AmazonEBSCSIDriverPolicy narrowed to this cluster,
+// and copied rather than attached: both let the role attach, detach,
+// modify and snapshot every volume in the account and delete any
+// volume another cluster's driver made, so a pod with the role could
+// snapshot a control-plane node's root volume (etcd's data, the machine
+// configuration), restore it and attach it to a node it runs on. Here the
+// driver acts only on volumes and snapshots that carry both its tag and
+// this cluster's, which no role of the stack but the creator can set
+// (ec2:CreateTags only inside CreateVolume and CreateSnapshot), and
+// attaches only to this cluster's instances. A volume you bring as a
+// static PersistentVolume needs both tags. AWS's newer managed policies
+// fit no better: AmazonEBSCSIDriverPolicyV2 limits the driver to volumes
+// tagged ebs.csi.aws.com/cluster=true, every cluster's in the account;
+// AmazonEBSCSIDriverEKSClusterScopedPolicy keys on EKS's own tags
+// (eks:cluster-name), which these nodes do not carry.
+//
+// Not granted: ec2:CopyVolumes (cloning a claim: EC2 authorizes it on the
+// new volume only, the source is a condition key, so it would copy any
+// volume in the account; the example policy omits it too),
+// ec2:DeleteTags and ec2:CreateTags on existing volumes (ModifyTags, for a
+// VolumeAttributesClass with tagSpecification keys; the stack's
+// StorageClass has none), ec2:DescribeTags (pkg/plugin only),
+// ec2:DescribeInstanceTypes (no caller at EBSCSITag).
+func AddEBSCSIPermissions(p *iampolicy.Policy, cluster, partition string) {
+	const driverTag = "ebs.csi.aws.com/cluster"
+	ours := map[string]string{tagkeys.Cluster(cluster): "owned", driverTag: "true"}
+	volumes := iampolicy.ARNs(partition, "ec2", "volume")
+	snapshots := iampolicy.ARNs(partition, "ec2", "snapshot")
+	p.Allow(iampolicy.Unconditional("NoResourceLevelPermissions"),
+		iampolicy.Grant{Action: "ec2:DescribeAvailabilityZones", Caller: ebs("pkg/cloud/cloud.go", "AvailabilityZones, randomAvailabilityZone, DryRun")},
+		iampolicy.Grant{Action: "ec2:DescribeInstances", Caller: ebs("pkg/cloud/cloud.go", "describeInstances, getInstancesPatchingBatch")},
+		iampolicy.Grant{Action: "ec2:DescribeSnapshots", Caller: ebs("pkg/cloud/cloud.go", "describeSnapshots, listSnapshots")},
+		iampolicy.Grant{Action: "ec2:DescribeVolumes", Caller: ebs("pkg/cloud/cloud.go", "describeVolumes")},
+		iampolicy.Grant{Action: "ec2:DescribeVolumesModifications", Caller: ebs("pkg/cloud/cloud.go", "getLatestVolumeModification")},
+		iampolicy.Grant{Action: "ec2:DescribeVolumeStatus", Caller: ebs("pkg/cloud/cloud.go", "execBatchDescribeVolumeStatus (IsVolumeInitialized)")},
+	)
+	// Request tags vouch for the new resource only: each create statement
+	// names the one resource type it makes, so the tags a call sends never
+	// admit its source (a snapshot to restore, a volume to snapshot).
+	p.Allow(iampolicy.CreatedWithTags("EBSCSICreatesVolumesTaggedForThisCluster", volumes, ours),
+		iampolicy.Grant{Action: "ec2:CreateVolume", Caller: ebs("pkg/cloud/cloud.go", "CreateDisk, createVolumeHelper (TagSpecifications)")})
+	p.Allow(iampolicy.CreatedWithTags("EBSCSICreatesSnapshotsTaggedForThisCluster", snapshots, ours),
+		iampolicy.Grant{Action: "ec2:CreateSnapshot", Caller: ebs("pkg/cloud/cloud.go", "CreateSnapshot (TagSpecifications)")})
+	// The IOPS-limit dry run sends only this tag; without the grant the
+	// driver falls back to built-in limits. A real call with it makes an
+	// empty volume no grant here can attach, snapshot or delete.
+	p.Allow(iampolicy.CreatedWithTags("EBSCSIIOPSLimitDryRun", volumes, map[string]string{"CSIVolumeName": "IopsLimitDryRun"}),
+		iampolicy.Grant{Action: "ec2:CreateVolume", Caller: ebs("pkg/cloud/cloud.go", "getVolumeLimits (DryRun)")})
+	p.Allow(iampolicy.Scope{Sid: "EBSCSITagsOnlyWhileCreating", Resource: []string{volumes, snapshots},
+		Condition: map[string]map[string]any{"StringEquals": {"ec2:CreateAction": []string{"CreateSnapshot", "CreateVolume"}}}},
+		iampolicy.Grant{Action: "ec2:CreateTags", Caller: ebs("pkg/cloud/cloud.go", "CreateDisk, CreateSnapshot, getVolumeLimits (TagSpecifications)")})
+	p.Allow(iampolicy.Tagged("EBSCSIOnlyTheDriversVolumes", volumes, ours),
+		iampolicy.Grant{Action: "ec2:AttachVolume", Caller: ebs("pkg/cloud/cloud.go", "AttachDisk")},
+		iampolicy.Grant{Action: "ec2:DetachVolume", Caller: ebs("pkg/cloud/cloud.go", "DetachDisk")},
+		iampolicy.Grant{Action: "ec2:ModifyVolume", Caller: ebs("pkg/cloud/cloud.go", "ResizeOrModifyDisk")},
+		iampolicy.Grant{Action: "ec2:CreateSnapshot", Caller: ebs("pkg/cloud/cloud.go", "CreateSnapshot (source volume)")},
+		iampolicy.Grant{Action: "ec2:DeleteVolume", Caller: ebs("pkg/cloud/cloud.go", "DeleteDisk")},
+	)
+	p.Allow(iampolicy.Tagged("EBSCSIOnlyTheDriversSnapshots", snapshots, ours),
+		iampolicy.Grant{Action: "ec2:CreateVolume", Caller: ebs("pkg/cloud/cloud.go", "CreateDisk (SnapshotId: restore)")},
+		iampolicy.Grant{Action: "ec2:DeleteSnapshot", Caller: ebs("pkg/cloud/cloud.go", "DeleteSnapshot")},
+		iampolicy.Grant{Action: "ec2:EnableFastSnapshotRestores", Caller: ebs("pkg/cloud/cloud.go", "EnableFastSnapshotRestores (fastSnapshotRestoreAvailabilityZones)")},
+	)
+	p.Allow(iampolicy.Tagged("EBSCSIAttachesToThisClustersNodes", iampolicy.ARNs(partition, "ec2", "instance"), map[string]string{tagkeys.Cluster(cluster): "owned"}),
+		iampolicy.Grant{Action: "ec2:AttachVolume", Caller: ebs("pkg/cloud/cloud.go", "AttachDisk (InstanceId)")},
+		iampolicy.Grant{Action: "ec2:DetachVolume", Caller: ebs("pkg/cloud/cloud.go", "DetachDisk (InstanceId)")},
+	)
+}
+
+// ControlPlanePolicy is the inline policy of control-plane nodes: the
+// cloud controller manager's calls (it runs before any pod can, so it
 // keeps the node role even with workload identity), plus the EBS CSI
 // controller's when that controller takes the node role (ebsCSI: the
-// add-on on and workload identity off).
-func ControlPlanePolicy(ebsCSI bool) iampolicy.Document {
-	d := iampolicy.Document{Version: iampolicy.Version, Statement: append([]iampolicy.Statement{
-		{Sid: "CloudControllerManager", Effect: "Allow", Action: ccmControlPlaneActions, Resource: "*"},
-		{Sid: "Node", Effect: "Allow", Action: nodeActions, Resource: "*"},
-	}, guardPath()...)}
+// add-on on and workload identity off), then the denies on the stack's
+// own security groups.
+func ControlPlanePolicy(cluster, region string, ebsCSI bool) iampolicy.Document {
+	p := &iampolicy.Policy{}
+	partition := iampolicy.Partition(region)
+	AddCCMPermissions(p, cluster, partition, CCMFeatures{CloudRoutes: false})
 	if ebsCSI {
-		d.Statement = append(d.Statement, ebsCSIStatements()...)
+		AddEBSCSIPermissions(p, cluster, partition)
 	}
-	return d
+	addGuardPath(p)
+	return p.Document()
 }
 
-// GuardPathActions are what could cut the etcd guard off the nodes: its
-// rule into the control-plane group (tcp/50000 from the guard's group),
-// its own egress, or the groups a control-plane node is in.
+// GuardPathActions are what could cut the etcd guard off the nodes or
+// open the stack's own groups: their rules (the guard's tcp/50000 into the
+// control plane's group, its own egress, the load balancers' adminCidrs),
+// the groups themselves, and their tags (a retag would lift the deny).
 var GuardPathActions = []string{
 	"ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
 	"ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
@@ -140,53 +265,85 @@ var GuardPathActions = []string{
 	"ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags",
 }
 
-// guardPath denies the control-plane role (so any pod that reaches its
-// instance credentials) changes to the groups tagged tagkeys.Guarded, to
-// their tags (a retag would lift the deny), and to control-plane
-// instances' attributes (their group set). The cloud controller manager
-// keeps its rights everywhere else: it opens node groups only for
-// load-balancer targets, and Talos labels control-plane nodes
-// node.kubernetes.io/exclude-from-external-load-balancers (machinery
-// v1.12.0 config/contract.go AddExcludeFromExternalLoadBalancer). A
-// revoked rule would blind the guard.
-func guardPath() []iampolicy.Statement {
-	return []iampolicy.Statement{
-		{Sid: "GuardPath", Effect: "Deny", Resource: "*", Action: GuardPathActions,
-			Condition: map[string]map[string]any{"StringEquals": {"ec2:ResourceTag/" + tagkeys.Guarded: "true"}}},
-		{Sid: "GuardPathNodes", Effect: "Deny", Resource: "*", Action: []string{"ec2:ModifyInstanceAttribute"},
-			Condition: map[string]map[string]any{"StringEquals": {"ec2:ResourceTag/" + tagkeys.Role: "control-plane"}}},
+// addGuardPath denies the control-plane role (so any pod that reaches
+// its instance credentials) changes to the groups tagged tagkeys.Guarded
+// (every group the stack makes but the workers', which the CCM opens to
+// its load balancers: the control plane's, the guard's, both load
+// balancers' and the CI access group) and to control-plane instances'
+// attributes (their group set). The allows above already leave these
+// out (the CCM tags only what it creates, and modifies no instance); the
+// denies hold even if a later grant did not. Talos labels control-plane
+// nodes node.kubernetes.io/exclude-from-external-load-balancers (machinery
+// v1.12.0 config/contract.go AddExcludeFromExternalLoadBalancer), so the
+// CCM never needs their group.
+func addGuardPath(p *iampolicy.Policy) {
+	guarded := make([]iampolicy.Grant, 0, len(GuardPathActions))
+	for _, a := range GuardPathActions {
+		guarded = append(guarded, iampolicy.Grant{Action: a, Caller: "denied: the stack's own security groups (tagkeys.Guarded)"})
 	}
+	p.Deny(iampolicy.Scope{Sid: "GuardPath", Resource: "*",
+		Condition: map[string]map[string]any{"StringEquals": {"ec2:ResourceTag/" + tagkeys.Guarded: "true"}}}, guarded...)
+	p.Deny(iampolicy.Scope{Sid: "GuardPathNodes", Resource: "*",
+		Condition: map[string]map[string]any{"StringEquals": {"ec2:ResourceTag/" + tagkeys.Role: "control-plane"}}},
+		iampolicy.Grant{Action: "ec2:ModifyInstanceAttribute", Caller: "denied: control-plane instances' security groups"})
 }
 
 // EBSCSIPolicy is the EBS CSI controller's own role's policy (workload
-// identity): the same statements, on its service account only.
-func EBSCSIPolicy() iampolicy.Document { return iampolicy.New(ebsCSIStatements()...) }
+// identity): the same grants, on its service account only.
+func EBSCSIPolicy(cluster, region string) iampolicy.Document {
+	p := &iampolicy.Policy{}
+	AddEBSCSIPermissions(p, cluster, iampolicy.Partition(region))
+	return p.Document()
+}
 
-// AutoscalerPolicy is the cluster autoscaler's role's policy: the reads its
-// auto-discovery needs (cluster-autoscaler 1.35 cloudprovider/aws README,
-// "full features" policy, less eks:DescribeNodegroup: there is no EKS), and
-// the two writes only on groups tagged as this cluster's autoscaled pools
-// (AutoscalerTags; Auto Scaling evaluates aws:ResourceTag on the group).
-func AutoscalerPolicy(cluster string) iampolicy.Document {
-	return iampolicy.New(
-		iampolicy.Statement{Sid: "Discover", Effect: "Allow", Resource: "*", Action: []string{
-			"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
-			"autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags",
-			"ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions",
-			"ec2:GetInstanceTypesFromInstanceRequirements",
-		}},
-		iampolicy.Statement{Sid: "ScaleOnlyThisClustersPools", Effect: "Allow", Resource: "*",
-			Action: []string{"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"},
-			Condition: map[string]map[string]any{"StringEquals": {
-				"aws:ResourceTag/k8s.io/cluster-autoscaler/" + cluster: "owned",
-				"aws:ResourceTag/k8s.io/cluster-autoscaler/enabled":    "true",
-			}}},
+// AddAutoscalerPermissions adds what cluster-autoscaler calls at
+// AutoscalerTag for the groups the stack makes: auto-discovery by tag,
+// the instance-type list it loads at start (--aws-use-static-instance-list
+// is false by default), scaling-activity checks, and the two writes, only
+// on groups tagged as this cluster's autoscaled pools (AutoscalerTags;
+// Auto Scaling evaluates aws:ResourceTag on the group).
+//
+// Not granted, though the README's "full features" policy lists them:
+// ec2:DescribeLaunchTemplateVersions, ec2:DescribeImages,
+// ec2:GetInstanceTypesFromInstanceRequirements and
+// autoscaling:DescribeLaunchConfigurations are called only for groups
+// without instance-type overrides (aws_wrapper.go getInstanceTypesForAsgs;
+// every pool has at least one: workerPools[].instanceTypes), and
+// DescribeLaunchTemplateVersions would read the launch templates' user
+// data, which holds the machine secrets; eks:DescribeNodegroup is for EKS
+// managed node groups; autoscaling:DescribeAutoScalingInstances and
+// autoscaling:DescribeTags have no caller at AutoscalerTag.
+func AddAutoscalerPermissions(p *iampolicy.Policy, cluster string) {
+	p.Allow(iampolicy.Unconditional("Discover"),
+		iampolicy.Grant{Action: "autoscaling:DescribeAutoScalingGroups", Caller: autoscaler("aws_wrapper.go", "getAutoscalingGroupsByTags, getAutoscalingGroupsByNames")},
+		iampolicy.Grant{Action: "autoscaling:DescribeScalingActivities", Caller: autoscaler("auto_scaling_groups.go", "isNodeGroupAvailable")},
+		iampolicy.Grant{Action: "ec2:DescribeInstanceTypes", Caller: autoscaler("aws_util.go", "GenerateEC2InstanceTypes (aws_cloud_provider.go BuildAWS)")},
+	)
+	p.Allow(iampolicy.Tagged("ScaleOnlyThisClustersPools", "*", map[string]string{
+		"k8s.io/cluster-autoscaler/" + cluster: "owned",
+		"k8s.io/cluster-autoscaler/enabled":    "true",
+	}),
+		iampolicy.Grant{Action: "autoscaling:SetDesiredCapacity", Caller: autoscaler("auto_scaling_groups.go", "setAsgSizeNoLock")},
+		iampolicy.Grant{Action: "autoscaling:TerminateInstanceInAutoScalingGroup", Caller: autoscaler("auto_scaling_groups.go", "DeleteInstances")},
 	)
 }
 
-// WorkerPolicy is the inline policy of worker nodes: the minimum.
+// AutoscalerPolicy is the cluster autoscaler's role's policy.
+func AutoscalerPolicy(cluster string) iampolicy.Document {
+	p := &iampolicy.Policy{}
+	AddAutoscalerPermissions(p, cluster)
+	return p.Document()
+}
+
+// WorkerPolicy is the inline policy of worker nodes. Nothing on a worker
+// calls AWS with the node role: Talos' AWS platform reads IMDS only
+// (siderolabs/talos internal/app/machined/pkg/runtime/v1alpha1/platform/aws/aws.go,
+// imds.NewFromConfig its one client, @v1.12.11), no kubelet image
+// credential provider is configured (talos/ sets none), Cilium uses
+// Kubernetes IPAM and VXLAN tunnels, not AWS ENIs (addons.CiliumValues),
+// and the EBS CSI node plugin reads its metadata from the Kubernetes API.
+// So the role may do nothing, and a Deny keeps it so whatever is attached
+// to it later.
 func WorkerPolicy() iampolicy.Document {
-	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
-		{Sid: "Node", Effect: "Allow", Action: nodeActions, Resource: "*"},
-	}}
+	return iampolicy.New(iampolicy.Statement{Sid: "NothingOnAWorkerCallsAWS", Effect: "Deny", Action: "*", Resource: "*"})
 }

@@ -153,8 +153,9 @@ type Config struct {
 	// EtcdGuardPaused keeps the etcd guard observing only (metrics, no
 	// membership change, no lifecycle completion), for work by hand.
 	EtcdGuardPaused bool
-	// EtcdGuardSecretReaders are IAM role ARNs that may read the guard's
-	// admin talosconfig besides the guard (break-glass).
+	// EtcdGuardSecretReaders are the break-glass IAM roles: they may read
+	// the guard's admin talosconfig besides the guard, read and delete the
+	// etcd snapshots, and change the policies that say so.
 	EtcdGuardSecretReaders []string
 	// AlarmTopicARN is the SNS topic the guard's and backups' alarms
 	// notify; empty: the stack makes one (alarms.go).

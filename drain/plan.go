@@ -78,20 +78,41 @@ func Rules(workerASGNames []string) []Rule {
 	}
 }
 
-// HandlerPolicy is what NTH may do with the control-plane role it runs
-// under: read and delete its own queue's messages, complete lifecycle
-// actions of the worker groups only, and the read-only lookups it makes
-// (DescribeInstances for the node name and tags; the two Auto Scaling
-// reads its README lists). No heartbeat permission: NTH sends none unless
-// heartbeatInterval is set, and it is not.
-func HandlerPolicy(queueARN string, workerASGARNs []string) iampolicy.Document {
+// NTHTag is the aws-node-termination-handler the chart deploys
+// (config.NTHChartVersion 0.27.6 is app v1.25.6): the version every grant
+// below was read at.
+const NTHTag = "v1.25.6"
+
+func nth(fn string) string {
+	return "aws/aws-node-termination-handler pkg/monitor/sqsevent/sqs-monitor.go " + fn + " @" + NTHTag
+}
+
+// AddNTHPermissions adds what NTH calls at NTHTag in queue mode: read and
+// delete its own queue's messages, complete the lifecycle actions of the
+// worker groups only, and look up the instance an event names (node name,
+// and the managed tag checkTagBeforeDraining reads). No heartbeat
+// (RecordLifecycleActionHeartbeat, DescribeLifecycleHooks): NTH sends none
+// unless heartbeatInterval is set, and it is not. Not granted, though its
+// README lists them: autoscaling:DescribeAutoScalingInstances and
+// autoscaling:DescribeTags (no caller at NTHTag).
+func AddNTHPermissions(p *iampolicy.Policy, queueARN string, workerASGARNs []string) {
 	arns := append([]string(nil), workerASGARNs...)
 	sort.Strings(arns)
-	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
-		{Sid: "NTHQueue", Effect: "Allow", Action: []string{"sqs:DeleteMessage", "sqs:ReceiveMessage"}, Resource: queueARN},
-		{Sid: "NTHCompleteWorkerLifecycle", Effect: "Allow", Action: []string{"autoscaling:CompleteLifecycleAction"}, Resource: arns},
-		{Sid: "NTHDescribe", Effect: "Allow", Action: []string{"autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeTags", "ec2:DescribeInstances"}, Resource: "*"},
-	}}
+	p.Allow(iampolicy.Scope{Sid: "NTHQueue", Resource: queueARN},
+		iampolicy.Grant{Action: "sqs:DeleteMessage", Caller: nth("deleteMessages")},
+		iampolicy.Grant{Action: "sqs:ReceiveMessage", Caller: nth("receiveQueueMessages")})
+	p.Allow(iampolicy.Scope{Sid: "NTHCompleteWorkerLifecycle", Resource: arns},
+		iampolicy.Grant{Action: "autoscaling:CompleteLifecycleAction", Caller: nth("completeLifecycleAction")})
+	p.Allow(iampolicy.Unconditional("NTHDescribe"),
+		iampolicy.Grant{Action: "ec2:DescribeInstances", Caller: nth("getNodeInfo")})
+}
+
+// HandlerPolicy is NTH's policy: on its own role with workload identity,
+// on the control-plane role without.
+func HandlerPolicy(queueARN string, workerASGARNs []string) iampolicy.Document {
+	p := &iampolicy.Policy{}
+	AddNTHPermissions(p, queueARN, workerASGARNs)
+	return p.Document()
 }
 
 // QueuePolicy lets only this stack's rules send to the queue

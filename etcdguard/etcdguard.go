@@ -75,29 +75,48 @@ type ARNs struct {
 	Region, Secret, Key, Parameter, LogGroup string
 }
 
+// guardCall names the guard's own caller of an action: a function of
+// etcdguard/lambda/awsapi (this repository, the code the stack deploys).
+func guardCall(file, fn string) string { return "etcdguard/lambda/awsapi/" + file + " " + fn }
+
 // Policy is the guard's inline policy. It may read only this secret
 // (decrypting through Secrets Manager with this key), write only its
 // parameter and log group, and publish only to its metric namespace.
-// Describe calls and the VPC network-interface calls Lambda makes for a
-// function in a VPC have no resource-level permissions in IAM, so they take
-// "*". Lifecycle actions are a second policy (LifecyclePolicy): the
-// function exists before the control-plane group does.
+// Describe calls have no resource-level permissions in IAM, so they take
+// "*"; so do the network-interface calls Lambda itself makes with the
+// function's role for a function in a VPC (as AWS's managed
+// AWSLambdaVPCAccessExecutionRole grants them: copied, not attached,
+// because that policy also writes every log group of the account).
+// Lifecycle actions are a second policy (LifecyclePolicy): the function
+// exists before the control-plane group does.
 func Policy(a ARNs) iampolicy.Document {
-	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
-		{Sid: "Describe", Effect: "Allow", Resource: "*",
-			Action: []string{"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeInstanceRefreshes", "ec2:DescribeInstances"}},
-		{Sid: "Talosconfig", Effect: "Allow", Resource: a.Secret, Action: []string{"secretsmanager:GetSecretValue"}},
-		{Sid: "TalosconfigKey", Effect: "Allow", Resource: a.Key, Action: []string{"kms:Decrypt"},
-			Condition: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + a.Region + ".amazonaws.com"}}},
-		{Sid: "Suspects", Effect: "Allow", Resource: a.Parameter, Action: []string{"ssm:GetParameter", "ssm:PutParameter"}},
-		{Sid: "Metrics", Effect: "Allow", Resource: "*", Action: []string{"cloudwatch:PutMetricData"},
-			Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": contract.Namespace}}},
-		{Sid: "Logs", Effect: "Allow", Resource: a.LogGroup + ":*", Action: []string{"logs:CreateLogStream", "logs:PutLogEvents"}},
-		{Sid: "VPC", Effect: "Allow", Resource: "*", Action: []string{
-			"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-			"ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
-		}},
-	}}
+	p := &iampolicy.Policy{}
+	p.Allow(iampolicy.Unconditional("Describe"),
+		iampolicy.Grant{Action: "autoscaling:DescribeAutoScalingGroups", Caller: guardCall("awsapi.go", "ASG.Instances")},
+		iampolicy.Grant{Action: "autoscaling:DescribeInstanceRefreshes", Caller: guardCall("awsapi.go", "ASG.Capacity")},
+		iampolicy.Grant{Action: "ec2:DescribeInstances", Caller: guardCall("ec2query.go", "EC2.PrivateIPs")})
+	p.Allow(iampolicy.Scope{Sid: "Talosconfig", Resource: a.Secret},
+		iampolicy.Grant{Action: "secretsmanager:GetSecretValue", Caller: guardCall("awsapi.go", "Talosconfig")})
+	p.Allow(iampolicy.Scope{Sid: "TalosconfigKey", Resource: a.Key,
+		Condition: map[string]map[string]any{"StringEquals": {"kms:ViaService": "secretsmanager." + a.Region + ".amazonaws.com"}}},
+		iampolicy.Grant{Action: "kms:Decrypt", Caller: "Secrets Manager, for " + guardCall("awsapi.go", "Talosconfig")})
+	p.Allow(iampolicy.Scope{Sid: "Suspects", Resource: a.Parameter},
+		iampolicy.Grant{Action: "ssm:GetParameter", Caller: guardCall("awsapi.go", "Suspects.Load")},
+		iampolicy.Grant{Action: "ssm:PutParameter", Caller: guardCall("awsapi.go", "Suspects.Save")})
+	p.Allow(iampolicy.Scope{Sid: "Metrics", Resource: "*",
+		Condition: map[string]map[string]any{"StringEquals": {"cloudwatch:namespace": contract.Namespace}}},
+		iampolicy.Grant{Action: "cloudwatch:PutMetricData", Caller: guardCall("awsapi.go", "Metrics.Publish")})
+	p.Allow(iampolicy.Scope{Sid: "Logs", Resource: a.LogGroup + ":*"},
+		iampolicy.Grant{Action: "logs:CreateLogStream", Caller: "AWS Lambda (function logs; AWS managed AWSLambdaBasicExecutionRole, this log group only)"},
+		iampolicy.Grant{Action: "logs:PutLogEvents", Caller: "AWS Lambda (function logs; AWS managed AWSLambdaBasicExecutionRole, this log group only)"})
+	const vpc = "AWS Lambda (function in a VPC; AWS managed AWSLambdaVPCAccessExecutionRole)"
+	p.Allow(iampolicy.Scope{Sid: "VPC", Resource: "*"},
+		iampolicy.Grant{Action: "ec2:CreateNetworkInterface", Caller: vpc},
+		iampolicy.Grant{Action: "ec2:DescribeNetworkInterfaces", Caller: vpc},
+		iampolicy.Grant{Action: "ec2:DeleteNetworkInterface", Caller: vpc},
+		iampolicy.Grant{Action: "ec2:AssignPrivateIpAddresses", Caller: vpc},
+		iampolicy.Grant{Action: "ec2:UnassignPrivateIpAddresses", Caller: vpc})
+	return p.Document()
 }
 
 // LifecyclePolicy lets the guard complete and heartbeat the lifecycle
@@ -105,10 +124,12 @@ func Policy(a ARNs) iampolicy.Document {
 // protection of its instances (it lifts it from the one node a scale-in
 // may take: Decide, Unprotect).
 func LifecyclePolicy(asgARN string) iampolicy.Document {
-	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{
-		{Sid: "LifecycleActions", Effect: "Allow", Resource: asgARN,
-			Action: []string{"autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:SetInstanceProtection"}},
-	}}
+	p := &iampolicy.Policy{}
+	p.Allow(iampolicy.Scope{Sid: "LifecycleActions", Resource: asgARN},
+		iampolicy.Grant{Action: "autoscaling:CompleteLifecycleAction", Caller: guardCall("awsapi.go", "ASG.CompleteLifecycleAction")},
+		iampolicy.Grant{Action: "autoscaling:RecordLifecycleActionHeartbeat", Caller: guardCall("awsapi.go", "ASG.RecordHeartbeat")},
+		iampolicy.Grant{Action: "autoscaling:SetInstanceProtection", Caller: guardCall("awsapi.go", "ASG.SetProtection")})
+	return p.Document()
 }
 
 // ControlPlaneASGTags are the tags that find the control-plane group (the
@@ -300,10 +321,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	g.SecretARN = sm.Arn
 	readers := cfg.EtcdGuardSecretReaders
+	// Kept on delete: only the break-glass roles may remove it, and the
+	// secret's own deletion takes it along.
 	smPolicy, err := secretsmanager.NewSecretPolicy(ctx, name+"-admin-talosconfig", &secretsmanager.SecretPolicyArgs{
 		SecretArn: sm.Arn, BlockPublicPolicy: pulumi.Bool(true),
 		Policy: role.Arn.ApplyT(func(arn string) string { return SecretPolicy(arn, readers).JSON() }).(pulumi.StringOutput),
-	}, parent)
+	}, parent, pulumi.RetainOnDelete(true))
 	if err != nil {
 		return nil, err
 	}

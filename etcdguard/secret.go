@@ -137,19 +137,37 @@ func (s SecretStore) call(ctx context.Context, action string, in map[string]stri
 	return nil
 }
 
-// SecretPolicy is the talosconfig secret's resource policy: nobody but the
-// guard's role and the readers (etcdGuardSecretReaders) may read it,
-// whatever their IAM policies allow (an explicit Deny wins). Writing,
-// describing and managing the secret stay with IAM, so `up` still writes
-// it (SecretWriter). Sessions are matched by their role (aws:PrincipalArn
-// is the role's ARN for an assumed-role session).
+// SecretPolicy is the talosconfig secret's resource policy, by who may:
+// nobody but the guard's role and the break-glass roles
+// (etcdGuardSecretReaders) may read it, and nobody but the break-glass
+// roles may replace or remove this policy, whatever their IAM policies
+// allow (an explicit Deny wins over any grant). Writing, describing and
+// managing the secret stay with IAM, so `up` still writes it
+// (SecretWriter). Sessions are matched by their role (aws:PrincipalArn is
+// the role's ARN for an assumed-role session).
 func SecretPolicy(guardRoleARN string, readers []string) iampolicy.Document {
 	allowed := append([]string{guardRoleARN}, readers...)
-	return iampolicy.New(iampolicy.Statement{
-		Sid: "OnlyTheGuardAndBreakGlassRead", Effect: "Deny", Principal: "*", Resource: "*",
-		Action:    []string{"secretsmanager:GetSecretValue"},
-		Condition: map[string]map[string]any{"StringNotEquals": {"aws:PrincipalArn": allowed}},
-	})
+	return iampolicy.New(
+		iampolicy.Statement{
+			Sid: "OnlyTheGuardAndBreakGlassRead", Effect: "Deny", Principal: "*", Resource: "*",
+			Action:    []string{"secretsmanager:GetSecretValue"},
+			Condition: map[string]map[string]any{"StringNotEquals": {"aws:PrincipalArn": allowed}},
+		},
+		iampolicy.Statement{
+			Sid: "OnlyBreakGlassChangesThisPolicy", Effect: "Deny", Principal: "*", Resource: "*",
+			Action:    []string{"secretsmanager:DeleteResourcePolicy", "secretsmanager:PutResourcePolicy"},
+			Condition: breakGlassOnly(readers),
+		},
+	)
+}
+
+// breakGlassOnly spares the break-glass roles from a Deny; with none, the
+// Deny spares nobody.
+func breakGlassOnly(readers []string) map[string]map[string]any {
+	if len(readers) == 0 {
+		return nil
+	}
+	return map[string]map[string]any{"StringNotEquals": {"aws:PrincipalArn": append([]string(nil), readers...)}}
 }
 
 // KeyPolicy is the talosconfig key's policy: the account administers and

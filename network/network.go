@@ -287,7 +287,8 @@ func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs 
 	if out.ciSG, err = ec2.NewSecurityGroup(ctx, name+"-ci-access", &ec2.SecurityGroupArgs{
 		VpcId:       vpcID,
 		Description: pulumi.String("talos-aws CI runner access to the public NLB; rules are added and removed by CI, not Pulumi"),
-		Tags:        tag("ci-access", map[string]string{tagkeys.CIAccess: args.ClusterName}),
+		// Guarded: no node role may change it (compute.ControlPlanePolicy).
+		Tags: tag("ci-access", map[string]string{tagkeys.CIAccess: args.ClusterName, tagkeys.Guarded: "true"}),
 	}, parent, pulumi.IgnoreChanges([]string{"ingress", "egress"})); err != nil {
 		return nil, err
 	}
@@ -360,7 +361,9 @@ func newLBSecurityGroup(ctx *pulumi.Context, name, short, what string, vpcID pul
 	sg, err := ec2.NewSecurityGroup(ctx, name, &ec2.SecurityGroupArgs{
 		VpcId:       vpcID,
 		Description: pulumi.String("talos-aws " + what),
-		Tags:        tag(short, nil),
+		// Guarded: no node role may change it (compute.ControlPlanePolicy),
+		// so no pod opens the API beyond adminCidrs or closes it.
+		Tags: tag(short, map[string]string{tagkeys.Guarded: "true"}),
 	}, parent)
 	if err != nil {
 		return nil, err

@@ -67,41 +67,64 @@ func TestBackupBucketEncryptedPrivateVersionedExpiring(t *testing.T) {
 	}
 }
 
+// TestBackupBucketPolicy: the bucket says who may, not who may not. The
+// guard's role alone writes; the break-glass roles alone read, delete and
+// change the policy; with none listed, nobody does (iamroles'
+// TestEvaluator runs the same policy through an IAM evaluator).
 func TestBackupBucketPolicy(t *testing.T) {
-	m := &testkit.Mocks{}
-	evaluate(t, m, haConfig(t))
-	// The etcd guard's role is the only writer (no separate writer role).
 	writer := "arn:aws:iam::123456789012:role/etcd-guard-role"
-	if n := len(m.ByType("aws:iam/role:Role")) - len(irsaRoles(t, m)); n != 3 {
-		t.Errorf("%d roles besides the service accounts', want the two node roles and the guard's", n)
-	}
-	nodeRoles := []string{"arn:aws:iam::123456789012:role/compute-cp", "arn:aws:iam::123456789012:role/compute-worker"}
-	ss := statements(t, str(one(t, m, "aws:s3/bucketPolicy:BucketPolicy", "backups"), "policy"))
-	bySid := map[string]iampolicy.Statement{}
-	for _, s := range ss {
-		bySid[s.Sid] = s
-		if s.Effect != "Deny" {
-			t.Errorf("%s: the bucket policy only denies; grants come from IAM", s.Sid)
+	for _, readers := range [][]string{nil, {"arn:aws:iam::123456789012:role/break-glass", "arn:aws:iam::123456789012:role/ops/oncall"}} {
+		m := &testkit.Mocks{}
+		cfg := haConfig(t)
+		if readers != nil {
+			b, err := json.Marshal(readers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg["etcdGuardSecretReaders"] = string(b)
 		}
-	}
-	if s := bySid["TLSOnly"]; s.Condition["Bool"]["aws:SecureTransport"] != "false" || !slices.Contains(s.Actions(), "s3:*") {
-		t.Errorf("no TLS-only deny: %+v", s)
-	}
-	if s := bySid["OnlyTheBackupRoleWrites"]; s.Condition["ArnNotEquals"]["aws:PrincipalArn"] != writer || !slices.Contains(s.Actions(), "s3:PutObject") {
-		t.Errorf("writes not limited to the backup role: %+v", s)
-	}
-	s := bySid["NoStackRoleReads"]
-	var denied []string
-	for _, p := range s.Condition["ArnEquals"]["aws:PrincipalArn"].([]any) {
-		denied = append(denied, p.(string))
-	}
-	for _, r := range append([]string{writer}, nodeRoles...) {
-		if !slices.Contains(denied, r) {
-			t.Errorf("%s may read snapshots (explicit deny list %v)", r, denied)
+		evaluate(t, m, cfg)
+		// The etcd guard's role is the only writer (no separate writer role).
+		if n := len(m.ByType("aws:iam/role:Role")) - len(irsaRoles(t, m)); n != 3 {
+			t.Errorf("%d roles besides the service accounts', want the two node roles and the guard's", n)
 		}
-	}
-	if !slices.Contains(s.Actions(), "s3:GetObject") || !slices.Contains(s.Actions(), "s3:GetObjectVersion") {
-		t.Errorf("read deny misses object reads: %v", s.Actions())
+		bp := one(t, m, "aws:s3/bucketPolicy:BucketPolicy", "backups")
+		if !bp.RetainOnDelete {
+			t.Error("the bucket policy must stay with the kept bucket")
+		}
+		bySid := map[string]iampolicy.Statement{}
+		for _, s := range statements(t, str(bp, "policy")) {
+			bySid[s.Sid] = s
+			if s.Effect != "Deny" || s.Principal != "*" {
+				t.Errorf("%s: the bucket policy only denies, everyone; grants come from IAM", s.Sid)
+			}
+		}
+		if s := bySid["TLSOnly"]; s.Condition["Bool"]["aws:SecureTransport"] != "false" || !slices.Contains(s.Actions(), "s3:*") {
+			t.Errorf("no TLS-only deny: %+v", s)
+		}
+		if s := bySid["OnlyTheBackupRoleWrites"]; s.Condition["ArnNotEquals"]["aws:PrincipalArn"] != writer || !slices.Contains(s.Actions(), "s3:PutObject") {
+			t.Errorf("writes not limited to the backup role: %+v", s)
+		}
+		for _, sid := range []string{"OnlyBreakGlassReadsOrDeletes", "OnlyBreakGlassChangesThisPolicy"} {
+			s := bySid[sid]
+			var spared []string
+			if c, ok := s.Condition["ArnNotEquals"]["aws:PrincipalArn"].([]any); ok {
+				for _, p := range c {
+					spared = append(spared, p.(string))
+				}
+			}
+			if readers == nil && s.Condition != nil || readers != nil && !slices.Equal(spared, readers) {
+				t.Errorf("readers %v: %s spares %v (%v)", readers, sid, spared, s.Condition)
+			}
+		}
+		for _, a := range []string{"s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"} {
+			if !slices.Contains(bySid["OnlyBreakGlassReadsOrDeletes"].Actions(), a) {
+				t.Errorf("%s is not limited to the break-glass roles", a)
+			}
+		}
+		if got := bySid["OnlyBreakGlassChangesThisPolicy"].Actions(); !slices.Equal(got, []string{"s3:DeleteBucketPolicy", "s3:PutBucketPolicy"}) {
+			t.Errorf("policy changes denied: %v", got)
+		}
 	}
 }
 

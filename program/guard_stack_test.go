@@ -204,12 +204,22 @@ func TestGuardStack(t *testing.T) {
 	const secretARN = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:etcd-guard-admin-talosconfig"
 	sp := one(t, m, "aws:secretsmanager/secretPolicy:SecretPolicy", "etcd-guard-admin-talosconfig")
 	spd := policyDocAt(t, sp, "policy")
-	if len(spd.Statement) != 1 || spd.Statement[0].Effect != "Deny" || spd.Statement[0].Principal != "*" ||
-		strings.Join(spd.Actions(), ",") != "secretsmanager:GetSecretValue" || !sp.Inputs["blockPublicPolicy"].BoolValue() {
+	if len(spd.Statement) != 2 || spd.Statement[0].Effect != "Deny" || spd.Statement[0].Principal != "*" ||
+		strings.Join(spd.Statement[0].Actions(), ",") != "secretsmanager:GetSecretValue" || !sp.Inputs["blockPublicPolicy"].BoolValue() {
 		t.Errorf("secret policy %+v", spd)
 	}
 	if got := fmt.Sprint(spd.Statement[0].Condition["StringNotEquals"]["aws:PrincipalArn"]); got != "["+roleARN+"]" {
 		t.Errorf("secret readable by %s, want only the guard's role %s", got, roleARN)
+	}
+	// No break-glass role: nobody may replace or remove the policy.
+	if s := spd.Statement[1]; s.Effect != "Deny" || s.Principal != "*" || s.Condition != nil ||
+		strings.Join(s.Actions(), ",") != "secretsmanager:DeleteResourcePolicy,secretsmanager:PutResourcePolicy" {
+		t.Errorf("secret policy changes: %+v", s)
+	}
+	// Only the break-glass roles may remove it, so a destroy leaves it to
+	// go with the secret.
+	if !sp.RetainOnDelete {
+		t.Error("the secret's policy must be retained on delete")
 	}
 	kd := policyDocAt(t, one(t, m, "aws:kms/key:Key", "etcd-guard-key"), "policy")
 	for _, st := range kd.Statement {
@@ -335,8 +345,8 @@ func TestGuardPauseFromConfig(t *testing.T) {
 	}
 }
 
-// The break-glass roles the user names read the talosconfig too; nobody
-// else does.
+// The break-glass roles the user names read the talosconfig too, and
+// alone may change who does; nobody else.
 func TestGuardSecretReaders(t *testing.T) {
 	cfg := haConfig(t)
 	cfg["etcdGuardSecretReaders"] = `["arn:aws:iam::123456789012:role/break-glass"]`
@@ -346,6 +356,9 @@ func TestGuardSecretReaders(t *testing.T) {
 	got := fmt.Sprint(d.Statement[0].Condition["StringNotEquals"]["aws:PrincipalArn"])
 	if got != "[arn:aws:iam::123456789012:role/etcd-guard-role arn:aws:iam::123456789012:role/break-glass]" {
 		t.Errorf("readers %s", got)
+	}
+	if got := fmt.Sprint(d.Statement[1].Condition["StringNotEquals"]["aws:PrincipalArn"]); got != "[arn:aws:iam::123456789012:role/break-glass]" {
+		t.Errorf("the policy may be changed by %s, want the break-glass role alone", got)
 	}
 }
 

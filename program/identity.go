@@ -34,7 +34,7 @@ func serviceAccountRoles(cfg *config.Config) []identity.Role {
 	var roles []identity.Role
 	if cfg.Addons.EBSCSI.Enabled {
 		roles = append(roles, identity.Role{Namespace: "kube-system", ServiceAccount: addons.EBSCSIServiceAccount, Slug: "ebs-csi",
-			Inline: pulumi.String(compute.EBSCSIPolicy().JSON())})
+			Inline: pulumi.String(compute.EBSCSIPolicy(cfg.ClusterName, cfg.Region).JSON())})
 	}
 	if drain.Enabled(cfg) {
 		roles = append(roles, identity.Role{Namespace: "kube-system", ServiceAccount: addons.NTHServiceAccount, Slug: "nth"})

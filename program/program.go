@@ -188,7 +188,6 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	if config.BackupsOn(cfg) {
 		bk, err = backups.New(ctx, "backups", backups.Args{
 			Config: cfg, Tags: tags,
-			StackRoleARNs: pulumi.StringArray{comp.ControlPlaneRoleARN, comp.WorkerRoleARN},
 			WriterRoleARN: guard.RoleARN, WriterRoleName: guard.RoleName, AlarmTopicARN: comp.AlarmTopicARN,
 		}, withAWS)
 		if err != nil {

@@ -25,9 +25,11 @@ const Pool = "talos-aws/pool"
 // exists) and an IAM policy can allow changes to that group alone.
 const CIAccess = "talos-aws-ci-access"
 
-// Guarded ("true") marks the security groups the etcd guard's path to the
-// nodes lives in (the control plane's, the guard's own): the control-plane
-// role, which the cloud controller manager needs with security-group
-// rights on "*", is denied every change to them and to their tags. No "/":
-// it is also kept off instance tags, where metadata tags forbid it.
+// Guarded ("true") marks every security group the stack makes but the
+// workers': the control plane's and the etcd guard's (the guard's path to
+// the nodes), both load balancers' and the CI access group. The
+// control-plane role, whose cloud controller manager changes this
+// cluster's groups, is denied every change to them and to their tags; no
+// role of the stack may tag an existing group, so none can lift it. No
+// "/": it is also kept off instance tags, where metadata tags forbid it.
 const Guarded = "talos-aws-guarded"
