@@ -128,8 +128,8 @@ func TestPolicies(t *testing.T) {
 // the stack pins; bumping a version fails here until the grants are read
 // again at the new one.
 func TestCallersAtPinnedVersions(t *testing.T) {
-	if CCMTag != config.CCMImageTag {
-		t.Errorf("grants read at CCM %s, the stack runs %s", CCMTag, config.CCMImageTag)
+	if ccm := config.AddonsFor(config.LegacyKubernetesVersion).CCMImage; CCMTag != ccm {
+		t.Errorf("grants read at CCM %s, the stack runs %s", CCMTag, ccm)
 	}
 	if want := "v1." + strings.TrimPrefix(config.EBSCSIChartVersion, "2."); EBSCSITag != want {
 		t.Errorf("grants read at EBS CSI %s, chart %s deploys %s", EBSCSITag, config.EBSCSIChartVersion, want)

@@ -16,7 +16,7 @@ func AssumeRoleEC2() iampolicy.Document {
 // fails TestCallersAtPinnedVersions until the grants are read again.
 const (
 	// CCMTag is the AWS cloud controller manager's image
-	// (config.CCMImageTag).
+	// (config.AddonsFor: the image of Kubernetes 1.35).
 	CCMTag = "v1.35.0"
 	// EBSCSITag is the EBS CSI driver the chart deploys
 	// (config.EBSCSIChartVersion 2.53.0 is app 1.53.0).
