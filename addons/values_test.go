@@ -73,7 +73,7 @@ func TestCiliumValuesForTalos(t *testing.T) {
 // stages must agree on turning the forwarding off.
 func TestMasqueradeAndHostDNSAgree(t *testing.T) {
 	c := configtest.Parse(t, nil)
-	patches, err := talos.ControlPlanePatches(talos.PatchInputFor(c, "int", "pub"))
+	patches, err := talos.ControlPlanePatches(talos.PatchInputFor(c, []string{"int", "pub"}))
 	if err != nil {
 		t.Fatal(err)
 	}

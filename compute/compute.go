@@ -397,7 +397,7 @@ func nodeSecurityGroups(ctx *pulumi.Context, name string, args Args, tagged func
 		InternalLB:   args.InternalLBSecurityGroupID,
 		PublicLB:     args.PublicLBSecurityGroupID,
 	}
-	for _, r := range ActiveRules(args.Config.Addons.Cilium.Hubble) {
+	for _, r := range ActiveRules(Settings{Hubble: args.Config.Addons.Cilium.Hubble, PrivateAPI: args.Config.PrivateAPI(), PrivateIngress: args.Config.PrivateIngress()}) {
 		if _, err := ec2.NewSecurityGroupRule(ctx, fmt.Sprintf("%s-%s-from-%s-%s-%s", name, r.To, r.From, r.Proto, r.Ports()), &ec2.SecurityGroupRuleArgs{
 			SecurityGroupId:       sgs[r.To].ID(),
 			Type:                  pulumi.String("ingress"),

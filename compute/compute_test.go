@@ -39,8 +39,16 @@ func TestPortMatrix(t *testing.T) {
 				t.Errorf("unexpected public NLB rule %+v", r)
 			}
 		}
-		if r.From == InternalLB && (r.To != ControlPlane || (r.FromPort != ports.KubeAPI && r.FromPort != ports.Trustd)) {
+		// The internal NLB: 6443 and 50001 always; 50000 only with a
+		// private API, the ingress NodePort only with private ingress.
+		internalOK := (r.To == ControlPlane && (r.FromPort == ports.KubeAPI || r.FromPort == ports.Trustd) && r.When == Always) ||
+			(r.To == ControlPlane && r.FromPort == ports.TalosAPI && r.When == PrivateAPI) ||
+			(r.To == Workers && r.FromPort == ports.IngressHTTPS && r.When == PrivateIngress)
+		if r.From == InternalLB && !internalOK {
 			t.Errorf("unexpected internal NLB rule %+v", r)
+		}
+		if r.From == PublicLB && r.When != PublicAPI && r.When != PublicIngress {
+			t.Errorf("a public NLB rule that exists with everything private: %+v", r)
 		}
 	}
 	want := []struct {
@@ -70,7 +78,7 @@ func TestHubbleRulesOnlyWhenEnabled(t *testing.T) {
 	has := func(rules []Rule) bool {
 		return slices.ContainsFunc(rules, func(r Rule) bool { return r.FromPort == ports.Hubble })
 	}
-	if has(ActiveRules(false)) || !has(ActiveRules(true)) {
+	if has(ActiveRules(Settings{})) || !has(ActiveRules(Settings{Hubble: true})) {
 		t.Error("Hubble port 4244 must follow the Hubble setting")
 	}
 }
@@ -215,6 +223,30 @@ func TestGuardPathDenied(t *testing.T) {
 		// The allows it narrows are still there for the CCM's own groups.
 		if !slices.Contains(d.Actions(), "ec2:RevokeSecurityGroupIngress") {
 			t.Error("the CCM lost its security-group rights")
+		}
+	}
+}
+
+// Each access mode admits exactly its load balancer: with a private API no
+// node admits the public NLB on 6443 or 50000, with private ingress no
+// worker admits it on the NodePort.
+func TestPortMatrixFollowsAccess(t *testing.T) {
+	from := func(s Settings, peer Peer, port int) bool {
+		return slices.ContainsFunc(ActiveRules(s), func(r Rule) bool { return r.From == peer && r.FromPort == port })
+	}
+	for _, tc := range []struct {
+		s                                       Settings
+		pubAPI, intTalos, pubIngress, intIngres bool
+	}{
+		{Settings{}, true, false, true, false},
+		{Settings{PrivateAPI: true}, false, true, true, false},
+		{Settings{PrivateIngress: true}, true, false, false, true},
+		{Settings{PrivateAPI: true, PrivateIngress: true}, false, true, false, true},
+	} {
+		got := []bool{from(tc.s, PublicLB, ports.KubeAPI) && from(tc.s, PublicLB, ports.TalosAPI), from(tc.s, InternalLB, ports.TalosAPI),
+			from(tc.s, PublicLB, ports.IngressHTTPS), from(tc.s, InternalLB, ports.IngressHTTPS)}
+		if want := []bool{tc.pubAPI, tc.intTalos, tc.pubIngress, tc.intIngres}; !slices.Equal(got, want) {
+			t.Errorf("%+v: public API, internal Talos, public ingress, internal ingress = %v, want %v", tc.s, got, want)
 		}
 	}
 }

@@ -26,8 +26,42 @@ type Rule struct {
 	FromPort int
 	ToPort   int
 	Why      string
-	// Hubble rules exist only when Hubble is enabled.
-	Hubble bool
+	// When is the one setting a rule exists under ("" always).
+	When When
+}
+
+// When names the setting a rule depends on.
+type When string
+
+// The settings rules depend on.
+const (
+	Always         When = ""
+	WithHubble     When = "with Hubble"
+	PublicAPI      When = "apiAccess public"
+	PrivateAPI     When = "apiAccess private"
+	PublicIngress  When = "ingressAccess public"
+	PrivateIngress When = "ingressAccess private"
+)
+
+// Settings are what decides which rules exist.
+type Settings struct {
+	Hubble, PrivateAPI, PrivateIngress bool
+}
+
+func (w When) holds(s Settings) bool {
+	switch w {
+	case WithHubble:
+		return s.Hubble
+	case PublicAPI:
+		return !s.PrivateAPI
+	case PrivateAPI:
+		return s.PrivateAPI
+	case PublicIngress:
+		return !s.PrivateIngress
+	case PrivateIngress:
+		return s.PrivateIngress
+	}
+	return true
 }
 
 // Ports renders the port range as the README shows it.
@@ -48,13 +82,17 @@ func (r Rule) Ports() string {
 // (admin and ingress CIDRs) alone. Egress is open (image pulls, AWS APIs).
 func PortMatrix() []Rule {
 	var rules []Rule
+	when := func(w When, to, from Peer, proto string, from_, to_ int, why string) {
+		rules = append(rules, Rule{To: to, From: from, Proto: proto, FromPort: from_, ToPort: to_, Why: why, When: w})
+	}
 	add := func(to, from Peer, proto string, from_, to_ int, why string) {
-		rules = append(rules, Rule{To: to, From: from, Proto: proto, FromPort: from_, ToPort: to_, Why: why})
+		when(Always, to, from, proto, from_, to_, why)
 	}
 	add(ControlPlane, InternalLB, "tcp", ports.KubeAPI, ports.KubeAPI, "Kubernetes API via the cluster endpoint (and its health checks)")
 	add(ControlPlane, InternalLB, "tcp", ports.Trustd, ports.Trustd, "trustd via the cluster endpoint: workers join without the discovery service")
-	add(ControlPlane, PublicLB, "tcp", ports.KubeAPI, ports.KubeAPI, "kubectl from admin CIDRs via the public NLB")
-	add(ControlPlane, PublicLB, "tcp", ports.TalosAPI, ports.TalosAPI, "talosctl from admin CIDRs via the public NLB")
+	when(PublicAPI, ControlPlane, PublicLB, "tcp", ports.KubeAPI, ports.KubeAPI, "kubectl from admin CIDRs via the public NLB")
+	when(PublicAPI, ControlPlane, PublicLB, "tcp", ports.TalosAPI, ports.TalosAPI, "talosctl from admin CIDRs via the public NLB")
+	when(PrivateAPI, ControlPlane, InternalLB, "tcp", ports.TalosAPI, ports.TalosAPI, "talosctl from admin CIDRs via the internal NLB")
 	add(ControlPlane, ControlPlane, "tcp", ports.EtcdClient, ports.EtcdPeer, "etcd client and peer, control plane only")
 	add(ControlPlane, ControlPlane, "tcp", ports.KubeAPI, ports.KubeAPI, "KubePrism and control-plane components")
 	add(ControlPlane, Workers, "tcp", ports.KubeAPI, ports.KubeAPI, "KubePrism on workers balances over API servers directly")
@@ -68,18 +106,19 @@ func PortMatrix() []Rule {
 			add(to, from, "udp", ports.VXLAN, ports.VXLAN, "Cilium VXLAN overlay")
 			add(to, from, "tcp", ports.CiliumHealth, ports.CiliumHealth, "Cilium health checks")
 			add(to, from, "icmp", -1, -1, "Cilium health checks (ping), path MTU discovery")
-			rules = append(rules, Rule{To: to, From: from, Proto: "tcp", FromPort: ports.Hubble, ToPort: ports.Hubble, Why: "Hubble relay to Hubble servers", Hubble: true})
+			when(WithHubble, to, from, "tcp", ports.Hubble, ports.Hubble, "Hubble relay to Hubble servers")
 		}
 	}
-	add(Workers, PublicLB, "tcp", ports.IngressHTTPS, ports.IngressHTTPS, "HTTPS ingress (Cilium ingress NodePort) via the public NLB")
+	when(PublicIngress, Workers, PublicLB, "tcp", ports.IngressHTTPS, ports.IngressHTTPS, "HTTPS ingress (Cilium ingress NodePort) via the public NLB")
+	when(PrivateIngress, Workers, InternalLB, "tcp", ports.IngressHTTPS, ports.IngressHTTPS, "HTTPS ingress (Cilium ingress NodePort) via the internal NLB")
 	return rules
 }
 
-// ActiveRules drops the Hubble rows when Hubble is off.
-func ActiveRules(hubble bool) []Rule {
+// ActiveRules are the rules that exist under s.
+func ActiveRules(s Settings) []Rule {
 	var out []Rule
 	for _, r := range PortMatrix() {
-		if !r.Hubble || hubble {
+		if r.When.holds(s) {
 			out = append(out, r)
 		}
 	}
@@ -92,8 +131,8 @@ func PortMatrixMarkdown() string {
 	b.WriteString("| to | from | protocol | ports | why |\n|---|---|---|---|---|\n")
 	for _, r := range PortMatrix() {
 		why := r.Why
-		if r.Hubble {
-			why += " (only with Hubble)"
+		if r.When != Always {
+			why += " (only " + string(r.When) + ")"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.To, r.From, r.Proto, r.Ports(), why)
 	}

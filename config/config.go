@@ -140,6 +140,11 @@ type Config struct {
 	NATStrategy       string
 	AdminCIDRs        []string
 	IngressCIDRs      []string
+	// APIAccess and IngressAccess: public (a public load balancer) or
+	// private (the internal one only); Endpoint names the cluster.
+	APIAccess         string
+	IngressAccess     string
+	Endpoint          Endpoint
 	TalosVersion      string
 	KubernetesVersion string
 	AMIAMD64          string

@@ -45,6 +45,8 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 		PodCIDR:                 p.str("podCidr"),
 		ServiceCIDR:             p.str("serviceCidr"),
 		NATStrategy:             p.str("natStrategy"),
+		APIAccess:               p.str("apiAccess"),
+		IngressAccess:           p.str("ingressAccess"),
 		TalosVersion:            p.str("talosVersion"),
 		KubernetesVersion:       p.str("kubernetesVersion"),
 		AMIAMD64:                p.str("amiIdAmd64"),
@@ -62,6 +64,7 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 	p.object("addons", &cfg.Addons)
 	p.object("tags", &cfg.Tags)
 	p.object("backups", &cfg.Backups)
+	p.object("endpoint", &cfg.Endpoint)
 	cfg.WorkerPools = p.pools("workerPools")
 	cfg.ServiceAccountRoles = p.serviceAccountRoles("serviceAccountRoles")
 
@@ -72,6 +75,7 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 	_, k8sSet := src("kubernetesVersion")
 	cfg.TalosVersion = resolveVersion("talosVersion", cfg.TalosVersion, talosSet, d, d.TalosVersion, LegacyTalosVersion, DefaultTalosVersion, &versionWarnings)
 	cfg.KubernetesVersion = resolveVersion("kubernetesVersion", cfg.KubernetesVersion, k8sSet, d, d.KubernetesVersion, LegacyKubernetesVersion, DefaultKubernetesVersion, &versionWarnings)
+	resolveStable(cfg, d, &versionWarnings)
 	if cfg.Addons.CloudControllerManager.ImageTag == "" {
 		// Unset: the release of the cluster's Kubernetes minor.
 		cfg.Addons.CloudControllerManager.ImageTag = AddonsFor(cfg.KubernetesVersion).CCMImage

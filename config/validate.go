@@ -57,6 +57,7 @@ func validate(c *Config, errs *ErrorList, skip map[string]bool) Warnings {
 	validateName(c, errs)
 	validateLocation(c, errs)
 	validateNetwork(c, errs, &w, skip)
+	validateEndpoint(c, errs)
 	validateVersions(c, c.deployed, errs)
 	validateAlarmTopic(c, errs)
 	validateSecretReaders(c, errs)
@@ -208,14 +209,15 @@ func validateNetwork(c *Config, errs *ErrorList, w *Warnings, skip map[string]bo
 		errs.Required("adminCidrs", "who may reach the Kubernetes API (6443) and Talos API (50000)? "+
 			"run: pulumi config set --path 'adminCidrs[0]' <your-public-ip>/32")
 	}
-	validateCIDRList("adminCidrs", c.AdminCIDRs, errs, w)
-	validateCIDRList("ingressCidrs", c.IngressCIDRs, errs, nil)
+	validateCIDRList("adminCidrs", c.AdminCIDRs, errs, w, c.PrivateAPI())
+	validateCIDRList("ingressCidrs", c.IngressCIDRs, errs, nil, c.PrivateIngress())
 	if len(c.IngressCIDRs) == 0 {
 		w.Add("ingressCidrs", "empty: HTTPS ingress (443) on the public load balancer is reachable from nowhere")
 	}
 }
 
-func validateCIDRList(key string, cidrs []string, errs *ErrorList, w *Warnings) {
+// private: the list admits to the internal load balancer, where private ranges are what reaches it.
+func validateCIDRList(key string, cidrs []string, errs *ErrorList, w *Warnings, private bool) {
 	seen := map[string]string{}
 	for i, s := range cidrs {
 		path := fmt.Sprintf("%s[%d]", key, i)
@@ -231,7 +233,7 @@ func validateCIDRList(key string, cidrs []string, errs *ErrorList, w *Warnings) 
 		if w != nil && p.Bits() == 0 {
 			w.Add(path, "0.0.0.0/0 opens the Kubernetes and Talos APIs to the whole internet (they still require client certificates)")
 		}
-		if w != nil && isPrivate(p) {
+		if w != nil && isPrivate(p) && !private {
 			w.Add(path, "%s is a private (RFC 1918/6598) range: the public load balancer only sees public source addresses, so this admits nobody; use your public IP/32", p)
 		}
 	}

@@ -109,6 +109,8 @@ type Deployed struct {
 	// `up` was by a release of this project that did not record them.
 	TalosVersion      string
 	KubernetesVersion string
+	// ClusterEndpoint is the cluster endpoint URL its nodes were given.
+	ClusterEndpoint string
 }
 
 // resolveVersion is the value of talosVersion or kubernetesVersion when the

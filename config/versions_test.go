@@ -48,7 +48,7 @@ func TestUnsetVersionsKeepWhatRuns(t *testing.T) {
 					t.Errorf("warnings lack %q:\n%s", want, all)
 				}
 			}
-			if len(tc.warnContains) == 0 && strings.Contains(all, "not set:") {
+			if len(tc.warnContains) == 0 && strings.Contains(all, "Version: not set:") {
 				t.Errorf("warned: %s", all)
 			}
 			// The CCM follows the resolved Kubernetes minor.

@@ -18,6 +18,7 @@
 package identity
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"sort"
@@ -133,6 +134,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Restrictions:      pulumi.Map{"geoRestriction": pulumi.Map{"restrictionType": pulumi.String("none")}},
 		ViewerCertificate: pulumi.Map{"cloudfrontDefaultCertificate": pulumi.Bool(true)},
 		Tags:              id.tagged,
+		// With the stable endpoint nothing waits for CloudFront to deploy
+		// (minutes): the domain name, which the API servers need, is known
+		// at once, and Publish waits for the documents to be served before
+		// IAM or a pod reads them. Stacks on the load balancer's endpoint
+		// keep the provider's default (no update of their distribution).
+		WaitForDeployment: waitForDeployment(cfg),
 	}, id.parent)
 	if err != nil {
 		return nil, err
@@ -152,6 +159,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	id.IssuerURL = pulumi.Sprintf("https://%s", dist.DomainName)
 	id.JWKSURI = pulumi.Sprintf("https://%s%s", dist.DomainName, oidc.JWKSPath)
 	return id, nil
+}
+
+// waitForDeployment is the distribution's waitForDeployment: false with
+// the stable endpoint, unset (the provider's true) without it.
+func waitForDeployment(cfg *config.Config) pulumi.BoolPtrInput {
+	if cfg.StableEndpoint() {
+		return pulumi.BoolPtr(false)
+	}
+	return nil
 }
 
 // BucketPolicy: the distribution reads objects (origin access control, by
@@ -187,6 +203,9 @@ type PublishArgs struct {
 	// public half is published.
 	ServiceAccountKey pulumi.StringOutput
 	Roles             []Role
+	// Served waits, in `up`, until the issuer serves its documents (nil in
+	// a preview): the OIDC provider is created only then.
+	Served func(ctx context.Context, issuerURL string) error
 }
 
 // Publish writes the issuer's documents, creates the IAM OIDC provider
@@ -221,8 +240,17 @@ func (id *Identity) Publish(ctx *pulumi.Context, a PublishArgs) error {
 		}
 		objects = append(objects, o)
 	}
+	// IAM reads the issuer's certificate when it creates the provider, and
+	// STS its documents when a pod first assumes a role: the URL resolves
+	// once they are served (the same value in a preview, which never dials).
+	url := id.IssuerURL.ApplyTWithContext(ctx.Context(), func(c context.Context, u string) (string, error) {
+		if a.Served == nil {
+			return u, nil
+		}
+		return u, a.Served(c, u)
+	}).(pulumi.StringOutput)
 	provider, err := iam.NewOpenIdConnectProvider(ctx, id.name, &iam.OpenIdConnectProviderArgs{
-		Url:           id.IssuerURL,
+		Url:           url,
 		ClientIdLists: pulumi.StringArray{pulumi.String(oidc.Audience)},
 		Tags:          id.tagged,
 	}, id.parent, pulumi.DependsOn(objects))

@@ -26,6 +26,18 @@ type Args struct {
 	IngressCIDRs []string
 	// Tags go on every resource; they must include the cluster tag.
 	Tags map[string]string
+	// PrivateAPI serves the Kubernetes API (6443) and the Talos API (50000)
+	// on the internal load balancer only, to AdminCIDRs; PrivateIngress
+	// serves HTTPS ingress (443) there, to IngressCIDRs. A public load
+	// balancer exists only for what stays public.
+	PrivateAPI, PrivateIngress bool
+	// StableZone, when set, is the Route 53 private hosted zone of the
+	// stable cluster endpoint: its "api" record aliases the internal load
+	// balancer (config.StableHost).
+	StableZone string
+	// PublicName, in the user's public hosted zone PublicZoneID, aliases the
+	// public load balancer.
+	PublicName, PublicZoneID string
 }
 
 // Network is the network stage's component resource.
@@ -41,7 +53,17 @@ type Network struct {
 	NATGatewayIDs      pulumi.StringArrayOutput
 
 	InternalLBDNSName pulumi.StringOutput
-	PublicLBDNSName   pulumi.StringOutput
+	// PublicLBDNSName is "" when nothing is public.
+	PublicLBDNSName pulumi.StringOutput
+	// APIHost is the host clients outside the nodes (kubectl, talosctl, the
+	// bootstrap, the readiness waits) reach the APIs by: the public name,
+	// else the public load balancer's DNS name, or with a private API the
+	// internal one's.
+	APIHost pulumi.StringOutput
+	// ControlPlaneTargetGroupARNs and IngressTargetGroupARNs are the target
+	// groups the control-plane and worker groups register in.
+	ControlPlaneTargetGroupARNs pulumi.StringArray
+	IngressTargetGroupARNs      pulumi.StringArray
 	// Security groups of the internal and public NLBs; node groups admit
 	// load-balancer traffic from these.
 	InternalLBSecurityGroupID pulumi.StringOutput
@@ -191,23 +213,43 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
+	if err := newDNS(ctx, name, args, vpc.ID(), lbs, tag, parent); err != nil {
+		return nil, err
+	}
 
 	n.VPCID = vpc.ID().ToStringOutput()
 	n.PublicSubnetIDs = publicIDs.ToStringArrayOutput()
 	n.PrivateSubnetIDs = privateIDs.ToStringArrayOutput()
 	n.NATGatewayIDs = natIDs.ToStringArrayOutput()
 	n.InternalLBDNSName = lbs.internal.DnsName
-	n.PublicLBDNSName = lbs.public.DnsName
+	n.PublicLBDNSName = pulumi.String("").ToStringOutput()
+	n.PublicLBSecurityGroupID = pulumi.String("").ToStringOutput()
+	if lbs.public != nil {
+		n.PublicLBDNSName = lbs.public.DnsName
+		n.PublicLBSecurityGroupID = lbs.publicSG.ID().ToStringOutput()
+	}
 	n.InternalLBSecurityGroupID = lbs.internalSG.ID().ToStringOutput()
-	n.PublicLBSecurityGroupID = lbs.publicSG.ID().ToStringOutput()
 	n.InternalAPITargetGroupARN = lbs.internalAPI.Arn
 	n.InternalTrustdTargetGroupARN = lbs.internalTrustd.Arn
-	n.PublicAPITargetGroupARN = lbs.publicAPI.Arn
-	n.PublicTalosTargetGroupARN = lbs.publicTalos.Arn
+	// In the order the control-plane group has always listed them.
+	n.ControlPlaneTargetGroupARNs = pulumi.StringArray{lbs.internalAPI.Arn, lbs.internalTrustd.Arn}
+	if args.PrivateAPI {
+		n.ControlPlaneTargetGroupARNs = append(n.ControlPlaneTargetGroupARNs, lbs.internalTalos.Arn)
+		n.APIHost = lbs.internal.DnsName
+	} else {
+		n.PublicAPITargetGroupARN = lbs.publicAPI.Arn
+		n.PublicTalosTargetGroupARN = lbs.publicTalos.Arn
+		n.ControlPlaneTargetGroupARNs = append(n.ControlPlaneTargetGroupARNs, lbs.publicAPI.Arn, lbs.publicTalos.Arn)
+		n.APIHost = lbs.public.DnsName
+		if args.PublicName != "" {
+			n.APIHost = pulumi.String(args.PublicName).ToStringOutput()
+		}
+	}
 	n.IngressTargetGroupARN = lbs.ingress.Arn
+	n.IngressTargetGroupARNs = pulumi.StringArray{lbs.ingress.Arn}
 	n.CIAccessSecurityGroupID = lbs.ciSG.ID().ToStringOutput()
 
-	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
+	outs := pulumi.Map{
 		"vpcId":                        n.VPCID,
 		"publicSubnetIds":              n.PublicSubnetIDs,
 		"privateSubnetIds":             n.PrivateSubnetIDs,
@@ -217,20 +259,26 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"publicLbSecurityGroupId":      n.PublicLBSecurityGroupID,
 		"internalApiTargetGroupArn":    n.InternalAPITargetGroupARN,
 		"internalTrustdTargetGroupArn": n.InternalTrustdTargetGroupARN,
-		"publicApiTargetGroupArn":      n.PublicAPITargetGroupARN,
-		"publicTalosTargetGroupArn":    n.PublicTalosTargetGroupARN,
 		"ingressTargetGroupArn":        n.IngressTargetGroupARN,
 		"ciAccessSecurityGroupId":      n.CIAccessSecurityGroupID,
-	}); err != nil {
+	}
+	if !args.PrivateAPI {
+		outs["publicApiTargetGroupArn"] = n.PublicAPITargetGroupARN
+		outs["publicTalosTargetGroupArn"] = n.PublicTalosTargetGroupARN
+	}
+	if err := ctx.RegisterResourceOutputs(n, outs); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
 type loadBalancers struct {
-	internal, public                                             *lb.LoadBalancer
-	internalSG, publicSG, ciSG                                   *ec2.SecurityGroup
-	internalAPI, internalTrustd, publicAPI, publicTalos, ingress *lb.TargetGroup
+	// public and publicSG are nil when nothing is public.
+	internal, public           *lb.LoadBalancer
+	internalSG, publicSG, ciSG *ec2.SecurityGroup
+	// internalTalos with a private API; publicAPI and publicTalos with a
+	// public one; ingress on whichever load balancer serves 443.
+	internalAPI, internalTrustd, internalTalos, publicAPI, publicTalos, ingress *lb.TargetGroup
 }
 
 type tagger func(resName string, extra map[string]string) pulumi.StringMap
@@ -244,8 +292,10 @@ type lbRule struct {
 	cidrs []string
 }
 
-// LBRules returns the security-group rules of the internal and public NLBs.
-// Egress only reaches the private subnets, where every target lives.
+// lbRules returns the security-group rules of the internal and public NLBs.
+// Egress only reaches the private subnets, where every target lives. What
+// the public one serves with a public API and ingress, the internal one
+// serves when they are private, to the same CIDRs.
 func lbRules(args Args, privateCIDRs []string) (internal, public []lbRule) {
 	internal = []lbRule{
 		{"api-in", "ingress", ports.KubeAPI, privateCIDRs},
@@ -253,15 +303,30 @@ func lbRules(args Args, privateCIDRs []string) (internal, public []lbRule) {
 		{"trustd-in", "ingress", ports.Trustd, privateCIDRs},
 		{"trustd-out", "egress", ports.Trustd, privateCIDRs},
 	}
-	public = []lbRule{
+	apiRules := []lbRule{
 		{"api-in", "ingress", ports.KubeAPI, args.AdminCIDRs},
 		{"talos-in", "ingress", ports.TalosAPI, args.AdminCIDRs},
 		{"api-out", "egress", ports.KubeAPI, privateCIDRs},
 		{"talos-out", "egress", ports.TalosAPI, privateCIDRs},
-		{"ingress-out", "egress", ports.IngressHTTPS, privateCIDRs},
 	}
+	ingressRules := []lbRule{{"ingress-out", "egress", ports.IngressHTTPS, privateCIDRs}}
 	if len(args.IngressCIDRs) > 0 {
-		public = append(public, lbRule{"https-in", "ingress", ports.HTTPS, args.IngressCIDRs})
+		ingressRules = append(ingressRules, lbRule{"https-in", "ingress", ports.HTTPS, args.IngressCIDRs})
+	}
+	if args.PrivateAPI {
+		// Admins' rules beside the nodes' on the internal group (the
+		// nodes' api-out already covers 6443).
+		internal = append(internal,
+			lbRule{"admin-api-in", "ingress", ports.KubeAPI, args.AdminCIDRs},
+			lbRule{"admin-talos-in", "ingress", ports.TalosAPI, args.AdminCIDRs},
+			lbRule{"talos-out", "egress", ports.TalosAPI, privateCIDRs})
+	} else {
+		public = append(public, apiRules...)
+	}
+	if args.PrivateIngress {
+		internal = append(internal, ingressRules...)
+	} else {
+		public = append(public, ingressRules...)
 	}
 	return internal, public
 }
@@ -271,19 +336,23 @@ func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs 
 	names := config.NamesFor(args.ClusterName)
 	internalRules, publicRules := lbRules(args, privateCIDRs)
 	out := &loadBalancers{}
+	needsPublic := !args.PrivateAPI || !args.PrivateIngress
 	var err error
 	if out.internalSG, err = newLBSecurityGroup(ctx, name+"-int-lb", "int-lb", "internal API load balancer", vpcID, internalRules, tag, parent); err != nil {
 		return nil, err
 	}
-	if out.publicSG, err = newLBSecurityGroup(ctx, name+"-pub-lb", "pub-lb", "public load balancer", vpcID, publicRules, tag, parent); err != nil {
-		return nil, err
+	if needsPublic {
+		if out.publicSG, err = newLBSecurityGroup(ctx, name+"-pub-lb", "pub-lb", "public load balancer", vpcID, publicRules, tag, parent); err != nil {
+			return nil, err
+		}
 	}
 	// The CI group has no rules Pulumi knows of: workflows add the runner's
 	// /32 before `pulumi up` and remove it after. Its ingress and egress are
 	// never managed here (no inline rules, no rule resources, and ignored),
 	// so a run started while a rule exists does not revert it. The
 	// bridged aws_security_group revokes AWS's default allow-all egress on
-	// create; egress to the targets comes from the public NLB's own group.
+	// create; egress to the targets comes from the load balancer's own
+	// group. It sits on whichever load balancer serves the APIs.
 	if out.ciSG, err = ec2.NewSecurityGroup(ctx, name+"-ci-access", &ec2.SecurityGroupArgs{
 		VpcId:       vpcID,
 		Description: pulumi.String("talos-aws CI runner access to the public NLB; rules are added and removed by CI, not Pulumi"),
@@ -292,29 +361,49 @@ func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs 
 	}, parent, pulumi.IgnoreChanges([]string{"ingress", "egress"})); err != nil {
 		return nil, err
 	}
-	if out.internal, err = newNLB(ctx, name+"-int", names.InternalLB, true, privateIDs, []*ec2.SecurityGroup{out.internalSG}, tag, parent); err != nil {
+	internalSGs := []*ec2.SecurityGroup{out.internalSG}
+	if args.PrivateAPI {
+		internalSGs = append(internalSGs, out.ciSG)
+	}
+	if out.internal, err = newNLB(ctx, name+"-int", names.InternalLB, true, privateIDs, internalSGs, tag, parent); err != nil {
 		return nil, err
 	}
-	// An internet-facing load balancer cannot be created in a VPC without an
-	// attached internet gateway ("InvalidSubnet: VPC ... has no internet
-	// gateway"); nothing else orders the two, so say it.
-	if out.public, err = newNLB(ctx, name+"-pub", names.PublicLB, false, publicIDs, []*ec2.SecurityGroup{out.publicSG, out.ciSG}, tag, parent,
-		pulumi.DependsOn([]pulumi.Resource{igw})); err != nil {
-		return nil, err
+	if needsPublic {
+		publicSGs := []*ec2.SecurityGroup{out.publicSG}
+		if !args.PrivateAPI {
+			publicSGs = append(publicSGs, out.ciSG)
+		}
+		// An internet-facing load balancer cannot be created in a VPC
+		// without an attached internet gateway ("InvalidSubnet: VPC ... has
+		// no internet gateway"); nothing else orders the two, so say it.
+		if out.public, err = newNLB(ctx, name+"-pub", names.PublicLB, false, publicIDs, publicSGs, tag, parent,
+			pulumi.DependsOn([]pulumi.Resource{igw})); err != nil {
+			return nil, err
+		}
 	}
-	listeners := []struct {
+	type listener struct {
 		res    string
 		tgName string
 		lb     *lb.LoadBalancer
 		port   int
 		target int
 		dst    **lb.TargetGroup
-	}{
+	}
+	listeners := []listener{
 		{name + "-int-api", names.InternalAPITG, out.internal, ports.KubeAPI, ports.KubeAPI, &out.internalAPI},
 		{name + "-trustd", names.InternalTrustdTG, out.internal, ports.Trustd, ports.Trustd, &out.internalTrustd},
-		{name + "-api", names.PublicAPITG, out.public, ports.KubeAPI, ports.KubeAPI, &out.publicAPI},
-		{name + "-talos", names.PublicTalosTG, out.public, ports.TalosAPI, ports.TalosAPI, &out.publicTalos},
-		{name + "-ingress", names.PublicIngressTG, out.public, ports.HTTPS, ports.IngressHTTPS, &out.ingress},
+	}
+	if args.PrivateAPI {
+		listeners = append(listeners, listener{name + "-int-talos", names.InternalTalosTG, out.internal, ports.TalosAPI, ports.TalosAPI, &out.internalTalos})
+	} else {
+		listeners = append(listeners,
+			listener{name + "-api", names.PublicAPITG, out.public, ports.KubeAPI, ports.KubeAPI, &out.publicAPI},
+			listener{name + "-talos", names.PublicTalosTG, out.public, ports.TalosAPI, ports.TalosAPI, &out.publicTalos})
+	}
+	if args.PrivateIngress {
+		listeners = append(listeners, listener{name + "-int-ingress", names.InternalIngressTG, out.internal, ports.HTTPS, ports.IngressHTTPS, &out.ingress})
+	} else {
+		listeners = append(listeners, listener{name + "-ingress", names.PublicIngressTG, out.public, ports.HTTPS, ports.IngressHTTPS, &out.ingress})
 	}
 	for _, l := range listeners {
 		tg, err := lb.NewTargetGroup(ctx, l.res, &lb.TargetGroupArgs{

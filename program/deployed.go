@@ -22,6 +22,7 @@ const (
 	outTalosVersion      = "talosVersion"
 	outKubernetesVersion = "kubernetesVersion"
 	outIssuers           = "serviceAccountIssuers"
+	outAudiences         = "apiAudiences"
 	// Outputs every stack deployed by an earlier release has.
 	outClusterEndpoint = "clusterEndpoint"
 	outOIDCIssuer      = "oidcIssuerUrl"
@@ -30,7 +31,7 @@ const (
 // lastUp is what the stack's last `up` recorded.
 type lastUp struct {
 	config.Deployed
-	Issuers talos.Issuers
+	Issuers, Audiences talos.Accepted
 }
 
 // readLastUp reads the stack's own outputs. A new stack has none; one
@@ -54,7 +55,7 @@ func readLastUp(ctx *pulumi.Context) (lastUp, error) {
 		return d.Value, nil
 	}
 	raw := map[string]any{}
-	for _, name := range []string{outTalosVersion, outKubernetesVersion, outIssuers, outClusterEndpoint, outOIDCIssuer} {
+	for _, name := range []string{outTalosVersion, outKubernetesVersion, outIssuers, outAudiences, outClusterEndpoint, outOIDCIssuer} {
 		if raw[name], err = value(name); err != nil {
 			return lastUp{}, err
 		}
@@ -68,30 +69,47 @@ func lastUpFrom(raw map[string]any) (lastUp, error) {
 	str := func(name string) string { s, _ := raw[name].(string); return s }
 	endpoint := str(outClusterEndpoint)
 	out.Exists = endpoint != ""
+	out.ClusterEndpoint = endpoint
 	out.TalosVersion, out.KubernetesVersion = str(outTalosVersion), str(outKubernetesVersion)
-	if v := raw[outIssuers]; v != nil {
-		b, err := json.Marshal(v)
-		if err == nil {
-			err = json.Unmarshal(b, &out.Issuers)
+	for _, r := range []struct {
+		name   string
+		dst    *talos.Accepted
+		legacy string
+	}{
+		// A stack deployed before the records: its API servers took Talos'
+		// defaults, the cluster endpoint, unless workload identity set the
+		// issuer.
+		{outIssuers, &out.Issuers, firstOf(str(outOIDCIssuer), endpoint)},
+		{outAudiences, &out.Audiences, endpoint},
+	} {
+		if v := raw[r.name]; v != nil {
+			b, err := json.Marshal(v)
+			if err == nil {
+				err = json.Unmarshal(b, r.dst)
+			}
+			if err != nil {
+				return lastUp{}, fmt.Errorf("this stack's output %s: %w", r.name, err)
+			}
+		} else if r.legacy != "" {
+			r.dst.Accepted = []string{r.legacy}
 		}
-		if err != nil {
-			return lastUp{}, fmt.Errorf("this stack's output %s: %w", outIssuers, err)
-		}
-		return out, nil
-	}
-	switch {
-	case str(outOIDCIssuer) != "":
-		out.Issuers.Accepted = []string{str(outOIDCIssuer)}
-	case endpoint != "":
-		out.Issuers.Accepted = []string{endpoint}
 	}
 	return out, nil
 }
 
-// issuersRecord is the serviceAccountIssuers output: the issuers this `up`
-// configured and, once the control plane has rolled onto them, since when
-// (kept from the last `up` when nothing moved).
-func issuersRecord(accepted pulumi.StringArrayOutput, rolled pulumi.ResourceArrayOutput, prev talos.Issuers, now func() time.Time) pulumi.Output {
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// acceptedRecord is the serviceAccountIssuers (or apiAudiences) output:
+// what this `up` configured and, once the control plane has rolled onto
+// it, since when (kept from the last `up` when nothing moved).
+func acceptedRecord(accepted pulumi.StringArrayOutput, rolled pulumi.ResourceArrayOutput, prev talos.Accepted, now func() time.Time) pulumi.Output {
 	return pulumi.All(accepted, rolled).ApplyT(func(v []any) (map[string]any, error) {
 		list, ok := v[0].([]string)
 		if !ok {

@@ -327,6 +327,17 @@ func TestBadServiceAccountRolesRejected(t *testing.T) {
 // control-plane user data an evaluation rendered (nil: Talos' default).
 func apiServerIssuers(t *testing.T, m *testkit.Mocks) []string {
 	t.Helper()
+	return apiServerArg(t, m, "service-account-issuer")
+}
+
+// apiServerAudiences is apiServerIssuers for --api-audiences.
+func apiServerAudiences(t *testing.T, m *testkit.Mocks) []string {
+	t.Helper()
+	return apiServerArg(t, m, "api-audiences")
+}
+
+func apiServerArg(t *testing.T, m *testkit.Mocks, arg string) []string {
+	t.Helper()
 	raw, err := base64.StdEncoding.DecodeString(str(one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "compute-cp"), "userData"))
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +346,7 @@ func apiServerIssuers(t *testing.T, m *testkit.Mocks) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p.Cluster().APIServer().ExtraArgs()["service-account-issuer"]
+	return p.Cluster().APIServer().ExtraArgs()[arg]
 }
 
 // Workload identity turned on for a running Talos 1.13 cluster: the API

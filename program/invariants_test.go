@@ -311,7 +311,7 @@ func invariants() []invariant {
 				"aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2", "aws:s3/bucketPolicy:BucketPolicy",
 				"aws:lambda/permission:Permission", "aws:secretsmanager/secretPolicy:SecretPolicy", "aws:lambda/invocation:Invocation",
 				"aws:cloudfront/originAccessControl:OriginAccessControl", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-				"aws:s3/bucketObjectv2:BucketObjectv2"}
+				"aws:s3/bucketObjectv2:BucketObjectv2", "aws:route53/record:Record"}
 			for _, r := range st.m.Resources {
 				if !strings.HasPrefix(r.Type, "aws:") || slices.Contains(untaggable, r.Type) {
 					continue

@@ -22,6 +22,7 @@ import (
 	"github.com/talos-aws/talos-aws/drain"
 	"github.com/talos-aws/talos-aws/etcdguard"
 	"github.com/talos-aws/talos-aws/identity"
+	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/preflight"
 	"github.com/talos-aws/talos-aws/readiness"
@@ -45,6 +46,15 @@ type Deps struct {
 	GuardSecret func(*config.Config) etcdguard.SecretWriter
 	// Now is the clock the issuer plan and its record read; nil: time.Now.
 	Now func() time.Time
+	// Probes check, in `up`, what the stack just made before anything
+	// relies on it: the issuer's documents, a private endpoint's route.
+	Probes func(*pulumi.Context, *config.Config) Probes
+}
+
+// Probes are the checks of `up` (readiness.Gate).
+type Probes interface {
+	IssuerServed(ctx context.Context, issuerURL string) error
+	Reachable(ctx context.Context, host string, ports []int, howTo string) error
 }
 
 // Real are the Deps of `pulumi up` and `preview`. started is when the run
@@ -63,6 +73,9 @@ func Real(started time.Time) Deps {
 		Waiter: func(ctx *pulumi.Context, cfg *config.Config) addons.Waiter {
 			return readiness.New(time.Duration(cfg.ReadinessTimeoutMinutes)*time.Minute, unreachableHint(cfg),
 				func(msg string) { _ = ctx.Log.Info(msg, nil) })
+		},
+		Probes: func(ctx *pulumi.Context, cfg *config.Config) Probes {
+			return readiness.New(time.Duration(cfg.ReadinessTimeoutMinutes)*time.Minute, "", func(msg string) { _ = ctx.Log.Info(msg, nil) })
 		},
 	}
 }
@@ -99,6 +112,11 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	for _, n := range upgradeNotes(cfg, checked.last.Deployed) {
 		_ = ctx.Log.Info(n, nil)
 	}
+	// The probes of `up`; a preview dials nothing.
+	var probes Probes
+	if d.Probes != nil && !ctx.DryRun() {
+		probes = d.Probes(ctx, cfg)
+	}
 	// Quotas (a roll's surge included), the cost estimate and adminCidrs.
 	if err := preflight.Check(ctx, preflight.Args{Config: cfg, AZs: azs, Provider: awsProvider, PublicAddress: d.PublicAddress}); err != nil {
 		return nil, err
@@ -115,6 +133,8 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		AdminCIDRs:   cfg.AdminCIDRs,
 		IngressCIDRs: cfg.IngressCIDRs,
 		Tags:         tags,
+		PrivateAPI:   cfg.PrivateAPI(), PrivateIngress: cfg.PrivateIngress(),
+		StableZone: stableZone(cfg), PublicName: cfg.Endpoint.PublicName, PublicZoneID: cfg.Endpoint.PublicZoneID,
 	}, withAWS)
 	if err != nil {
 		return nil, err
@@ -122,8 +142,8 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 
 	// 2. Workload identity's issuer (workloadIdentity): its URL is in the
 	// API servers' configuration.
-	talArgs := talos.Args{Config: cfg, InternalLBDNSName: net.InternalLBDNSName, PublicLBDNSName: net.PublicLBDNSName,
-		Issuers: checked.last.Issuers, Now: now(), Log: func(msg string) { _ = ctx.Log.Info(msg, nil) }}
+	talArgs := talos.Args{Config: cfg, InternalLBDNSName: net.InternalLBDNSName, PublicLBDNSName: net.PublicLBDNSName, APIHost: net.APIHost,
+		Issuers: checked.last.Issuers, Audiences: checked.last.Audiences, Now: now(), Log: func(msg string) { _ = ctx.Log.Info(msg, nil) }}
 	var id *identity.Identity
 	if cfg.WorkloadIdentity {
 		if id, err = identity.New(ctx, "identity", identity.Args{Config: cfg, Tags: tags}, withAWS); err != nil {
@@ -140,7 +160,11 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		return nil, err
 	}
 	if id != nil {
-		if err := id.Publish(ctx, identity.PublishArgs{ServiceAccountKey: tal.ServiceAccountKey, Roles: serviceAccountRoles(cfg)}); err != nil {
+		pub := identity.PublishArgs{ServiceAccountKey: tal.ServiceAccountKey, Roles: serviceAccountRoles(cfg)}
+		if probes != nil {
+			pub.Served = probes.IssuerServed
+		}
+		if err := id.Publish(ctx, pub); err != nil {
 			return nil, err
 		}
 		warnIssuerMove(ctx, cfg, tal, id)
@@ -206,20 +230,24 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		cpAfter = append(cpAfter, guard.PreChange)
 	}
 	if err := comp.Groups(ctx, compute.GroupsArgs{
-		PrivateSubnetIDs: net.PrivateSubnetIDs,
-		ControlPlaneTGARNs: pulumi.StringArray{
-			net.InternalAPITargetGroupARN, net.InternalTrustdTargetGroupARN, net.PublicAPITargetGroupARN, net.PublicTalosTargetGroupARN,
-		},
-		IngressTGARN:      net.IngressTargetGroupARN,
-		PrivateEgress:     net.PrivateEgress,
-		ControlPlaneAfter: cpAfter,
-		WaitControlPlane:  d.ControlPlaneWaiter(ctx, cfg),
+		PrivateSubnetIDs:   net.PrivateSubnetIDs,
+		ControlPlaneTGARNs: net.ControlPlaneTargetGroupARNs,
+		IngressTGARN:       net.IngressTargetGroupARN,
+		PrivateEgress:      net.PrivateEgress,
+		ControlPlaneAfter:  cpAfter,
+		WaitControlPlane:   d.ControlPlaneWaiter(ctx, cfg),
 	}); err != nil {
 		return nil, err
 	}
 
 	// 8. Bootstrap etcd, once per cluster, and the kubeconfig.
-	if err := tal.Bootstrap(ctx, "talos", talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}); err != nil {
+	boot := talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}
+	if probes != nil && cfg.PrivateAPI() {
+		boot.Reachable = func(c context.Context, host string) error {
+			return probes.Reachable(c, host, []int{ports.KubeAPI, ports.TalosAPI}, readiness.PrivateAccessHelp(cfg.Region, host))
+		}
+	}
+	if err := tal.Bootstrap(ctx, "talos", boot); err != nil {
 		return nil, err
 	}
 
@@ -282,12 +310,17 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	// run and the issuers the API servers accept.
 	outputs[outTalosVersion] = pulumi.String(cfg.TalosVersion).ToStringOutput()
 	outputs[outKubernetesVersion] = pulumi.String(cfg.KubernetesVersion).ToStringOutput()
-	outputs[outIssuers] = issuersRecord(tal.AcceptedIssuers, comp.ControlPlaneRolled, checked.last.Issuers, now)
+	outputs[outIssuers] = acceptedRecord(tal.AcceptedIssuers, comp.ControlPlaneRolled, checked.last.Issuers, now)
+	outputs[outAudiences] = acceptedRecord(tal.AcceptedAudiences, comp.ControlPlaneRolled, checked.last.Audiences, now)
+	// Where kubectl and talosctl reach the APIs (the kubeconfig's server).
+	outputs["apiEndpoint"] = tal.PublicEndpoint
+	if !cfg.PrivateAPI() {
+		outputs["publicEndpoint"] = tal.PublicEndpoint
+	}
 
 	for k, v := range map[string]pulumi.Output{
 		"kubeconfig":          tal.Kubeconfig,
 		"talosconfig":         tal.Talosconfig,
-		"publicEndpoint":      tal.PublicEndpoint,
 		"clusterEndpoint":     tal.ClusterEndpoint,
 		"vpcId":               net.VPCID,
 		"availabilityZones":   pulumi.ToStringArray(azs).ToStringArrayOutput(),
@@ -304,6 +337,14 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		outputs[k] = v
 	}
 	return outputs, nil
+}
+
+// stableZone is the stable endpoint's private hosted zone, "" without it.
+func stableZone(cfg *config.Config) string {
+	if !cfg.StableEndpoint() {
+		return ""
+	}
+	return config.StableZone(cfg.ClusterName)
 }
 
 // lambdaCode is the etcd guard's code from this module's source: the

@@ -70,9 +70,10 @@ func unpinned(cfg map[string]string) map[string]string {
 // takes a new version of this project gets the same launch templates, so no
 // node rolls.
 //
-// Each shape runs twice: with the versions pinned in config, and unpinned
-// on a stack deployed by the release before this one (its last outputs
-// have no recorded versions), which must keep what it runs.
+// Each shape runs twice on a stack deployed by the release before this one
+// (its last outputs record no versions, and its endpoint is the load
+// balancer's): with the versions pinned in config, and unpinned, which
+// must keep what it runs.
 func TestUserDataUnchanged(t *testing.T) {
 	type run struct {
 		cfg  map[string]string
@@ -80,7 +81,7 @@ func TestUserDataUnchanged(t *testing.T) {
 	}
 	runs := map[string]run{}
 	for shape, cfg := range userDataShapes(t) {
-		runs[shape] = run{cfg: cfg}
+		runs[shape] = run{cfg: cfg, last: legacyLastUp(cfg)}
 		existing := unpinned(maps.Clone(cfg))
 		runs[shape+"/existing-unpinned"] = run{cfg: existing, last: legacyLastUp(existing)}
 	}

@@ -47,6 +47,8 @@ type Gate struct {
 	// DialContext opens connections; tests replace it to count or refuse
 	// dials. Nil uses a net.Dialer with a 10 s timeout.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// IssuerRoots verify the OIDC issuer (IssuerServed); nil: the system's.
+	IssuerRoots *x509.CertPool
 	// Now and Sleep are the clock; tests may replace them.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -171,6 +173,13 @@ func (g *Gate) poll(ctx context.Context, kubeconfig, what string, p probe) error
 	if err != nil {
 		return err
 	}
+	return g.loop(ctx, what, t.Server, g.Timeout, g.Hint, func(ctx context.Context) (bool, string) { return p(ctx, c, t.Server) })
+}
+
+// loop repeats attempt until it reports done, timeout passes or ctx ends,
+// with a progress line whenever the answer changes; a timeout error names
+// what and where it waited for, the last answer and hint.
+func (g *Gate) loop(ctx context.Context, what, where string, timeout time.Duration, hint string, attempt func(context.Context) (bool, string)) error {
 	now, sleep := g.Now, g.Sleep
 	if now == nil {
 		now = time.Now
@@ -179,28 +188,28 @@ func (g *Gate) poll(ctx context.Context, kubeconfig, what string, p probe) error
 		sleep = sleepCtx
 	}
 	start := now()
-	deadline := start.Add(g.Timeout)
+	deadline := start.Add(timeout)
 	last, lastLogged := "", time.Time{}
-	for attempt := 1; ; attempt++ {
-		done, answer := p(ctx, c, t.Server)
+	for n := 1; ; n++ {
+		done, answer := attempt(ctx)
 		elapsed := now().Sub(start).Round(time.Second)
 		if done {
 			g.log(fmt.Sprintf("%s: %s after %s", what, answer, elapsed))
 			return nil
 		}
 		if answer != last || now().Sub(lastLogged) >= g.ProgressEvery {
-			g.log(fmt.Sprintf("waiting for %s at %s (%s, attempt %d): %s", what, t.Server, elapsed, attempt, answer))
+			g.log(fmt.Sprintf("waiting for %s at %s (%s, attempt %d): %s", what, where, elapsed, n, answer))
 			last, lastLogged = answer, now()
 		}
 		if !now().Add(g.Interval).Before(deadline) {
-			msg := fmt.Sprintf("timed out after %s waiting for %s at %s; last answer: %s", g.Timeout, what, t.Server, answer)
-			if g.Hint != "" {
-				msg += ". " + g.Hint
+			msg := fmt.Sprintf("timed out after %s waiting for %s at %s; last answer: %s", timeout, what, where, answer)
+			if hint != "" {
+				msg += ". " + hint
 			}
 			return errors.New(msg)
 		}
 		if err := sleep(ctx, g.Interval); err != nil {
-			return fmt.Errorf("waiting for %s at %s: %w; last answer: %s", what, t.Server, err, answer)
+			return fmt.Errorf("waiting for %s at %s: %w; last answer: %s", what, where, err, answer)
 		}
 	}
 }

@@ -68,7 +68,7 @@ func TestMachineConfigsValidateWithTalos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := PatchInputFor(cfg, intDNS, pubDNS)
+	in := PatchInputFor(cfg, []string{intDNS, pubDNS})
 	type role struct {
 		name    string
 		typ     machine.Type

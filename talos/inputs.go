@@ -2,6 +2,7 @@ package talos
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/internal/ports"
@@ -20,15 +21,43 @@ func ClusterEndpoint(host string) string {
 	return fmt.Sprintf("https://%s:%d", host, ports.KubeAPI)
 }
 
-// PatchInputFor derives the patch input from the configuration and the two
-// load balancer names.
-func PatchInputFor(cfg *config.Config, internalDNS, publicDNS string) PatchInput {
+// PatchInputFor derives the patch input from the configuration and the
+// names the nodes' certificates carry (CertSANs).
+func PatchInputFor(cfg *config.Config, certSANs []string) PatchInput {
 	return PatchInput{
-		CertSANs:       []string{internalDNS, publicDNS},
+		CertSANs:       certSANs,
 		PodCIDR:        cfg.PodCIDR,
 		ServiceCIDR:    cfg.ServiceCIDR,
 		TalosAPIAccess: cfg.Addons.CSRApprover.Enabled,
 	}
+}
+
+// StableSANs are the certificate names of a stack with the stable
+// endpoint, all known before any load balancer exists: the stable host;
+// every load balancer DNS name of the region, as one wildcard (an ELB
+// name is <name>-<id>.elb.<region>.<suffix>: one label, which a wildcard
+// matches, RFC 6125), so kubectl and talosctl verify the load balancers
+// they dial, whichever is replaced; the public name; and, with a private
+// API, the loopback names an SSM port forward dials. A wildcard is no
+// wider trust here: clients trust only the cluster's own CA, which signs
+// nothing but the cluster's certificates.
+func StableSANs(cfg *config.Config) []string {
+	sans := []string{config.StableHost(cfg.ClusterName), "*.elb." + cfg.Region + "." + dnsSuffix(cfg.Region)}
+	if cfg.Endpoint.PublicName != "" {
+		sans = append(sans, cfg.Endpoint.PublicName)
+	}
+	if cfg.PrivateAPI() {
+		sans = append(sans, "localhost", "127.0.0.1")
+	}
+	return sans
+}
+
+// dnsSuffix is the AWS partition's DNS suffix of a region.
+func dnsSuffix(region string) string {
+	if strings.HasPrefix(region, "cn-") {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
 }
 
 // ControlPlanePatches is the full patch list of a control-plane node: the
@@ -36,14 +65,35 @@ func PatchInputFor(cfg *config.Config, internalDNS, publicDNS string) PatchInput
 // service-account issuers.
 func ControlPlanePatches(in PatchInput) ([]string, error) {
 	patches, err := ClusterPatches(in)
-	if err != nil || len(in.ServiceAccountIssuers) == 0 {
-		return patches, err
-	}
-	p, err := render(IssuerPatch(in.ServiceAccountIssuers, in.ServiceAccountJWKSURI))
 	if err != nil {
 		return nil, err
 	}
-	return append(patches, p), nil
+	if len(in.ServiceAccountIssuers) > 0 {
+		p, err := render(IssuerPatch(in.ServiceAccountIssuers, in.ServiceAccountJWKSURI))
+		if err != nil {
+			return nil, err
+		}
+		patches = append(patches, p)
+	}
+	if len(in.APIAudiences) > 0 {
+		p, err := render(AudiencePatch(in.APIAudiences))
+		if err != nil {
+			return nil, err
+		}
+		patches = append(patches, p)
+	}
+	return patches, nil
+}
+
+// AudiencePatch sets the API servers' token audiences. Talos sets
+// --api-audiences to the cluster endpoint (control_plane_static_pod.go,
+// v1.12.0 and v1.13.9) and lets extraArgs override it; kube-apiserver reads
+// it as a comma-separated list (a string slice), so one value works on
+// every Talos version.
+func AudiencePatch(audiences []string) machinePatch {
+	return machinePatch{Cluster: &clusterSection{APIServer: &apiServer{ExtraArgs: map[string]any{
+		"api-audiences": strings.Join(audiences, ","),
+	}}}}
 }
 
 // IssuerPatch makes the API servers sign service-account tokens as

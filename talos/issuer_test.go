@@ -39,7 +39,7 @@ func TestIssuerReachesTheAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := PatchInputFor(cfg, intDNS, pubDNS)
+			in := PatchInputFor(cfg, []string{intDNS, pubDNS})
 			in.ServiceAccountIssuers, in.ServiceAccountJWKSURI = tc.issuers, jwksURI
 			render := func(typ machine.Type, patches []string) []byte {
 				t.Helper()
@@ -85,8 +85,8 @@ func TestIssuerReachesTheAPIServer(t *testing.T) {
 	}
 	// Without workload identity the control plane is as before.
 	cfg := configtest.Parse(t, nil)
-	in := PatchInputFor(cfg, intDNS, pubDNS)
-	in.ServiceAccountIssuers = issuerArgs([]string{ClusterEndpoint(intDNS)}, ClusterEndpoint(intDNS))
+	in := PatchInputFor(cfg, []string{intDNS, pubDNS})
+	in.ServiceAccountIssuers = defaultArgs([]string{ClusterEndpoint(intDNS)}, ClusterEndpoint(intDNS))
 	plain, _ := ControlPlanePatches(in)
 	if cluster, _ := ClusterPatches(in); len(plain) != len(cluster) {
 		t.Errorf("%d control-plane patches without an issuer, want the %d cluster patches", len(plain), len(cluster))
@@ -104,23 +104,23 @@ func TestPlanIssuers(t *testing.T) {
 	since := rolled.Format(time.RFC3339)
 	for _, tc := range []struct {
 		name  string
-		prev  Issuers
+		prev  Accepted
 		want  string
 		multi bool
 		now   time.Time
 		out   []string
 		note  string
 	}{
-		{"new stack", Issuers{}, a, true, at(0), []string{a}, ""},
-		{"recorded before the record existed", Issuers{}, b, true, at(0), []string{b}, ""},
-		{"unchanged", Issuers{Accepted: []string{a}, Since: since}, a, true, at(time.Hour), []string{a}, ""},
-		{"move on 1.13 keeps the old", Issuers{Accepted: []string{a}, Since: since}, b, true, at(time.Hour), []string{b, a}, "keep accepting https://a"},
-		{"grace not over", Issuers{Accepted: []string{b, a}, Since: since}, b, true, at(23 * time.Hour), []string{b, a}, "from 2026-12-02T10:00:00Z drops it"},
-		{"grace over", Issuers{Accepted: []string{b, a}, Since: since}, b, true, at(24 * time.Hour), []string{b}, "https://a no longer accepted"},
-		{"no record of the roll", Issuers{Accepted: []string{b, a}}, b, true, at(48 * time.Hour), []string{b, a}, "once this `up` has rolled"},
-		{"move on 1.12: one issuer", Issuers{Accepted: []string{a}, Since: since}, b, false, at(time.Hour), []string{b}, ""},
-		{"second move before the drop", Issuers{Accepted: []string{b, a}, Since: since}, c, true, at(time.Hour), []string{c, b, a}, "keep accepting https://b, https://a"},
-		{"back to an accepted one", Issuers{Accepted: []string{b, a}, Since: since}, a, true, at(time.Hour), []string{a, b}, "keep accepting https://b"},
+		{"new stack", Accepted{}, a, true, at(0), []string{a}, ""},
+		{"recorded before the record existed", Accepted{}, b, true, at(0), []string{b}, ""},
+		{"unchanged", Accepted{Accepted: []string{a}, Since: since}, a, true, at(time.Hour), []string{a}, ""},
+		{"move on 1.13 keeps the old", Accepted{Accepted: []string{a}, Since: since}, b, true, at(time.Hour), []string{b, a}, "keep accepting https://a"},
+		{"grace not over", Accepted{Accepted: []string{b, a}, Since: since}, b, true, at(23 * time.Hour), []string{b, a}, "from 2026-12-02T10:00:00Z drops it"},
+		{"grace over", Accepted{Accepted: []string{b, a}, Since: since}, b, true, at(24 * time.Hour), []string{b}, "https://a no longer accepted"},
+		{"no record of the roll", Accepted{Accepted: []string{b, a}}, b, true, at(48 * time.Hour), []string{b, a}, "once this `up` has rolled"},
+		{"move on 1.12: one issuer", Accepted{Accepted: []string{a}, Since: since}, b, false, at(time.Hour), []string{b}, ""},
+		{"second move before the drop", Accepted{Accepted: []string{b, a}, Since: since}, c, true, at(time.Hour), []string{c, b, a}, "keep accepting https://b, https://a"},
+		{"back to an accepted one", Accepted{Accepted: []string{b, a}, Since: since}, a, true, at(time.Hour), []string{a, b}, "keep accepting https://b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := PlanIssuers(tc.prev, tc.want, tc.multi, tc.now)

@@ -72,7 +72,7 @@ func refusal(t *testing.T, patch string) string {
 func TestUserPatchesCannotSetWhatTheStackSets(t *testing.T) {
 	cfg := configtest.Parse(t, map[string]string{"workerPools": `[{"name":"general","instanceTypes":["m7i.large"]},
 		{"name":"gpu","instanceTypes":["g5.xlarge"],"labels":{"team":"ml"},"taints":[{"key":"gpu","effect":"NoSchedule"}]}]`})
-	in := PatchInputFor(cfg, intDNS, pubDNS)
+	in := PatchInputFor(cfg, []string{intDNS, pubDNS})
 	cp, err := ControlPlanePatches(in)
 	if err != nil {
 		t.Fatal(err)

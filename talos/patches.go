@@ -31,9 +31,12 @@ type PatchInput struct {
 	// ServiceAccountJWKSURI.
 	ServiceAccountIssuers []string
 	ServiceAccountJWKSURI string
-	// accepted is the planned issuer list even when Talos' default needs no
-	// patch (ServiceAccountIssuers empty), for the stack's record.
-	accepted []string
+	// APIAudiences, when set, are the API servers' token audiences
+	// (PlanAudiences).
+	APIAudiences []string
+	// issuers and audiences are the planned lists even when Talos'
+	// defaults need no patch, for the stack's record.
+	issuers, audiences []string
 }
 
 // The structs below mirror the subset of Talos' v1alpha1 schema the patches

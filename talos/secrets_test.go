@@ -43,7 +43,7 @@ func TestRenderIgnoresTheClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patches, err := ControlPlanePatches(PatchInputFor(cfg, intDNS, pubDNS))
+	patches, err := ControlPlanePatches(PatchInputFor(cfg, []string{intDNS, pubDNS}))
 	if err != nil {
 		t.Fatal(err)
 	}

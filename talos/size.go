@@ -38,8 +38,12 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 		return nil, err
 	}
 	names := config.NamesFor(cfg.ClusterName)
-	in := PatchInputFor(cfg, placeholderDNS(cfg, names.InternalLB), placeholderDNS(cfg, names.PublicLB))
+	in := PatchInputFor(cfg, []string{placeholderDNS(cfg, names.InternalLB), placeholderDNS(cfg, names.PublicLB)})
 	endpoint := ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))
+	if cfg.StableEndpoint() {
+		in = PatchInputFor(cfg, StableSANs(cfg))
+		endpoint = ClusterEndpoint(config.StableHost(cfg.ClusterName))
+	}
 	if cfg.WorkloadIdentity {
 		// CloudFront names are d + 13 or 14 characters: the longest.
 		issuer := "https://d00000000000000.cloudfront.net"
@@ -55,6 +59,8 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 		}
 		in.ServiceAccountIssuers = []string{primary, endpoint}
 	}
+	// And the audiences of an endpoint move: the new and the old one.
+	in.APIAudiences = []string{endpoint, ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))}
 	var sizes []RoleSize
 	var errs config.ErrorList
 	generate := func(typ machine.Type, patches []string) ([]byte, error) {

@@ -26,7 +26,7 @@ func TestWorkerTaintsRegisterWithKubelet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patches, err := WorkerPatches(PatchInputFor(cfg, intDNS, pubDNS), cfg.WorkerPools[0])
+	patches, err := WorkerPatches(PatchInputFor(cfg, []string{intDNS, pubDNS}), cfg.WorkerPools[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 package talos
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -21,17 +22,24 @@ import (
 
 // Args configure the Talos stage.
 type Args struct {
-	Config            *config.Config
+	Config *config.Config
+	// InternalLBDNSName and PublicLBDNSName name the cluster in the machine
+	// configurations of a stack without the stable endpoint (with it, the
+	// configurations name no load balancer: StableSANs).
 	InternalLBDNSName pulumi.StringOutput
 	PublicLBDNSName   pulumi.StringOutput
+	// APIHost is where clients outside the nodes reach the APIs: the
+	// bootstrap, the kubeconfig's server and the talosconfig's endpoint.
+	APIHost pulumi.StringOutput
 	// IssuerURL and JWKSURI (workload identity; nil without) configure the
 	// API servers' service-account issuer.
 	IssuerURL pulumi.StringInput
 	JWKSURI   pulumi.StringInput
-	// Issuers is what the last `up` recorded the API servers accept
-	// (zero for a new stack); Now is the time PlanIssuers judges it at.
-	Issuers Issuers
-	Now     time.Time
+	// Issuers and Audiences are what the last `up` recorded the API
+	// servers accept (zero for a new stack); Now is the time the plans
+	// judge them at.
+	Issuers, Audiences Accepted
+	Now                time.Time
 	// Log says, in preview and up, what moves with the issuers.
 	Log func(string)
 }
@@ -60,13 +68,14 @@ type Talos struct {
 	// tokens with, base64 PEM (secret): workload identity publishes its
 	// public half.
 	ServiceAccountKey pulumi.StringOutput
-	// AcceptedIssuers is the API servers' --service-account-issuer list of
-	// this `up` (PlanIssuers), the signing issuer first.
-	AcceptedIssuers   pulumi.StringArrayOutput
-	BootstrapNode     pulumi.StringOutput
-	BootstrapResource *machine.Bootstrap
-	Kubeconfig        pulumi.StringOutput
-	Talosconfig       pulumi.StringOutput
+	// AcceptedIssuers and AcceptedAudiences are the API servers'
+	// --service-account-issuer and --api-audiences of this `up`
+	// (PlanIssuers, PlanAudiences), the primary first.
+	AcceptedIssuers, AcceptedAudiences pulumi.StringArrayOutput
+	BootstrapNode                      pulumi.StringOutput
+	BootstrapResource                  *machine.Bootstrap
+	Kubeconfig                         pulumi.StringOutput
+	Talosconfig                        pulumi.StringOutput
 }
 
 // New creates the machine secrets and every role's machine configuration.
@@ -93,44 +102,75 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// Known before the nodes: the etcd guard, deployed before the
 	// control-plane group, stores it.
 	t.ClientConfiguration = t.secrets.ClientConfiguration
-	t.ClusterEndpoint = args.InternalLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
-	t.PublicEndpoint = args.PublicLBDNSName.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
+	// The cluster endpoint's host and the certificates' names: with the
+	// stable endpoint known now, before any load balancer exists, so the
+	// nodes launch while the load balancers provision.
+	host := args.InternalLBDNSName
+	sans := pulumi.All(args.InternalLBDNSName, args.PublicLBDNSName).ApplyT(func(v []any) ([]string, error) {
+		internal, ok1 := v[0].(string)
+		public, ok2 := v[1].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("talos: load balancer names are %T, %T", v[0], v[1])
+		}
+		return []string{internal, public}, nil
+	}).(pulumi.StringArrayOutput)
+	if cfg.StableEndpoint() {
+		host = pulumi.String(config.StableHost(cfg.ClusterName)).ToStringOutput()
+		sans = pulumi.ToStringArray(StableSANs(cfg)).ToStringArrayOutput()
+	}
+	t.ClusterEndpoint = host.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
+	t.PublicEndpoint = args.APIHost.ApplyT(ClusterEndpoint).(pulumi.StringOutput)
 	var issuer, jwks pulumi.StringInput = pulumi.String(""), pulumi.String("")
 	if args.IssuerURL != nil {
 		issuer, jwks = args.IssuerURL, args.JWKSURI
 	}
-	// The patch input, once both load balancer names and the issuer are
-	// known: the issuers the API servers accept are planned here, from the
-	// endpoint Talos defaults to and what the last `up` recorded.
-	input := pulumi.All(args.InternalLBDNSName, args.PublicLBDNSName, issuer, jwks).ApplyT(func(v []any) (PatchInput, error) {
-		internal, ok1 := v[0].(string)
-		public, ok2 := v[1].(string)
+	// The patch input, once the names and the issuer are known: the
+	// issuers and audiences the API servers accept are planned here, from
+	// the endpoint Talos defaults both to and what the last `up` recorded.
+	input := pulumi.All(host, sans, issuer, jwks).ApplyT(func(v []any) (PatchInput, error) {
+		h, ok1 := v[0].(string)
+		names, ok2 := v[1].([]string)
 		iss, ok3 := v[2].(string)
 		jw, ok4 := v[3].(string)
 		if !ok1 || !ok2 || !ok3 || !ok4 {
 			return PatchInput{}, fmt.Errorf("talos: patch inputs are %T, %T, %T, %T", v[0], v[1], v[2], v[3])
 		}
-		in := PatchInputFor(cfg, internal, public)
-		endpoint := ClusterEndpoint(internal)
+		in := PatchInputFor(cfg, names)
+		endpoint := ClusterEndpoint(h)
+		multi := MultipleIssuers(cfg.TalosVersion)
 		want := endpoint
-		if iss != "" {
+		switch {
+		case iss != "":
 			want, in.ServiceAccountJWKSURI = iss, jw
+		case !multi && len(args.Issuers.Accepted) > 0:
+			// Without workload identity the issuer is only a string the
+			// tokens carry: on a Talos that takes one, a new endpoint
+			// keeps the old one rather than refuse every token.
+			want = args.Issuers.Accepted[0]
 		}
-		plan := PlanIssuers(args.Issuers, want, MultipleIssuers(cfg.TalosVersion), args.Now)
-		if plan.Note != "" && args.Log != nil {
-			args.Log(plan.Note)
+		issuers := PlanIssuers(args.Issuers, want, multi, args.Now)
+		audiences := PlanAudiences(args.Audiences, endpoint, args.Now)
+		for _, note := range []string{issuers.Note, audiences.Note} {
+			if note != "" && args.Log != nil {
+				args.Log(note)
+			}
 		}
-		in.ServiceAccountIssuers = issuerArgs(plan.Accepted, endpoint)
-		in.accepted = plan.Accepted
+		in.ServiceAccountIssuers = defaultArgs(issuers.Accepted, endpoint)
+		in.APIAudiences = defaultArgs(audiences.Accepted, endpoint)
+		in.issuers, in.audiences = issuers.Accepted, audiences.Accepted
 		return in, nil
 	})
-	t.AcceptedIssuers = input.ApplyT(func(v any) ([]string, error) {
-		in, ok := v.(PatchInput)
-		if !ok {
-			return nil, fmt.Errorf("talos: patch input is %T", v)
-		}
-		return in.accepted, nil
-	}).(pulumi.StringArrayOutput)
+	field := func(get func(PatchInput) []string) pulumi.StringArrayOutput {
+		return input.ApplyT(func(v any) ([]string, error) {
+			in, ok := v.(PatchInput)
+			if !ok {
+				return nil, fmt.Errorf("talos: patch input is %T", v)
+			}
+			return get(in), nil
+		}).(pulumi.StringArrayOutput)
+	}
+	t.AcceptedIssuers = field(func(in PatchInput) []string { return in.issuers })
+	t.AcceptedAudiences = field(func(in PatchInput) []string { return in.audiences })
 	t.UserData[config.ControlPlaneKey] = t.machineConfig(controlPlaneKey, mconfig.TypeControlPlane, input, ControlPlanePatches)
 	for i, pool := range cfg.WorkerPools {
 		build := func(in PatchInput) ([]string, error) { return WorkerPatches(in, pool) }
@@ -183,6 +223,9 @@ const BootstrapTimeout = "20m"
 // BootstrapArgs are what bootstrap needs from the compute stage.
 type BootstrapArgs struct {
 	ControlPlaneASG *autoscaling.Group
+	// Reachable, in `up` with a private API (nil otherwise), fails fast
+	// when this machine has no route to host, before the bootstrap retries.
+	Reachable func(ctx context.Context, host string) error
 }
 
 // Bootstrap bootstraps etcd once, then creates the kubeconfig and
@@ -215,9 +258,17 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	// timeout (default 10 minutes). The ASG reports capacity when the
 	// instances run, and the public NLB needs a few more minutes to
 	// register them and pass two health checks, so 20 minutes.
+	// With a private API the bootstrap, the kubeconfig and the waits all go
+	// through the internal load balancer: probe the route first.
+	endpoint := t.args.APIHost.ApplyTWithContext(ctx.Context(), func(c context.Context, h string) (string, error) {
+		if args.Reachable == nil {
+			return h, nil
+		}
+		return h, args.Reachable(c, h)
+	}).(pulumi.StringOutput)
 	t.BootstrapResource, err = machine.NewBootstrap(ctx, name+"-bootstrap", &machine.BootstrapArgs{
 		Node:                t.BootstrapNode,
-		Endpoint:            t.args.PublicLBDNSName,
+		Endpoint:            endpoint,
 		ClientConfiguration: cc,
 		Timeouts:            &machine.BootstrapTimeoutsArgs{Create: pulumi.String(BootstrapTimeout)},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{args.ControlPlaneASG}),
@@ -233,7 +284,7 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	// a node ignored since creation would by then be a terminated instance.
 	kc, err := cluster.NewKubeconfig(ctx, name+"-kubeconfig", &cluster.KubeconfigArgs{
 		Node:     t.BootstrapNode,
-		Endpoint: t.args.PublicLBDNSName,
+		Endpoint: t.args.APIHost,
 		ClientConfiguration: cluster.KubeconfigClientConfigurationArgs{
 			CaCertificate:     cc.CaCertificate(),
 			ClientCertificate: cc.ClientCertificate(),
@@ -257,7 +308,7 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 			ClientCertificate: cc.ClientCertificate(),
 			ClientKey:         cc.ClientKey(),
 		},
-		Endpoints: pulumi.StringArray{t.args.PublicLBDNSName},
+		Endpoints: pulumi.StringArray{t.args.APIHost},
 		Nodes:     nodeIPs,
 	}, parent)
 	t.Talosconfig = secret.String(tc.TalosConfig())

@@ -71,6 +71,10 @@ type DistributionArgs struct {
 	Restrictions         pulumi.MapInput       `pulumi:"restrictions"`
 	ViewerCertificate    pulumi.MapInput       `pulumi:"viewerCertificate"`
 	Tags                 pulumi.StringMapInput `pulumi:"tags"`
+	// WaitForDeployment false: the provider returns once CloudFront has the
+	// distribution, not once it has deployed (nil: the provider's default,
+	// wait).
+	WaitForDeployment pulumi.BoolPtrInput `pulumi:"waitForDeployment"`
 }
 
 type distributionArgs struct {
@@ -82,6 +86,7 @@ type distributionArgs struct {
 	Restrictions         map[string]any    `pulumi:"restrictions"`
 	ViewerCertificate    map[string]any    `pulumi:"viewerCertificate"`
 	Tags                 map[string]string `pulumi:"tags"`
+	WaitForDeployment    *bool             `pulumi:"waitForDeployment"`
 }
 
 // ElementType is what the inputs marshal as.

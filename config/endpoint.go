@@ -1,0 +1,109 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Who may reach the Kubernetes and Talos APIs (apiAccess), and HTTPS
+// ingress (ingressAccess).
+const (
+	AccessPublic  = "public"
+	AccessPrivate = "private"
+)
+
+var accessModes = []string{AccessPublic, AccessPrivate}
+
+// Endpoint is how nodes and clients name the cluster.
+type Endpoint struct {
+	// Stable: the cluster endpoint is a name the stack owns in a Route 53
+	// private hosted zone (StableHost), not a load balancer's DNS name.
+	// Unset: on for a new stack, off for one deployed before it existed
+	// (moving rolls every node: an explicit choice).
+	Stable *bool `json:"stable"`
+	// PublicName, in the Route 53 public hosted zone PublicZoneID that the
+	// user owns, names the public load balancer; it is in the certificates
+	// and in the kubeconfig and talosconfig.
+	PublicName   string `json:"publicName"`
+	PublicZoneID string `json:"publicZoneId"`
+}
+
+// StableZone is the private hosted zone of a cluster's stable endpoint:
+// .internal is reserved for private use (ICANN, 2024), so it never
+// collides with a public name.
+func StableZone(cluster string) string { return cluster + ".talos.internal" }
+
+// StableHost is the stable cluster endpoint's host name.
+func StableHost(cluster string) string { return "api." + StableZone(cluster) }
+
+// IsStableEndpoint reports whether a cluster endpoint URL is the stable one.
+func IsStableEndpoint(url string) bool {
+	return strings.Contains(url, ".talos.internal:")
+}
+
+// StableEndpoint reports whether the stack uses the stable endpoint
+// (resolved by ParseDeployed).
+func (c *Config) StableEndpoint() bool { return c.Endpoint.Stable != nil && *c.Endpoint.Stable }
+
+// PrivateAPI reports whether the Kubernetes and Talos APIs are reachable
+// only through the internal load balancer.
+func (c *Config) PrivateAPI() bool { return c.APIAccess == AccessPrivate }
+
+// PrivateIngress reports whether HTTPS ingress is on the internal load
+// balancer only.
+func (c *Config) PrivateIngress() bool { return c.IngressAccess == AccessPrivate }
+
+// NeedsPublicLB reports whether anything is served on a public load
+// balancer.
+func (c *Config) NeedsPublicLB() bool { return !c.PrivateAPI() || !c.PrivateIngress() }
+
+// resolveStable fills Endpoint.Stable when unset: on for a new stack; for
+// an existing one, what its last `up` recorded (its clusterEndpoint).
+func resolveStable(c *Config, d Deployed, w *Warnings) {
+	if c.Endpoint.Stable != nil {
+		return
+	}
+	stable := !d.Exists || IsStableEndpoint(d.ClusterEndpoint)
+	c.Endpoint.Stable = &stable
+	if !stable {
+		w.Add("endpoint.stable", "not set: this existing stack keeps its load balancer's DNS name as the cluster endpoint; "+
+			"set endpoint.stable to true to move to %s (every node rolls once: its machine configuration names the new endpoint, and the old one stays an accepted token audience and issuer as Talos allows; README \"The cluster endpoint\")", StableHost(c.ClusterName))
+	}
+}
+
+var (
+	zoneIDRe  = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	dnsNameRe = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+)
+
+// validateEndpoint checks apiAccess, ingressAccess and endpoint.
+func validateEndpoint(c *Config, errs *ErrorList) {
+	if !contains(accessModes, c.APIAccess) {
+		errs.NotSupported("apiAccess", c.APIAccess, accessModes)
+	}
+	if !contains(accessModes, c.IngressAccess) {
+		errs.NotSupported("ingressAccess", c.IngressAccess, accessModes)
+	}
+	if c.PrivateAPI() && !c.StableEndpoint() {
+		errs.Forbidden("apiAccess", "private needs endpoint.stable: true (the internal load balancer's name is then in no machine configuration, and clients verify it through the stable endpoint's certificates); set both in one `up`: every node rolls once")
+	}
+	e := c.Endpoint
+	switch {
+	case e.PublicName == "" && e.PublicZoneID == "":
+		return
+	case e.PublicName == "":
+		errs.Required("endpoint.publicName", "endpoint.publicZoneId is set: the name (e.g. api.prod.example.com) to create in that zone")
+	case e.PublicZoneID == "":
+		errs.Required("endpoint.publicZoneId", "endpoint.publicName is set: the Route 53 public hosted zone (Z...) that holds it")
+	}
+	if e.PublicName != "" && (len(e.PublicName) > 253 || !dnsNameRe.MatchString(e.PublicName)) {
+		errs.Invalid("endpoint.publicName", e.PublicName, "must be a lowercase DNS name such as api.prod.example.com")
+	}
+	if e.PublicZoneID != "" && !zoneIDRe.MatchString(e.PublicZoneID) {
+		errs.Invalid("endpoint.publicZoneId", e.PublicZoneID, "must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
+	}
+	if e.PublicName != "" && c.PrivateAPI() {
+		errs.Forbidden("endpoint.publicName", fmt.Sprintf("apiAccess is %q: there is no public load balancer for the APIs to name", c.APIAccess))
+	}
+}
