@@ -215,7 +215,7 @@ func (a *app) handle(ctx context.Context, raw json.RawMessage) (Result, error) {
 			return res, err
 		}
 		plan := guard.Decide(obs, a.rec.Policy)
-		res.Metrics, res.Waits = plan.Metrics, append([]string{"paused (GUARD_PAUSED=true): nothing changed"}, plan.Waits...)
+		res.Metrics, res.Waits = plan.Metrics, append([]string{"paused (GUARD_PAUSED=true): nothing changed"}, guard.Waits(plan.Waits)...)
 		return res, a.rec.Metrics.Publish(ctx, plan.Metrics)
 	}
 	rep, err := a.rec.Run(ctx)
@@ -225,7 +225,7 @@ func (a *app) handle(ctx context.Context, raw json.RawMessage) (Result, error) {
 	for _, c := range rep.Completions {
 		res.Completions = append(res.Completions, fmt.Sprintf("%s %s: %s", c.Result, c.Instance.ID, c.Reason))
 	}
-	res.Waits, res.Metrics = rep.Waits, rep.Metrics
+	res.Waits, res.Metrics = guard.Waits(rep.Waits), rep.Metrics
 	b, _ := json.Marshal(res) //nolint:errchkjson // plain strings and ints
 	log.Printf("result: %s", b)
 	return res, err

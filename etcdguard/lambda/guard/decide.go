@@ -24,7 +24,7 @@ import (
 //   - a voting member is removed only when the remaining voting members
 //     still have a healthy quorum, and never when it is the last one; a
 //     healthy voter never while a learner is being promoted;
-//   - at most one membership change per plan;
+//   - at most one membership change per plan (decideChange);
 //   - a launch continues only when its member is a healthy voter, every
 //     voting member is healthy, no member is stale or a learner, and the
 //     node's API server, controller manager and scheduler are ready;
@@ -33,240 +33,287 @@ import (
 //     CONTINUE, so a guard that is down lets nodes in, never kills one);
 //   - with more nodes in service than desired, one node at a time loses
 //     its scale-in protection, so a scale-in takes it through the hook.
+//
+// The global checks come first (view.preflight); then each step decides
+// one kind of thing, in this order, because each later step reads the
+// plan the earlier ones made.
 func Decide(obs Observation, pol Policy) Plan {
-	p := Plan{Suspects: map[uint64]time.Time{}}
+	v := newView(obs, pol)
+	p := &Plan{Suspects: map[uint64]time.Time{}, Preflight: v.preflight()}
+	if p.Preflight.Blind {
+		decideBlind(p, v)
+	} else {
+		p.Metrics = v.metrics()
+		removals := decideSuspects(p, v)
+		removals = append(removals, decideHooks(p, v)...)
+		decideChange(p, v, removals)
+		decideLaunches(p, v)
+		decideCapacity(p, v)
+	}
+	sort.SliceStable(p.Complete, func(i, j int) bool { return p.Complete[i].Instance.ID < p.Complete[j].Instance.ID })
+	sort.SliceStable(p.Heartbeat, func(i, j int) bool { return p.Heartbeat[i].ID < p.Heartbeat[j].ID })
+	return *p
+}
 
-	byIP := map[string]Instance{}
-	for _, in := range obs.Instances {
-		if in.PrivateIP != "" && in.live() {
-			byIP[in.PrivateIP] = in
-		}
+// preflight makes the global checks once.
+func (v *view) preflight() Preflight {
+	pf := Preflight{Blind: !v.obs.MembersKnown, LaunchWaiting: v.launchWaiting(), LearnerPromoting: v.learners > 0}
+	if pf.Blind {
+		pf.Lost = !v.inCluster() && v.blindConfirmed()
+		return pf
 	}
-	sorted := append([]Instance(nil), obs.Instances...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
-
-	if !obs.MembersKnown {
-		for k, v := range obs.Suspects {
-			p.Suspects[k] = v
-		}
-		// When the blindness began, kept under the sentinel BlindSince
-		// (no etcd member has ID 0); a run that sees drops it.
-		since, seen := obs.Suspects[BlindSince]
-		if !seen {
-			since = obs.Now
-		}
-		p.Suspects[BlindSince] = since
-		p.Waits = append(p.Waits, "no control-plane node answered EtcdMemberList")
-		decideBlind(&p, sorted, seen && obs.Now.Sub(since) >= pol.MinSuspectAge)
-		return p
-	}
-
-	members := append([]Member(nil), obs.Members...)
-	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
-	memberByIP := map[string]Member{}
-	var stale []Member
-	for _, m := range members {
-		ip := m.IP()
-		if ip != "" {
-			memberByIP[ip] = m
-		}
-		if _, ok := byIP[ip]; !ok && ip != "" {
-			stale = append(stale, m)
-		}
-	}
-
-	// Metrics.
-	p.Metrics.Known = true
-	staleIDs := map[uint64]bool{}
-	for _, m := range stale {
-		staleIDs[m.ID] = true
-	}
-	for _, m := range members {
-		if m.Learner {
-			p.Metrics.LearnerMembers++
-			continue
-		}
-		p.Metrics.VotingMembers++
-		if m.Healthy {
-			p.Metrics.HealthyMembers++
-		}
-		if !m.Healthy || staleIDs[m.ID] {
-			p.Metrics.DegradedMembers++
-		}
-	}
-	p.Metrics.StaleMembers = len(stale)
-
-	launchWaiting := false
-	for _, in := range sorted {
-		if in.State == PendingWait {
-			launchWaiting = true
-		}
-	}
-
-	// Stale members: remember them, and pick those that may go now.
-	var removable []Member
-	for _, m := range stale {
-		first, seen := obs.Suspects[m.ID]
-		if !seen {
-			first = obs.Now
-		}
-		p.Suspects[m.ID] = first
-		switch {
-		case launchWaiting:
-			removable = append(removable, m)
-		case seen && obs.Now.Sub(first) >= pol.MinSuspectAge:
-			removable = append(removable, m)
-		default:
-			p.Waits = append(p.Waits, fmt.Sprintf("member %s (%x) has no instance: removed on a later audit", m.Name, m.ID))
-		}
-	}
-	// Learners first (removing one needs no quorum), then unhealthy voters.
-	sort.SliceStable(removable, func(i, j int) bool {
-		return rank(removable[i]) < rank(removable[j])
-	})
-	// Addresses the group knows in any state: a member at one of them
-	// whose instance is terminating is simply going.
-	anyIP := map[string]bool{}
-	for _, in := range obs.Instances {
-		anyIP[in.PrivateIP] = true
-	}
-	for _, m := range removable {
-		if p.Change != nil {
-			break
-		}
-		// A voter that answers as healthy at an address no instance of the
-		// group has ever shown is a wrong address (or a partial instance
-		// list), not a dead node: never removed for it (the Talos
-		// control-plane provider's auditEtcd refuses on such an
-		// inconsistency). It stays stale, so the degraded alarm fires.
-		if m.Healthy && !m.Learner && !anyIP[m.IP()] {
-			p.Waits = append(p.Waits, fmt.Sprintf("stale member %s (%x) kept: it answers as healthy, but no instance has its address", m.Name, m.ID))
-			continue
-		}
-		ch, why := removal(members, m, "no instance has its address")
-		if ch == nil {
-			p.Waits = append(p.Waits, fmt.Sprintf("stale member %s (%x) kept: %s", m.Name, m.ID, why))
-			continue
-		}
-		ch.Stale = true
-		p.Change = ch
-	}
-
-	// Terminating instances: those with no member first (nothing to wait
-	// for), then learners, unhealthy voters, healthy voters (Cluster API
-	// prefers unhealthy machines: removing a dead voter first keeps more
-	// fault tolerance than removing a live one).
-	terminating := []Instance{}
-	for _, in := range sorted {
-		if in.State == TerminatingWait {
-			terminating = append(terminating, in)
-		}
-	}
-	sort.SliceStable(terminating, func(i, j int) bool {
-		return terminationRank(memberByIP, terminating[i]) < terminationRank(memberByIP, terminating[j])
-	})
-	for _, in := range terminating {
-		m, ok := memberByIP[in.PrivateIP]
-		if !ok {
-			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "not an etcd member"})
-			continue
-		}
-		if p.Change != nil {
-			p.Heartbeat = append(p.Heartbeat, in)
-			p.Waits = append(p.Waits, fmt.Sprintf("%s waits: one membership change at a time", in.ID))
-			continue
-		}
-		safe, why := safeToRemove(members, m)
-		if !safe {
-			// Held: the hook's default would end a voter etcd needs. A last
-			// voter is held while it answers (a scheduled retirement marks
-			// a live node unhealthy): its replacement joins it, then it
-			// leaves. A dead one has nothing left to hold.
-			if !lastVoter(members, m) || m.Healthy {
-				p.Heartbeat = append(p.Heartbeat, in)
-				p.Metrics.HeldTerminations++
-			}
-			p.Waits = append(p.Waits, fmt.Sprintf("%s keeps member %s: %s", in.ID, m.Name, why))
-			continue
-		}
-		if m.Healthy && !m.Learner {
-			// Its API server goes with it: another voter's node must serve
-			// one (in service, or launching with its control plane ready),
-			// or a one-node handover would leave no API server at all.
-			if !anotherServes(members, m, byIP, obs.Components) {
-				p.Heartbeat = append(p.Heartbeat, in)
-				p.Metrics.HeldTerminations++
-				p.Waits = append(p.Waits, fmt.Sprintf("%s keeps member %s: no other voter's node serves a ready control plane yet", in.ID, m.Name))
-				continue
-			}
-			p.Change = &Change{Kind: Leave, MemberID: m.ID, Member: m.Name, Node: in.PrivateIP, Reason: "instance " + in.ID + " is terminating",
-				SnapshotFirst: p.Metrics.VotingMembers <= 2}
-			continue
-		}
-		peer := healthyPeer(members, m.ID)
-		if peer == "" {
-			p.Heartbeat = append(p.Heartbeat, in)
-			p.Waits = append(p.Waits, fmt.Sprintf("%s keeps member %s: no healthy peer", in.ID, m.Name))
-			continue
-		}
-		p.Change = &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: "instance " + in.ID + " is terminating and its member cannot leave by itself"}
-	}
-
-	// Launching instances.
-	allHealthy := p.Metrics.HealthyMembers == p.Metrics.VotingMembers && len(stale) == 0
-	for _, in := range sorted {
-		if in.State != PendingWait {
-			continue
-		}
-		m, ok := memberByIP[in.PrivateIP]
-		if !in.Healthy {
-			if !ok {
-				p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy and it never joined etcd"})
-				continue
-			}
-			// Joined, then failed: its member goes first (a peer removes
-			// it), then the launch is abandoned on a later run.
-			if p.Change == nil {
-				ch, why := removal(members, m, "launching instance "+in.ID+" joined etcd, then the ASG marked it unhealthy")
-				if ch == nil {
-					p.Waits = append(p.Waits, fmt.Sprintf("%s is unhealthy; its member %s is kept: %s", in.ID, m.Name, why))
-				}
-				p.Change = ch
-			}
-			p.Heartbeat = append(p.Heartbeat, in)
-			continue
-		}
-		why, ready := obs.Components[in.PrivateIP]
-		switch {
-		case !ok:
-			p.Waits = append(p.Waits, fmt.Sprintf("%s has not joined etcd yet", in.ID))
-		case m.Learner:
-			p.Waits = append(p.Waits, fmt.Sprintf("%s is a learner: waiting for promotion", in.ID))
-		case !m.Healthy:
-			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter but not healthy yet", in.ID))
-		case p.Change != nil:
-			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter; it waits: one membership change at a time", in.ID))
-		case !allHealthy || p.Metrics.LearnerMembers > 0:
-			p.Waits = append(p.Waits, fmt.Sprintf("%s is a voter; etcd is not healthy yet (%d of %d voting members healthy, %d stale, %d learners)",
-				in.ID, p.Metrics.HealthyMembers, p.Metrics.VotingMembers, len(stale), p.Metrics.LearnerMembers))
-		case !ready:
-			p.Waits = append(p.Waits, fmt.Sprintf("%s is a healthy voter; its Kubernetes control plane was not checked", in.ID))
-		case why != "":
-			p.Waits = append(p.Waits, fmt.Sprintf("%s is a healthy voter; its Kubernetes control plane is not ready: %s", in.ID, why))
-		default:
-			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "healthy voting member, control plane ready"})
-			continue
-		}
-		p.Heartbeat = append(p.Heartbeat, in)
-	}
-
-	decideCapacity(&p, obs, sorted, len(stale))
-	return p
+	pf.EtcdNotSettled = !v.settled()
+	return pf
 }
 
 // BlindSince is the suspects key under which a blind run records when
 // the guard went blind: etcd member IDs are never 0.
 const BlindSince uint64 = 0
+
+// blindSince is when the guard went blind: the stored sighting, or now.
+func (v *view) blindSince() (time.Time, bool) {
+	since, seen := v.obs.Suspects[BlindSince]
+	if !seen {
+		return v.obs.Now, false
+	}
+	return since, true
+}
+
+// blindConfirmed: a previous run was blind too, at least MinSuspectAge ago.
+func (v *view) blindConfirmed() bool {
+	since, seen := v.blindSince()
+	return seen && v.obs.Now.Sub(since) >= v.pol.MinSuspectAge
+}
+
+// removal is a member that should go: one with no instance (stale), one
+// whose instance is terminating, or one whose launch the group marked
+// unhealthy after it joined. in is the instance whose hook waits on it
+// (none for a stale member).
+type removal struct {
+	m    Member
+	in   Instance
+	kind removalKind
+}
+
+type removalKind int
+
+const (
+	staleMember removalKind = iota
+	terminatingMember
+	failedLaunchMember
+)
+
+// decideSuspects remembers the stale members (the suspects) and returns
+// those that may go now: at once when a launch waits on them, else on a
+// second sighting at least MinSuspectAge after the first.
+func decideSuspects(p *Plan, v *view) []removal {
+	var due []removal
+	for _, m := range v.stale {
+		first, seen := v.obs.Suspects[m.ID]
+		if !seen {
+			first = v.obs.Now
+		}
+		p.Suspects[m.ID] = first
+		if p.Preflight.LaunchWaiting || (seen && v.obs.Now.Sub(first) >= v.pol.MinSuspectAge) {
+			due = append(due, removal{m: m, kind: staleMember})
+			continue
+		}
+		p.Waits = append(p.Waits, Wait{Reason: ReasonStaleSuspect, Member: memberName(m), Detail: "no instance has its address: removed on a later audit"})
+	}
+	return due
+}
+
+// decideHooks settles the hooks of instances that hold no member (a
+// termination goes on, a launch the group marked unhealthy is abandoned)
+// and returns the members of the others, which must go first.
+func decideHooks(p *Plan, v *view) []removal {
+	var out []removal
+	for _, in := range v.in(TerminatingWait) {
+		m, ok := v.memberOf(in)
+		if !ok {
+			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "not an etcd member"})
+			continue
+		}
+		out = append(out, removal{m: m, in: in, kind: terminatingMember})
+	}
+	for _, in := range v.in(PendingWait) {
+		if in.Healthy {
+			continue
+		}
+		m, ok := v.memberOf(in)
+		if !ok {
+			p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy and it never joined etcd"})
+			continue
+		}
+		// Joined, then failed: its member goes first (a peer removes it),
+		// then the launch is abandoned on a later run; it is held till then.
+		p.Heartbeat = append(p.Heartbeat, in)
+		out = append(out, removal{m: m, in: in, kind: failedLaunchMember})
+	}
+	return out
+}
+
+// decideChange is where the one membership change of a plan is chosen:
+// the first removal, in order (stale members, then terminations, then
+// failed launches; learners, then dead voters, then healthy voters within
+// each), that may go now. Every other one waits with its reason, and its
+// hook is held.
+func decideChange(p *Plan, v *view, rs []removal) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].kind != rs[j].kind {
+			return rs[i].kind < rs[j].kind
+		}
+		return rank(rs[i].m) < rank(rs[j].m)
+	})
+	for _, r := range rs {
+		var w *Wait
+		if p.Change != nil {
+			w = &Wait{Reason: ReasonOneChangeAtATime, Member: memberName(r.m), Detail: fmt.Sprintf("%s of %s goes first", p.Change.Kind, p.Change.Member)}
+		} else {
+			w = v.refusal(r)
+		}
+		if w == nil {
+			p.Change = v.change(r)
+			continue
+		}
+		w.Instance = r.in.ID
+		p.Waits = append(p.Waits, *w)
+		hold(p, r, w.Reason)
+	}
+}
+
+// refusal is why r's member may not go now, or nil.
+func (v *view) refusal(r removal) *Wait {
+	m := r.m
+	// A voter that answers as healthy at an address no instance of the
+	// group has ever shown is a wrong address (or a partial instance
+	// list), not a dead node: never removed for it (the Talos
+	// control-plane provider's auditEtcd refuses on such an
+	// inconsistency). It stays stale, so the degraded alarm fires.
+	if r.kind == staleMember && m.Healthy && !m.Learner && !v.seen[m.IP()] {
+		return &Wait{Reason: ReasonStaleAnswersHealthy, Member: memberName(m), Detail: "it answers as healthy, but no instance has its address"}
+	}
+	if w := v.mayRemove(m); w != nil {
+		return w
+	}
+	if v.leaves(r) {
+		// Its API server goes with it: another voter's node must serve
+		// one (in service, or launching with its control plane ready), or
+		// a one-node handover would leave no API server at all.
+		if !v.anotherServes(m) {
+			return &Wait{Reason: ReasonNoServingControlPlane, Member: memberName(m), Detail: "no other voter's node serves a ready control plane yet"}
+		}
+		return nil
+	}
+	if v.healthyPeer(m.ID) == "" {
+		return &Wait{Reason: ReasonNoHealthyPeer, Member: memberName(m), Detail: "no healthy voter to remove it through"}
+	}
+	return nil
+}
+
+// leaves reports whether r's member leaves by itself (a healthy voter at a
+// terminating instance) rather than being removed through a peer.
+func (v *view) leaves(r removal) bool {
+	return r.kind == terminatingMember && r.m.Healthy && !r.m.Learner
+}
+
+// change is r's membership change.
+func (v *view) change(r removal) *Change {
+	m := r.m
+	ch := &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: v.healthyPeer(m.ID)}
+	switch {
+	case v.leaves(r):
+		ch.Kind, ch.Node, ch.Reason = Leave, r.in.PrivateIP, "instance "+r.in.ID+" is terminating"
+		ch.SnapshotFirst = v.voting <= 2
+	case r.kind == terminatingMember:
+		ch.Reason = "instance " + r.in.ID + " is terminating and its member cannot leave by itself"
+	case r.kind == failedLaunchMember:
+		ch.Reason = "launching instance " + r.in.ID + " joined etcd, then the ASG marked it unhealthy"
+	default:
+		ch.Reason, ch.Stale = "no instance has its address", true
+	}
+	return ch
+}
+
+// hold keeps the hook of a removal that waits. A termination whose member
+// may not go at all yet (quorum, last voter, a promotion, no serving
+// control plane) is counted as held: its hook runs out after a day, so
+// someone must be paged. A last voter is held while it answers (a
+// scheduled retirement marks a live node unhealthy): its replacement
+// joins it, then it leaves. A dead one has nothing left to hold.
+func hold(p *Plan, r removal, why WaitReason) {
+	if r.kind != terminatingMember {
+		return // no hook, or one held already (decideHooks)
+	}
+	switch why {
+	case ReasonOneChangeAtATime, ReasonNoHealthyPeer:
+		p.Heartbeat = append(p.Heartbeat, r.in)
+	case ReasonLastVoter:
+		if r.m.Healthy {
+			p.Heartbeat = append(p.Heartbeat, r.in)
+			p.Metrics.HeldTerminations++
+		}
+	default:
+		p.Heartbeat = append(p.Heartbeat, r.in)
+		p.Metrics.HeldTerminations++
+	}
+}
+
+// membershipGate is why a launch may not go in service, or a node may not
+// be scaled in, now: a change is planned (one at a time), or etcd is not
+// settled. nil: neither.
+func membershipGate(p *Plan, v *view) *Wait {
+	switch {
+	case p.Change != nil:
+		return &Wait{Reason: ReasonOneChangeAtATime, Detail: fmt.Sprintf("%s of %s goes first", p.Change.Kind, p.Change.Member)}
+	case p.Preflight.EtcdNotSettled:
+		return &Wait{Reason: ReasonEtcdNotSettled, Detail: v.settledDetail()}
+	}
+	return nil
+}
+
+// decideLaunches opens the launch gate for healthy launching nodes whose
+// member is a healthy voter in a settled etcd, with a ready control plane.
+func decideLaunches(p *Plan, v *view) {
+	for _, in := range v.in(PendingWait) {
+		if !in.Healthy {
+			continue // decideHooks
+		}
+		w := v.launchRefusal(p, in)
+		if w == nil {
+			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "healthy voting member, control plane ready"})
+			continue
+		}
+		w.Instance = in.ID
+		p.Waits = append(p.Waits, *w)
+		p.Heartbeat = append(p.Heartbeat, in)
+	}
+}
+
+// launchRefusal is why the launch of in may not go in service, or nil.
+func (v *view) launchRefusal(p *Plan, in Instance) *Wait {
+	m, ok := v.memberOf(in)
+	switch {
+	case !ok:
+		return &Wait{Reason: ReasonNotJoined}
+	case m.Learner:
+		return &Wait{Reason: ReasonLearnerNotPromoted, Member: memberName(m)}
+	case !m.Healthy:
+		return &Wait{Reason: ReasonVoterNotHealthy, Member: memberName(m)}
+	}
+	if w := membershipGate(p, v); w != nil {
+		w.Member = memberName(m)
+		return w
+	}
+	why, checked := v.obs.Components[in.PrivateIP]
+	switch {
+	case !checked:
+		return &Wait{Reason: ReasonControlPlaneNotChecked, Member: memberName(m)}
+	case why != "":
+		return &Wait{Reason: ReasonControlPlaneNotReady, Member: memberName(m), Detail: why}
+	}
+	return nil
+}
 
 // decideBlind holds what a guard that cannot read the member list must not
 // let go, and lets in what a lost control plane needs. Talos joins a new
@@ -274,21 +321,21 @@ const BlindSince uint64 = 0
 // it keeps it alive (a default result would not end it either: CONTINUE).
 // Every termination is held while any node may still run etcd (in
 // service, in standby, or being retired: a scheduled retirement marks a
-// live node unhealthy, so health says nothing here). Only when no node is
-// in service or standby, and the guard has been blind on two runs at
-// least MinSuspectAge apart (confirmed), is there no cluster a node could
-// join or hand over (all nodes lost, or a one-node control plane whose
-// node died): launches are completed so the load balancers register them
-// and the operator can reach them to restore, and terminations go on.
-func decideBlind(p *Plan, sorted []Instance, confirmed bool) {
-	cluster := false
-	for _, in := range sorted {
-		if in.State == InService || in.State == Standby {
-			cluster = true
-		}
+// live node unhealthy, so health says nothing here). Only when the control
+// plane is lost (Preflight.Lost) is there no cluster a node could join or
+// hand over (all nodes lost, or a one-node control plane whose node
+// died): launches are completed so the load balancers register them and
+// the operator can reach them to restore, and terminations go on.
+func decideBlind(p *Plan, v *view) {
+	for k, t := range v.obs.Suspects {
+		p.Suspects[k] = t
 	}
-	lost := !cluster && confirmed
-	for _, in := range sorted {
+	// When the blindness began, kept under the sentinel BlindSince; a run
+	// that sees drops it.
+	p.Suspects[BlindSince], _ = v.blindSince()
+	p.Waits = append(p.Waits, Wait{Reason: ReasonBlind, Detail: "no control-plane node answered EtcdMemberList"})
+	lost := p.Preflight.Lost
+	for _, in := range v.instances {
 		switch {
 		case in.State == PendingWait && !in.Healthy && lost:
 			// Nothing to keep, and a healthy replacement is what a restore needs.
@@ -298,17 +345,17 @@ func decideBlind(p *Plan, sorted []Instance, confirmed bool) {
 				Reason: "no control-plane node is in service or answers: nothing to join; in service, the load balancers register it for a restore"})
 		case in.State == PendingWait:
 			p.Heartbeat = append(p.Heartbeat, in)
-			p.Waits = append(p.Waits, fmt.Sprintf("%s held: the member list cannot be read, and the node may have joined etcd", in.ID))
+			p.Waits = append(p.Waits, Wait{Reason: ReasonBlindLaunchHeld, Instance: in.ID, Detail: "the node may have joined etcd"})
 		case in.State == TerminatingWait && lost:
 			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "no control-plane node is in service or answers: no cluster to hand over"})
 		case in.State == TerminatingWait:
 			p.Heartbeat = append(p.Heartbeat, in)
 			p.Metrics.HeldTerminations++
-			p.Waits = append(p.Waits, fmt.Sprintf("%s held: the member list cannot be read, and its member may be a voter", in.ID))
+			p.Waits = append(p.Waits, Wait{Reason: ReasonBlindTerminationHeld, Instance: in.ID, Detail: "its member may be a voter"})
 		}
 	}
-	if !cluster && !confirmed {
-		p.Waits = append(p.Waits, "no node in service or standby and none answers: the launches are completed for a restore if that lasts to the next run")
+	if !v.inCluster() && !lost {
+		p.Waits = append(p.Waits, Wait{Reason: ReasonBlindUnconfirmed, Detail: "no node in service or standby and none answers: the launches are completed for a restore if that lasts to the next run"})
 	}
 }
 
@@ -319,11 +366,12 @@ func decideBlind(p *Plan, sorted []Instance, confirmed bool) {
 // guide, "Use instance scale-in protection") or an Availability Zone
 // rebalance, which launches first. The node goes from the zone with the
 // most nodes, so the control plane returns to one node per zone. Nothing
-// moves while etcd is not healthy, a node is at a hook, or a refresh runs.
-func decideCapacity(p *Plan, obs Observation, sorted []Instance, stale int) {
+// moves while etcd is not settled, a change is planned, a node is at a
+// hook, or a refresh runs.
+func decideCapacity(p *Plan, v *view) {
 	var inService, unprotected []Instance
 	busy := ""
-	for _, in := range sorted {
+	for _, in := range v.instances {
 		switch in.State {
 		case InService:
 			inService = append(inService, in)
@@ -338,152 +386,40 @@ func decideCapacity(p *Plan, obs Observation, sorted []Instance, stale int) {
 			busy = fmt.Sprintf("%s is %s", in.ID, in.State)
 		}
 	}
-	if obs.Desired <= 0 {
+	desired := v.obs.Desired
+	if desired <= 0 {
 		return // the group's size is unknown: change nothing
 	}
-	if len(inService) <= obs.Desired {
+	if len(inService) <= desired {
 		p.Protect = unprotected
 		return
 	}
-	excess := fmt.Sprintf("%d nodes in service, %d desired", len(inService), obs.Desired)
-	m := p.Metrics
+	excess := fmt.Sprintf("%d nodes in service, %d desired", len(inService), desired)
+	var w *Wait
 	switch {
 	case len(unprotected) > 0:
-		p.Waits = append(p.Waits, fmt.Sprintf("%s: a scale-in may take %s", excess, unprotected[0].ID))
-		return
+		w = &Wait{Reason: ReasonScaleInPending, Instance: unprotected[0].ID}
 	case busy != "":
-		p.Waits = append(p.Waits, fmt.Sprintf("%s: waiting, %s", excess, busy))
-		return
-	case obs.Refreshing:
-		p.Waits = append(p.Waits, excess+": waiting for the instance refresh")
-		return
-	case p.Change != nil || stale > 0 || m.LearnerMembers > 0 || m.HealthyMembers != m.VotingMembers:
-		p.Waits = append(p.Waits, fmt.Sprintf("%s: waiting for etcd to be healthy (%d of %d voting members healthy, %d stale, %d learners)",
-			excess, m.HealthyMembers, m.VotingMembers, stale, m.LearnerMembers))
+		w = &Wait{Reason: ReasonNodeAtHook, Detail: busy}
+	case v.obs.Refreshing:
+		w = &Wait{Reason: ReasonRefreshing}
+	default:
+		w = membershipGate(p, v)
+	}
+	if w != nil {
+		w.Detail = joinDetail(excess, w.Detail)
+		p.Waits = append(p.Waits, *w)
 		return
 	}
-	perAZ := map[string]int{}
-	for _, in := range inService {
-		perAZ[in.AZ]++
-	}
-	pick := inService[0]
-	for _, in := range inService[1:] {
-		if perAZ[in.AZ] > perAZ[pick.AZ] {
-			pick = in
-		}
-	}
+	pick, n := zoneWithMostNodes(inService)
 	p.Unprotect = &pick
-	p.Waits = append(p.Waits, fmt.Sprintf("%s: %s (zone %s has %d) may now be scaled in; its member leaves through the terminate hook", excess, pick.ID, pick.AZ, perAZ[pick.AZ]))
+	p.Waits = append(p.Waits, Wait{Reason: ReasonScaleInAllowed, Instance: pick.ID,
+		Detail: fmt.Sprintf("%s: zone %s has %d; its member leaves through the terminate hook", excess, pick.AZ, n)})
 }
 
-// anotherServes reports whether another healthy voter's node serves a
-// control plane: in service, or launching with its control plane ready.
-func anotherServes(members []Member, leaving Member, byIP map[string]Instance, components map[string]string) bool {
-	for _, o := range members {
-		if o.ID == leaving.ID || o.Learner || !o.Healthy {
-			continue
-		}
-		in, ok := byIP[o.IP()]
-		if !ok {
-			continue
-		}
-		why, checked := components[o.IP()]
-		if in.State == InService || (in.State == PendingWait && checked && why == "") {
-			return true
-		}
+func joinDetail(a, b string) string {
+	if b == "" {
+		return a
 	}
-	return false
-}
-
-// terminationRank orders terminations: no member, learner, unhealthy
-// voter, healthy voter.
-func terminationRank(byIP map[string]Member, in Instance) int {
-	m, ok := byIP[in.PrivateIP]
-	if !ok {
-		return -1
-	}
-	return rank(m)
-}
-
-func rank(m Member) int {
-	switch {
-	case m.Learner:
-		return 0
-	case !m.Healthy:
-		return 1
-	}
-	return 2
-}
-
-// safeToRemove is CAPI's targetEtcdClusterHealthy rule applied to the
-// membership after removing m: the remaining voting members must still have
-// a healthy quorum. Learners hold no vote, so removing one is always safe
-// (etcd skips the check too: mayRemoveMember).
-func safeToRemove(members []Member, m Member) (bool, string) {
-	if m.Learner {
-		return true, ""
-	}
-	// Cluster API takes no member out while a learner exists
-	// (remediation.go canSafelyRemoveEtcdMember): the cluster is between two
-	// configurations. A dead voter still goes: removing it only raises the
-	// fault tolerance the promotion needs.
-	if m.Healthy {
-		for _, o := range members {
-			if o.Learner && o.ID != m.ID {
-				return false, fmt.Sprintf("learner %s is being promoted; a healthy voter leaves after", o.Name)
-			}
-		}
-	}
-	voting, healthy := 0, 0
-	for _, o := range members {
-		if o.ID == m.ID || o.Learner {
-			continue
-		}
-		voting++
-		if o.Healthy {
-			healthy++
-		}
-	}
-	if voting == 0 {
-		return false, "it is the last voting member; removing it ends the cluster (restore from a backup instead)"
-	}
-	if healthy < Quorum(voting) {
-		return false, fmt.Sprintf("after it, %d of %d voting members would be healthy, quorum needs %d", healthy, voting, Quorum(voting))
-	}
-	return true, ""
-}
-
-func lastVoter(members []Member, m Member) bool {
-	if m.Learner {
-		return false
-	}
-	for _, o := range members {
-		if o.ID != m.ID && !o.Learner {
-			return false
-		}
-	}
-	return true
-}
-
-// removal is m's removal by ID through a healthy peer, or nil and why not:
-// removing it would cost quorum, or no peer could do it.
-func removal(members []Member, m Member, reason string) (*Change, string) {
-	if ok, why := safeToRemove(members, m); !ok {
-		return nil, why
-	}
-	peer := healthyPeer(members, m.ID)
-	if peer == "" {
-		return nil, "no healthy peer to remove it through"
-	}
-	return &Change{Kind: Remove, MemberID: m.ID, Member: m.Name, Node: peer, Reason: reason}, ""
-}
-
-// healthyPeer is the address of a healthy voting member other than id.
-func healthyPeer(members []Member, id uint64) string {
-	for _, o := range members {
-		if o.ID != id && o.Healthy && !o.Learner && o.IP() != "" {
-			return o.IP()
-		}
-	}
-	return ""
+	return a + ": " + b
 }

@@ -90,7 +90,7 @@ func TestDecide(t *testing.T) {
 		name     string
 		obs      func() Observation
 		want     string
-		wantWait string // substring of one wait reason
+		wantWait WaitReason // the reason of one wait
 		metrics  *Metrics
 		suspects []uint64
 		snapshot bool // the change is snapshotted first
@@ -140,7 +140,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "heartbeat i-b",
-			wantWait: "after it, 1 of 2 voting members would be healthy, quorum needs 2",
+			wantWait: ReasonQuorumAfterRemoval,
 		},
 		{
 			name: "two terminations at once: one change, the other waits",
@@ -151,7 +151,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "leave 1 via 10.0.1.10; heartbeat i-b",
-			wantWait: "one membership change at a time",
+			wantWait: ReasonOneChangeAtATime,
 		},
 		{
 			name: "one-node control plane: the last live voter never leaves, and is held until its replacement joins",
@@ -160,7 +160,7 @@ func TestDecide(t *testing.T) {
 					Members: []Member{mem(1, "10.0.1.10", true)}, MembersKnown: true}
 			},
 			want:     "heartbeat i-a; heartbeat i-b",
-			wantWait: "last voting member",
+			wantWait: ReasonLastVoter,
 			metrics:  &Metrics{Known: true, VotingMembers: 1, HealthyMembers: 1, HeldTerminations: 1},
 		},
 		{
@@ -171,7 +171,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: []Instance{in}, Members: []Member{mem(1, "10.0.1.10", false)}, MembersKnown: true}
 			},
 			want:     "",
-			wantWait: "last voting member",
+			wantWait: ReasonLastVoter,
 		},
 		{
 			name: "one-node control plane rolled launch-first: the old node leaves once the new one votes, snapshotted first",
@@ -190,7 +190,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "heartbeat i-d",
-			wantWait: "has not joined etcd yet",
+			wantWait: ReasonNotJoined,
 		},
 		{
 			name: "launch: learner waits for promotion",
@@ -201,7 +201,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "heartbeat i-d",
-			wantWait: "learner",
+			wantWait: ReasonLearnerNotPromoted,
 			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 3, LearnerMembers: 1},
 		},
 		{
@@ -224,7 +224,7 @@ func TestDecide(t *testing.T) {
 					Components: map[string]string{"10.0.1.11": "kube-apiserver: Ready is False (CrashLoopBackOff)"}}
 			},
 			want:     "heartbeat i-d",
-			wantWait: "kube-apiserver: Ready is False",
+			wantWait: ReasonControlPlaneNotReady,
 		},
 		{
 			name: "launch: a voter whose control plane was not checked is held",
@@ -235,7 +235,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "heartbeat i-d",
-			wantWait: "not checked",
+			wantWait: ReasonControlPlaneNotChecked,
 		},
 		{
 			name: "launch: joined etcd, then the ASG marked it unhealthy: its member goes before the launch is abandoned",
@@ -269,7 +269,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "heartbeat i-a; heartbeat i-d",
-			wantWait: "learner ip-10-0-1-11 is being promoted",
+			wantWait: ReasonLearnerPromoting,
 		},
 		{
 			name: "a dead voter is removed while a learner is being promoted",
@@ -290,7 +290,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3}
 			},
 			want:     "unprotect i-a",
-			wantWait: "zone az-a has 2",
+			wantWait: ReasonScaleInAllowed,
 		},
 		{
 			name: "four in service, three desired after a zone came back: the doubled zone gives one up",
@@ -311,7 +311,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3}
 			},
 			want:     "",
-			wantWait: "a scale-in may take i-d",
+			wantWait: ReasonScaleInPending,
 		},
 		{
 			name: "excess: nothing moves during a refresh",
@@ -320,7 +320,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3, Refreshing: true}
 			},
 			want:     "",
-			wantWait: "instance refresh",
+			wantWait: ReasonRefreshing,
 		},
 		{
 			name: "excess: nothing moves while a member is unhealthy",
@@ -330,7 +330,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Desired: 3}
 			},
 			want:     "",
-			wantWait: "4 of 5 voting members healthy",
+			wantWait: ReasonEtcdNotSettled,
 		},
 		{
 			name: "no excess: an unprotected node is protected again",
@@ -351,7 +351,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "heartbeat i-d",
-			wantWait: "3 of 4 voting members healthy",
+			wantWait: ReasonEtcdNotSettled,
 		},
 		{
 			name: "launch: the ASG marked it unhealthy: abandon",
@@ -383,7 +383,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: []Instance{in[0], in[2]}, Members: ms, MembersKnown: true}
 			},
 			want:     "",
-			wantWait: "removed on a later audit",
+			wantWait: ReasonStaleSuspect,
 			suspects: []uint64{2},
 		},
 		{
@@ -447,7 +447,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0.Add(time.Hour), Instances: in, Members: ms, MembersKnown: true, Suspects: map[uint64]time.Time{2: t0}}
 			},
 			want:     "heartbeat i-d",
-			wantWait: "it answers as healthy, but no instance has its address",
+			wantWait: ReasonStaleAnswersHealthy,
 			suspects: []uint64{2},
 			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 3, StaleMembers: 1, DegradedMembers: 1},
 		},
@@ -475,7 +475,7 @@ func TestDecide(t *testing.T) {
 					Suspects: map[uint64]time.Time{4: t0, 5: t0}}
 			},
 			want:     "",
-			wantWait: "quorum needs 3",
+			wantWait: ReasonQuorumAfterRemoval,
 			suspects: []uint64{4, 5},
 		},
 		{
@@ -486,7 +486,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, MembersKnown: false, Suspects: map[uint64]time.Time{7: t0}}
 			},
 			want:     "heartbeat i-a",
-			wantWait: "no control-plane node answered",
+			wantWait: ReasonBlind,
 			suspects: []uint64{BlindSince, 7},
 			metrics:  &Metrics{HeldTerminations: 1},
 		},
@@ -498,7 +498,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, MembersKnown: false}
 			},
 			want:     "heartbeat i-d",
-			wantWait: "may have joined etcd",
+			wantWait: ReasonBlindLaunchHeld,
 			suspects: []uint64{BlindSince},
 		},
 		{
@@ -509,7 +509,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, MembersKnown: false}
 			},
 			want:     "heartbeat i-a",
-			wantWait: "its member may be a voter",
+			wantWait: ReasonBlindTerminationHeld,
 			suspects: []uint64{BlindSince},
 		},
 		{
@@ -553,7 +553,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: []Instance{a, inst("i-d", "10.0.1.11", PendingWait), inst("i-e", "10.0.2.11", PendingWait)}, MembersKnown: false}
 			},
 			want:     "heartbeat i-a; heartbeat i-d; heartbeat i-e",
-			wantWait: "if that lasts to the next run",
+			wantWait: ReasonBlindUnconfirmed,
 			suspects: []uint64{BlindSince},
 		},
 		{
@@ -565,7 +565,7 @@ func TestDecide(t *testing.T) {
 					Suspects: map[uint64]time.Time{BlindSince: t0.Add(-5 * time.Minute)}}
 			},
 			want:     "CONTINUE i-a; CONTINUE i-d; CONTINUE i-e",
-			wantWait: "no control-plane node answered",
+			wantWait: ReasonBlind,
 			suspects: []uint64{BlindSince},
 		},
 		{
@@ -576,7 +576,7 @@ func TestDecide(t *testing.T) {
 					Components: map[string]string{"10.0.2.10": "kube-apiserver: Ready is False"}}
 			},
 			want:     "heartbeat i-a; heartbeat i-b",
-			wantWait: "no other voter's node serves a ready control plane",
+			wantWait: ReasonNoServingControlPlane,
 			metrics:  &Metrics{Known: true, VotingMembers: 2, HealthyMembers: 2, HeldTerminations: 1},
 		},
 		{
@@ -594,10 +594,10 @@ func TestDecide(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := Decide(c.obs(), DefaultPolicy)
 			if got := summary(p); got != c.want {
-				t.Errorf("plan = %q, want %q (waits: %q)", got, c.want, p.Waits)
+				t.Errorf("plan = %q, want %q (waits: %q)", got, c.want, Waits(p.Waits))
 			}
-			if c.wantWait != "" && !strings.Contains(strings.Join(p.Waits, "\n"), c.wantWait) {
-				t.Errorf("waits %q lack %q", p.Waits, c.wantWait)
+			if c.wantWait != "" && !HasReason(p.Waits, c.wantWait) {
+				t.Errorf("waits %q lack the reason %s", Waits(p.Waits), c.wantWait)
 			}
 			if got := p.Change != nil && p.Change.SnapshotFirst; got != c.snapshot {
 				t.Errorf("SnapshotFirst = %t, want %t", got, c.snapshot)

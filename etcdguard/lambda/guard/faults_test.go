@@ -265,7 +265,9 @@ func TestFaultScenarios(t *testing.T) {
 		c.settleTalos(20 * time.Second)
 		for i := 0; i < 2; i++ {
 			rep := c.audit()
-			if c.inst[n.ID].State != PendingWait || rep.Heartbeats != 1 || !strings.Contains(strings.Join(rep.Waits, " "), "CrashLoopBackOff") {
+			if c.inst[n.ID].State != PendingWait || rep.Heartbeats != 1 || !slices.ContainsFunc(rep.Waits, func(w Wait) bool {
+				return w.Reason == ReasonControlPlaneNotReady && w.Instance == n.ID && w.Detail == n.node.controlPlane
+			}) {
 				t.Fatalf("audit %d: %+v, node %s", i, rep, c.inst[n.ID].State)
 			}
 		}

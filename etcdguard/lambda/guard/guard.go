@@ -199,7 +199,9 @@ type Plan struct {
 	// heartbeat timeout is extended.
 	Heartbeat []Instance
 	// Waits say why something is not done yet.
-	Waits []string
+	Waits []Wait
+	// Preflight are the global checks, made before any per-node choice.
+	Preflight Preflight
 	// Suspects replace the stored suspects.
 	Suspects map[uint64]time.Time
 	Metrics  Metrics
@@ -210,6 +212,27 @@ type Plan struct {
 	// protection comes back (nothing is in excess any more).
 	Unprotect *Instance
 	Protect   []Instance
+}
+
+// Preflight holds the global checks Decide makes before any per-node
+// choice, as Cluster API's PreflightCheckResults: each set field holds
+// something back wherever it matters, so no step checks it again its own
+// way.
+type Preflight struct {
+	// Blind: no member list; only the blind rules apply.
+	Blind bool
+	// Lost: blind, no node in service or standby, on two runs at least
+	// MinSuspectAge apart: there is no cluster to join or hand over.
+	Lost bool
+	// LaunchWaiting: a node waits at the launch hook; a member without an
+	// instance goes at once, as the join needs it gone.
+	LaunchWaiting bool
+	// LearnerPromoting: a learner is being promoted; no healthy voter
+	// leaves.
+	LearnerPromoting bool
+	// EtcdNotSettled: a voter is unhealthy, a member stale or a learner
+	// present: no launch goes in service and no node is scaled in.
+	EtcdNotSettled bool
 }
 
 // Quorum is the number of voting members etcd needs to make progress.

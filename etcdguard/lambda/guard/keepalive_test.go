@@ -173,8 +173,8 @@ func TestStaleRemovalsCappedPerRun(t *testing.T) {
 	if len(rep.Changes) != 1 || !rep.Changes[0].Stale {
 		t.Fatalf("changes %+v, want one removal of a member without instance", rep.Changes)
 	}
-	if !strings.Contains(strings.Join(rep.Waits, " "), "at most one such removal a run") {
-		t.Errorf("waits %q", rep.Waits)
+	if !HasReason(rep.Waits, ReasonStaleRemovalCap) {
+		t.Errorf("waits %q", Waits(rep.Waits))
 	}
 	if rep, err = r.Run(context.Background()); err != nil || len(rep.Changes) != 1 {
 		t.Fatalf("next run: %+v, %v; want the second removal", rep.Changes, err)

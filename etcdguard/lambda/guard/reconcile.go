@@ -44,7 +44,7 @@ type Report struct {
 	Changes     []Change
 	Completions []Completion
 	Heartbeats  int
-	Waits       []string
+	Waits       []Wait
 	Metrics     Metrics
 	// Observations counts member-list reads; a test asserts one between
 	// any two changes.
@@ -184,7 +184,8 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		// or a partial instance list cannot cascade through the members.
 		staleCapped := plan.Change != nil && plan.Change.Stale && slices.ContainsFunc(rep.Changes, func(c Change) bool { return c.Stale })
 		if staleCapped {
-			plan.Waits = append(plan.Waits, fmt.Sprintf("member %s (%x) has no instance: at most one such removal a run", plan.Change.Member, plan.Change.MemberID))
+			plan.Waits = append(plan.Waits, Wait{Reason: ReasonStaleRemovalCap, Member: fmt.Sprintf("%s (%x)", plan.Change.Member, plan.Change.MemberID),
+				Detail: "no instance has its address: at most one such removal a run"})
 			rep.Waits = plan.Waits
 		}
 		if plan.Change == nil || len(rep.Changes) >= maxChanges || staleCapped {
