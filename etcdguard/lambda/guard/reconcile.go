@@ -140,94 +140,124 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 }
 
 // Run is one reconcile: observe, decide, act, until nothing changes or
-// MaxChanges is reached.
+// MaxChanges is reached. Each iteration is one runOnce; a failure that
+// leaves the plan's other actions meaningful (a metric, a completion, a
+// heartbeat) is reported at the end, one that makes the next observation
+// necessary (a change that failed) ends the run.
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
-	var rep Report
-	maxChanges := r.MaxChanges
-	if maxChanges == 0 {
-		maxChanges = 3
-	}
-	var errs []error
+	s := &runState{}
 	for {
-		obs, err := r.Observe(ctx)
+		more, err := r.runOnce(ctx, s)
 		if err != nil {
-			return rep, err
+			s.errs = append(s.errs, err)
 		}
-		rep.Observations++
-		plan := Decide(obs, r.Policy)
-		rep.Metrics, rep.Waits = plan.Metrics, plan.Waits
-		// Every observation is published, before any change: a run that
-		// spends minutes on a leave still reports, and the degraded alarm
-		// (missing data counts as degraded) only fires when no run reports.
-		if r.Metrics != nil {
-			if err := r.Metrics.Publish(ctx, plan.Metrics); err != nil {
-				errs = append(errs, fmt.Errorf("publish metrics: %w", err))
-			}
-		}
-
-		for _, c := range plan.Complete {
-			if err := r.ASG.CompleteLifecycleAction(ctx, c.Instance, c.Result); err != nil {
-				errs = append(errs, fmt.Errorf("complete %s %s: %w", c.Instance.ID, c.Result, err))
-				continue
-			}
-			r.logf("%s: %s (%s)", c.Instance.ID, c.Result, c.Reason)
-			rep.Completions = append(rep.Completions, c)
-		}
-		if obs.SuspectsUnknown {
-			errs = append(errs, errors.New("load suspects failed: the stored suspects were kept as they are"))
-		} else if err := r.Store.Save(ctx, plan.Suspects); err != nil {
-			errs = append(errs, fmt.Errorf("save suspects: %w", err))
-		}
-
-		// Removals for a missing instance are capped at one a run (a run
-		// every five minutes at most, the audit's rate): a wrong address
-		// or a partial instance list cannot cascade through the members.
-		staleCapped := plan.Change != nil && plan.Change.Stale && slices.ContainsFunc(rep.Changes, func(c Change) bool { return c.Stale })
-		if staleCapped {
-			plan.Waits = append(plan.Waits, Wait{Reason: ReasonStaleRemovalCap, Member: fmt.Sprintf("%s (%x)", plan.Change.Member, plan.Change.MemberID),
-				Detail: "no instance has its address: at most one such removal a run"})
-			rep.Waits = plan.Waits
-		}
-		if plan.Change == nil || len(rep.Changes) >= maxChanges || staleCapped {
-			errs = append(errs, r.capacity(ctx, plan, &rep)...)
-			n, herrs := r.heartbeat(ctx, plan.Heartbeat)
-			rep.Heartbeats += n
-			errs = append(errs, herrs...)
-			for _, w := range plan.Waits {
-				r.logf("wait: %s", w)
-			}
-			return rep, errors.Join(errs...)
-		}
-
-		ch := *plan.Change
-		r.logf("%s member %s (%x) via %s: %s", ch.Kind, ch.Member, ch.MemberID, ch.Node, ch.Reason)
-		// Hooks keep their holds while the change runs: the leaving node's
-		// own among them, which a default result would otherwise end.
-		stop := r.keepAlive(ctx, waitingAtHooks(obs.Instances, plan.Complete))
-		if ch.SnapshotFirst && r.Snapshot != nil {
-			if err := r.Snapshot(ctx); err != nil {
-				rep.Heartbeats += stop()
-				// The hooks stay held: the next run tries again.
-				errs = append(errs, fmt.Errorf("snapshot before %s of %s, the control plane's last node but one: %w (nothing changed)", ch.Kind, ch.Member, err))
-				return rep, errors.Join(errs...)
-			}
-			rep.Snapshots++
-		}
-		if err := r.apply(ctx, ch); err != nil {
-			rep.Heartbeats += stop()
-			// The next trigger observes again; a half-done leave shows up
-			// as a member to remove.
-			errs = append(errs, fmt.Errorf("%s member %s (%x): %w", ch.Kind, ch.Member, ch.MemberID, err))
-			return rep, errors.Join(errs...)
-		}
-		rep.Changes = append(rep.Changes, ch)
-		err = r.settle(ctx, ch)
-		rep.Heartbeats += stop()
-		if err != nil {
-			errs = append(errs, err)
-			return rep, errors.Join(errs...)
+		if !more || err != nil {
+			return s.rep, errors.Join(s.errs...)
 		}
 	}
+}
+
+// runState is what a run's iterations share.
+type runState struct {
+	rep  Report
+	errs []error
+}
+
+// runOnce observes, decides and acts once. more: a change was made, and
+// the next iteration plans from a member list that shows it.
+func (r *Reconciler) runOnce(ctx context.Context, s *runState) (more bool, err error) {
+	obs, err := r.Observe(ctx)
+	if err != nil {
+		return false, err
+	}
+	s.rep.Observations++
+	plan := Decide(obs, r.Policy)
+	s.rep.Metrics = plan.Metrics
+	r.report(ctx, obs, plan, s)
+
+	// Removals for a missing instance are capped at one a run (a run
+	// every five minutes at most, the audit's rate): a wrong address
+	// or a partial instance list cannot cascade through the members.
+	if ch := plan.Change; ch != nil && ch.Stale && slices.ContainsFunc(s.rep.Changes, func(c Change) bool { return c.Stale }) {
+		plan.Waits = append(plan.Waits, Wait{Reason: ReasonStaleRemovalCap, Member: fmt.Sprintf("%s (%x)", ch.Member, ch.MemberID),
+			Detail: "no instance has its address: at most one such removal a run"})
+		plan.Change = nil
+	}
+	s.rep.Waits = plan.Waits
+	if plan.Change == nil || len(s.rep.Changes) >= r.maxChanges() {
+		r.finish(ctx, plan, s)
+		return false, nil
+	}
+
+	ch := *plan.Change
+	r.logf("%s member %s (%x) via %s: %s", ch.Kind, ch.Member, ch.MemberID, ch.Node, ch.Reason)
+	// Hooks keep their holds while the change runs: the leaving node's
+	// own among them, which a default result would otherwise end. A
+	// change that fails still extends them (the hooks stay held, and the
+	// next trigger observes again: a half-done leave shows up as a member
+	// to remove).
+	stop := r.keepAlive(ctx, waitingAtHooks(obs.Instances, plan.Complete))
+	defer func() { s.rep.Heartbeats += stop() }()
+	if ch.SnapshotFirst && r.Snapshot != nil {
+		if err := r.Snapshot(ctx); err != nil {
+			return false, fmt.Errorf("snapshot before %s of %s, the control plane's last node but one: %w (nothing changed)", ch.Kind, ch.Member, err)
+		}
+		s.rep.Snapshots++
+	}
+	if err := r.apply(ctx, ch); err != nil {
+		return false, fmt.Errorf("%s member %s (%x): %w", ch.Kind, ch.Member, ch.MemberID, err)
+	}
+	s.rep.Changes = append(s.rep.Changes, ch)
+	if err := r.settle(ctx, ch); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// report publishes the plan's metrics, completes its lifecycle actions
+// and saves its suspects: what every iteration does, change or not.
+func (r *Reconciler) report(ctx context.Context, obs Observation, plan Plan, s *runState) {
+	// Every observation is published, before any change: a run that
+	// spends minutes on a leave still reports, and the degraded alarm
+	// (missing data counts as degraded) only fires when no run reports.
+	if r.Metrics != nil {
+		if err := r.Metrics.Publish(ctx, plan.Metrics); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("publish metrics: %w", err))
+		}
+	}
+	for _, c := range plan.Complete {
+		if err := r.ASG.CompleteLifecycleAction(ctx, c.Instance, c.Result); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("complete %s %s: %w", c.Instance.ID, c.Result, err))
+			continue
+		}
+		r.logf("%s: %s (%s)", c.Instance.ID, c.Result, c.Reason)
+		s.rep.Completions = append(s.rep.Completions, c)
+	}
+	if obs.SuspectsUnknown {
+		s.errs = append(s.errs, errors.New("load suspects failed: the stored suspects were kept as they are"))
+	} else if err := r.Store.Save(ctx, plan.Suspects); err != nil {
+		s.errs = append(s.errs, fmt.Errorf("save suspects: %w", err))
+	}
+}
+
+// finish ends a run that changes nothing more: scale-in protection, one
+// heartbeat for every hook the plan holds, and the waits to the log.
+func (r *Reconciler) finish(ctx context.Context, plan Plan, s *runState) {
+	s.errs = append(s.errs, r.capacity(ctx, plan, &s.rep)...)
+	n, herrs := r.heartbeat(ctx, plan.Heartbeat)
+	s.rep.Heartbeats += n
+	s.errs = append(s.errs, herrs...)
+	for _, w := range plan.Waits {
+		r.logf("wait: %s", w)
+	}
+}
+
+// maxChanges is MaxChanges, or 3 when unset.
+func (r *Reconciler) maxChanges() int {
+	if r.MaxChanges == 0 {
+		return 3
+	}
+	return r.MaxChanges
 }
 
 // capacity applies the plan's scale-in protection changes.
