@@ -319,13 +319,16 @@ func (v *view) launchRefusal(p *Plan, in Instance) *Wait {
 // let go, and lets in what a lost control plane needs. Talos joins a new
 // node to etcd by itself, so a held launch may already be a voter: holding
 // it keeps it alive (a default result would not end it either: CONTINUE).
-// Every termination is held while any node may still run etcd (in
-// service, in standby, or being retired: a scheduled retirement marks a
-// live node unhealthy, so health says nothing here). Only when the control
-// plane is lost (Preflight.Lost) is there no cluster a node could join or
-// hand over (all nodes lost, or a one-node control plane whose node
-// died): launches are completed so the load balancers register them and
-// the operator can reach them to restore, and terminations go on.
+// Every termination is held, whatever the node's state and health: a
+// scheduled retirement marks a live node unhealthy and moves it to
+// Terminating:Wait, so neither says whether it still runs the only etcd
+// (issue 27: the last node of a one-node control plane, or the last
+// survivor of a lost quorum, was let go once no node was in service).
+// When the control plane is lost (Preflight.Lost: no node in service or
+// standby, and none answers on two runs), launches are completed so the
+// load balancers register them and the operator can reach them to
+// restore; the held terminations keep their volumes meanwhile, and go
+// once the guard sees a member list without them.
 func decideBlind(p *Plan, v *view) {
 	for k, t := range v.obs.Suspects {
 		p.Suspects[k] = t
@@ -346,12 +349,10 @@ func decideBlind(p *Plan, v *view) {
 		case in.State == PendingWait:
 			p.Heartbeat = append(p.Heartbeat, in)
 			p.Waits = append(p.Waits, Wait{Reason: ReasonBlindLaunchHeld, Instance: in.ID, Detail: "the node may have joined etcd"})
-		case in.State == TerminatingWait && lost:
-			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "no control-plane node is in service or answers: no cluster to hand over"})
 		case in.State == TerminatingWait:
 			p.Heartbeat = append(p.Heartbeat, in)
 			p.Metrics.HeldTerminations++
-			p.Waits = append(p.Waits, Wait{Reason: ReasonBlindTerminationHeld, Instance: in.ID, Detail: "its member may be a voter"})
+			p.Waits = append(p.Waits, Wait{Reason: ReasonBlindTerminationHeld, Instance: in.ID, Detail: "its node may hold a voter, or the only copy of etcd"})
 		}
 	}
 	if !v.inCluster() && !lost {

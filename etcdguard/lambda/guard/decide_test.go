@@ -557,16 +557,33 @@ func TestDecide(t *testing.T) {
 			suspects: []uint64{BlindSince},
 		},
 		{
-			name: "control plane lost (nothing in service, nothing answers on two runs): launches go in service for the restore, terminations go on",
+			name: "control plane lost (nothing in service, nothing answers on two runs): launches go in service for the restore, the termination is still held",
 			obs: func() Observation {
 				a := inst("i-a", "10.0.1.10", TerminatingWait)
 				a.Healthy = false
 				return Observation{Now: t0, Instances: []Instance{a, inst("i-d", "10.0.1.11", PendingWait), inst("i-e", "10.0.2.11", PendingWait)}, MembersKnown: false,
 					Suspects: map[uint64]time.Time{BlindSince: t0.Add(-5 * time.Minute)}}
 			},
-			want:     "CONTINUE i-a; CONTINUE i-d; CONTINUE i-e",
-			wantWait: ReasonBlind,
+			want:     "CONTINUE i-d; CONTINUE i-e; heartbeat i-a",
+			wantWait: ReasonBlindTerminationHeld,
 			suspects: []uint64{BlindSince},
+			metrics:  &Metrics{HeldTerminations: 1},
+		},
+		{
+			// Issue 27: a retirement moves the only node to Terminating:Wait,
+			// alive; with nothing in service the guard took it for lost and
+			// let it go, and its etcd with it.
+			name: "blind one-node retirement: the live node at the terminate hook is held, though no node is in service",
+			obs: func() Observation {
+				a := inst("i-a", "10.0.1.10", TerminatingWait)
+				a.Healthy = false // a scheduled retirement marks the live node so
+				return Observation{Now: t0, Instances: []Instance{a, inst("i-b", "10.0.2.10", PendingWait)}, MembersKnown: false,
+					Suspects: map[uint64]time.Time{BlindSince: t0.Add(-time.Hour)}}
+			},
+			want:     "CONTINUE i-b; heartbeat i-a",
+			wantWait: ReasonBlindTerminationHeld,
+			suspects: []uint64{BlindSince},
+			metrics:  &Metrics{HeldTerminations: 1},
 		},
 		{
 			name: "one-node handover: the last voter but one waits for its replacement's control plane",

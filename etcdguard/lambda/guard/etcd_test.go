@@ -1002,20 +1002,20 @@ func TestScenarios(t *testing.T) {
 		c.partition(n.ID)
 		c.byName(n.ID).Healthy = false
 		c.terminateHooked(n.ID)
-		// Blind with nothing in service: held one run, then let go (no
-		// cluster to hand over; faults_test plays the restore after it).
-		rep := c.audit()
-		if len(rep.Changes) != 0 || len(rep.Completions) != 0 || rep.Heartbeats != 1 {
-			t.Fatalf("first blind run: %+v; want the hook held, nothing changed", rep)
+		// Blind with nothing in service: the dead node's termination is
+		// held all the same (a live node looks the same from here; issue
+		// 27), and counted, so the held alarm pages; faults_test plays the
+		// restore after it.
+		for run := 1; run <= 2; run++ {
+			rep := c.audit()
+			if len(rep.Changes) != 0 || len(rep.Completions) != 0 || rep.Heartbeats != 1 || c.metrics.HeldTerminations != 1 {
+				t.Fatalf("blind run %d: %+v, metrics %+v; want the hook held and counted, nothing changed", run, rep, c.metrics)
+			}
+			if !HasReason(rep.Waits, ReasonBlindTerminationHeld) || c.metrics.Known {
+				t.Fatalf("blind run %d: metrics %+v, waits %q", run, c.metrics, Waits(rep.Waits))
+			}
 		}
-		rep = c.audit()
-		if len(rep.Changes) != 0 || len(completions(rep, Continue)) != 1 {
-			t.Fatalf("second blind run: %+v; want the dead node let go, nothing changed", rep)
-		}
-		if !HasReason(rep.Waits, ReasonBlind) || c.metrics.Known {
-			t.Fatalf("metrics %+v, waits %q", c.metrics, Waits(rep.Waits))
-		}
-		c.check("the only node dies: guard cannot help", want{quorumLost: true})
+		c.check("the only node dies: held, guard cannot help", want{quorumLost: true})
 		writeTable(t, c)
 	})
 }

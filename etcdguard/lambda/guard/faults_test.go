@@ -149,24 +149,33 @@ func TestFaultScenarios(t *testing.T) {
 		if rep := c.audit(); len(rep.Completions) != 0 || rep.Heartbeats != 2 {
 			t.Fatalf("first blind run: %+v; want both hooks held", rep)
 		}
+		// Lost on the second: the replacement goes in service; the dead
+		// node stays held (blind, a live one would look the same), with its
+		// volume.
 		rep := c.audit()
-		if got := completions(rep, Continue); !slices.Equal(got, []string{old, n.ID}) || len(completions(rep, Abandon)) != 0 {
-			t.Fatalf("completions %+v: want CONTINUE for the dead node and for the replacement", rep.Completions)
+		if got := completions(rep, Continue); !slices.Equal(got, []string{n.ID}) || len(completions(rep, Abandon)) != 0 || c.inst[old].State != TerminatingWait {
+			t.Fatalf("completions %+v, old node %s: want CONTINUE for the replacement only, the dead node held", rep.Completions, c.inst[old].State)
 		}
-		if c.inst[n.ID].State != InService || c.metrics.Known {
-			t.Fatalf("replacement %s, metrics %+v: want in service (reachable through the load balancers), blind", c.inst[n.ID].State, c.metrics)
+		if c.inst[n.ID].State != InService || c.metrics.Known || c.metrics.HeldTerminations != 1 {
+			t.Fatalf("replacement %s, metrics %+v: want in service (reachable through the load balancers), blind, one held", c.inst[n.ID].State, c.metrics)
 		}
-		c.check("control plane lost: held once, then the replacement in service for the restore", want{quorumLost: true})
+		c.check("control plane lost: the replacement in service for the restore, the dead node held", want{quorumLost: true})
 
 		c.bootstrapFrom(n.node, snap) // runbook step 5
 		c.check("bootstrap --recover-from on the replacement", want{voting: 1})
 		if got := c.get("/registry/sentinel"); got != "before-disaster" {
 			t.Fatalf("restored sentinel %q", got)
 		}
+		// The guard sees the restored member list: the dead node holds no
+		// member of it and goes; the restored node stays.
 		for i := 0; i < 3; i++ {
 			rep := c.audit()
-			if len(rep.Changes) != 0 || len(rep.Completions) != 0 || c.inst[n.ID].State != InService {
-				t.Fatalf("audit %d after the restore: %+v, node %s", i, rep, c.inst[n.ID].State)
+			wantDone := []string(nil)
+			if i == 0 {
+				wantDone = []string{old}
+			}
+			if len(rep.Changes) != 0 || !slices.Equal(completions(rep, Continue), wantDone) || c.inst[n.ID].State != InService {
+				t.Fatalf("audit %d after the restore: %+v, node %s; want CONTINUE %v", i, rep, c.inst[n.ID].State, wantDone)
 			}
 		}
 		if !c.metrics.Known || c.metrics.DegradedMembers != 0 || c.metrics.VotingMembers != 1 {
@@ -252,6 +261,43 @@ func TestFaultScenarios(t *testing.T) {
 			t.Fatalf("guard sees again: %+v, new node %s", rep, c.inst[n.ID].State)
 		}
 		c.check("guard sees again: old node leaves, launch CONTINUE", want{voting: 3})
+		writeTable(t, c)
+	})
+
+	// Issue 27: a scheduled retirement of the only node while the guard is
+	// blind. The live node waits at the terminate hook and its replacement
+	// at the launch hook, so no node is in service or standby; the guard
+	// took that for a lost control plane on its second blind run and let
+	// the live node go, with the cluster's etcd (its replacement had
+	// joined it: one of two voters left). Blindness now holds every
+	// termination; the launch still goes in service, as a restore needs.
+	t.Run("blind guard during a one-node retirement (1)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "blind-retire-1", 1)
+		old := oldest(c)[0]
+		c.put("/registry/sentinel", "kept")
+		c.blind = true
+		c.byName(old).Healthy = false
+		c.terminateHooked(old)
+		n := c.launch()
+		c.settleTalos(20 * time.Second) // Talos joins it to the old node's etcd by itself
+		c.check("blind; retired node at the hook, its replacement joined", want{voting: 2})
+		for i := 1; i <= 3; i++ {
+			c.audit()
+			if in, ok := c.inst[old]; !ok || in.State != TerminatingWait || c.metrics.HeldTerminations != 1 {
+				t.Fatalf("blind audit %d: retired node %v, metrics %+v; want it held", i, in, c.metrics)
+			}
+		}
+		c.check("3 blind audits: the retired node is held, no voter lost", want{voting: 2})
+		c.blind = false
+		rep := c.audit()
+		if len(rep.Changes) != 1 || rep.Changes[0].Kind != Leave || c.snapshots != 1 {
+			t.Fatalf("guard sees again: %+v, snapshots %d; want a snapshot, then the leave", rep, c.snapshots)
+		}
+		if _, ok := c.inst[old]; ok || c.inst[n.ID].State != InService || c.get("/registry/sentinel") != "kept" {
+			t.Fatalf("handover incomplete: old present %t, new %s", ok, c.inst[n.ID].State)
+		}
+		c.check("guard sees again: snapshot, the retired node leaves", want{voting: 1})
 		writeTable(t, c)
 	})
 

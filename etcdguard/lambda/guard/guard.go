@@ -222,7 +222,8 @@ type Preflight struct {
 	// Blind: no member list; only the blind rules apply.
 	Blind bool
 	// Lost: blind, no node in service or standby, on two runs at least
-	// MinSuspectAge apart: there is no cluster to join or hand over.
+	// MinSuspectAge apart: there is no cluster to join, so launches go in
+	// service for a restore (terminations are held all the same).
 	Lost bool
 	// LaunchWaiting: a node waits at the launch hook; a member without an
 	// instance goes at once, as the join needs it gone.

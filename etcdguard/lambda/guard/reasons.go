@@ -73,8 +73,9 @@ const (
 	// ReasonBlindLaunchHeld: a launch is held; the node may have joined
 	// etcd by itself.
 	ReasonBlindLaunchHeld WaitReason = "BlindLaunchHeld"
-	// ReasonBlindTerminationHeld: a termination is held; its node may
-	// hold a voter.
+	// ReasonBlindTerminationHeld: a termination is held, in any state of
+	// the rest of the group; its node may hold a voter, or the only copy
+	// of etcd.
 	ReasonBlindTerminationHeld WaitReason = "BlindTerminationHeld"
 	// ReasonBlindUnconfirmed: no node in service or standby and none
 	// answers, seen once: launches go in service for a restore if a
