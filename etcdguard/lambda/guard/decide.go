@@ -238,9 +238,12 @@ func (v *view) change(r removal) *Change {
 // hold keeps the hook of a removal that waits. A termination whose member
 // may not go at all yet (quorum, last voter, a promotion, no serving
 // control plane) is counted as held: its hook runs out after a day, so
-// someone must be paged. A last voter is held while it answers (a
-// scheduled retirement marks a live node unhealthy): its replacement
-// joins it, then it leaves. A dead one has nothing left to hold.
+// someone must be paged. A last voter is held whatever its health: the
+// member list answered, and with one voter only that voter can have
+// answered it (Talos reads it with WithRequireLeader), so it is alive
+// and holds the only copy; "unhealthy" there is an etcd alarm in its
+// status (NOSPACE, CORRUPT) or a slow answer. Its replacement joins it,
+// then it leaves.
 func hold(p *Plan, r removal, why WaitReason) {
 	if r.kind != terminatingMember {
 		return // no hook, or one held already (decideHooks)
@@ -248,11 +251,6 @@ func hold(p *Plan, r removal, why WaitReason) {
 	switch why {
 	case ReasonOneChangeAtATime, ReasonNoHealthyPeer:
 		p.Heartbeat = append(p.Heartbeat, r.in)
-	case ReasonLastVoter:
-		if r.m.Healthy {
-			p.Heartbeat = append(p.Heartbeat, r.in)
-			p.Metrics.HeldTerminations++
-		}
 	default:
 		p.Heartbeat = append(p.Heartbeat, r.in)
 		p.Metrics.HeldTerminations++

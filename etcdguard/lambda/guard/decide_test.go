@@ -164,14 +164,21 @@ func TestDecide(t *testing.T) {
 			metrics:  &Metrics{Known: true, VotingMembers: 1, HealthyMembers: 1, HeldTerminations: 1},
 		},
 		{
-			name: "one-node control plane: a dead last voter is not held (nothing of it to keep)",
+			// Issue 27: a member list that answers with one voter was read
+			// through that voter (Talos asks with WithRequireLeader), so an
+			// "unhealthy" last voter is alive: its status carries an etcd
+			// alarm (NOSPACE, CORRUPT) or answered too slowly. It was let
+			// go, and the hook's default deleted the only copy.
+			name: "one-node control plane: a last voter with an etcd alarm (unhealthy) is held too, before its replacement joins",
 			obs: func() Observation {
 				in := inst("i-a", "10.0.1.10", TerminatingWait)
 				in.Healthy = false
-				return Observation{Now: t0, Instances: []Instance{in}, Members: []Member{mem(1, "10.0.1.10", false)}, MembersKnown: true}
+				return Observation{Now: t0, Instances: []Instance{in, inst("i-b", "10.0.2.10", PendingWait)},
+					Members: []Member{mem(1, "10.0.1.10", false)}, MembersKnown: true}
 			},
-			want:     "",
+			want:     "heartbeat i-a; heartbeat i-b",
 			wantWait: ReasonLastVoter,
+			metrics:  &Metrics{Known: true, VotingMembers: 1, DegradedMembers: 1, HeldTerminations: 1},
 		},
 		{
 			name: "one-node control plane rolled launch-first: the old node leaves once the new one votes, snapshotted first",

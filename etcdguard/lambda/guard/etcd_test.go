@@ -41,12 +41,22 @@ type node struct {
 	// controlPlane is why the node's Kubernetes control plane is not
 	// ready ("" ready): a broken upgrade sets it.
 	controlPlane string
+	// quota is etcd's --quota-backend-bytes (0: etcd's default).
+	quota int64
 }
 
 type instance struct {
 	Instance
 	node *node
+	// beat is when the instance's lifecycle action began or was last
+	// extended: a hook left alone for hookTimeout takes its default.
+	beat time.Time
 }
+
+// hookTimeout is the hooks' heartbeat timeout (etcdguard
+// LaunchHookTimeout and TerminateHookTimeout, 900 s); both defaults are
+// CONTINUE.
+const hookTimeout = 15 * time.Minute
 
 type cluster struct {
 	t       *testing.T
@@ -157,6 +167,7 @@ func (c *cluster) start(n *node, initial, state string) error {
 	cfg.InitialCluster, cfg.ClusterState, cfg.InitialClusterToken = initial, state, "guard-"+c.name
 	cfg.TickMs, cfg.ElectionMs = 25, 250
 	cfg.LogLevel = "error"
+	cfg.QuotaBackendBytes = n.quota
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return err
@@ -188,7 +199,7 @@ func (c *cluster) close() {
 func (c *cluster) addInstance(n *node, st Lifecycle) *instance {
 	c.nextID++
 	in := &instance{Instance: Instance{ID: fmt.Sprintf("i-%02d", c.nextID), PrivateIP: n.ip, State: st, Healthy: true,
-		AZ: []string{"az-a", "az-b", "az-c"}[(c.nextID-1)%3], Protected: true}, node: n}
+		AZ: []string{"az-a", "az-b", "az-c"}[(c.nextID-1)%3], Protected: true}, node: n, beat: c.now}
 	c.inst[in.ID] = in
 	return in
 }
@@ -356,7 +367,10 @@ func (c *cluster) launch() *instance {
 
 // terminateHooked moves an instance to Terminating:Wait (refresh, scale-in,
 // health-check replacement: the hook holds it).
-func (c *cluster) terminateHooked(id string) { c.byName(id).State = TerminatingWait }
+func (c *cluster) terminateHooked(id string) {
+	in := c.byName(id)
+	in.State, in.beat = TerminatingWait, c.now
+}
 
 // kill ends an instance with no hook (spot, console, hardware): the node is
 // gone and so is the instance.
@@ -378,9 +392,20 @@ func (c *cluster) heal(id string) {
 	}
 }
 
-// asgStep does what AWS does after lifecycle actions complete: a
-// Terminating:Proceed instance is terminated and disappears.
+// asgStep does what AWS does after lifecycle actions complete: a hook
+// left without a heartbeat for hookTimeout takes its default (CONTINUE),
+// and a Terminating:Proceed instance is terminated and disappears.
 func (c *cluster) asgStep() {
+	for _, in := range c.sortedInstances() {
+		if (in.State == PendingWait || in.State == TerminatingWait) && c.now.Sub(in.beat) > hookTimeout {
+			c.t.Logf("asg: %s %s timed out: default CONTINUE", in.ID, in.State)
+			if in.State == PendingWait {
+				in.State = InService
+			} else {
+				in.State = TerminatingProceed
+			}
+		}
+	}
 	for id, in := range c.inst {
 		if in.State == TerminatingProceed {
 			c.stop(in.node)
@@ -403,7 +428,7 @@ func (c *cluster) asgStep() {
 			break
 		}
 		if in.State == InService && !in.Protected {
-			in.State = TerminatingWait
+			in.State, in.beat = TerminatingWait, c.now
 			inService--
 		}
 	}
@@ -433,6 +458,7 @@ type want struct {
 	voting, learners int
 	quorumLost       bool // the scenario itself destroyed quorum
 	allowStale       bool // a stale member the guard must keep (last voter)
+	noSpace          bool // etcd refuses writes (a NOSPACE alarm): no write probe
 }
 
 // check asserts the membership, that quorum holds (a linearizable write
@@ -504,7 +530,7 @@ func (c *cluster) check(step string, w want) {
 		c.t.Fatalf("%s: %v", step, err)
 	}
 	defer func() { _ = cli.Close() }()
-	if _, err := cli.Put(clientv3.WithRequireLeader(ctx), "guard-probe", step); err != nil {
+	if _, err := cli.Put(clientv3.WithRequireLeader(ctx), "guard-probe", step); err != nil && !(w.noSpace && errors.Is(err, rpctypes.ErrNoSpace)) {
 		c.t.Errorf("%s: quorum dropped: linearizable write failed: %v", step, err)
 	}
 	if !w.allowStale {
@@ -758,9 +784,11 @@ func (a *fakeASG) CompleteLifecycleAction(_ context.Context, i Instance, result 
 }
 
 func (a *fakeASG) RecordHeartbeat(_ context.Context, i Instance) error {
-	if in, ok := a.c.inst[i.ID]; !ok || (in.State != PendingWait && in.State != TerminatingWait) {
+	in, ok := a.c.inst[i.ID]
+	if !ok || (in.State != PendingWait && in.State != TerminatingWait) {
 		return fmt.Errorf("ValidationError: no active lifecycle action for %s", i.ID)
 	}
+	in.beat = a.c.now
 	return nil
 }
 

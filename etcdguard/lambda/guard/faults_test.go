@@ -6,6 +6,7 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -50,6 +52,56 @@ func (c *cluster) get(k string) string {
 		c.t.Fatalf("get %s: %v %v", k, r, err)
 	}
 	return string(r.Kvs[0].Value)
+}
+
+// fill overwrites key with 256 KiB values until etcd raises NOSPACE.
+func (c *cluster) fill(key string) {
+	c.t.Helper()
+	cli, err := c.client()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { _ = cli.Close() }()
+	v := strings.Repeat("x", 256<<10)
+	for i := 0; i < 64; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := cli.Put(clientv3.WithRequireLeader(ctx), key, v)
+		cancel()
+		if errors.Is(err, rpctypes.ErrNoSpace) {
+			return
+		}
+		if err != nil {
+			c.t.Fatalf("fill: %v", err)
+		}
+	}
+	c.t.Fatal("fill: no NOSPACE after 16 MiB")
+}
+
+// freeSpace is the runbook for NOSPACE (etcd's maintenance guide):
+// compact, defragment, disarm.
+func (c *cluster) freeSpace(id string) {
+	c.t.Helper()
+	n := c.byName(id).node
+	cli, err := c.client()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { _ = cli.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := cli.Status(ctx, n.clientURL)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := cli.Compact(ctx, st.Header.Revision); err != nil {
+		c.t.Fatalf("compact: %v", err)
+	}
+	if _, err := cli.Defragment(ctx, n.clientURL); err != nil {
+		c.t.Fatalf("defragment: %v", err)
+	}
+	if _, err := cli.AlarmDisarm(ctx, &clientv3.AlarmMember{}); err != nil {
+		c.t.Fatalf("disarm: %v", err)
+	}
 }
 
 // snapshotTo saves the cluster's etcd as `talosctl etcd snapshot` (and the
@@ -298,6 +350,52 @@ func TestFaultScenarios(t *testing.T) {
 			t.Fatalf("handover incomplete: old present %t, new %s", ok, c.inst[n.ID].State)
 		}
 		c.check("guard sees again: snapshot, the retired node leaves", want{voting: 1})
+		writeTable(t, c)
+	})
+
+	// Issue 27: the only voter carries an etcd alarm (NOSPACE: its
+	// backend outgrew --quota-backend-bytes; etcd lists cluster alarms in
+	// every member's status Errors), so it counts as unhealthy. The guard
+	// held a healthy last voter only: this one got no heartbeat, and when
+	// a retirement took it to the terminate hook before its replacement
+	// joined, the hook's default deleted the only copy. A last voter is
+	// now held whatever its health: the member list answered, so it is
+	// alive. The operator frees space (compact, defragment, disarm); then
+	// the replacement joins and the handover goes as usual.
+	t.Run("one-node control plane with a NOSPACE alarm, retired (1)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "nospace-1", 1)
+		old := oldest(c)[0]
+		c.put("/registry/sentinel", "kept")
+		n0 := c.byName(old).node
+		n0.quota = 1 << 20
+		c.partition(old)
+		c.heal(old) // restarted with the small quota, data kept
+		c.fill("/registry/filler")
+		c.check("quota exceeded: NOSPACE alarm, writes refused", want{voting: 1, noSpace: true})
+
+		c.byName(old).Healthy = false
+		c.terminateHooked(old)
+		n := c.launch() // still booting: it joins later
+		for i := 1; i <= 4; i++ {
+			rep := c.audit()
+			if in, ok := c.inst[old]; !ok || in.State != TerminatingWait || rep.Heartbeats < 1 || c.metrics.HeldTerminations != 1 || c.metrics.HealthyMembers != 0 {
+				t.Fatalf("audit %d: old node %v, %+v, metrics %+v; want the alarmed last voter held", i, in, rep, c.metrics)
+			}
+		}
+		c.check("4 audits (20 min > the hook's 15): the alarmed last voter held", want{voting: 1, noSpace: true})
+
+		c.freeSpace(old)
+		c.settleTalos(30 * time.Second)
+		c.check("space freed, alarm disarmed; the replacement joins", want{voting: 2})
+		rep := c.audit()
+		if len(rep.Changes) != 1 || rep.Changes[0].Kind != Leave || c.snapshots != 1 {
+			t.Fatalf("after the alarm: %+v, snapshots %d; want a snapshot, then the leave", rep, c.snapshots)
+		}
+		if _, ok := c.inst[old]; ok || c.inst[n.ID].State != InService || c.get("/registry/sentinel") != "kept" {
+			t.Fatalf("handover incomplete: old present %t, new %s", ok, c.inst[n.ID].State)
+		}
+		c.check("snapshot, the old node leaves, both CONTINUE", want{voting: 1})
 		writeTable(t, c)
 	})
 

@@ -261,3 +261,36 @@ func TestFailedSnapshotStillHoldsTheHooks(t *testing.T) {
 		t.Errorf("old node: %d heartbeats in 3 failing runs, completions %v; want one a run and none", a.beats["i-old"], a.done)
 	}
 }
+
+// slowStatus is slowMachine whose EtcdStatus answers after the call's
+// deadline: a loaded node, or a disk that stalls fsync.
+type slowStatus struct{ *slowMachine }
+
+func (s slowStatus) EtcdStatus(ctx context.Context, _ string) (Status, error) {
+	<-ctx.Done()
+	return Status{}, ctx.Err()
+}
+
+// Issue 27: the only voter answers its status too slowly, so it counts as
+// unhealthy; retired, it was left to its hook's default, which deletes
+// the only copy. It is held and counted now.
+func TestSlowLastVoterHeld(t *testing.T) {
+	m := &slowMachine{members: []Member{{ID: 1, Name: "only", PeerURLs: []string{"https://10.0.0.1:2380"}}}}
+	a := &beatASG{beats: map[string]int{}, done: map[string]string{}, ins: []Instance{
+		{ID: "i-only", PrivateIP: "10.0.0.1", State: TerminatingWait, Healthy: false},
+		{ID: "i-new", PrivateIP: "10.0.0.2", State: PendingWait, Healthy: true},
+	}}
+	r := &Reconciler{Machine: slowStatus{m}, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf, CallTimeout: 50 * time.Millisecond}
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Metrics.HealthyMembers != 0 || rep.Metrics.HeldTerminations != 1 || !HasReason(rep.Waits, ReasonLastVoter) {
+		t.Fatalf("metrics %+v, waits %q: want the slow last voter unhealthy, and held", rep.Metrics, Waits(rep.Waits))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.beats["i-only"] != 1 || len(a.done) != 0 {
+		t.Errorf("the last voter: %d heartbeats, completions %v; want one heartbeat, nothing completed", a.beats["i-only"], a.done)
+	}
+}
