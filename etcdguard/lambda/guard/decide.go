@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -57,7 +58,7 @@ func Decide(obs Observation, pol Policy) Plan {
 
 // preflight makes the global checks once.
 func (v *view) preflight() Preflight {
-	pf := Preflight{Blind: !v.obs.MembersKnown, LaunchWaiting: v.launchWaiting(), LearnerPromoting: v.learners > 0}
+	pf := Preflight{Blind: !v.obs.MembersKnown, LaunchWaiting: v.launchWaiting(), LearnerPromoting: v.learners > 0, ReplacementJoining: len(v.joining()) > 0}
 	if pf.Blind {
 		pf.Lost = !v.inCluster() && v.blindConfirmed()
 		return pf
@@ -170,7 +171,7 @@ func decideChange(p *Plan, v *view, rs []removal) {
 		if p.Change != nil {
 			w = &Wait{Reason: ReasonOneChangeAtATime, Member: memberName(r.m), Detail: fmt.Sprintf("%s of %s goes first", p.Change.Kind, p.Change.Member)}
 		} else {
-			w = v.refusal(r)
+			w = v.refusal(p.Preflight, r)
 		}
 		if w == nil {
 			p.Change = v.change(r)
@@ -183,7 +184,7 @@ func decideChange(p *Plan, v *view, rs []removal) {
 }
 
 // refusal is why r's member may not go now, or nil.
-func (v *view) refusal(r removal) *Wait {
+func (v *view) refusal(pf Preflight, r removal) *Wait {
 	m := r.m
 	// A voter that answers as healthy at an address no instance of the
 	// group has ever shown is a wrong address (or a partial instance
@@ -197,6 +198,13 @@ func (v *view) refusal(r removal) *Wait {
 		return w
 	}
 	if v.leaves(r) {
+		// A healthy voter's leave spends fault tolerance: none while a
+		// replacement is still joining (a join that etcd refuses while a
+		// voter is down, and a second leave right after the first, would
+		// otherwise take three nodes down to one voter).
+		if pf.ReplacementJoining {
+			return &Wait{Reason: ReasonReplacementJoining, Member: memberName(m), Detail: "launching " + strings.Join(ids(v.joining()), ", ") + " not yet a healthy voter"}
+		}
 		// Its API server goes with it: another voter's node must serve
 		// one (in service, or launching with its control plane ready), or
 		// a one-node handover would leave no API server at all.
@@ -233,6 +241,14 @@ func (v *view) change(r removal) *Change {
 		ch.Reason, ch.Stale = "no instance has its address", true
 	}
 	return ch
+}
+
+func ids(ins []Instance) []string {
+	out := make([]string, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, in.ID)
+	}
+	return out
 }
 
 // hold keeps the hook of a removal that waits. A termination whose member

@@ -267,6 +267,56 @@ func TestDecide(t *testing.T) {
 			want: "remove 2 via 10.0.1.10; heartbeat i-a",
 		},
 		{
+			// Issue 27: two live terminations at once in three nodes (two
+			// retirements): the first left, then the second, while both
+			// replacements were still joining: one voter.
+			name: "two live terminations in three nodes, replacements launching: no healthy voter leaves before a replacement votes",
+			obs: func() Observation {
+				in, ms := three()
+				in[0].State, in[1].State = TerminatingWait, TerminatingWait
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait), inst("i-e", "10.0.2.11", PendingWait))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-a; heartbeat i-b; heartbeat i-d; heartbeat i-e",
+			wantWait: ReasonReplacementJoining,
+			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 3, HeldTerminations: 2},
+		},
+		{
+			name: "the first of two left and one replacement votes: the second still waits for the other replacement",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].State = TerminatingWait
+				in = append(in[1:], inst("i-d", "10.0.1.11", PendingWait), inst("i-e", "10.0.2.11", PendingWait))
+				ms = append(ms[1:], mem(4, "10.0.1.11", true))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Components: map[string]string{"10.0.1.11": ""}}
+			},
+			want:     "CONTINUE i-d; heartbeat i-b; heartbeat i-e",
+			wantWait: ReasonReplacementJoining,
+		},
+		{
+			name: "a live retirement in three nodes: the old node leaves once its replacement votes",
+			obs: func() Observation {
+				in, ms := three()
+				in[0].State, in[0].Healthy = TerminatingWait, false
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-a; heartbeat i-d",
+			wantWait: ReasonReplacementJoining,
+		},
+		{
+			name: "a live retirement in three nodes, the replacement a healthy voter: the old node leaves",
+			obs: func() Observation {
+				in, ms := three()
+				in[0].State, in[0].Healthy = TerminatingWait, false
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, mem(4, "10.0.1.11", true))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Components: map[string]string{"10.0.1.11": ""}}
+			},
+			want:     "leave 1 via 10.0.1.10; heartbeat i-d",
+			wantWait: ReasonOneChangeAtATime,
+		},
+		{
 			name: "a healthy voter does not leave while a learner is being promoted",
 			obs: func() Observation {
 				in, ms := three()

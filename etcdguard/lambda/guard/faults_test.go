@@ -399,6 +399,48 @@ func TestFaultScenarios(t *testing.T) {
 		writeTable(t, c)
 	})
 
+	// Issue 27: two live nodes of three retired at once, both replacements
+	// launching. The first left, then the second, while the replacements
+	// were still joining: one voter, no fault tolerance, and a join that
+	// etcd refuses while any voter is down. As Cluster API: one change,
+	// then wait for the replacement to be a healthy voter; here no healthy
+	// voter leaves while a launching node is not yet one.
+	t.Run("two live retirements at once, replacements joining (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "retire-two-3", 3)
+		ids := oldest(c)
+		c.put("/registry/sentinel", "kept")
+		for _, id := range ids[:2] {
+			c.byName(id).Healthy = false // a scheduled retirement
+			c.terminateHooked(id)
+		}
+		a, b := c.launch(), c.launch()
+		rep := c.audit()
+		if len(rep.Changes) != 0 || rep.Heartbeats != 4 || !HasReason(rep.Waits, ReasonReplacementJoining) || c.metrics.HeldTerminations != 2 {
+			t.Fatalf("replacements not joined yet: %+v, metrics %+v; want both old nodes and both launches held", rep, c.metrics)
+		}
+		c.check("two retirements, replacements booting: nothing leaves", want{voting: 3})
+		c.settleTalos(45 * time.Second)
+		c.check("both replacements joined and promoted", want{voting: 5})
+		rep = c.audit()
+		if len(rep.Changes) != 2 {
+			t.Fatalf("replacements voting: %+v; want both old nodes to leave, one at a time", rep)
+		}
+		if want := []string{"5->4", "4->3"}; len(c.mutations) != 2 || !strings.HasSuffix(c.mutations[0], want[0]) || !strings.HasSuffix(c.mutations[1], want[1]) {
+			t.Fatalf("mutations %v; want %v: never fewer than three voters", c.mutations, want)
+		}
+		for _, n := range []*instance{a, b} {
+			if c.inst[n.ID].State != InService {
+				t.Fatalf("launch %s: %s", n.ID, c.inst[n.ID].State)
+			}
+		}
+		if c.get("/registry/sentinel") != "kept" {
+			t.Fatal("data lost")
+		}
+		c.check("both old nodes leave, one at a time; both launches CONTINUE", want{voting: 3})
+		writeTable(t, c)
+	})
+
 	// A Kubernetes upgrade whose API server crashes on the new node: etcd
 	// is perfectly healthy, so only the component gate stops the refresh.
 	t.Run("broken Kubernetes upgrade stops at the first node (3)", func(t *testing.T) {

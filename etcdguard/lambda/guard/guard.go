@@ -231,6 +231,10 @@ type Preflight struct {
 	// LearnerPromoting: a learner is being promoted; no healthy voter
 	// leaves.
 	LearnerPromoting bool
+	// ReplacementJoining: a launching node the group holds healthy is not
+	// yet a healthy voter; no healthy voter leaves (Cluster API: one
+	// change, then wait for the replacement to be a healthy voter).
+	ReplacementJoining bool
 	// EtcdNotSettled: a voter is unhealthy, a member stale or a learner
 	// present: no launch goes in service and no node is scaled in.
 	EtcdNotSettled bool

@@ -27,6 +27,11 @@ const (
 	// ReasonNoServingControlPlane: a healthy voter's node does not leave
 	// until another voter's node serves a ready control plane.
 	ReasonNoServingControlPlane WaitReason = "NoServingControlPlane"
+	// ReasonReplacementJoining: a healthy voter does not leave while a
+	// launching node is not yet a healthy voter (Cluster API: one change,
+	// then wait for the replacement); its leave would spend the fault
+	// tolerance the join needs.
+	ReasonReplacementJoining WaitReason = "ReplacementJoining"
 	// ReasonOneChangeAtATime: another membership change goes first; this
 	// waits for the next observation.
 	ReasonOneChangeAtATime WaitReason = "OneChangeAtATime"

@@ -97,6 +97,19 @@ func (v *view) memberOf(in Instance) (Member, bool) {
 // launchWaiting reports whether an instance waits at the launch hook.
 func (v *view) launchWaiting() bool { return len(v.in(PendingWait)) > 0 }
 
+// joining are the launching nodes the group holds healthy whose member is
+// not yet a healthy voter (a node the group marked unhealthy is abandoned,
+// not waited for).
+func (v *view) joining() []Instance {
+	var out []Instance
+	for _, in := range v.in(PendingWait) {
+		if m, ok := v.memberOf(in); in.Healthy && (!ok || m.Learner || !m.Healthy) {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
 // settled reports whether etcd is as a launch or a scale-in needs it:
 // every voter healthy, no member stale, no learner.
 func (v *view) settled() bool {
