@@ -155,16 +155,17 @@ func decideHooks(p *Plan, v *view) []removal {
 }
 
 // decideChange is where the one membership change of a plan is chosen:
-// the first removal, in order (stale members, then terminations, then
-// failed launches; learners, then dead voters, then healthy voters within
-// each), that may go now. Every other one waits with its reason, and its
-// hook is held.
+// the first removal that may go now, in order: learners, then dead
+// voters, then healthy voters, whatever brought each there (issue 27: a
+// healthy voter's leave went before a dead member of a failed launch);
+// within a rank, stale members, then terminations, then failed launches.
+// Every other one waits with its reason, and its hook is held.
 func decideChange(p *Plan, v *view, rs []removal) {
 	sort.SliceStable(rs, func(i, j int) bool {
-		if rs[i].kind != rs[j].kind {
-			return rs[i].kind < rs[j].kind
+		if ri, rj := rank(rs[i].m), rank(rs[j].m); ri != rj {
+			return ri < rj
 		}
-		return rank(rs[i].m) < rank(rs[j].m)
+		return rs[i].kind < rs[j].kind
 	})
 	for _, r := range rs {
 		var w *Wait

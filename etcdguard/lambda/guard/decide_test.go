@@ -317,6 +317,34 @@ func TestDecide(t *testing.T) {
 			wantWait: ReasonOneChangeAtATime,
 		},
 		{
+			// Issue 27: a healthy voter left while a dead member, already due
+			// for removal, waited: terminations were decided before failed
+			// launches. Removing the dead one first keeps a fault tolerance
+			// the live one's leave would spend.
+			name: "a healthy voter's termination and a dead member at a failed launch: dead first",
+			obs: func() Observation {
+				in, ms := three()
+				in[0].State = TerminatingWait
+				d := inst("i-d", "10.0.1.11", PendingWait)
+				d.Healthy = false
+				ms = append(ms, mem(4, "10.0.1.11", false))
+				return Observation{Now: t0, Instances: append(in, d), Members: ms, MembersKnown: true}
+			},
+			want:     "remove 4 via 10.0.1.10; heartbeat i-a; heartbeat i-d",
+			wantWait: ReasonOneChangeAtATime,
+		},
+		{
+			name: "a learner at a terminating instance goes before a dead member without an instance",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-e", "10.0.2.11", TerminatingWait))
+				ms = append(ms, mem(4, "10.0.1.11", false), learner(5, "10.0.2.11"))
+				return Observation{Now: t0.Add(time.Hour), Instances: in, Members: ms, MembersKnown: true, Suspects: map[uint64]time.Time{4: t0}}
+			},
+			want:     "remove 5 via 10.0.1.10",
+			suspects: []uint64{4},
+		},
+		{
 			name: "a healthy voter does not leave while a learner is being promoted",
 			obs: func() Observation {
 				in, ms := three()

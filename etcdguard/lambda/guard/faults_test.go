@@ -104,6 +104,22 @@ func (c *cluster) freeSpace(id string) {
 	}
 }
 
+// memberID is the member ID of node n.
+func (c *cluster) memberID(n *node) uint64 {
+	c.t.Helper()
+	ms, err := c.members(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.IP() == n.ip {
+			return m.ID
+		}
+	}
+	c.t.Fatalf("no member at %s", n.ip)
+	return 0
+}
+
 // snapshotTo saves the cluster's etcd as `talosctl etcd snapshot` (and the
 // guard's backups) do: the client's Maintenance.Snapshot.
 func (c *cluster) snapshotTo(path string) {
@@ -438,6 +454,40 @@ func TestFaultScenarios(t *testing.T) {
 			t.Fatal("data lost")
 		}
 		c.check("both old nodes leave, one at a time; both launches CONTINUE", want{voting: 3})
+		writeTable(t, c)
+	})
+
+	// Issue 27: a launch joins etcd, then dies and the group marks it
+	// unhealthy, while a live node is retired. Terminations were decided
+	// before failed launches, so the live node left first (four voters,
+	// one dead, down to three with one dead: no fault tolerance) and the
+	// dead member went after. Dead first now, whatever brought it there.
+	t.Run("a dead joined launch goes before a live retirement (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "deadfirst-3", 3)
+		ids := oldest(c)
+		d := c.launch()
+		c.settleTalos(20 * time.Second)
+		c.check("a launch joins and is promoted", want{voting: 4})
+		c.partition(d.ID)
+		d.Healthy = false // the group's health check fails it
+		c.byName(ids[0]).Healthy = false
+		c.terminateHooked(ids[0])
+		c.check("it dies; a live node is retired", want{voting: 4})
+		dead := c.memberID(d.node)
+		rep := c.audit()
+		if len(rep.Changes) != 2 || rep.Changes[0].Kind != Remove || rep.Changes[0].MemberID != dead || rep.Changes[1].Kind != Leave {
+			t.Fatalf("changes %+v; want the dead member removed, then the live node's leave", rep.Changes)
+		}
+		if len(c.mutations) != 2 || !strings.HasSuffix(c.mutations[0], "4->3") || !strings.HasPrefix(c.mutations[0], "remove") {
+			t.Fatalf("mutations %v; want the dead member out first", c.mutations)
+		}
+		c.check("dead member first, then the live node leaves", want{voting: 2})
+		c.audit()
+		if _, ok := c.inst[d.ID]; ok {
+			t.Fatalf("the failed launch is still there: %s", c.inst[d.ID].State)
+		}
+		c.check("the failed launch, no member now, is abandoned", want{voting: 2})
 		writeTable(t, c)
 	})
 
