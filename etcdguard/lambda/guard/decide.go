@@ -64,6 +64,7 @@ func (v *view) preflight() Preflight {
 		return pf
 	}
 	pf.EtcdNotSettled = !v.settled()
+	pf.AddressUnknown = len(v.unaddressed) > 0
 	return pf
 }
 
@@ -126,22 +127,35 @@ func decideSuspects(p *Plan, v *view) []removal {
 
 // decideHooks settles the hooks of instances that hold no member (a
 // termination goes on, a launch the group marked unhealthy is abandoned)
-// and returns the members of the others, which must go first.
+// and returns the members of the others, which must go first. An
+// instance whose address is unknown may hold any member: its hook is held
+// unless every member is at another instance's address (issue 27: it was
+// completed as "not a member").
 func decideHooks(p *Plan, v *view) []removal {
 	var out []removal
 	for _, in := range v.in(TerminatingWait) {
 		m, ok := v.memberOf(in)
-		if !ok {
+		switch {
+		case ok:
+			out = append(out, removal{m: m, in: in, kind: terminatingMember})
+		case in.PrivateIP == "" && !v.holdsNoMember():
+			p.Heartbeat = append(p.Heartbeat, in)
+			p.Metrics.HeldTerminations++
+			p.Waits = append(p.Waits, Wait{Reason: ReasonAddressUnknown, Instance: in.ID, Detail: "its member, if any, is unknown"})
+		default:
 			p.Complete = append(p.Complete, Completion{Instance: in, Result: Continue, Reason: "not an etcd member"})
-			continue
 		}
-		out = append(out, removal{m: m, in: in, kind: terminatingMember})
 	}
 	for _, in := range v.in(PendingWait) {
 		if in.Healthy {
 			continue
 		}
 		m, ok := v.memberOf(in)
+		if !ok && in.PrivateIP == "" && !v.holdsNoMember() {
+			p.Heartbeat = append(p.Heartbeat, in)
+			p.Waits = append(p.Waits, Wait{Reason: ReasonAddressUnknown, Instance: in.ID, Detail: "it may have joined etcd"})
+			continue
+		}
 		if !ok {
 			p.Complete = append(p.Complete, Completion{Instance: in, Result: Abandon, Reason: "the ASG marked it unhealthy and it never joined etcd"})
 			continue
@@ -192,6 +206,9 @@ func (v *view) refusal(pf Preflight, r removal) *Wait {
 	// list), not a dead node: never removed for it (the Talos
 	// control-plane provider's auditEtcd refuses on such an
 	// inconsistency). It stays stale, so the degraded alarm fires.
+	if r.kind == staleMember && pf.AddressUnknown {
+		return &Wait{Reason: ReasonAddressUnknown, Member: memberName(m), Detail: "it may be at " + strings.Join(ids(v.unaddressed), ", ") + ", whose address is unknown"}
+	}
 	if r.kind == staleMember && m.Healthy && !m.Learner && !v.seen[m.IP()] {
 		return &Wait{Reason: ReasonStaleAnswersHealthy, Member: memberName(m), Detail: "it answers as healthy, but no instance has its address"}
 	}

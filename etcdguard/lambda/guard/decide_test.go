@@ -345,6 +345,56 @@ func TestDecide(t *testing.T) {
 			suspects: []uint64{4},
 		},
 		{
+			// Issue 27: an instance whose address the group listing did not
+			// give (DescribeInstances missed it) was completed as "not a
+			// member", though member 3 is its own.
+			name: "a terminating instance with no known address is held, not completed as not a member",
+			obs: func() Observation {
+				in, ms := three()
+				in[2].State, in[2].PrivateIP = TerminatingWait, ""
+				return Observation{Now: t0.Add(time.Hour), Instances: in, Members: ms, MembersKnown: true, Suspects: map[uint64]time.Time{3: t0}}
+			},
+			want:     "heartbeat i-c",
+			wantWait: ReasonAddressUnknown,
+			suspects: []uint64{3},
+			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 3, StaleMembers: 1, DegradedMembers: 1, HeldTerminations: 1},
+		},
+		{
+			name: "a terminating instance with no known address goes when every member is at another instance's address",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-x", "", TerminatingWait))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want: "CONTINUE i-x",
+		},
+		{
+			name: "a launch the group marked unhealthy, with no known address, is held, not abandoned (it may have joined)",
+			obs: func() Observation {
+				in, ms := three()
+				d := inst("i-d", "", PendingWait)
+				d.Healthy = false
+				ms = append(ms, mem(4, "10.0.1.11", false))
+				return Observation{Now: t0, Instances: append(in, d), Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-d",
+			wantWait: ReasonAddressUnknown,
+			suspects: []uint64{4},
+		},
+		{
+			name: "a dead member without an instance is kept while a live instance's address is unknown, even with a launch waiting",
+			obs: func() Observation {
+				in, ms := three()
+				in[2].PrivateIP = "" // member 3 may be its
+				ms[2].Healthy = false
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			want:     "heartbeat i-d",
+			wantWait: ReasonAddressUnknown,
+			suspects: []uint64{3},
+		},
+		{
 			name: "a healthy voter does not leave while a learner is being promoted",
 			obs: func() Observation {
 				in, ms := three()

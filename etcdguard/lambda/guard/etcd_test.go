@@ -88,6 +88,9 @@ type cluster struct {
 	blind      bool
 	// snapshots counts the guard's snapshots before a change.
 	snapshots int
+	// hidden are instances whose address the group listing misses (EC2
+	// DescribeInstances left them out).
+	hidden map[string]bool
 }
 
 var subnetSeq struct {
@@ -762,7 +765,11 @@ type fakeASG struct{ c *cluster }
 func (a *fakeASG) Instances(context.Context) ([]Instance, error) {
 	var out []Instance
 	for _, in := range a.c.sortedInstances() {
-		out = append(out, in.Instance)
+		i := in.Instance
+		if a.c.hidden[i.ID] {
+			i.PrivateIP = ""
+		}
+		out = append(out, i)
 	}
 	return out, nil
 }

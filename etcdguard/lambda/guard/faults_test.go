@@ -491,6 +491,33 @@ func TestFaultScenarios(t *testing.T) {
 		writeTable(t, c)
 	})
 
+	// Issue 27: a live node is retired while the group listing misses its
+	// address. Its instance matched no member, so it was completed as "not
+	// a member": a voter gone without a leave, and its member then looked
+	// stale. It is held now, and its member kept, until the address is
+	// known again; then it leaves.
+	t.Run("a retired node whose address the listing misses (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "noaddress-3", 3)
+		ids := oldest(c)
+		c.hidden = map[string]bool{ids[2]: true}
+		c.terminateHooked(ids[2])
+		for i := 1; i <= 2; i++ {
+			rep := c.audit()
+			if in, ok := c.inst[ids[2]]; !ok || in.State != TerminatingWait || len(rep.Changes) != 0 || !HasReason(rep.Waits, ReasonAddressUnknown) {
+				t.Fatalf("audit %d: node %v, %+v; want it held, its member kept", i, in, rep)
+			}
+		}
+		c.check("2 audits, address unknown: held, all three voters up", want{voting: 3})
+		c.hidden = nil
+		rep := c.audit()
+		if len(rep.Changes) != 1 || rep.Changes[0].Kind != Leave {
+			t.Fatalf("address known again: %+v; want the leave", rep)
+		}
+		c.check("address known again: it leaves, CONTINUE", want{voting: 2})
+		writeTable(t, c)
+	})
+
 	// A Kubernetes upgrade whose API server crashes on the new node: etcd
 	// is perfectly healthy, so only the component gate stops the refresh.
 	t.Run("broken Kubernetes upgrade stops at the first node (3)", func(t *testing.T) {

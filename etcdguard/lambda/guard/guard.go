@@ -235,6 +235,10 @@ type Preflight struct {
 	// yet a healthy voter; no healthy voter leaves (Cluster API: one
 	// change, then wait for the replacement to be a healthy voter).
 	ReplacementJoining bool
+	// AddressUnknown: a live instance's address is unknown: its hook is
+	// held unless every member is at another instance's address, and no
+	// member is removed for having no instance (it may be that one's).
+	AddressUnknown bool
 	// EtcdNotSettled: a voter is unhealthy, a member stale or a learner
 	// present: no launch goes in service and no node is scaled in.
 	EtcdNotSettled bool

@@ -32,6 +32,10 @@ const (
 	// then wait for the replacement); its leave would spend the fault
 	// tolerance the join needs.
 	ReasonReplacementJoining WaitReason = "ReplacementJoining"
+	// ReasonAddressUnknown: a live instance's address is unknown, so the
+	// members it may hold are unknown: its hook is held, and no member is
+	// removed for having no instance.
+	ReasonAddressUnknown WaitReason = "AddressUnknown"
 	// ReasonOneChangeAtATime: another membership change goes first; this
 	// waits for the next observation.
 	ReasonOneChangeAtATime WaitReason = "OneChangeAtATime"

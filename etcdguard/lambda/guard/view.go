@@ -16,6 +16,9 @@ type view struct {
 	instances []Instance
 	live      map[string]Instance
 	seen      map[string]bool
+	// unaddressed are the live instances whose address is unknown (the
+	// group listing could not give it): any member may be theirs.
+	unaddressed []Instance
 	// members are the members by ID; byIP by address. stale are the
 	// members with an address no live instance has.
 	members []Member
@@ -32,7 +35,11 @@ func newView(obs Observation, pol Policy) *view {
 	sort.Slice(v.instances, func(i, j int) bool { return v.instances[i].ID < v.instances[j].ID })
 	for _, in := range v.instances {
 		v.seen[in.PrivateIP] = true
-		if in.PrivateIP != "" && in.live() {
+		switch {
+		case !in.live():
+		case in.PrivateIP == "":
+			v.unaddressed = append(v.unaddressed, in)
+		default:
 			v.live[in.PrivateIP] = in
 		}
 	}
@@ -92,6 +99,20 @@ func (v *view) memberOf(in Instance) (Member, bool) {
 	}
 	m, ok := v.byIP[in.PrivateIP]
 	return m, ok
+}
+
+// holdsNoMember reports whether an instance whose address is unknown
+// provably holds no member: every member is at a live instance's address.
+func (v *view) holdsNoMember() bool {
+	if len(v.stale) > 0 {
+		return false
+	}
+	for _, m := range v.members {
+		if m.IP() == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // launchWaiting reports whether an instance waits at the launch hook.
