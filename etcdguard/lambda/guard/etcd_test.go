@@ -28,6 +28,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver"
 	"go.uber.org/zap"
 )
 
@@ -88,6 +89,8 @@ type cluster struct {
 	blind      bool
 	// snapshots counts the guard's snapshots before a change.
 	snapshots int
+	// started is when the cluster's etcd had started.
+	started time.Time
 	// hidden are instances whose address the group listing misses (EC2
 	// DescribeInstances left them out).
 	hidden map[string]bool
@@ -137,6 +140,7 @@ func newCluster(t *testing.T, name string, size int) *cluster {
 		c.addInstance(n, InService)
 	}
 	t.Cleanup(c.close)
+	c.started = time.Now()
 	return c
 }
 
@@ -441,6 +445,11 @@ func (c *cluster) asgStep() {
 // previous one, then lets the ASG act.
 func (c *cluster) guard() Report {
 	c.t.Helper()
+	// A cluster in service has been up for a while: etcd refuses to remove
+	// a voter until the leader has been connected to a quorum for
+	// HealthInterval (v3.6.7 server/etcdserver/server.go mayRemoveMember,
+	// ErrUnhealthy), which a run right after the cluster started would race.
+	time.Sleep(time.Until(c.started.Add(etcdserver.HealthInterval)))
 	c.now = c.now.Add(5 * time.Minute)
 	c.audits++
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
