@@ -92,8 +92,13 @@ type cluster struct {
 	// started is when the cluster's etcd had started.
 	started time.Time
 	// hidden are instances whose address the group listing misses (EC2
-	// DescribeInstances left them out).
-	hidden map[string]bool
+	// DescribeInstances left them out); describeFails: DescribeInstances
+	// fails, so no address is known. runErr is the last run's error when
+	// the scenario expects one (tolerateErr).
+	hidden        map[string]bool
+	describeFails bool
+	tolerateErr   bool
+	runErr        error
 }
 
 var subnetSeq struct {
@@ -456,7 +461,8 @@ func (c *cluster) guard() Report {
 	defer cancel()
 	start := time.Now()
 	rep, err := c.rec.Run(ctx)
-	if err != nil {
+	c.runErr = err
+	if err != nil && !c.tolerateErr {
 		c.t.Fatalf("guard run %d: %v", c.audits, err)
 	}
 	c.t.Logf("guard run %d took %s (%d changes, %d completions)", c.audits, time.Since(start).Round(time.Millisecond), len(rep.Changes), len(rep.Completions))
@@ -775,10 +781,13 @@ func (a *fakeASG) Instances(context.Context) ([]Instance, error) {
 	var out []Instance
 	for _, in := range a.c.sortedInstances() {
 		i := in.Instance
-		if a.c.hidden[i.ID] {
+		if a.c.hidden[i.ID] || a.c.describeFails {
 			i.PrivateIP = ""
 		}
 		out = append(out, i)
+	}
+	if a.c.describeFails {
+		return out, fmt.Errorf("describe instances: %w: RequestLimitExceeded: Request limit exceeded", ErrAddresses)
 	}
 	return out, nil
 }

@@ -518,6 +518,35 @@ func TestFaultScenarios(t *testing.T) {
 		writeTable(t, c)
 	})
 
+	// Issue 27: DescribeInstances fails (throttled, a missing grant) while
+	// a live node is retired. The run ended on the error before any
+	// heartbeat, so after 15 minutes the hook's default terminated the
+	// voter without a leave. Now the instances come without addresses:
+	// no node can be asked, the run is blind, holds every hook, and fails
+	// at the end so the errors alarm counts it.
+	t.Run("DescribeInstances fails during a retirement (3)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "describe-3", 3)
+		ids := oldest(c)
+		c.describeFails, c.tolerateErr = true, true
+		c.byName(ids[0]).Healthy = false
+		c.terminateHooked(ids[0])
+		for i := 1; i <= 4; i++ {
+			rep := c.audit()
+			if !errors.Is(c.runErr, ErrAddresses) || rep.Heartbeats != 1 || c.inst[ids[0]] == nil || c.metrics.Known || c.metrics.HeldTerminations != 1 {
+				t.Fatalf("audit %d: %+v, err %v, metrics %+v; want the retired node held, blind, the run failed", i, rep, c.runErr, c.metrics)
+			}
+		}
+		c.check("4 audits without addresses (20 min > the hook's 15): held, no voter lost", want{voting: 3})
+		c.describeFails, c.tolerateErr = false, false
+		rep := c.audit()
+		if len(rep.Changes) != 1 || rep.Changes[0].Kind != Leave {
+			t.Fatalf("addresses back: %+v; want the leave", rep)
+		}
+		c.check("addresses back: it leaves, CONTINUE", want{voting: 2})
+		writeTable(t, c)
+	})
+
 	// A Kubernetes upgrade whose API server crashes on the new node: etcd
 	// is perfectly healthy, so only the component gate stops the refresh.
 	t.Run("broken Kubernetes upgrade stops at the first node (3)", func(t *testing.T) {

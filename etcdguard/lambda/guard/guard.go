@@ -115,6 +115,10 @@ type Observation struct {
 	// instance refresh is pending or in progress.
 	Desired    int
 	Refreshing bool
+	// Incomplete is what could not be read though the run goes on (the
+	// instances' addresses): the run acts on the rest and fails at the
+	// end, so the errors alarm counts it.
+	Incomplete error
 	// Components is, for each launching node that is a voter, why its
 	// Kubernetes control plane (kube-apiserver, kube-controller-manager,
 	// kube-scheduler) is not ready, or "" when it is. A node missing from

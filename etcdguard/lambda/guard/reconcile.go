@@ -76,7 +76,14 @@ func (r *Reconciler) withTimeout(ctx context.Context) (context.Context, context.
 func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 	obs := Observation{Now: r.now()}
 	ins, err := r.ASG.Instances(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrAddresses) && len(ins) > 0:
+		// The hooks still need their heartbeats (issue 27: the run ended
+		// here, and a held termination reached its default). With no
+		// address no node can be asked: the run is blind, and holds.
+		r.logf("list control-plane instances: %v (holding their hooks)", err)
+		obs.Incomplete = fmt.Errorf("list control-plane instances: %w", err)
+	case err != nil:
 		return obs, fmt.Errorf("list control-plane instances: %w", err)
 	}
 	obs.Instances = ins
@@ -161,6 +168,8 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 type runState struct {
 	rep  Report
 	errs []error
+	// incomplete: an observation's Incomplete was reported.
+	incomplete bool
 }
 
 // runOnce observes, decides and acts once. more: a change was made, and
@@ -232,6 +241,10 @@ func (r *Reconciler) report(ctx context.Context, obs Observation, plan Plan, s *
 		}
 		r.logf("%s: %s (%s)", c.Instance.ID, c.Result, c.Reason)
 		s.rep.Completions = append(s.rep.Completions, c)
+	}
+	if obs.Incomplete != nil && !s.incomplete {
+		s.incomplete = true
+		s.errs = append(s.errs, obs.Incomplete)
 	}
 	if obs.SuspectsUnknown {
 		s.errs = append(s.errs, errors.New("load suspects failed: the stored suspects were kept as they are"))
