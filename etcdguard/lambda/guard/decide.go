@@ -50,6 +50,7 @@ func Decide(obs Observation, pol Policy) Plan {
 		decideChange(p, v, removals)
 		decideLaunches(p, v)
 		decideCapacity(p, v)
+		rememberStaleRemoval(p, v)
 	}
 	sort.SliceStable(p.Complete, func(i, j int) bool { return p.Complete[i].Instance.ID < p.Complete[j].Instance.ID })
 	sort.SliceStable(p.Heartbeat, func(i, j int) bool { return p.Heartbeat[i].ID < p.Heartbeat[j].ID })
@@ -65,12 +66,26 @@ func (v *view) preflight() Preflight {
 	}
 	pf.EtcdNotSettled = !v.settled()
 	pf.AddressUnknown = len(v.unaddressed) > 0
+	pf.StaleRemovalCapped = v.obs.SuspectsUnknown || v.staleWindowOpen()
 	return pf
 }
 
-// BlindSince is the suspects key under which a blind run records when
-// the guard went blind: etcd member IDs are never 0.
-const BlindSince uint64 = 0
+// Keys of the suspects map that are not members: BlindSince is when the
+// guard went blind (etcd member IDs are never 0); StaleRemovedAt when it
+// last removed a member for a missing instance (member IDs are the first
+// 8 bytes of a SHA-1, etcd server/etcdserver/api/membership/member.go: all
+// ones is as likely as any 64-bit collision).
+const (
+	BlindSince     uint64 = 0
+	StaleRemovedAt uint64 = ^uint64(0)
+)
+
+// staleWindowOpen reports whether a removal for a missing instance is less
+// than StaleRemovalEvery old.
+func (v *view) staleWindowOpen() bool {
+	at, ok := v.obs.Suspects[StaleRemovedAt]
+	return ok && v.obs.Now.Sub(at) < v.pol.StaleRemovalEvery
+}
 
 // blindSince is when the guard went blind: the stored sighting, or now.
 func (v *view) blindSince() (time.Time, bool) {
@@ -123,6 +138,18 @@ func decideSuspects(p *Plan, v *view) []removal {
 		p.Waits = append(p.Waits, Wait{Reason: ReasonStaleSuspect, Member: memberName(m), Detail: "no instance has its address: removed on a later audit"})
 	}
 	return due
+}
+
+// rememberStaleRemoval keeps the window of removals for a missing
+// instance: it starts now with such a removal, and is carried while it
+// runs.
+func rememberStaleRemoval(p *Plan, v *view) {
+	switch {
+	case p.Change != nil && p.Change.Stale:
+		p.Suspects[StaleRemovedAt] = v.obs.Now
+	case v.staleWindowOpen():
+		p.Suspects[StaleRemovedAt] = v.obs.Suspects[StaleRemovedAt]
+	}
 }
 
 // decideHooks settles the hooks of instances that hold no member (a
@@ -206,6 +233,14 @@ func (v *view) refusal(pf Preflight, r removal) *Wait {
 	// list), not a dead node: never removed for it (the Talos
 	// control-plane provider's auditEtcd refuses on such an
 	// inconsistency). It stays stale, so the degraded alarm fires.
+	if r.kind == staleMember && v.obs.SuspectsUnknown {
+		return &Wait{Reason: ReasonSuspectsUnknown, Member: memberName(m), Detail: "the suspects and the removal window cannot be read"}
+	}
+	if r.kind == staleMember && pf.StaleRemovalCapped {
+		at := v.obs.Suspects[StaleRemovedAt]
+		return &Wait{Reason: ReasonStaleRemovalCap, Member: memberName(m),
+			Detail: fmt.Sprintf("a member without an instance was removed at %s: one such removal per %s", at.UTC().Format(time.RFC3339), v.pol.StaleRemovalEvery)}
+	}
 	if r.kind == staleMember && pf.AddressUnknown {
 		return &Wait{Reason: ReasonAddressUnknown, Member: memberName(m), Detail: "it may be at " + strings.Join(ids(v.unaddressed), ", ") + ", whose address is unknown"}
 	}

@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -507,7 +508,7 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "remove 2 via 10.0.1.10; heartbeat i-d",
-			suspects: []uint64{2},
+			suspects: []uint64{2, StaleRemovedAt},
 			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 2, StaleMembers: 1, DegradedMembers: 1},
 		},
 		{
@@ -541,7 +542,7 @@ func TestDecide(t *testing.T) {
 					Suspects: map[uint64]time.Time{2: t0}}
 			},
 			want:     "remove 2 via 10.0.1.10",
-			suspects: []uint64{2},
+			suspects: []uint64{2, StaleRemovedAt},
 		},
 		{
 			name: "audit: a stale member's instance in Terminating:Proceed counts as gone",
@@ -552,7 +553,7 @@ func TestDecide(t *testing.T) {
 					Suspects: map[uint64]time.Time{2: t0}}
 			},
 			want:     "remove 2 via 10.0.1.10",
-			suspects: []uint64{2},
+			suspects: []uint64{2, StaleRemovedAt},
 		},
 		{
 			name: "audit: suspects whose member is back (or gone) are forgotten",
@@ -596,7 +597,45 @@ func TestDecide(t *testing.T) {
 				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
 			},
 			want:     "remove 5 via 10.0.1.10; heartbeat i-f",
-			suspects: []uint64{4, 5},
+			suspects: []uint64{4, 5, StaleRemovedAt},
+		},
+		{
+			// Issue 27: the cap was one removal for a missing instance per
+			// run, and lifecycle events start runs seconds apart.
+			name: "a member without an instance, another removed less than the window ago: it waits, even with a launch waiting",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, mem(4, "10.0.1.12", false))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true,
+					Suspects: map[uint64]time.Time{4: t0.Add(-time.Hour), StaleRemovedAt: t0.Add(-30 * time.Second)}}
+			},
+			want:     "heartbeat i-d",
+			wantWait: ReasonStaleRemovalCap,
+			suspects: []uint64{4, StaleRemovedAt},
+		},
+		{
+			name: "a member without an instance, the last such removal a window ago: it goes",
+			obs: func() Observation {
+				in, ms := three()
+				ms = append(ms, mem(4, "10.0.1.12", false))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true,
+					Suspects: map[uint64]time.Time{4: t0.Add(-time.Hour), StaleRemovedAt: t0.Add(-5 * time.Minute)}}
+			},
+			want:     "remove 4 via 10.0.1.10",
+			suspects: []uint64{4, StaleRemovedAt},
+		},
+		{
+			name: "suspects unreadable: no member goes for a missing instance (the window cannot be read either)",
+			obs: func() Observation {
+				in, ms := three()
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, mem(4, "10.0.1.12", false))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, SuspectsUnknown: true}
+			},
+			want:     "heartbeat i-d",
+			wantWait: ReasonSuspectsUnknown,
+			suspects: []uint64{4},
 		},
 		{
 			name: "stale member kept when removing it would break quorum",
@@ -761,13 +800,31 @@ func TestDecide(t *testing.T) {
 			for id := range p.Suspects {
 				ids = append(ids, id)
 			}
-			if len(ids) > 1 && ids[0] > ids[1] {
-				ids[0], ids[1] = ids[1], ids[0]
-			}
+			slices.Sort(ids)
 			if len(ids) != len(c.suspects) || (len(ids) > 0 && !reflect.DeepEqual(ids, c.suspects)) {
 				t.Errorf("suspects = %v, want %v", ids, c.suspects)
 			}
 		})
+	}
+}
+
+// The window's start is the run's time when it removes a member for a
+// missing instance, and is dropped once the window has passed.
+func TestStaleRemovalWindow(t *testing.T) {
+	in, ms := three()
+	ms = append(ms, mem(4, "10.0.1.12", false))
+	obs := Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Suspects: map[uint64]time.Time{4: t0.Add(-time.Hour)}}
+	p := Decide(obs, DefaultPolicy)
+	if p.Change == nil || !p.Change.Stale || !p.Suspects[StaleRemovedAt].Equal(t0) {
+		t.Fatalf("change %+v, suspects %v: want the removal, and the window started now", p.Change, p.Suspects)
+	}
+	obs.Members, obs.Suspects = ms[:3], map[uint64]time.Time{StaleRemovedAt: t0.Add(-2 * time.Minute)}
+	if p := Decide(obs, DefaultPolicy); !p.Suspects[StaleRemovedAt].Equal(t0.Add(-2 * time.Minute)) {
+		t.Fatalf("suspects %v: want the window kept while it runs", p.Suspects)
+	}
+	obs.Suspects = map[uint64]time.Time{StaleRemovedAt: t0.Add(-DefaultPolicy.StaleRemovalEvery)}
+	if p := Decide(obs, DefaultPolicy); len(p.Suspects) != 0 {
+		t.Fatalf("suspects %v: want the window dropped once it has passed", p.Suspects)
 	}
 }
 

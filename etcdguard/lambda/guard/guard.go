@@ -132,10 +132,15 @@ type Policy struct {
 	// instance, on two runs, before the audit removes it (Omni's
 	// memberRemoveTimeout: one minute).
 	MinSuspectAge time.Duration
+	// StaleRemovalEvery caps removals for a missing instance at one per
+	// window (the audit's rate): runs start on every lifecycle event,
+	// seconds apart, so a per-run cap let a wrong address or a partial
+	// instance list cascade.
+	StaleRemovalEvery time.Duration
 }
 
 // DefaultPolicy is the policy the Lambda runs with.
-var DefaultPolicy = Policy{MinSuspectAge: time.Minute}
+var DefaultPolicy = Policy{MinSuspectAge: time.Minute, StaleRemovalEvery: 5 * time.Minute}
 
 // ChangeKind is a membership change.
 type ChangeKind string
@@ -160,7 +165,7 @@ type Change struct {
 	Node   string
 	Reason string
 	// Stale: the member is removed because no instance has its address.
-	// One run removes at most one such member (Reconciler.Run).
+	// At most one such removal per Policy.StaleRemovalEvery.
 	Stale bool
 	// SnapshotFirst: the change hands a one-node control plane over to its
 	// replacement; with backups on, a snapshot is taken first and the
@@ -239,6 +244,10 @@ type Preflight struct {
 	// yet a healthy voter; no healthy voter leaves (Cluster API: one
 	// change, then wait for the replacement to be a healthy voter).
 	ReplacementJoining bool
+	// StaleRemovalCapped: a member without an instance was removed less
+	// than StaleRemovalEvery ago, or the window is unknown (the suspects
+	// could not be read): no other such removal now.
+	StaleRemovalCapped bool
 	// AddressUnknown: a live instance's address is unknown: its hook is
 	// held unless every member is at another instance's address, and no
 	// member is removed for having no instance (it may be that one's).

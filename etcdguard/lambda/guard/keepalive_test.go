@@ -156,11 +156,12 @@ func TestLongLeaveKeepsTheHooksHeld(t *testing.T) {
 	}
 }
 
-// Members at addresses no instance has are removed at most one a run:
+// Members at addresses no instance has are removed at most one a window
+// (issue 27: one a run, and lifecycle events start runs seconds apart):
 // three dead members with a launch waiting (the review's probe: a wrong
-// address removed two, then stopped at the last voter) lose one member this
-// run, the next on the next.
-func TestStaleRemovalsCappedPerRun(t *testing.T) {
+// address removed two, then stopped at the last voter) lose one member
+// this run, none on a run ten seconds later, the next after the window.
+func TestStaleRemovalsCappedPerWindow(t *testing.T) {
 	m := &slowMachine{}
 	a := &beatASG{beats: map[string]int{}, done: map[string]string{}}
 	for i := 1; i <= 5; i++ {
@@ -172,21 +173,52 @@ func TestStaleRemovalsCappedPerRun(t *testing.T) {
 	}
 	a.ins = append(a.ins, Instance{ID: "i-new", PrivateIP: "10.0.0.9", State: PendingWait, Healthy: true})
 	dead := &deadAt{slowMachine: m, dead: map[string]bool{"10.0.0.4": true, "10.0.0.5": true}}
-	r := &Reconciler{Machine: dead, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf,
+	now := t0
+	store := &mapStore{}
+	r := &Reconciler{Machine: dead, ASG: a, Store: store, Policy: DefaultPolicy, Logf: t.Logf, Now: func() time.Time { return now },
 		CallTimeout: time.Second, SettleTimeout: time.Second, SettleEvery: 10 * time.Millisecond}
 	rep, err := r.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Changes) != 1 || !rep.Changes[0].Stale {
-		t.Fatalf("changes %+v, want one removal of a member without instance", rep.Changes)
+	if len(rep.Changes) != 1 || !rep.Changes[0].Stale || !HasReason(rep.Waits, ReasonStaleRemovalCap) {
+		t.Fatalf("changes %+v, waits %q; want one removal of a member without instance, the other capped", rep.Changes, Waits(rep.Waits))
 	}
-	if !HasReason(rep.Waits, ReasonStaleRemovalCap) {
-		t.Errorf("waits %q", Waits(rep.Waits))
+	now = now.Add(10 * time.Second) // the next lifecycle event
+	if rep, err = r.Run(context.Background()); err != nil || len(rep.Changes) != 0 || !HasReason(rep.Waits, ReasonStaleRemovalCap) {
+		t.Fatalf("a run 10 s later: %+v, %v; want no removal", rep.Changes, err)
 	}
+	now = now.Add(DefaultPolicy.StaleRemovalEvery)
 	if rep, err = r.Run(context.Background()); err != nil || len(rep.Changes) != 1 {
-		t.Fatalf("next run: %+v, %v; want the second removal", rep.Changes, err)
+		t.Fatalf("a run after the window: %+v, %v; want the second removal", rep.Changes, err)
 	}
+
+	// A window that cannot be saved is not opened: no removal.
+	m.members = append(m.members, Member{ID: 6, Name: "n6", PeerURLs: []string{"https://10.0.0.6:2380"}})
+	dead.dead["10.0.0.6"] = true
+	now = now.Add(time.Hour)
+	store.failSave = true
+	if rep, err = r.Run(context.Background()); err == nil || len(rep.Changes) != 0 || !HasReason(rep.Waits, ReasonStaleRemovalCap) {
+		t.Fatalf("with the window unsaved: %+v, %v; want no removal and the save failure", rep.Changes, err)
+	}
+}
+
+// mapStore keeps the suspects in memory, as the SSM parameter does.
+type mapStore struct {
+	m        map[uint64]time.Time
+	failSave bool
+}
+
+func (s *mapStore) Load(context.Context) (map[uint64]time.Time, error) {
+	return ParseSuspects(FormatSuspects(s.m)), nil
+}
+
+func (s *mapStore) Save(_ context.Context, m map[uint64]time.Time) error {
+	if s.failSave {
+		return errors.New("ThrottlingException: ssm:PutParameter")
+	}
+	s.m = m
+	return nil
 }
 
 // deadAt is slowMachine whose members at dead addresses do not answer, and

@@ -50,10 +50,15 @@ const (
 	// no instance of the group has shown: a wrong address or a partial
 	// instance list, never removed for it.
 	ReasonStaleAnswersHealthy WaitReason = "StaleAnswersHealthy"
-	// ReasonStaleRemovalCap: a member without an instance was already
-	// removed: a wrong address or a partial instance list must not
-	// cascade through the members.
+	// ReasonStaleRemovalCap: a member without an instance was removed
+	// less than Policy.StaleRemovalEvery ago (or that could not be saved):
+	// a wrong address or a partial instance list must not cascade through
+	// the members, however close together the runs are.
 	ReasonStaleRemovalCap WaitReason = "StaleRemovalCap"
+	// ReasonSuspectsUnknown: the suspects parameter could not be read, so
+	// neither the sightings nor the removal window are known: no member
+	// is removed for having no instance.
+	ReasonSuspectsUnknown WaitReason = "SuspectsUnknown"
 )
 
 // Launches.

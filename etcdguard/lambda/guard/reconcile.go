@@ -96,9 +96,9 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 	}
 	obs.Suspects, err = r.Store.Load(ctx)
 	if err != nil {
-		// Not a reason to drop the hooks: without the previous sightings
-		// a stale member is only removed later (or at once for a waiting
-		// launch), and the stored ones are not overwritten (Run).
+		// Not a reason to drop the hooks: without the sightings and the
+		// removal window no member is removed for a missing instance
+		// (Decide), and the stored ones are not overwritten (Run).
 		r.logf("load suspects: %v (audit removals wait; hooks are still handled)", err)
 		obs.Suspects, obs.SuspectsUnknown = nil, true
 	}
@@ -182,14 +182,12 @@ func (r *Reconciler) runOnce(ctx context.Context, s *runState) (more bool, err e
 	s.rep.Observations++
 	plan := Decide(obs, r.Policy)
 	s.rep.Metrics = plan.Metrics
-	r.report(ctx, obs, plan, s)
-
-	// Removals for a missing instance are capped at one a run (a run
-	// every five minutes at most, the audit's rate): a wrong address
-	// or a partial instance list cannot cascade through the members.
-	if ch := plan.Change; ch != nil && ch.Stale && slices.ContainsFunc(s.rep.Changes, func(c Change) bool { return c.Stale }) {
+	saved := r.report(ctx, obs, plan, s)
+	// The window that caps removals for a missing instance (Decide) holds
+	// only if the next run can read it.
+	if ch := plan.Change; ch != nil && ch.Stale && !saved {
 		plan.Waits = append(plan.Waits, Wait{Reason: ReasonStaleRemovalCap, Member: fmt.Sprintf("%s (%x)", ch.Member, ch.MemberID),
-			Detail: "no instance has its address: at most one such removal a run"})
+			Detail: "the removal window could not be saved"})
 		plan.Change = nil
 	}
 	s.rep.Waits = plan.Waits
@@ -225,7 +223,8 @@ func (r *Reconciler) runOnce(ctx context.Context, s *runState) (more bool, err e
 
 // report publishes the plan's metrics, completes its lifecycle actions
 // and saves its suspects: what every iteration does, change or not.
-func (r *Reconciler) report(ctx context.Context, obs Observation, plan Plan, s *runState) {
+// saved: the suspects were saved.
+func (r *Reconciler) report(ctx context.Context, obs Observation, plan Plan, s *runState) (saved bool) {
 	// Every observation is published, before any change: a run that
 	// spends minutes on a leave still reports, and the degraded alarm
 	// (missing data counts as degraded) only fires when no run reports.
@@ -248,9 +247,13 @@ func (r *Reconciler) report(ctx context.Context, obs Observation, plan Plan, s *
 	}
 	if obs.SuspectsUnknown {
 		s.errs = append(s.errs, errors.New("load suspects failed: the stored suspects were kept as they are"))
-	} else if err := r.Store.Save(ctx, plan.Suspects); err != nil {
-		s.errs = append(s.errs, fmt.Errorf("save suspects: %w", err))
+		return false
 	}
+	if err := r.Store.Save(ctx, plan.Suspects); err != nil {
+		s.errs = append(s.errs, fmt.Errorf("save suspects: %w", err))
+		return false
+	}
+	return true
 }
 
 // finish ends a run that changes nothing more: scale-in protection, one
