@@ -424,6 +424,11 @@ func decideBlind(p *Plan, v *view) {
 	}
 	if !v.inCluster() && !lost {
 		p.Waits = append(p.Waits, Wait{Reason: ReasonBlindUnconfirmed, Detail: "no node in service or standby and none answers: the launches are completed for a restore if that lasts to the next run"})
+		if v.obs.SuspectsUnknown {
+			// The sighting cannot be stored for the next run (issue 27: no
+			// run confirmed, and a restore waited for the hooks' 25 h).
+			p.Reobserve = v.pol.MinSuspectAge
+		}
 	}
 }
 

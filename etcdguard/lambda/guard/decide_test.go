@@ -95,6 +95,8 @@ func TestDecide(t *testing.T) {
 		metrics  *Metrics
 		suspects []uint64
 		snapshot bool // the change is snapshotted first
+		// reobserve is Plan.Reobserve.
+		reobserve time.Duration
 	}
 	cases := []tc{
 		{
@@ -709,6 +711,19 @@ func TestDecide(t *testing.T) {
 			suspects: []uint64{BlindSince},
 		},
 		{
+			// Issue 27: the first blind sighting is kept in the suspects
+			// parameter; unreadable, no later run could confirm the loss,
+			// and the launches a restore needs were held for 25 h.
+			name: "nothing in service, nothing answers, suspects unreadable: observe again within the run to confirm",
+			obs: func() Observation {
+				return Observation{Now: t0, Instances: []Instance{inst("i-d", "10.0.1.11", PendingWait)}, MembersKnown: false, SuspectsUnknown: true}
+			},
+			want:      "heartbeat i-d",
+			wantWait:  ReasonBlindUnconfirmed,
+			suspects:  []uint64{BlindSince},
+			reobserve: DefaultPolicy.MinSuspectAge,
+		},
+		{
 			name: "member list unknown, every other node in standby: still a cluster, the termination is held",
 			obs: func() Observation {
 				in, _ := three()
@@ -792,6 +807,9 @@ func TestDecide(t *testing.T) {
 			}
 			if got := p.Change != nil && p.Change.SnapshotFirst; got != c.snapshot {
 				t.Errorf("SnapshotFirst = %t, want %t", got, c.snapshot)
+			}
+			if p.Reobserve != c.reobserve {
+				t.Errorf("Reobserve = %s, want %s", p.Reobserve, c.reobserve)
 			}
 			if c.metrics != nil && p.Metrics != *c.metrics {
 				t.Errorf("metrics = %+v, want %+v", p.Metrics, *c.metrics)

@@ -93,12 +93,15 @@ type cluster struct {
 	started time.Time
 	// hidden are instances whose address the group listing misses (EC2
 	// DescribeInstances left them out); describeFails: DescribeInstances
-	// fails, so no address is known. runErr is the last run's error when
-	// the scenario expects one (tolerateErr).
+	// fails, so no address is known.
 	hidden        map[string]bool
 	describeFails bool
-	tolerateErr   bool
-	runErr        error
+	// storeBroken: the suspects parameter cannot be read (nor written).
+	storeBroken bool
+	// runErr is the last run's error when the scenario expects one
+	// (tolerateErr).
+	tolerateErr bool
+	runErr      error
 }
 
 var subnetSeq struct {
@@ -834,6 +837,9 @@ func (a *fakeASG) SetProtection(_ context.Context, i Instance, protected bool) e
 type fakeStore struct{ c *cluster }
 
 func (s *fakeStore) Load(context.Context) (map[uint64]time.Time, error) {
+	if s.c.storeBroken {
+		return nil, errors.New("AccessDeniedException: ssm:GetParameter")
+	}
 	// Round-trip through the stored form, as the SSM parameter does.
 	return ParseSuspects(FormatSuspects(s.c.store)), nil
 }

@@ -221,6 +221,11 @@ type Plan struct {
 	// protection comes back (nothing is in excess any more).
 	Unprotect *Instance
 	Protect   []Instance
+	// Reobserve asks the run to observe again after this long before it
+	// ends: a blind run with no node in service or standby whose first
+	// sighting cannot be stored (the suspects are unreadable) confirms the
+	// loss within itself, or no run ever could.
+	Reobserve time.Duration
 }
 
 // Preflight holds the global checks Decide makes before any per-node

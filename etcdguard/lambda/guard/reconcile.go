@@ -170,6 +170,9 @@ type runState struct {
 	errs []error
 	// incomplete: an observation's Incomplete was reported.
 	incomplete bool
+	// blindAt is when this run first saw the blindness it must confirm
+	// itself (Plan.Reobserve).
+	blindAt time.Time
 }
 
 // runOnce observes, decides and acts once. more: a change was made, and
@@ -180,6 +183,10 @@ func (r *Reconciler) runOnce(ctx context.Context, s *runState) (more bool, err e
 		return false, err
 	}
 	s.rep.Observations++
+	if obs.SuspectsUnknown && !s.blindAt.IsZero() {
+		// This run's own first sighting stands in for the stored one.
+		obs.Suspects = map[uint64]time.Time{BlindSince: obs.Now.Add(-time.Since(s.blindAt))}
+	}
 	plan := Decide(obs, r.Policy)
 	s.rep.Metrics = plan.Metrics
 	saved := r.report(ctx, obs, plan, s)
@@ -191,6 +198,9 @@ func (r *Reconciler) runOnce(ctx context.Context, s *runState) (more bool, err e
 		plan.Change = nil
 	}
 	s.rep.Waits = plan.Waits
+	if plan.Reobserve > 0 && s.blindAt.IsZero() {
+		return r.reobserve(ctx, plan, s)
+	}
 	if plan.Change == nil || len(s.rep.Changes) >= r.maxChanges() {
 		r.finish(ctx, plan, s)
 		return false, nil
@@ -219,6 +229,22 @@ func (r *Reconciler) runOnce(ctx context.Context, s *runState) (more bool, err e
 		return false, err
 	}
 	return true, nil
+}
+
+// reobserve holds the plan's hooks, waits plan.Reobserve and asks for
+// another iteration, which confirms the blindness this one saw.
+func (r *Reconciler) reobserve(ctx context.Context, plan Plan, s *runState) (bool, error) {
+	s.blindAt = time.Now()
+	n, herrs := r.heartbeat(ctx, plan.Heartbeat)
+	s.rep.Heartbeats += n
+	s.errs = append(s.errs, herrs...)
+	r.logf("blind with nothing in service, and the sighting cannot be stored: observing again in %s", plan.Reobserve)
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-time.After(plan.Reobserve):
+		return true, nil
+	}
 }
 
 // report publishes the plan's metrics, completes its lifecycle actions
