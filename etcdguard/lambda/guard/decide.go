@@ -37,7 +37,7 @@ import (
 //
 // The global checks come first (view.preflight); then each step decides
 // one kind of thing, in this order, because each later step reads the
-// plan the earlier ones made.
+// plan the earlier ones made; a paused guard's plan is cut down last.
 func Decide(obs Observation, pol Policy) Plan {
 	v := newView(obs, pol)
 	p := &Plan{Suspects: map[uint64]time.Time{}, Preflight: v.preflight()}
@@ -50,8 +50,11 @@ func Decide(obs Observation, pol Policy) Plan {
 		decideChange(p, v, removals)
 		decideLaunches(p, v)
 		decideCapacity(p, v)
-		rememberStaleRemoval(p, v)
 	}
+	if pol.Paused {
+		pause(p, v)
+	}
+	rememberStaleRemoval(p, v)
 	sort.SliceStable(p.Complete, func(i, j int) bool { return p.Complete[i].Instance.ID < p.Complete[j].Instance.ID })
 	sort.SliceStable(p.Heartbeat, func(i, j int) bool { return p.Heartbeat[i].ID < p.Heartbeat[j].ID })
 	return *p
@@ -138,6 +141,31 @@ func decideSuspects(p *Plan, v *view) []removal {
 		p.Waits = append(p.Waits, Wait{Reason: ReasonStaleSuspect, Member: memberName(m), Detail: "no instance has its address: removed on a later audit"})
 	}
 	return due
+}
+
+// pause turns the plan into what a paused guard does: nothing but hold
+// every termination the plan would not let go as memberless, the one it
+// would change included (without the guard's leave, the hook's default
+// would take a voter with it). Launches keep no hold: their default,
+// CONTINUE, lets them in, as without a guard.
+func pause(p *Plan, v *view) {
+	goes := map[string]bool{}
+	for _, c := range p.Complete {
+		goes[c.Instance.ID] = c.Result == Continue && c.Instance.State == TerminatingWait
+	}
+	var held []Instance
+	for _, in := range v.in(TerminatingWait) {
+		if !goes[in.ID] {
+			held = append(held, in)
+		}
+	}
+	detail := fmt.Sprintf("GUARD_PAUSED: nothing changed or completed; %d terminations held", len(held))
+	if p.Change != nil {
+		detail += fmt.Sprintf("; the plan was: %s %s", p.Change.Kind, p.Change.Member)
+	}
+	p.Waits = append([]Wait{{Reason: ReasonPaused, Detail: detail}}, p.Waits...)
+	p.Change, p.Complete, p.Unprotect, p.Protect, p.Reobserve = nil, nil, nil, nil, 0
+	p.Heartbeat, p.Metrics.HeldTerminations = held, len(held)
 }
 
 // rememberStaleRemoval keeps the window of removals for a missing

@@ -97,6 +97,7 @@ func TestDecide(t *testing.T) {
 		snapshot bool // the change is snapshotted first
 		// reobserve is Plan.Reobserve.
 		reobserve time.Duration
+		paused    bool // Policy.Paused
 	}
 	cases := []tc{
 		{
@@ -775,6 +776,47 @@ func TestDecide(t *testing.T) {
 			metrics:  &Metrics{HeldTerminations: 1},
 		},
 		{
+			// Issue 27: a paused guard published metrics and nothing else:
+			// a termination held for quorum went at the hook's timeout.
+			name: "paused: a termination held for quorum is still held; nothing changes",
+			obs: func() Observation {
+				in, ms := three()
+				in[1].State, ms[2].Healthy = TerminatingWait, false
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true}
+			},
+			paused:   true,
+			want:     "heartbeat i-b",
+			wantWait: ReasonPaused,
+			metrics:  &Metrics{Known: true, VotingMembers: 3, HealthyMembers: 2, DegradedMembers: 1, HeldTerminations: 1},
+		},
+		{
+			name: "paused: a termination that would leave is held too, one without a member and the launches are left to their defaults",
+			obs: func() Observation {
+				in, ms := three()
+				in[0].State = TerminatingWait
+				in = append(in, inst("i-x", "10.0.9.9", TerminatingWait), inst("i-d", "10.0.1.11", PendingWait))
+				ms = append(ms, mem(4, "10.0.1.11", true))
+				return Observation{Now: t0, Instances: in, Members: ms, MembersKnown: true, Components: map[string]string{"10.0.1.11": ""}, Desired: 3}
+			},
+			paused:   true,
+			want:     "heartbeat i-a",
+			wantWait: ReasonPaused,
+		},
+		{
+			name: "paused and blind: every termination held",
+			obs: func() Observation {
+				in, _ := three()
+				in[0].State = TerminatingWait
+				in = append(in, inst("i-d", "10.0.1.11", PendingWait))
+				return Observation{Now: t0, Instances: in, MembersKnown: false}
+			},
+			paused:   true,
+			want:     "heartbeat i-a",
+			wantWait: ReasonPaused,
+			suspects: []uint64{BlindSince},
+			metrics:  &Metrics{HeldTerminations: 1},
+		},
+		{
 			name: "one-node handover: the last voter but one waits for its replacement's control plane",
 			obs: func() Observation {
 				return Observation{Now: t0, Instances: []Instance{inst("i-a", "10.0.1.10", TerminatingWait), inst("i-b", "10.0.2.10", PendingWait)},
@@ -798,7 +840,9 @@ func TestDecide(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := Decide(c.obs(), DefaultPolicy)
+			pol := DefaultPolicy
+			pol.Paused = c.paused
+			p := Decide(c.obs(), pol)
 			if got := summary(p); got != c.want {
 				t.Errorf("plan = %q, want %q (waits: %q)", got, c.want, Waits(p.Waits))
 			}

@@ -137,6 +137,12 @@ type Policy struct {
 	// seconds apart, so a per-run cap let a wrong address or a partial
 	// instance list cascade.
 	StaleRemovalEvery time.Duration
+	// Paused (GUARD_PAUSED): an operator acts by hand. The guard changes
+	// no member, completes no lifecycle action and moves no scale-in
+	// protection; it still holds every termination that may hold a
+	// member (issue 27: one held for quorum went at its hook's timeout),
+	// and leaves launches to their default, CONTINUE.
+	Paused bool
 }
 
 // DefaultPolicy is the policy the Lambda runs with.

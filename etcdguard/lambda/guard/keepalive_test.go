@@ -334,3 +334,27 @@ func TestSlowLastVoterHeld(t *testing.T) {
 		t.Errorf("the last voter: %d heartbeats, completions %v; want one heartbeat, nothing completed", a.beats["i-only"], a.done)
 	}
 }
+
+// Issue 27: a paused guard observed and published, and sent no heartbeat:
+// a termination the guard held (or whose node it would have made leave)
+// went at its hook's timeout, with its voter. Paused, a run now changes
+// and completes nothing, and holds it.
+func TestPausedRunHoldsTerminations(t *testing.T) {
+	m, a := fourOneLeaving(0)
+	a.ins = append(a.ins, Instance{ID: "i-x", PrivateIP: "10.0.0.99", State: TerminatingWait, Healthy: true})
+	pol := DefaultPolicy
+	pol.Paused = true
+	r := &Reconciler{Machine: m, ASG: a, Store: memStore{}, Policy: pol, Logf: t.Logf, CallTimeout: time.Second}
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Changes) != 0 || len(rep.Completions) != 0 || !HasReason(rep.Waits, ReasonPaused) || rep.Metrics.HeldTerminations != 1 {
+		t.Fatalf("paused run: %+v; want nothing changed or completed, the leaving node held", rep)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.beats["i-4"] != 1 || a.beats["i-x"] != 0 || len(a.done) != 0 {
+		t.Errorf("heartbeats %v, completions %v; want the member's termination held, the memberless one left to its default", a.beats, a.done)
+	}
+}

@@ -111,6 +111,14 @@ const (
 	ReasonRefreshing WaitReason = "Refreshing"
 )
 
+// An operator at work.
+const (
+	// ReasonPaused: the guard is paused (GUARD_PAUSED): it changes no
+	// member and completes no hook, and holds every termination that may
+	// hold a member, so none goes by its hook's default meanwhile.
+	ReasonPaused WaitReason = "Paused"
+)
+
 // Wait is one thing a run leaves undone, and why.
 type Wait struct {
 	Reason WaitReason
