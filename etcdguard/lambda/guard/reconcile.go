@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -326,84 +325,12 @@ func (r *Reconciler) capacity(ctx context.Context, plan Plan, rep *Report) []err
 	return errs
 }
 
-// waitingAtHooks are the instances held at a lifecycle hook that this
-// iteration did not complete.
-func waitingAtHooks(ins []Instance, done []Completion) []Instance {
-	var out []Instance
-	for _, in := range ins {
-		if in.State != PendingWait && in.State != TerminatingWait {
-			continue
-		}
-		if slices.ContainsFunc(done, func(c Completion) bool { return c.Instance.ID == in.ID }) {
-			continue
-		}
-		out = append(out, in)
-	}
-	return out
-}
-
-// heartbeat records one heartbeat for each instance; it returns how many
-// were recorded and the failures.
 func (r *Reconciler) heartbeat(ctx context.Context, ins []Instance) (int, []error) {
-	n := 0
-	var errs []error
-	for _, in := range ins {
-		if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
-			errs = append(errs, fmt.Errorf("heartbeat %s: %w", in.ID, err))
-			continue
-		}
-		n++
-	}
-	return n, errs
+	return heartbeat(ctx, r.ASG, ins)
 }
 
-// keepAlive records a heartbeat for each instance every HeartbeatEvery
-// until stop, which returns how many it recorded. A failed heartbeat is
-// logged: the hook may have ended meanwhile.
 func (r *Reconciler) keepAlive(ctx context.Context, ins []Instance) (stop func() int) {
-	every := r.HeartbeatEvery
-	if every == 0 {
-		every = time.Minute
-	}
-	if len(ins) == 0 {
-		return func() int { return 0 }
-	}
-	// One round at once: a change that fails fast (a snapshot refused, a
-	// leave etcd rejects) returns before the first tick, and its hooks
-	// must still be extended, the changing node's own included, or the
-	// next failing run lets a default end a voter.
-	beat := func() int {
-		n, errs := r.heartbeat(ctx, ins)
-		for _, err := range errs {
-			r.logf("during a change: %v", err)
-		}
-		return n
-	}
-	first := beat()
-	done := make(chan struct{})
-	count := make(chan int, 1)
-	go func() {
-		n := first
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				count <- n
-				return
-			case <-ctx.Done():
-				<-done
-				count <- n
-				return
-			case <-t.C:
-				n += beat()
-			}
-		}
-	}()
-	return func() int {
-		close(done)
-		return <-count
-	}
+	return keepAlive(ctx, r.ASG, ins, r.HeartbeatEvery, r.logf)
 }
 
 func (r *Reconciler) apply(ctx context.Context, ch Change) error {
