@@ -80,22 +80,17 @@ func (b *Backup) logf(format string, args ...any) {
 	}
 }
 
-// SnapshotNodes are the addresses to snapshot from: InService instances,
-// or, when none is, every live one (a learner's copy beats none).
+// SnapshotNodes are the addresses a snapshot may come from: every live
+// instance's, sorted. Which of them is a source the member status decides
+// (SnapshotSources): a node at a hook may be the only healthy current
+// voter (issue 27: a retiring one at the terminate hook was never asked
+// while another node was in service, and the backup was refused).
 func SnapshotNodes(ins []Instance) []string {
-	var serving, live []string
+	var out []string
 	for _, in := range ins {
-		if in.PrivateIP == "" || !in.live() {
-			continue
+		if in.PrivateIP != "" && in.live() {
+			out = append(out, in.PrivateIP)
 		}
-		live = append(live, in.PrivateIP)
-		if in.State == InService {
-			serving = append(serving, in.PrivateIP)
-		}
-	}
-	out := serving
-	if len(out) == 0 {
-		out = live
 	}
 	sort.Strings(out)
 	return out

@@ -109,7 +109,7 @@ func TestBackupEndToEnd(t *testing.T) {
 		{ID: "i-a", State: InService, PrivateIP: "10.0.0.10", Healthy: true},
 		{ID: "i-b", State: InService, PrivateIP: "10.0.1.10", Healthy: true},
 		{ID: "i-c", State: InService, PrivateIP: "10.0.2.10", Healthy: true},
-		{ID: "i-d", State: PendingWait, PrivateIP: "10.0.2.11", Healthy: true}, // launching: not asked while others serve
+		{ID: "i-d", State: PendingWait, PrivateIP: "10.0.2.11", Healthy: true}, // launching: asked only if the others fail
 	}}
 	store, published := newMemS3(), &ages{}
 	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -125,7 +125,7 @@ func TestBackupEndToEnd(t *testing.T) {
 		t.Fatalf("report %+v, want %s from the one node with a whole snapshot", rep, wantKey)
 	}
 	if strings.Join(talos.asked, ",") != "10.0.0.10,10.0.1.10,10.0.2.10" {
-		t.Errorf("asked %v: InService nodes in order, never the launching one", talos.asked)
+		t.Errorf("asked %v: in address order, up to the first whole snapshot", talos.asked)
 	}
 	obj := store.objects[wantKey]
 	if bytes.Contains(obj, []byte("etcd-bbolt-page")) {
@@ -220,16 +220,18 @@ func TestBackupFailurePublishesTrueAge(t *testing.T) {
 	}
 }
 
+// Every live node with an address may be the source: which one is, the
+// member status decides (SnapshotSources). Issue 27: only InService nodes
+// were asked while any was, so a backup was refused when the only healthy
+// current voter sat at the terminate hook.
 func TestSnapshotNodes(t *testing.T) {
 	ins := []Instance{
 		{ID: "1", State: InService, PrivateIP: "10.0.1.1"}, {ID: "2", State: InService, PrivateIP: "10.0.0.1"},
 		{ID: "3", State: PendingWait, PrivateIP: "10.0.2.1"}, {ID: "4", State: InService},
+		{ID: "5", State: TerminatingWait, PrivateIP: "10.0.3.1"}, {ID: "6", State: TerminatingProceed, PrivateIP: "10.0.4.1"},
 	}
-	if got := SnapshotNodes(ins); strings.Join(got, ",") != "10.0.0.1,10.0.1.1" {
-		t.Errorf("nodes %v, want the InService ones with addresses, sorted", got)
-	}
-	if got := SnapshotNodes(ins[2:]); strings.Join(got, ",") != "10.0.2.1" {
-		t.Errorf("nodes %v, want the launching node when nothing serves", got)
+	if got := SnapshotNodes(ins); strings.Join(got, ",") != "10.0.0.1,10.0.1.1,10.0.2.1,10.0.3.1" {
+		t.Errorf("nodes %v, want every live one with an address, sorted", got)
 	}
 }
 

@@ -641,6 +641,29 @@ func TestFaultScenarios(t *testing.T) {
 		writeTable(t, c)
 	})
 
+	// Issue 27: the only healthy current voter sits at the terminate hook
+	// (a retirement) while another node is in service without etcd (it
+	// went in service while the guard could not see). The backup asked
+	// the in-service nodes only, found no healthy voter among them and
+	// refused, though the retiring node could give the newest snapshot.
+	t.Run("snapshot from the only voter, at the terminate hook (1)", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, "snapshot-retire-1", 1)
+		old := oldest(c)[0]
+		c.put("/registry/sentinel", "newest")
+		c.addInstance(c.newNode(), InService) // no etcd on it
+		c.byName(old).Healthy = false
+		c.terminateHooked(old)
+		store := newMemS3()
+		b := &Backup{ASG: &fakeASG{c: c}, Snapshotter: &fakeTalos{c: c}, Machine: &fakeTalos{c: c}, Store: store, Cluster: "snapshot-retire-1", TempDir: t.TempDir(), CallTimeout: 2 * time.Second}
+		rep, err := b.Run(context.Background(), "before-handover")
+		if err != nil || rep.Node != c.byName(old).PrivateIP || rep.Revision == 0 {
+			t.Fatalf("backup %+v, %v: want the retiring voter's snapshot", rep, err)
+		}
+		c.check("snapshot taken from the voter at the terminate hook", want{voting: 1})
+		writeTable(t, c)
+	})
+
 	// controlPlane.count 5 -> 3: one node at a time loses its protection,
 	// the scale-in takes it through the hook, and it leaves.
 	t.Run("scale down 5 to 3 through the leave path (5)", func(t *testing.T) {
