@@ -49,7 +49,20 @@ type Backup struct {
 	TempDir     string
 	Now         func() time.Time
 	Logf        func(format string, args ...any)
+	// HeartbeatEvery is how often the run extends every hook still
+	// waiting (default a minute): the Lambda runs one invocation at a
+	// time, so while a backup runs no membership run can.
+	HeartbeatEvery time.Duration
+	// StreamTimeout bounds each node's snapshot stream (default
+	// DefaultStreamTimeout): a node that goes silent mid-stream gives way
+	// to the next instead of holding the run to the Lambda's timeout.
+	StreamTimeout time.Duration
 }
+
+// DefaultStreamTimeout is the bound on one node's snapshot stream: etcd's
+// 8 GiB maximum database in about 80 s at 100 MB/s, with room; three
+// sources at most stay within the Lambda's 600 s.
+const DefaultStreamTimeout = 2 * time.Minute
 
 // BackupReport is what one backup run did.
 type BackupReport struct {
@@ -104,9 +117,16 @@ func (b *Backup) Run(ctx context.Context, reason string) (BackupReport, error) {
 	rep := BackupReport{Reason: reason, AgeSeconds: -1}
 	ins, err := b.ASG.Instances(ctx)
 	if err != nil && !errors.Is(err, ErrNoGroup) {
+		if len(ins) > 0 { // the addresses are unknown (ErrAddresses): the hooks still are
+			heartbeat(ctx, b.ASG, waitingAtHooks(ins, nil)) //nolint:errcheck // best effort, the run fails anyway
+		}
 		b.publishFromIndex(ctx, &rep, true)
 		return rep, fmt.Errorf("list control-plane instances: %w", err)
 	}
+	// Hold every hook while the run lasts (issue 27: a backup sent no
+	// heartbeat, and no membership run can start meanwhile).
+	stop := keepAlive(ctx, b.ASG, waitingAtHooks(ins, nil), b.HeartbeatEvery, b.logf)
+	defer stop()
 	nodes := SnapshotNodes(ins)
 	if len(nodes) == 0 {
 		rep.Skipped = NoControlPlane
@@ -124,8 +144,13 @@ func (b *Backup) Run(ctx context.Context, reason string) (BackupReport, error) {
 			return rep, fmt.Errorf("etcd snapshot (%s) refused: %s; the newest stored snapshot stays the newest, and the freshness alarm fires if this lasts", reason, why)
 		}
 	}
+	timeout := b.StreamTimeout
+	if timeout == 0 {
+		timeout = DefaultStreamTimeout
+	}
 	res, err := snapshot.Run(ctx, snapshot.Job{
 		Cluster: b.Cluster, Nodes: nodes, Recipient: b.Recipient, TempDir: b.TempDir, Reason: reason, Now: b.Now, NodeMeta: meta,
+		NodeTimeout: timeout,
 	}, b.Snapshotter, b.Store)
 	if err != nil {
 		b.publishFromIndex(ctx, &rep, true)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,14 +25,22 @@ type backupASG struct {
 	ins   []Instance
 	err   error
 	calls int
+	mu    sync.Mutex
+	beats map[string]int
 }
 
 func (a *backupASG) Instances(context.Context) ([]Instance, error) { a.calls++; return a.ins, a.err }
 func (a *backupASG) CompleteLifecycleAction(context.Context, Instance, string) error {
 	return errors.New("a backup completes no lifecycle action")
 }
-func (a *backupASG) RecordHeartbeat(context.Context, Instance) error {
-	return errors.New("a backup records no heartbeat")
+func (a *backupASG) RecordHeartbeat(_ context.Context, in Instance) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.beats == nil {
+		a.beats = map[string]int{}
+	}
+	a.beats[in.ID]++
+	return nil
 }
 
 type talosSnapshots struct {
@@ -272,5 +281,74 @@ func TestSnapshotSources(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// slowStreams sends each node's stream after a delay; a node in stall
+// sends nothing until its request's context ends (a node whose traffic
+// is dropped mid-stream).
+type slowStreams struct {
+	streams map[string][]byte
+	delay   time.Duration
+	stall   map[string]bool
+}
+
+func (f *slowStreams) EtcdSnapshot(ctx context.Context, node string) (io.ReadCloser, error) {
+	if f.stall[node] {
+		return io.NopCloser(ctxReader{ctx}), nil
+	}
+	select {
+	case <-time.After(f.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return io.NopCloser(bytes.NewReader(f.streams[node])), nil
+}
+
+// ctxReader blocks until ctx ends, as a gRPC stream whose peer went
+// silent does.
+type ctxReader struct{ ctx context.Context }
+
+func (r ctxReader) Read([]byte) (int, error) {
+	<-r.ctx.Done()
+	return 0, r.ctx.Err()
+}
+
+// Issue 27: a backup run sent no heartbeats, and a snapshot stream had no
+// deadline: with reserved concurrency 1, a backup that outlasts a hook's
+// 15 minutes (a stalled stream holds it to the Lambda's timeout, and the
+// next run may be a backup again) let a held termination reach its
+// default. A backup now holds every hook while it runs, and a stalled
+// node's stream gives way to the next node.
+func TestBackupHoldsTheHooksAndBoundsTheStream(t *testing.T) {
+	stream := etcdStream([]byte("bbolt"))
+	asg := &backupASG{ins: []Instance{
+		{ID: "i-a", State: TerminatingWait, PrivateIP: "10.0.0.10", Healthy: true},
+		{ID: "i-b", State: InService, PrivateIP: "10.0.1.10", Healthy: true},
+		{ID: "i-c", State: PendingWait, PrivateIP: "10.0.2.10", Healthy: true},
+	}}
+	talos := &slowStreams{streams: map[string][]byte{"10.0.1.10": stream}, delay: 150 * time.Millisecond, stall: map[string]bool{"10.0.0.10": true}}
+	b := &Backup{ASG: asg, Snapshotter: talos, Store: newMemS3(), Cluster: "prod", TempDir: t.TempDir(),
+		HeartbeatEvery: 50 * time.Millisecond, StreamTimeout: 250 * time.Millisecond}
+	done := make(chan error, 1)
+	var rep BackupReport
+	go func() {
+		var err error
+		rep, err = b.Run(context.Background(), "scheduled")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil || rep.Node != "10.0.1.10" {
+			t.Fatalf("backup %+v, %v: want the snapshot from the node that sends one", rep, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stalled stream held the backup: no deadline")
+	}
+	asg.mu.Lock()
+	defer asg.mu.Unlock()
+	// 250 ms of stall and 150 ms of stream at 50 ms: several beats each.
+	if asg.beats["i-a"] < 4 || asg.beats["i-c"] < 4 || asg.beats["i-b"] != 0 {
+		t.Errorf("heartbeats %v: want both hooks held through the run, none for the node in service", asg.beats)
 	}
 }
