@@ -17,21 +17,26 @@ import (
 //   - a stale member is removed at once when a launch waits (it blocks the
 //     join: etcd 3.6 adds a learner only when every voting member is
 //     connected, etcd v3.6.7 server/etcdserver/server.go mayAddMember),
-//     otherwise after two runs at least MinSuspectAge apart;
+//     otherwise after two runs at least MinSuspectAge apart; at most one
+//     such removal per StaleRemovalEvery, and none while a live
+//     instance's address or the stored suspects are unknown;
 //   - a terminating instance's member leaves (forfeit leadership, then
 //     EtcdLeaveCluster on the node) or, when its node is unhealthy, is
-//     removed by ID through a healthy peer; then the termination continues.
-//     Unhealthy members go before healthy ones;
+//     removed by ID through a healthy peer; then the termination continues;
+//   - removals go learners first, then dead voters, then healthy ones;
 //   - a voting member is removed only when the remaining voting members
-//     still have a healthy quorum, and never when it is the last one; a
-//     healthy voter never while a learner is being promoted;
-//   - at most one membership change per plan (decideChange);
+//     still have a healthy quorum, and never when it is the last one (held
+//     whatever its health: it answered); a healthy voter never while a
+//     learner is being promoted or a launching node is not yet a healthy
+//     voter;
+//   - at most one membership change per plan (oneChangeAtATime);
 //   - a launch continues only when its member is a healthy voter, every
 //     voting member is healthy, no member is stale or a learner, and the
 //     node's API server, controller manager and scheduler are ready;
-//   - a node that has joined etcd is never let go by a hook: it is held
-//     until its member is removed (the hooks' default results are
-//     CONTINUE, so a guard that is down lets nodes in, never kills one);
+//   - a node that has joined etcd, or may have (blind, address unknown),
+//     is never let go by a hook: it is held until its member is removed
+//     (the hooks' default results are CONTINUE, so a guard that is down
+//     lets nodes in, never kills one);
 //   - with more nodes in service than desired, one node at a time loses
 //     its scale-in protection, so a scale-in takes it through the hook.
 //
@@ -237,17 +242,15 @@ func decideChange(p *Plan, v *view, rs []removal) {
 		return rs[i].kind < rs[j].kind
 	})
 	for _, r := range rs {
-		var w *Wait
-		if p.Change != nil {
-			w = &Wait{Reason: ReasonOneChangeAtATime, Member: memberName(r.m), Detail: fmt.Sprintf("%s of %s goes first", p.Change.Kind, p.Change.Member)}
-		} else {
+		w := oneChangeAtATime(p)
+		if w == nil {
 			w = v.refusal(p.Preflight, r)
 		}
 		if w == nil {
 			p.Change = v.change(r)
 			continue
 		}
-		w.Instance = r.in.ID
+		w.Instance, w.Member = r.in.ID, memberName(r.m)
 		p.Waits = append(p.Waits, *w)
 		hold(p, r, w.Reason)
 	}
@@ -354,14 +357,25 @@ func hold(p *Plan, r removal, why WaitReason) {
 	}
 }
 
+// oneChangeAtATime is the rule that a plan makes at most one membership
+// change, and that nothing else that changes or relies on the membership
+// (another removal, a launch going in service, a scale-in) goes while one
+// is planned: the next observation decides those. nil: none is planned.
+func oneChangeAtATime(p *Plan) *Wait {
+	if p.Change == nil {
+		return nil
+	}
+	return &Wait{Reason: ReasonOneChangeAtATime, Detail: fmt.Sprintf("%s of %s goes first", p.Change.Kind, p.Change.Member)}
+}
+
 // membershipGate is why a launch may not go in service, or a node may not
-// be scaled in, now: a change is planned (one at a time), or etcd is not
-// settled. nil: neither.
+// be scaled in, now: a change is planned, or etcd is not settled. nil:
+// neither.
 func membershipGate(p *Plan, v *view) *Wait {
-	switch {
-	case p.Change != nil:
-		return &Wait{Reason: ReasonOneChangeAtATime, Detail: fmt.Sprintf("%s of %s goes first", p.Change.Kind, p.Change.Member)}
-	case p.Preflight.EtcdNotSettled:
+	if w := oneChangeAtATime(p); w != nil {
+		return w
+	}
+	if p.Preflight.EtcdNotSettled {
 		return &Wait{Reason: ReasonEtcdNotSettled, Detail: v.settledDetail()}
 	}
 	return nil
