@@ -102,10 +102,18 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 		obs.Suspects, obs.SuspectsUnknown = nil, true
 	}
 
-	// Ask InService nodes first: a launching node may not run etcd yet.
+	r.observeMembers(ctx, &obs)
+	r.observeComponents(ctx, &obs)
+	return obs, nil
+}
+
+// observeMembers reads the member list and each member's health through
+// the group's nodes, InService ones first (a launching node may not run
+// etcd yet).
+func (r *Reconciler) observeMembers(ctx context.Context, obs *Observation) {
 	var nodes []string
 	for _, pass := range []bool{true, false} {
-		for _, in := range ins {
+		for _, in := range obs.Instances {
 			if in.PrivateIP != "" && in.live() && (in.State == InService) == pass {
 				nodes = append(nodes, in.PrivateIP)
 			}
@@ -120,9 +128,13 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 		st, ok := status[m.IP()]
 		obs.Members[i].Healthy = ok && st.healthyAs(m)
 	}
-	// The launch gate's second half: the new node's Kubernetes control
-	// plane, checked only for launching voters (the only ones it gates).
-	for _, in := range ins {
+}
+
+// observeComponents is the launch gate's second half: the new node's
+// Kubernetes control plane, checked only for launching healthy voters
+// (the only ones it gates).
+func (r *Reconciler) observeComponents(ctx context.Context, obs *Observation) {
+	for _, in := range obs.Instances {
 		if in.State != PendingWait || in.PrivateIP == "" {
 			continue
 		}
@@ -142,7 +154,6 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 			obs.Components[in.PrivateIP] = why
 		}
 	}
-	return obs, nil
 }
 
 // Run is one reconcile: observe, decide, act, until nothing changes or
