@@ -51,7 +51,8 @@ const (
 	// instance list, never removed for it.
 	ReasonStaleAnswersHealthy WaitReason = "StaleAnswersHealthy"
 	// ReasonStaleRemovalCap: a member without an instance was removed
-	// less than Policy.StaleRemovalEvery ago (or that could not be saved):
+	// less than StaleRemovalEvery (5 minutes) ago, or that removal's time
+	// could not be saved:
 	// a wrong address or a partial instance list must not cascade through
 	// the members, however close together the runs are.
 	ReasonStaleRemovalCap WaitReason = "StaleRemovalCap"
@@ -73,10 +74,11 @@ const (
 	// learner present: no launch goes in service, no node is scaled in.
 	ReasonEtcdNotSettled WaitReason = "EtcdNotSettled"
 	// ReasonControlPlaneNotChecked: the node's Kubernetes control plane
-	// could not be checked.
+	// was not checked (its voter was not healthy when the run looked).
 	ReasonControlPlaneNotChecked WaitReason = "ControlPlaneNotChecked"
 	// ReasonControlPlaneNotReady: the node's kube-apiserver,
-	// kube-controller-manager or kube-scheduler is not ready (Detail).
+	// kube-controller-manager or kube-scheduler is not ready; the wait
+	// says which, and why.
 	ReasonControlPlaneNotReady WaitReason = "ControlPlaneNotReady"
 )
 
@@ -93,7 +95,8 @@ const (
 	ReasonBlindTerminationHeld WaitReason = "BlindTerminationHeld"
 	// ReasonBlindUnconfirmed: no node in service or standby and none
 	// answers, seen once: launches go in service for a restore if a
-	// later run sees the same.
+	// later run sees the same (or, when that sighting cannot be stored,
+	// the same run a minute later).
 	ReasonBlindUnconfirmed WaitReason = "BlindUnconfirmed"
 )
 
