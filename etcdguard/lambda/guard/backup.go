@@ -118,7 +118,7 @@ func (b *Backup) Run(ctx context.Context, reason string) (BackupReport, error) {
 	ins, err := b.ASG.Instances(ctx)
 	if err != nil && !errors.Is(err, ErrNoGroup) {
 		if len(ins) > 0 { // the addresses are unknown (ErrAddresses): the hooks still are
-			heartbeat(ctx, b.ASG, waitingAtHooks(ins, nil)) //nolint:errcheck // best effort, the run fails anyway
+			_, _ = heartbeat(ctx, b.ASG, waitingAtHooks(ins, nil)) // best effort: the run fails anyway
 		}
 		b.publishFromIndex(ctx, &rep, true)
 		return rep, fmt.Errorf("list control-plane instances: %w", err)

@@ -551,7 +551,8 @@ func (c *cluster) check(step string, w want) {
 		c.t.Fatalf("%s: %v", step, err)
 	}
 	defer func() { _ = cli.Close() }()
-	if _, err := cli.Put(clientv3.WithRequireLeader(ctx), "guard-probe", step); err != nil && !(w.noSpace && errors.Is(err, rpctypes.ErrNoSpace)) {
+	_, err = cli.Put(clientv3.WithRequireLeader(ctx), "guard-probe", step)
+	if noSpace := w.noSpace && errors.Is(err, rpctypes.ErrNoSpace); err != nil && !noSpace {
 		c.t.Errorf("%s: quorum dropped: linearizable write failed: %v", step, err)
 	}
 	if !w.allowStale {

@@ -153,11 +153,6 @@ func (v *view) inCluster() bool {
 	return false
 }
 
-// lastVoter reports whether m is the only voter.
-func (v *view) lastVoter(m Member) bool {
-	return !m.Learner && v.voting == 1
-}
-
 // mayRemove is Cluster API's targetEtcdClusterHealthy rule applied to the
 // membership after removing m: nil when the remaining voters still have a
 // healthy quorum, else why not. Learners hold no vote, so removing one is
