@@ -51,12 +51,17 @@ func SectionsAt(root string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	reasons, err := GuardReasonsMarkdown(root)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]string{
-		"config":      table,
-		"port-matrix": compute.PortMatrixMarkdown(),
-		"versions":    versionsMarkdown(),
-		"addons":      addons.ChartsMarkdown(config.DefaultAddons()),
-		"cost":        preflight.CostMarkdown(shapes, preflight.Prices),
+		"config":        table,
+		"port-matrix":   compute.PortMatrixMarkdown(),
+		"versions":      versionsMarkdown(),
+		"addons":        addons.ChartsMarkdown(config.DefaultAddons()),
+		"cost":          preflight.CostMarkdown(shapes, preflight.Prices),
+		"guard-reasons": reasons,
 	}, nil
 }
 

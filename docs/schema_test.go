@@ -105,3 +105,30 @@ func TestREADMEGeneratedSectionsUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// Every WaitReason constant of the guard is in the README's table, with its
+// doc: the table is parsed from the source, so count the constants another
+// way too.
+func TestGuardReasonsParsed(t *testing.T) {
+	rs, err := docs.GuardReasons("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../" + docs.GuardReasonsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(src), " WaitReason = \""); len(rs) != n || n < 20 {
+		t.Fatalf("parsed %d reasons, the file declares %d", len(rs), n)
+	}
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if r.Group == "" || r.Doc == "" || strings.HasPrefix(r.Doc, "Reason") || seen[r.Value] {
+			t.Errorf("reason %+v: want a group, a doc without the constant's name, a value used once", r)
+		}
+		seen[r.Value] = true
+	}
+	if !seen["OneChangeAtATime"] || !seen["ReplacementJoining"] {
+		t.Errorf("reasons %v lack OneChangeAtATime or ReplacementJoining", seen)
+	}
+}

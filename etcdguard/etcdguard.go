@@ -196,8 +196,9 @@ type Args struct {
 	// Code is the function's code object (SourceCode): its key is known
 	// without a build; Deploy uploads it in `up`.
 	Code Code
-	// Paused sets GUARD_PAUSED: the guard observes and publishes metrics
-	// but changes nothing.
+	// Paused sets GUARD_PAUSED: the guard observes, publishes metrics and
+	// holds the terminations that may hold a member, but changes and
+	// completes nothing.
 	Paused bool
 	// SecretWriter stores the talosconfig in its secret, in `up` (nil:
 	// nothing is written; tests).

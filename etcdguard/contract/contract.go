@@ -19,7 +19,8 @@ const (
 	EnvSecretID = "GUARD_SECRET_ID"
 	// EnvSuspectsParam is the SSM parameter the audit keeps suspects in.
 	EnvSuspectsParam = "GUARD_SUSPECTS_PARAM"
-	// EnvPaused "true": observe and publish metrics, change nothing.
+	// EnvPaused "true": observe, publish metrics and hold the terminations
+	// that may hold a member; change and complete nothing.
 	EnvPaused = "GUARD_PAUSED"
 	// EnvBackupBucket is the backup bucket; unset: backups are off.
 	EnvBackupBucket = "GUARD_BACKUP_BUCKET"

@@ -13,7 +13,7 @@
 //	GUARD_LAUNCH_HOOK, GUARD_TERMINATE_HOOK
 //	GUARD_SECRET_ID        Secrets Manager secret holding the admin talosconfig
 //	GUARD_SUSPECTS_PARAM   SSM parameter for the audit's suspects
-//	GUARD_PAUSED           "true": observe and publish metrics, change nothing
+//	GUARD_PAUSED           "true": observe, publish metrics and hold terminations; change nothing
 //	GUARD_BACKUP_BUCKET    backup bucket; empty: backups are off
 //	GUARD_BACKUP_KMS_KEY   the bucket's KMS key ARN
 //	GUARD_BACKUP_AGE_RECIPIENT  optional age recipient (public key)
@@ -155,7 +155,7 @@ func setup(ctx context.Context) (*app, error) {
 		ASG:     asg,
 		Store:   &awsapi.Suspects{SSM: ssm.NewFromConfig(cfg), Name: e.suspects},
 		Metrics: &awsapi.Metrics{CloudWatch: cw, ClusterName: e.cluster},
-		Policy:  guard.DefaultPolicy,
+		Policy:  policy(e.paused),
 		Logf:    log.Printf,
 		// Talos retries a leave for up to 5 minutes; the function's timeout
 		// (stack: 600 s) leaves room for it.
@@ -184,6 +184,13 @@ func setup(ctx context.Context) (*app, error) {
 	return a, nil
 }
 
+// policy is the guard's policy, paused or not.
+func policy(paused bool) guard.Policy {
+	p := guard.DefaultPolicy
+	p.Paused = paused
+	return p
+}
+
 func handle(ctx context.Context, raw json.RawMessage) (Result, error) {
 	a, err := appFor(ctx)
 	if err != nil {
@@ -208,16 +215,8 @@ func (a *app) handle(ctx context.Context, raw json.RawMessage) (Result, error) {
 	if len(ev.Detail) > 0 {
 		log.Printf("trigger %q: %s", ev.DetailType, ev.Detail)
 	}
-	if a.paused {
-		// Observe and publish only: an operator is acting by hand.
-		obs, err := a.rec.Observe(ctx)
-		if err != nil {
-			return res, err
-		}
-		plan := guard.Decide(obs, a.rec.Policy)
-		res.Metrics, res.Waits = plan.Metrics, append([]string{"paused (GUARD_PAUSED=true): nothing changed"}, plan.Waits...)
-		return res, a.rec.Metrics.Publish(ctx, plan.Metrics)
-	}
+	// Paused (Policy.Paused), the run changes and completes nothing but
+	// still holds the terminations that may hold a member.
 	rep, err := a.rec.Run(ctx)
 	for _, c := range rep.Changes {
 		res.Changes = append(res.Changes, fmt.Sprintf("%s %s (%x) via %s: %s", c.Kind, c.Member, c.MemberID, c.Node, c.Reason))
@@ -225,7 +224,7 @@ func (a *app) handle(ctx context.Context, raw json.RawMessage) (Result, error) {
 	for _, c := range rep.Completions {
 		res.Completions = append(res.Completions, fmt.Sprintf("%s %s: %s", c.Result, c.Instance.ID, c.Reason))
 	}
-	res.Waits, res.Metrics = rep.Waits, rep.Metrics
+	res.Waits, res.Metrics = guard.Waits(rep.Waits), rep.Metrics
 	b, _ := json.Marshal(res) //nolint:errchkjson // plain strings and ints
 	log.Printf("result: %s", b)
 	return res, err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/talos-aws/talos-aws/etcdguard/lambda/guard"
 )
@@ -91,5 +92,64 @@ func TestReadEnv(t *testing.T) {
 	full["GUARD_ASG_TAGS"] = "prod-control-plane"
 	if _, err := readEnv(func(k string) string { return full[k] }); err == nil || !strings.Contains(err.Error(), "GUARD_ASG_TAGS") {
 		t.Errorf("malformed tags: %v", err)
+	}
+}
+
+// machine is a three-voter etcd, every member healthy.
+type machine struct{}
+
+func (machine) EtcdMemberList(context.Context, string) ([]guard.Member, error) {
+	var ms []guard.Member
+	for i := 1; i <= 3; i++ {
+		ms = append(ms, guard.Member{ID: uint64(i), Name: fmt.Sprint(i), PeerURLs: []string{fmt.Sprintf("https://10.0.0.%d:2380", i)}})
+	}
+	return ms, nil
+}
+func (machine) EtcdStatus(_ context.Context, ip string) (guard.Status, error) {
+	var id uint64
+	_, err := fmt.Sscanf(ip, "10.0.0.%d", &id)
+	return guard.Status{MemberID: id, Leader: 1}, err
+}
+func (machine) EtcdForfeitLeadership(context.Context, string) (string, error) { return "", nil }
+func (machine) EtcdLeaveCluster(context.Context, string) error {
+	return fmt.Errorf("a paused guard makes no node leave")
+}
+func (machine) EtcdRemoveMemberByID(context.Context, string, uint64) error {
+	return fmt.Errorf("a paused guard removes no member")
+}
+func (machine) ControlPlaneStatus(context.Context, string) (string, error) { return "", nil }
+
+// beats counts heartbeats and refuses completions.
+type beats struct {
+	oneNodeASG
+	n map[string]int
+}
+
+func (b beats) RecordHeartbeat(_ context.Context, in guard.Instance) error { b.n[in.ID]++; return nil }
+func (beats) CompleteLifecycleAction(context.Context, guard.Instance, string) error {
+	return fmt.Errorf("a paused guard completes no lifecycle action")
+}
+
+type noSuspects struct{}
+
+func (noSuspects) Load(context.Context) (map[uint64]time.Time, error) { return nil, nil }
+func (noSuspects) Save(context.Context, map[uint64]time.Time) error   { return nil }
+
+// With GUARD_PAUSED a lifecycle event still runs the guard, which holds
+// the terminating voter and says it is paused (issue 27: it only
+// published metrics, and the termination went at the hook's timeout).
+func TestPausedInvocationHoldsTerminations(t *testing.T) {
+	asg := beats{n: map[string]int{}, oneNodeASG: oneNodeASG{ins: []guard.Instance{
+		{ID: "i-1", State: guard.TerminatingWait, PrivateIP: "10.0.0.1", Healthy: true},
+		{ID: "i-2", State: guard.InService, PrivateIP: "10.0.0.2", Healthy: true},
+		{ID: "i-3", State: guard.InService, PrivateIP: "10.0.0.3", Healthy: true},
+	}}}
+	a := &app{paused: true, rec: &guard.Reconciler{Machine: machine{}, ASG: asg, Store: noSuspects{}, Policy: policy(true)}}
+	res, err := a.handle(context.Background(), json.RawMessage(`{"detail-type":"EC2 Instance-terminate Lifecycle Action","detail":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Paused || len(res.Changes) != 0 || len(res.Completions) != 0 || len(res.Waits) == 0 || !strings.HasPrefix(res.Waits[0], "Paused:") || asg.n["i-1"] != 1 {
+		t.Fatalf("result %+v, heartbeats %v; want paused, nothing changed, the terminating voter held", res, asg.n)
 	}
 }

@@ -110,7 +110,9 @@ func (a *ASG) Instances(ctx context.Context) ([]guard.Instance, error) {
 	}
 	ips, err := a.EC2.PrivateIPs(ctx, ids)
 	if err != nil {
-		return nil, err
+		// The instances without their addresses: a run can still hold
+		// their hooks (guard.ErrAddresses).
+		return ins, fmt.Errorf("%w: describe instances: %w", guard.ErrAddresses, err)
 	}
 	for k := range ins {
 		ins[k].PrivateIP = ips[ins[k].ID]

@@ -1,6 +1,7 @@
 package awsapi
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -8,7 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/talos-aws/talos-aws/etcdguard/lambda/guard"
 )
 
 // A DescribeInstances answer shaped as EC2 documents it (trimmed).
@@ -70,5 +75,47 @@ func TestEC2Error(t *testing.T) {
 	}
 	if (&EC2{Region: "cn-north-1"}).endpoint() != "https://ec2.cn-north-1.amazonaws.com.cn/" {
 		t.Fatal("China regions live under amazonaws.com.cn")
+	}
+}
+
+// A DescribeAutoScalingGroups answer shaped as Auto Scaling documents it
+// (trimmed): one node in service, one retired at the terminate hook.
+const describeGroupsXML = `<DescribeAutoScalingGroupsResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">
+  <DescribeAutoScalingGroupsResult><AutoScalingGroups><member>
+    <AutoScalingGroupName>prod-cp</AutoScalingGroupName><DesiredCapacity>3</DesiredCapacity>
+    <Instances>
+      <member><InstanceId>i-0a</InstanceId><LifecycleState>InService</LifecycleState><HealthStatus>Healthy</HealthStatus><AvailabilityZone>eu-west-1a</AvailabilityZone><ProtectedFromScaleIn>true</ProtectedFromScaleIn></member>
+      <member><InstanceId>i-0b</InstanceId><LifecycleState>Terminating:Wait</LifecycleState><HealthStatus>Unhealthy</HealthStatus><AvailabilityZone>eu-west-1b</AvailabilityZone><ProtectedFromScaleIn>true</ProtectedFromScaleIn></member>
+    </Instances>
+  </member></AutoScalingGroups></DescribeAutoScalingGroupsResult>
+  <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>
+</DescribeAutoScalingGroupsResponse>`
+
+// Issue 27: a DescribeInstances failure ended the guard's run before any
+// heartbeat. The group's instances now come back without addresses, with
+// guard.ErrAddresses, so the run can hold their hooks.
+func TestInstancesWithoutAddresses(t *testing.T) {
+	asg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, describeGroupsXML)
+	}))
+	defer asg.Close()
+	ec2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>`)
+	}))
+	defer ec2.Close()
+	creds := credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")
+	a := &ASG{
+		AutoScaling: autoscaling.New(autoscaling.Options{Region: "eu-west-1", Credentials: creds, BaseEndpoint: aws.String(asg.URL), RetryMaxAttempts: 1}),
+		EC2:         &EC2{Credentials: creds, Region: "eu-west-1", Endpoint: ec2.URL + "/"},
+		Name:        "prod-cp",
+	}
+	ins, err := a.Instances(t.Context())
+	if !errors.Is(err, guard.ErrAddresses) || !strings.Contains(err.Error(), "RequestLimitExceeded") {
+		t.Fatalf("err = %v, want guard.ErrAddresses with EC2's error", err)
+	}
+	if len(ins) != 2 || ins[1].ID != "i-0b" || ins[1].State != guard.TerminatingWait || ins[0].PrivateIP != "" || ins[1].PrivateIP != "" {
+		t.Fatalf("instances %+v: want both, in their states, without addresses", ins)
 	}
 }

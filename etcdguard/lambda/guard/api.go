@@ -99,11 +99,19 @@ func readMembers(ctx context.Context, m MachineAPI, nodes []string, statusOf fun
 // does not exist (the first `pulumi up` snapshots before creating it).
 var ErrNoGroup = errors.New("control-plane auto scaling group not found")
 
+// ErrAddresses is returned (wrapped) by ASGAPI.Instances with the group's
+// instances when their private addresses could not be read (EC2
+// DescribeInstances failed): the instances come without addresses, so a
+// run can still hold their hooks.
+var ErrAddresses = errors.New("instance addresses unknown")
+
 // ASGAPI is the part of the Auto Scaling API the guard calls, scoped to the
 // control-plane group.
 type ASGAPI interface {
 	// Instances lists the group's instances with their private addresses;
-	// ErrNoGroup (wrapped) when the group does not exist.
+	// ErrNoGroup (wrapped) when the group does not exist; the instances
+	// without addresses and ErrAddresses (wrapped) when only the addresses
+	// could not be read.
 	Instances(ctx context.Context) ([]Instance, error)
 	// CompleteLifecycleAction completes the pending launch or terminate
 	// action of the instance (the hook follows from its state).

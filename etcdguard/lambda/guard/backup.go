@@ -49,7 +49,20 @@ type Backup struct {
 	TempDir     string
 	Now         func() time.Time
 	Logf        func(format string, args ...any)
+	// HeartbeatEvery is how often the run extends every hook still
+	// waiting (default a minute): the Lambda runs one invocation at a
+	// time, so while a backup runs no membership run can.
+	HeartbeatEvery time.Duration
+	// StreamTimeout bounds each node's snapshot stream (default
+	// DefaultStreamTimeout): a node that goes silent mid-stream gives way
+	// to the next instead of holding the run to the Lambda's timeout.
+	StreamTimeout time.Duration
 }
+
+// DefaultStreamTimeout is the bound on one node's snapshot stream: etcd's
+// 8 GiB maximum database in about 80 s at 100 MB/s, with room; three
+// sources at most stay within the Lambda's 600 s.
+const DefaultStreamTimeout = 2 * time.Minute
 
 // BackupReport is what one backup run did.
 type BackupReport struct {
@@ -80,22 +93,17 @@ func (b *Backup) logf(format string, args ...any) {
 	}
 }
 
-// SnapshotNodes are the addresses to snapshot from: InService instances,
-// or, when none is, every live one (a learner's copy beats none).
+// SnapshotNodes are the addresses a snapshot may come from: every live
+// instance's, sorted. Which of them is a source the member status decides
+// (SnapshotSources): a node at a hook may be the only healthy current
+// voter (issue 27: a retiring one at the terminate hook was never asked
+// while another node was in service, and the backup was refused).
 func SnapshotNodes(ins []Instance) []string {
-	var serving, live []string
+	var out []string
 	for _, in := range ins {
-		if in.PrivateIP == "" || !in.live() {
-			continue
+		if in.PrivateIP != "" && in.live() {
+			out = append(out, in.PrivateIP)
 		}
-		live = append(live, in.PrivateIP)
-		if in.State == InService {
-			serving = append(serving, in.PrivateIP)
-		}
-	}
-	out := serving
-	if len(out) == 0 {
-		out = live
 	}
 	sort.Strings(out)
 	return out
@@ -109,9 +117,16 @@ func (b *Backup) Run(ctx context.Context, reason string) (BackupReport, error) {
 	rep := BackupReport{Reason: reason, AgeSeconds: -1}
 	ins, err := b.ASG.Instances(ctx)
 	if err != nil && !errors.Is(err, ErrNoGroup) {
+		if len(ins) > 0 { // the addresses are unknown (ErrAddresses): the hooks still are
+			_, _ = heartbeat(ctx, b.ASG, waitingAtHooks(ins, nil)) // best effort: the run fails anyway
+		}
 		b.publishFromIndex(ctx, &rep, true)
 		return rep, fmt.Errorf("list control-plane instances: %w", err)
 	}
+	// Hold every hook while the run lasts (issue 27: a backup sent no
+	// heartbeat, and no membership run can start meanwhile).
+	stop := keepAlive(ctx, b.ASG, waitingAtHooks(ins, nil), b.HeartbeatEvery, b.logf)
+	defer stop()
 	nodes := SnapshotNodes(ins)
 	if len(nodes) == 0 {
 		rep.Skipped = NoControlPlane
@@ -129,8 +144,13 @@ func (b *Backup) Run(ctx context.Context, reason string) (BackupReport, error) {
 			return rep, fmt.Errorf("etcd snapshot (%s) refused: %s; the newest stored snapshot stays the newest, and the freshness alarm fires if this lasts", reason, why)
 		}
 	}
+	timeout := b.StreamTimeout
+	if timeout == 0 {
+		timeout = DefaultStreamTimeout
+	}
 	res, err := snapshot.Run(ctx, snapshot.Job{
 		Cluster: b.Cluster, Nodes: nodes, Recipient: b.Recipient, TempDir: b.TempDir, Reason: reason, Now: b.Now, NodeMeta: meta,
+		NodeTimeout: timeout,
 	}, b.Snapshotter, b.Store)
 	if err != nil {
 		b.publishFromIndex(ctx, &rep, true)

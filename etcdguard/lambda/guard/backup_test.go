@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,14 +25,22 @@ type backupASG struct {
 	ins   []Instance
 	err   error
 	calls int
+	mu    sync.Mutex
+	beats map[string]int
 }
 
 func (a *backupASG) Instances(context.Context) ([]Instance, error) { a.calls++; return a.ins, a.err }
 func (a *backupASG) CompleteLifecycleAction(context.Context, Instance, string) error {
 	return errors.New("a backup completes no lifecycle action")
 }
-func (a *backupASG) RecordHeartbeat(context.Context, Instance) error {
-	return errors.New("a backup records no heartbeat")
+func (a *backupASG) RecordHeartbeat(_ context.Context, in Instance) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.beats == nil {
+		a.beats = map[string]int{}
+	}
+	a.beats[in.ID]++
+	return nil
 }
 
 type talosSnapshots struct {
@@ -109,7 +118,7 @@ func TestBackupEndToEnd(t *testing.T) {
 		{ID: "i-a", State: InService, PrivateIP: "10.0.0.10", Healthy: true},
 		{ID: "i-b", State: InService, PrivateIP: "10.0.1.10", Healthy: true},
 		{ID: "i-c", State: InService, PrivateIP: "10.0.2.10", Healthy: true},
-		{ID: "i-d", State: PendingWait, PrivateIP: "10.0.2.11", Healthy: true}, // launching: not asked while others serve
+		{ID: "i-d", State: PendingWait, PrivateIP: "10.0.2.11", Healthy: true}, // launching: asked only if the others fail
 	}}
 	store, published := newMemS3(), &ages{}
 	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -125,7 +134,7 @@ func TestBackupEndToEnd(t *testing.T) {
 		t.Fatalf("report %+v, want %s from the one node with a whole snapshot", rep, wantKey)
 	}
 	if strings.Join(talos.asked, ",") != "10.0.0.10,10.0.1.10,10.0.2.10" {
-		t.Errorf("asked %v: InService nodes in order, never the launching one", talos.asked)
+		t.Errorf("asked %v: in address order, up to the first whole snapshot", talos.asked)
 	}
 	obj := store.objects[wantKey]
 	if bytes.Contains(obj, []byte("etcd-bbolt-page")) {
@@ -220,16 +229,18 @@ func TestBackupFailurePublishesTrueAge(t *testing.T) {
 	}
 }
 
+// Every live node with an address may be the source: which one is, the
+// member status decides (SnapshotSources). Issue 27: only InService nodes
+// were asked while any was, so a backup was refused when the only healthy
+// current voter sat at the terminate hook.
 func TestSnapshotNodes(t *testing.T) {
 	ins := []Instance{
 		{ID: "1", State: InService, PrivateIP: "10.0.1.1"}, {ID: "2", State: InService, PrivateIP: "10.0.0.1"},
 		{ID: "3", State: PendingWait, PrivateIP: "10.0.2.1"}, {ID: "4", State: InService},
+		{ID: "5", State: TerminatingWait, PrivateIP: "10.0.3.1"}, {ID: "6", State: TerminatingProceed, PrivateIP: "10.0.4.1"},
 	}
-	if got := SnapshotNodes(ins); strings.Join(got, ",") != "10.0.0.1,10.0.1.1" {
-		t.Errorf("nodes %v, want the InService ones with addresses, sorted", got)
-	}
-	if got := SnapshotNodes(ins[2:]); strings.Join(got, ",") != "10.0.2.1" {
-		t.Errorf("nodes %v, want the launching node when nothing serves", got)
+	if got := SnapshotNodes(ins); strings.Join(got, ",") != "10.0.0.1,10.0.1.1,10.0.2.1,10.0.3.1" {
+		t.Errorf("nodes %v, want every live one with an address, sorted", got)
 	}
 }
 
@@ -270,5 +281,74 @@ func TestSnapshotSources(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// slowStreams sends each node's stream after a delay; a node in stall
+// sends nothing until its request's context ends (a node whose traffic
+// is dropped mid-stream).
+type slowStreams struct {
+	streams map[string][]byte
+	delay   time.Duration
+	stall   map[string]bool
+}
+
+func (f *slowStreams) EtcdSnapshot(ctx context.Context, node string) (io.ReadCloser, error) {
+	if f.stall[node] {
+		return io.NopCloser(ctxReader{ctx}), nil
+	}
+	select {
+	case <-time.After(f.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return io.NopCloser(bytes.NewReader(f.streams[node])), nil
+}
+
+// ctxReader blocks until ctx ends, as a gRPC stream whose peer went
+// silent does.
+type ctxReader struct{ ctx context.Context }
+
+func (r ctxReader) Read([]byte) (int, error) {
+	<-r.ctx.Done()
+	return 0, r.ctx.Err()
+}
+
+// Issue 27: a backup run sent no heartbeats, and a snapshot stream had no
+// deadline: with reserved concurrency 1, a backup that outlasts a hook's
+// 15 minutes (a stalled stream holds it to the Lambda's timeout, and the
+// next run may be a backup again) let a held termination reach its
+// default. A backup now holds every hook while it runs, and a stalled
+// node's stream gives way to the next node.
+func TestBackupHoldsTheHooksAndBoundsTheStream(t *testing.T) {
+	stream := etcdStream([]byte("bbolt"))
+	asg := &backupASG{ins: []Instance{
+		{ID: "i-a", State: TerminatingWait, PrivateIP: "10.0.0.10", Healthy: true},
+		{ID: "i-b", State: InService, PrivateIP: "10.0.1.10", Healthy: true},
+		{ID: "i-c", State: PendingWait, PrivateIP: "10.0.2.10", Healthy: true},
+	}}
+	talos := &slowStreams{streams: map[string][]byte{"10.0.1.10": stream}, delay: 150 * time.Millisecond, stall: map[string]bool{"10.0.0.10": true}}
+	b := &Backup{ASG: asg, Snapshotter: talos, Store: newMemS3(), Cluster: "prod", TempDir: t.TempDir(),
+		HeartbeatEvery: 50 * time.Millisecond, StreamTimeout: 250 * time.Millisecond}
+	done := make(chan error, 1)
+	var rep BackupReport
+	go func() {
+		var err error
+		rep, err = b.Run(context.Background(), "scheduled")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil || rep.Node != "10.0.1.10" {
+			t.Fatalf("backup %+v, %v: want the snapshot from the node that sends one", rep, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stalled stream held the backup: no deadline")
+	}
+	asg.mu.Lock()
+	defer asg.mu.Unlock()
+	// 250 ms of stall and 150 ms of stream at 50 ms: several beats each.
+	if asg.beats["i-a"] < 4 || asg.beats["i-c"] < 4 || asg.beats["i-b"] != 0 {
+		t.Errorf("heartbeats %v: want both hooks held through the run, none for the node in service", asg.beats)
 	}
 }

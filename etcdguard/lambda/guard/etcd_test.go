@@ -28,6 +28,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver"
 	"go.uber.org/zap"
 )
 
@@ -41,12 +42,22 @@ type node struct {
 	// controlPlane is why the node's Kubernetes control plane is not
 	// ready ("" ready): a broken upgrade sets it.
 	controlPlane string
+	// quota is etcd's --quota-backend-bytes (0: etcd's default).
+	quota int64
 }
 
 type instance struct {
 	Instance
 	node *node
+	// beat is when the instance's lifecycle action began or was last
+	// extended: a hook left alone for hookTimeout takes its default.
+	beat time.Time
 }
+
+// hookTimeout is the hooks' heartbeat timeout (etcdguard
+// LaunchHookTimeout and TerminateHookTimeout, 900 s); both defaults are
+// CONTINUE.
+const hookTimeout = 15 * time.Minute
 
 type cluster struct {
 	t       *testing.T
@@ -78,6 +89,19 @@ type cluster struct {
 	blind      bool
 	// snapshots counts the guard's snapshots before a change.
 	snapshots int
+	// started is when the cluster's etcd had started.
+	started time.Time
+	// hidden are instances whose address the group listing misses (EC2
+	// DescribeInstances left them out); describeFails: DescribeInstances
+	// fails, so no address is known.
+	hidden        map[string]bool
+	describeFails bool
+	// storeBroken: the suspects parameter cannot be read (nor written).
+	storeBroken bool
+	// runErr is the last run's error when the scenario expects one
+	// (tolerateErr).
+	tolerateErr bool
+	runErr      error
 }
 
 var subnetSeq struct {
@@ -124,6 +148,7 @@ func newCluster(t *testing.T, name string, size int) *cluster {
 		c.addInstance(n, InService)
 	}
 	t.Cleanup(c.close)
+	c.started = time.Now()
 	return c
 }
 
@@ -157,6 +182,7 @@ func (c *cluster) start(n *node, initial, state string) error {
 	cfg.InitialCluster, cfg.ClusterState, cfg.InitialClusterToken = initial, state, "guard-"+c.name
 	cfg.TickMs, cfg.ElectionMs = 25, 250
 	cfg.LogLevel = "error"
+	cfg.QuotaBackendBytes = n.quota
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return err
@@ -188,7 +214,7 @@ func (c *cluster) close() {
 func (c *cluster) addInstance(n *node, st Lifecycle) *instance {
 	c.nextID++
 	in := &instance{Instance: Instance{ID: fmt.Sprintf("i-%02d", c.nextID), PrivateIP: n.ip, State: st, Healthy: true,
-		AZ: []string{"az-a", "az-b", "az-c"}[(c.nextID-1)%3], Protected: true}, node: n}
+		AZ: []string{"az-a", "az-b", "az-c"}[(c.nextID-1)%3], Protected: true}, node: n, beat: c.now}
 	c.inst[in.ID] = in
 	return in
 }
@@ -356,7 +382,10 @@ func (c *cluster) launch() *instance {
 
 // terminateHooked moves an instance to Terminating:Wait (refresh, scale-in,
 // health-check replacement: the hook holds it).
-func (c *cluster) terminateHooked(id string) { c.byName(id).State = TerminatingWait }
+func (c *cluster) terminateHooked(id string) {
+	in := c.byName(id)
+	in.State, in.beat = TerminatingWait, c.now
+}
 
 // kill ends an instance with no hook (spot, console, hardware): the node is
 // gone and so is the instance.
@@ -378,9 +407,20 @@ func (c *cluster) heal(id string) {
 	}
 }
 
-// asgStep does what AWS does after lifecycle actions complete: a
-// Terminating:Proceed instance is terminated and disappears.
+// asgStep does what AWS does after lifecycle actions complete: a hook
+// left without a heartbeat for hookTimeout takes its default (CONTINUE),
+// and a Terminating:Proceed instance is terminated and disappears.
 func (c *cluster) asgStep() {
+	for _, in := range c.sortedInstances() {
+		if (in.State == PendingWait || in.State == TerminatingWait) && c.now.Sub(in.beat) > hookTimeout {
+			c.t.Logf("asg: %s %s timed out: default CONTINUE", in.ID, in.State)
+			if in.State == PendingWait {
+				in.State = InService
+			} else {
+				in.State = TerminatingProceed
+			}
+		}
+	}
 	for id, in := range c.inst {
 		if in.State == TerminatingProceed {
 			c.stop(in.node)
@@ -403,7 +443,7 @@ func (c *cluster) asgStep() {
 			break
 		}
 		if in.State == InService && !in.Protected {
-			in.State = TerminatingWait
+			in.State, in.beat = TerminatingWait, c.now
 			inService--
 		}
 	}
@@ -413,13 +453,19 @@ func (c *cluster) asgStep() {
 // previous one, then lets the ASG act.
 func (c *cluster) guard() Report {
 	c.t.Helper()
+	// A cluster in service has been up for a while: etcd refuses to remove
+	// a voter until the leader has been connected to a quorum for
+	// HealthInterval (v3.6.7 server/etcdserver/server.go mayRemoveMember,
+	// ErrUnhealthy), which a run right after the cluster started would race.
+	time.Sleep(time.Until(c.started.Add(etcdserver.HealthInterval)))
 	c.now = c.now.Add(5 * time.Minute)
 	c.audits++
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	start := time.Now()
 	rep, err := c.rec.Run(ctx)
-	if err != nil {
+	c.runErr = err
+	if err != nil && !c.tolerateErr {
 		c.t.Fatalf("guard run %d: %v", c.audits, err)
 	}
 	c.t.Logf("guard run %d took %s (%d changes, %d completions)", c.audits, time.Since(start).Round(time.Millisecond), len(rep.Changes), len(rep.Completions))
@@ -433,6 +479,7 @@ type want struct {
 	voting, learners int
 	quorumLost       bool // the scenario itself destroyed quorum
 	allowStale       bool // a stale member the guard must keep (last voter)
+	noSpace          bool // etcd refuses writes (a NOSPACE alarm): no write probe
 }
 
 // check asserts the membership, that quorum holds (a linearizable write
@@ -504,7 +551,8 @@ func (c *cluster) check(step string, w want) {
 		c.t.Fatalf("%s: %v", step, err)
 	}
 	defer func() { _ = cli.Close() }()
-	if _, err := cli.Put(clientv3.WithRequireLeader(ctx), "guard-probe", step); err != nil {
+	_, err = cli.Put(clientv3.WithRequireLeader(ctx), "guard-probe", step)
+	if noSpace := w.noSpace && errors.Is(err, rpctypes.ErrNoSpace); err != nil && !noSpace {
 		c.t.Errorf("%s: quorum dropped: linearizable write failed: %v", step, err)
 	}
 	if !w.allowStale {
@@ -736,7 +784,14 @@ type fakeASG struct{ c *cluster }
 func (a *fakeASG) Instances(context.Context) ([]Instance, error) {
 	var out []Instance
 	for _, in := range a.c.sortedInstances() {
-		out = append(out, in.Instance)
+		i := in.Instance
+		if a.c.hidden[i.ID] || a.c.describeFails {
+			i.PrivateIP = ""
+		}
+		out = append(out, i)
+	}
+	if a.c.describeFails {
+		return out, fmt.Errorf("describe instances: %w: RequestLimitExceeded: Request limit exceeded", ErrAddresses)
 	}
 	return out, nil
 }
@@ -758,9 +813,11 @@ func (a *fakeASG) CompleteLifecycleAction(_ context.Context, i Instance, result 
 }
 
 func (a *fakeASG) RecordHeartbeat(_ context.Context, i Instance) error {
-	if in, ok := a.c.inst[i.ID]; !ok || (in.State != PendingWait && in.State != TerminatingWait) {
+	in, ok := a.c.inst[i.ID]
+	if !ok || (in.State != PendingWait && in.State != TerminatingWait) {
 		return fmt.Errorf("ValidationError: no active lifecycle action for %s", i.ID)
 	}
+	in.beat = a.c.now
 	return nil
 }
 
@@ -781,6 +838,9 @@ func (a *fakeASG) SetProtection(_ context.Context, i Instance, protected bool) e
 type fakeStore struct{ c *cluster }
 
 func (s *fakeStore) Load(context.Context) (map[uint64]time.Time, error) {
+	if s.c.storeBroken {
+		return nil, errors.New("AccessDeniedException: ssm:GetParameter")
+	}
 	// Round-trip through the stored form, as the SSM parameter does.
 	return ParseSuspects(FormatSuspects(s.c.store)), nil
 }
@@ -1002,20 +1062,20 @@ func TestScenarios(t *testing.T) {
 		c.partition(n.ID)
 		c.byName(n.ID).Healthy = false
 		c.terminateHooked(n.ID)
-		// Blind with nothing in service: held one run, then let go (no
-		// cluster to hand over; faults_test plays the restore after it).
-		rep := c.audit()
-		if len(rep.Changes) != 0 || len(rep.Completions) != 0 || rep.Heartbeats != 1 {
-			t.Fatalf("first blind run: %+v; want the hook held, nothing changed", rep)
+		// Blind with nothing in service: the dead node's termination is
+		// held all the same (a live node looks the same from here; issue
+		// 27), and counted, so the held alarm pages; faults_test plays the
+		// restore after it.
+		for run := 1; run <= 2; run++ {
+			rep := c.audit()
+			if len(rep.Changes) != 0 || len(rep.Completions) != 0 || rep.Heartbeats != 1 || c.metrics.HeldTerminations != 1 {
+				t.Fatalf("blind run %d: %+v, metrics %+v; want the hook held and counted, nothing changed", run, rep, c.metrics)
+			}
+			if !HasReason(rep.Waits, ReasonBlindTerminationHeld) || c.metrics.Known {
+				t.Fatalf("blind run %d: metrics %+v, waits %q", run, c.metrics, Waits(rep.Waits))
+			}
 		}
-		rep = c.audit()
-		if len(rep.Changes) != 0 || len(completions(rep, Continue)) != 1 {
-			t.Fatalf("second blind run: %+v; want the dead node let go, nothing changed", rep)
-		}
-		if !strings.Contains(strings.Join(rep.Waits, " "), "no control-plane node answered") || c.metrics.Known {
-			t.Fatalf("metrics %+v, waits %q", c.metrics, rep.Waits)
-		}
-		c.check("the only node dies: guard cannot help", want{quorumLost: true})
+		c.check("the only node dies: held, guard cannot help", want{quorumLost: true})
 		writeTable(t, c)
 	})
 }

@@ -115,6 +115,10 @@ type Observation struct {
 	// instance refresh is pending or in progress.
 	Desired    int
 	Refreshing bool
+	// Incomplete is what could not be read though the run goes on (the
+	// instances' addresses): the run acts on the rest and fails at the
+	// end, so the errors alarm counts it.
+	Incomplete error
 	// Components is, for each launching node that is a voter, why its
 	// Kubernetes control plane (kube-apiserver, kube-controller-manager,
 	// kube-scheduler) is not ready, or "" when it is. A node missing from
@@ -128,10 +132,21 @@ type Policy struct {
 	// instance, on two runs, before the audit removes it (Omni's
 	// memberRemoveTimeout: one minute).
 	MinSuspectAge time.Duration
+	// StaleRemovalEvery caps removals for a missing instance at one per
+	// window (the audit's rate): runs start on every lifecycle event,
+	// seconds apart, so a per-run cap let a wrong address or a partial
+	// instance list cascade.
+	StaleRemovalEvery time.Duration
+	// Paused (GUARD_PAUSED): an operator acts by hand. The guard changes
+	// no member, completes no lifecycle action and moves no scale-in
+	// protection; it still holds every termination that may hold a
+	// member (issue 27: one held for quorum went at its hook's timeout),
+	// and leaves launches to their default, CONTINUE.
+	Paused bool
 }
 
 // DefaultPolicy is the policy the Lambda runs with.
-var DefaultPolicy = Policy{MinSuspectAge: time.Minute}
+var DefaultPolicy = Policy{MinSuspectAge: time.Minute, StaleRemovalEvery: 5 * time.Minute}
 
 // ChangeKind is a membership change.
 type ChangeKind string
@@ -156,7 +171,7 @@ type Change struct {
 	Node   string
 	Reason string
 	// Stale: the member is removed because no instance has its address.
-	// One run removes at most one such member (Reconciler.Run).
+	// At most one such removal per Policy.StaleRemovalEvery.
 	Stale bool
 	// SnapshotFirst: the change hands a one-node control plane over to its
 	// replacement; with backups on, a snapshot is taken first and the
@@ -199,7 +214,9 @@ type Plan struct {
 	// heartbeat timeout is extended.
 	Heartbeat []Instance
 	// Waits say why something is not done yet.
-	Waits []string
+	Waits []Wait
+	// Preflight are the global checks, made before any per-node choice.
+	Preflight Preflight
 	// Suspects replace the stored suspects.
 	Suspects map[uint64]time.Time
 	Metrics  Metrics
@@ -210,6 +227,45 @@ type Plan struct {
 	// protection comes back (nothing is in excess any more).
 	Unprotect *Instance
 	Protect   []Instance
+	// Reobserve asks the run to observe again after this long before it
+	// ends: a blind run with no node in service or standby whose first
+	// sighting cannot be stored (the suspects are unreadable) confirms the
+	// loss within itself, or no run ever could.
+	Reobserve time.Duration
+}
+
+// Preflight holds the global checks Decide makes before any per-node
+// choice, as Cluster API's PreflightCheckResults: each set field holds
+// something back wherever it matters, so no step checks it again its own
+// way.
+type Preflight struct {
+	// Blind: no member list; only the blind rules apply.
+	Blind bool
+	// Lost: blind, no node in service or standby, on two runs at least
+	// MinSuspectAge apart: there is no cluster to join, so launches go in
+	// service for a restore (terminations are held all the same).
+	Lost bool
+	// LaunchWaiting: a node waits at the launch hook; a member without an
+	// instance goes at once, as the join needs it gone.
+	LaunchWaiting bool
+	// LearnerPromoting: a learner is being promoted; no healthy voter
+	// leaves.
+	LearnerPromoting bool
+	// ReplacementJoining: a launching node the group holds healthy is not
+	// yet a healthy voter; no healthy voter leaves (Cluster API: one
+	// change, then wait for the replacement to be a healthy voter).
+	ReplacementJoining bool
+	// StaleRemovalCapped: a member without an instance was removed less
+	// than StaleRemovalEvery ago, or the window is unknown (the suspects
+	// could not be read): no other such removal now.
+	StaleRemovalCapped bool
+	// AddressUnknown: a live instance's address is unknown: its hook is
+	// held unless every member is at another instance's address, and no
+	// member is removed for having no instance (it may be that one's).
+	AddressUnknown bool
+	// EtcdNotSettled: a voter is unhealthy, a member stale or a learner
+	// present: no launch goes in service and no node is scaled in.
+	EtcdNotSettled bool
 }
 
 // Quorum is the number of voting members etcd needs to make progress.

@@ -16,6 +16,8 @@ type slowMachine struct {
 	mu      sync.Mutex
 	members []Member
 	leave   time.Duration
+	// notReady is, by address, why a node's control plane is not ready.
+	notReady map[string]string
 }
 
 func (m *slowMachine) EtcdMemberList(context.Context, string) ([]Member, error) {
@@ -56,7 +58,9 @@ func (m *slowMachine) EtcdLeaveCluster(ctx context.Context, ip string) error {
 
 func (m *slowMachine) EtcdRemoveMemberByID(context.Context, string, uint64) error { return nil }
 
-func (m *slowMachine) ControlPlaneStatus(context.Context, string) (string, error) { return "", nil }
+func (m *slowMachine) ControlPlaneStatus(_ context.Context, ip string) (string, error) {
+	return m.notReady[ip], nil
+}
 
 // beatASG has three nodes in service, one terminating and one launching;
 // it counts heartbeats by instance.
@@ -120,9 +124,13 @@ func fourOneLeaving(leave time.Duration) (*slowMachine, *beatASG) {
 // A leave that outlasts a heartbeat interval keeps every waiting hook held
 // (the leaving node's own and the launching node's), beating at the
 // interval while it runs; nothing is completed by a default meanwhile.
+// The launching node is a voter whose control plane is not ready yet (a
+// replacement that is not yet a voter would hold the leave back).
 func TestLongLeaveKeepsTheHooksHeld(t *testing.T) {
 	m, a := fourOneLeaving(450 * time.Millisecond)
 	a.ins = append(a.ins, Instance{ID: "i-new", PrivateIP: "10.0.0.9", State: PendingWait, Healthy: true})
+	m.members = append(m.members, Member{ID: 9, Name: "new", PeerURLs: []string{"https://10.0.0.9:2380"}})
+	m.notReady = map[string]string{"10.0.0.9": "kube-apiserver: Ready is False"}
 	r := &Reconciler{Machine: m, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf,
 		CallTimeout: time.Second, SettleTimeout: 5 * time.Second, SettleEvery: 10 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond}
 	rep, err := r.Run(context.Background())
@@ -144,15 +152,16 @@ func TestLongLeaveKeepsTheHooksHeld(t *testing.T) {
 		t.Errorf("the left node's hook: %q, want CONTINUE after its leave", a.done["i-4"])
 	}
 	if r, ok := a.done["i-new"]; ok {
-		t.Errorf("the launching node (not yet a member) was completed %s", r)
+		t.Errorf("the launching node (its control plane not ready) was completed %s", r)
 	}
 }
 
-// Members at addresses no instance has are removed at most one a run:
+// Members at addresses no instance has are removed at most one a window
+// (issue 27: one a run, and lifecycle events start runs seconds apart):
 // three dead members with a launch waiting (the review's probe: a wrong
-// address removed two, then stopped at the last voter) lose one member this
-// run, the next on the next.
-func TestStaleRemovalsCappedPerRun(t *testing.T) {
+// address removed two, then stopped at the last voter) lose one member
+// this run, none on a run ten seconds later, the next after the window.
+func TestStaleRemovalsCappedPerWindow(t *testing.T) {
 	m := &slowMachine{}
 	a := &beatASG{beats: map[string]int{}, done: map[string]string{}}
 	for i := 1; i <= 5; i++ {
@@ -164,21 +173,52 @@ func TestStaleRemovalsCappedPerRun(t *testing.T) {
 	}
 	a.ins = append(a.ins, Instance{ID: "i-new", PrivateIP: "10.0.0.9", State: PendingWait, Healthy: true})
 	dead := &deadAt{slowMachine: m, dead: map[string]bool{"10.0.0.4": true, "10.0.0.5": true}}
-	r := &Reconciler{Machine: dead, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf,
+	now := t0
+	store := &mapStore{}
+	r := &Reconciler{Machine: dead, ASG: a, Store: store, Policy: DefaultPolicy, Logf: t.Logf, Now: func() time.Time { return now },
 		CallTimeout: time.Second, SettleTimeout: time.Second, SettleEvery: 10 * time.Millisecond}
 	rep, err := r.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Changes) != 1 || !rep.Changes[0].Stale {
-		t.Fatalf("changes %+v, want one removal of a member without instance", rep.Changes)
+	if len(rep.Changes) != 1 || !rep.Changes[0].Stale || !HasReason(rep.Waits, ReasonStaleRemovalCap) {
+		t.Fatalf("changes %+v, waits %q; want one removal of a member without instance, the other capped", rep.Changes, Waits(rep.Waits))
 	}
-	if !strings.Contains(strings.Join(rep.Waits, " "), "at most one such removal a run") {
-		t.Errorf("waits %q", rep.Waits)
+	now = now.Add(10 * time.Second) // the next lifecycle event
+	if rep, err = r.Run(context.Background()); err != nil || len(rep.Changes) != 0 || !HasReason(rep.Waits, ReasonStaleRemovalCap) {
+		t.Fatalf("a run 10 s later: %+v, %v; want no removal", rep.Changes, err)
 	}
+	now = now.Add(DefaultPolicy.StaleRemovalEvery)
 	if rep, err = r.Run(context.Background()); err != nil || len(rep.Changes) != 1 {
-		t.Fatalf("next run: %+v, %v; want the second removal", rep.Changes, err)
+		t.Fatalf("a run after the window: %+v, %v; want the second removal", rep.Changes, err)
 	}
+
+	// A window that cannot be saved is not opened: no removal.
+	m.members = append(m.members, Member{ID: 6, Name: "n6", PeerURLs: []string{"https://10.0.0.6:2380"}})
+	dead.dead["10.0.0.6"] = true
+	now = now.Add(time.Hour)
+	store.failSave = true
+	if rep, err = r.Run(context.Background()); err == nil || len(rep.Changes) != 0 || !HasReason(rep.Waits, ReasonStaleRemovalCap) {
+		t.Fatalf("with the window unsaved: %+v, %v; want no removal and the save failure", rep.Changes, err)
+	}
+}
+
+// mapStore keeps the suspects in memory, as the SSM parameter does.
+type mapStore struct {
+	m        map[uint64]time.Time
+	failSave bool
+}
+
+func (s *mapStore) Load(context.Context) (map[uint64]time.Time, error) {
+	return ParseSuspects(FormatSuspects(s.m)), nil
+}
+
+func (s *mapStore) Save(_ context.Context, m map[uint64]time.Time) error {
+	if s.failSave {
+		return errors.New("ThrottlingException: ssm:PutParameter")
+	}
+	s.m = m
+	return nil
 }
 
 // deadAt is slowMachine whose members at dead addresses do not answer, and
@@ -259,5 +299,62 @@ func TestFailedSnapshotStillHoldsTheHooks(t *testing.T) {
 	defer a.mu.Unlock()
 	if a.beats["i-old"] != 3 || len(a.done) != 0 {
 		t.Errorf("old node: %d heartbeats in 3 failing runs, completions %v; want one a run and none", a.beats["i-old"], a.done)
+	}
+}
+
+// slowStatus is slowMachine whose EtcdStatus answers after the call's
+// deadline: a loaded node, or a disk that stalls fsync.
+type slowStatus struct{ *slowMachine }
+
+func (s slowStatus) EtcdStatus(ctx context.Context, _ string) (Status, error) {
+	<-ctx.Done()
+	return Status{}, ctx.Err()
+}
+
+// Issue 27: the only voter answers its status too slowly, so it counts as
+// unhealthy; retired, it was left to its hook's default, which deletes
+// the only copy. It is held and counted now.
+func TestSlowLastVoterHeld(t *testing.T) {
+	m := &slowMachine{members: []Member{{ID: 1, Name: "only", PeerURLs: []string{"https://10.0.0.1:2380"}}}}
+	a := &beatASG{beats: map[string]int{}, done: map[string]string{}, ins: []Instance{
+		{ID: "i-only", PrivateIP: "10.0.0.1", State: TerminatingWait, Healthy: false},
+		{ID: "i-new", PrivateIP: "10.0.0.2", State: PendingWait, Healthy: true},
+	}}
+	r := &Reconciler{Machine: slowStatus{m}, ASG: a, Store: memStore{}, Policy: DefaultPolicy, Logf: t.Logf, CallTimeout: 50 * time.Millisecond}
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Metrics.HealthyMembers != 0 || rep.Metrics.HeldTerminations != 1 || !HasReason(rep.Waits, ReasonLastVoter) {
+		t.Fatalf("metrics %+v, waits %q: want the slow last voter unhealthy, and held", rep.Metrics, Waits(rep.Waits))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.beats["i-only"] != 1 || len(a.done) != 0 {
+		t.Errorf("the last voter: %d heartbeats, completions %v; want one heartbeat, nothing completed", a.beats["i-only"], a.done)
+	}
+}
+
+// Issue 27: a paused guard observed and published, and sent no heartbeat:
+// a termination the guard held (or whose node it would have made leave)
+// went at its hook's timeout, with its voter. Paused, a run now changes
+// and completes nothing, and holds it.
+func TestPausedRunHoldsTerminations(t *testing.T) {
+	m, a := fourOneLeaving(0)
+	a.ins = append(a.ins, Instance{ID: "i-x", PrivateIP: "10.0.0.99", State: TerminatingWait, Healthy: true})
+	pol := DefaultPolicy
+	pol.Paused = true
+	r := &Reconciler{Machine: m, ASG: a, Store: memStore{}, Policy: pol, Logf: t.Logf, CallTimeout: time.Second}
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Changes) != 0 || len(rep.Completions) != 0 || !HasReason(rep.Waits, ReasonPaused) || rep.Metrics.HeldTerminations != 1 {
+		t.Fatalf("paused run: %+v; want nothing changed or completed, the leaving node held", rep)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.beats["i-4"] != 1 || a.beats["i-x"] != 0 || len(a.done) != 0 {
+		t.Errorf("heartbeats %v, completions %v; want the member's termination held, the memberless one left to its default", a.beats, a.done)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,7 +43,7 @@ type Report struct {
 	Changes     []Change
 	Completions []Completion
 	Heartbeats  int
-	Waits       []string
+	Waits       []Wait
 	Metrics     Metrics
 	// Observations counts member-list reads; a test asserts one between
 	// any two changes.
@@ -76,7 +75,14 @@ func (r *Reconciler) withTimeout(ctx context.Context) (context.Context, context.
 func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 	obs := Observation{Now: r.now()}
 	ins, err := r.ASG.Instances(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrAddresses) && len(ins) > 0:
+		// The hooks still need their heartbeats (issue 27: the run ended
+		// here, and a held termination reached its default). With no
+		// address no node can be asked: the run is blind, and holds.
+		r.logf("list control-plane instances: %v (holding their hooks)", err)
+		obs.Incomplete = fmt.Errorf("list control-plane instances: %w", err)
+	case err != nil:
 		return obs, fmt.Errorf("list control-plane instances: %w", err)
 	}
 	obs.Instances = ins
@@ -89,17 +95,25 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 	}
 	obs.Suspects, err = r.Store.Load(ctx)
 	if err != nil {
-		// Not a reason to drop the hooks: without the previous sightings
-		// a stale member is only removed later (or at once for a waiting
-		// launch), and the stored ones are not overwritten (Run).
+		// Not a reason to drop the hooks: without the sightings and the
+		// removal window no member is removed for a missing instance
+		// (Decide), and the stored ones are not overwritten (Run).
 		r.logf("load suspects: %v (audit removals wait; hooks are still handled)", err)
 		obs.Suspects, obs.SuspectsUnknown = nil, true
 	}
 
-	// Ask InService nodes first: a launching node may not run etcd yet.
+	r.observeMembers(ctx, &obs)
+	r.observeComponents(ctx, &obs)
+	return obs, nil
+}
+
+// observeMembers reads the member list and each member's health through
+// the group's nodes, InService ones first (a launching node may not run
+// etcd yet).
+func (r *Reconciler) observeMembers(ctx context.Context, obs *Observation) {
 	var nodes []string
 	for _, pass := range []bool{true, false} {
-		for _, in := range ins {
+		for _, in := range obs.Instances {
 			if in.PrivateIP != "" && in.live() && (in.State == InService) == pass {
 				nodes = append(nodes, in.PrivateIP)
 			}
@@ -114,9 +128,13 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 		st, ok := status[m.IP()]
 		obs.Members[i].Healthy = ok && st.healthyAs(m)
 	}
-	// The launch gate's second half: the new node's Kubernetes control
-	// plane, checked only for launching voters (the only ones it gates).
-	for _, in := range ins {
+}
+
+// observeComponents is the launch gate's second half: the new node's
+// Kubernetes control plane, checked only for launching healthy voters
+// (the only ones it gates).
+func (r *Reconciler) observeComponents(ctx context.Context, obs *Observation) {
+	for _, in := range obs.Instances {
 		if in.State != PendingWait || in.PrivateIP == "" {
 			continue
 		}
@@ -136,97 +154,162 @@ func (r *Reconciler) Observe(ctx context.Context) (Observation, error) {
 			obs.Components[in.PrivateIP] = why
 		}
 	}
-	return obs, nil
 }
 
 // Run is one reconcile: observe, decide, act, until nothing changes or
-// MaxChanges is reached.
+// MaxChanges is reached. Each iteration is one runOnce; a failure that
+// leaves the plan's other actions meaningful (a metric, a completion, a
+// heartbeat) is reported at the end, one that makes the next observation
+// necessary (a change that failed) ends the run.
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
-	var rep Report
-	maxChanges := r.MaxChanges
-	if maxChanges == 0 {
-		maxChanges = 3
-	}
-	var errs []error
+	s := &runState{}
 	for {
-		obs, err := r.Observe(ctx)
+		more, err := r.runOnce(ctx, s)
 		if err != nil {
-			return rep, err
+			s.errs = append(s.errs, err)
 		}
-		rep.Observations++
-		plan := Decide(obs, r.Policy)
-		rep.Metrics, rep.Waits = plan.Metrics, plan.Waits
-		// Every observation is published, before any change: a run that
-		// spends minutes on a leave still reports, and the degraded alarm
-		// (missing data counts as degraded) only fires when no run reports.
-		if r.Metrics != nil {
-			if err := r.Metrics.Publish(ctx, plan.Metrics); err != nil {
-				errs = append(errs, fmt.Errorf("publish metrics: %w", err))
-			}
-		}
-
-		for _, c := range plan.Complete {
-			if err := r.ASG.CompleteLifecycleAction(ctx, c.Instance, c.Result); err != nil {
-				errs = append(errs, fmt.Errorf("complete %s %s: %w", c.Instance.ID, c.Result, err))
-				continue
-			}
-			r.logf("%s: %s (%s)", c.Instance.ID, c.Result, c.Reason)
-			rep.Completions = append(rep.Completions, c)
-		}
-		if obs.SuspectsUnknown {
-			errs = append(errs, errors.New("load suspects failed: the stored suspects were kept as they are"))
-		} else if err := r.Store.Save(ctx, plan.Suspects); err != nil {
-			errs = append(errs, fmt.Errorf("save suspects: %w", err))
-		}
-
-		// Removals for a missing instance are capped at one a run (a run
-		// every five minutes at most, the audit's rate): a wrong address
-		// or a partial instance list cannot cascade through the members.
-		staleCapped := plan.Change != nil && plan.Change.Stale && slices.ContainsFunc(rep.Changes, func(c Change) bool { return c.Stale })
-		if staleCapped {
-			plan.Waits = append(plan.Waits, fmt.Sprintf("member %s (%x) has no instance: at most one such removal a run", plan.Change.Member, plan.Change.MemberID))
-			rep.Waits = plan.Waits
-		}
-		if plan.Change == nil || len(rep.Changes) >= maxChanges || staleCapped {
-			errs = append(errs, r.capacity(ctx, plan, &rep)...)
-			n, herrs := r.heartbeat(ctx, plan.Heartbeat)
-			rep.Heartbeats += n
-			errs = append(errs, herrs...)
-			for _, w := range plan.Waits {
-				r.logf("wait: %s", w)
-			}
-			return rep, errors.Join(errs...)
-		}
-
-		ch := *plan.Change
-		r.logf("%s member %s (%x) via %s: %s", ch.Kind, ch.Member, ch.MemberID, ch.Node, ch.Reason)
-		// Hooks keep their holds while the change runs: the leaving node's
-		// own among them, which a default result would otherwise end.
-		stop := r.keepAlive(ctx, waitingAtHooks(obs.Instances, plan.Complete))
-		if ch.SnapshotFirst && r.Snapshot != nil {
-			if err := r.Snapshot(ctx); err != nil {
-				rep.Heartbeats += stop()
-				// The hooks stay held: the next run tries again.
-				errs = append(errs, fmt.Errorf("snapshot before %s of %s, the control plane's last node but one: %w (nothing changed)", ch.Kind, ch.Member, err))
-				return rep, errors.Join(errs...)
-			}
-			rep.Snapshots++
-		}
-		if err := r.apply(ctx, ch); err != nil {
-			rep.Heartbeats += stop()
-			// The next trigger observes again; a half-done leave shows up
-			// as a member to remove.
-			errs = append(errs, fmt.Errorf("%s member %s (%x): %w", ch.Kind, ch.Member, ch.MemberID, err))
-			return rep, errors.Join(errs...)
-		}
-		rep.Changes = append(rep.Changes, ch)
-		err = r.settle(ctx, ch)
-		rep.Heartbeats += stop()
-		if err != nil {
-			errs = append(errs, err)
-			return rep, errors.Join(errs...)
+		if !more || err != nil {
+			return s.rep, errors.Join(s.errs...)
 		}
 	}
+}
+
+// runState is what a run's iterations share.
+type runState struct {
+	rep  Report
+	errs []error
+	// incomplete: an observation's Incomplete was reported.
+	incomplete bool
+	// blindAt is when this run first saw the blindness it must confirm
+	// itself (Plan.Reobserve).
+	blindAt time.Time
+}
+
+// runOnce observes, decides and acts once. more: a change was made, and
+// the next iteration plans from a member list that shows it.
+func (r *Reconciler) runOnce(ctx context.Context, s *runState) (more bool, err error) {
+	obs, err := r.Observe(ctx)
+	if err != nil {
+		return false, err
+	}
+	s.rep.Observations++
+	if obs.SuspectsUnknown && !s.blindAt.IsZero() {
+		// This run's own first sighting stands in for the stored one.
+		obs.Suspects = map[uint64]time.Time{BlindSince: obs.Now.Add(-time.Since(s.blindAt))}
+	}
+	plan := Decide(obs, r.Policy)
+	s.rep.Metrics = plan.Metrics
+	saved := r.report(ctx, obs, plan, s)
+	// The window that caps removals for a missing instance (Decide) holds
+	// only if the next run can read it.
+	if ch := plan.Change; ch != nil && ch.Stale && !saved {
+		plan.Waits = append(plan.Waits, Wait{Reason: ReasonStaleRemovalCap, Member: fmt.Sprintf("%s (%x)", ch.Member, ch.MemberID),
+			Detail: "the removal window could not be saved"})
+		plan.Change = nil
+	}
+	s.rep.Waits = plan.Waits
+	if plan.Reobserve > 0 && s.blindAt.IsZero() {
+		return r.reobserve(ctx, plan, s)
+	}
+	if plan.Change == nil || len(s.rep.Changes) >= r.maxChanges() {
+		r.finish(ctx, plan, s)
+		return false, nil
+	}
+
+	ch := *plan.Change
+	r.logf("%s member %s (%x) via %s: %s", ch.Kind, ch.Member, ch.MemberID, ch.Node, ch.Reason)
+	// Hooks keep their holds while the change runs: the leaving node's
+	// own among them, which a default result would otherwise end. A
+	// change that fails still extends them (the hooks stay held, and the
+	// next trigger observes again: a half-done leave shows up as a member
+	// to remove).
+	stop := r.keepAlive(ctx, waitingAtHooks(obs.Instances, plan.Complete))
+	defer func() { s.rep.Heartbeats += stop() }()
+	if ch.SnapshotFirst && r.Snapshot != nil {
+		if err := r.Snapshot(ctx); err != nil {
+			return false, fmt.Errorf("snapshot before %s of %s, the control plane's last node but one: %w (nothing changed)", ch.Kind, ch.Member, err)
+		}
+		s.rep.Snapshots++
+	}
+	if err := r.apply(ctx, ch); err != nil {
+		return false, fmt.Errorf("%s member %s (%x): %w", ch.Kind, ch.Member, ch.MemberID, err)
+	}
+	s.rep.Changes = append(s.rep.Changes, ch)
+	if err := r.settle(ctx, ch); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// reobserve holds the plan's hooks, waits plan.Reobserve and asks for
+// another iteration, which confirms the blindness this one saw.
+func (r *Reconciler) reobserve(ctx context.Context, plan Plan, s *runState) (bool, error) {
+	s.blindAt = time.Now()
+	n, herrs := r.heartbeat(ctx, plan.Heartbeat)
+	s.rep.Heartbeats += n
+	s.errs = append(s.errs, herrs...)
+	r.logf("blind with nothing in service, and the sighting cannot be stored: observing again in %s", plan.Reobserve)
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-time.After(plan.Reobserve):
+		return true, nil
+	}
+}
+
+// report publishes the plan's metrics, completes its lifecycle actions
+// and saves its suspects: what every iteration does, change or not.
+// saved: the suspects were saved.
+func (r *Reconciler) report(ctx context.Context, obs Observation, plan Plan, s *runState) (saved bool) {
+	// Every observation is published, before any change: a run that
+	// spends minutes on a leave still reports, and the degraded alarm
+	// (missing data counts as degraded) only fires when no run reports.
+	if r.Metrics != nil {
+		if err := r.Metrics.Publish(ctx, plan.Metrics); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("publish metrics: %w", err))
+		}
+	}
+	for _, c := range plan.Complete {
+		if err := r.ASG.CompleteLifecycleAction(ctx, c.Instance, c.Result); err != nil {
+			s.errs = append(s.errs, fmt.Errorf("complete %s %s: %w", c.Instance.ID, c.Result, err))
+			continue
+		}
+		r.logf("%s: %s (%s)", c.Instance.ID, c.Result, c.Reason)
+		s.rep.Completions = append(s.rep.Completions, c)
+	}
+	if obs.Incomplete != nil && !s.incomplete {
+		s.incomplete = true
+		s.errs = append(s.errs, obs.Incomplete)
+	}
+	if obs.SuspectsUnknown {
+		s.errs = append(s.errs, errors.New("load suspects failed: the stored suspects were kept as they are"))
+		return false
+	}
+	if err := r.Store.Save(ctx, plan.Suspects); err != nil {
+		s.errs = append(s.errs, fmt.Errorf("save suspects: %w", err))
+		return false
+	}
+	return true
+}
+
+// finish ends a run that changes nothing more: scale-in protection, one
+// heartbeat for every hook the plan holds, and the waits to the log.
+func (r *Reconciler) finish(ctx context.Context, plan Plan, s *runState) {
+	s.errs = append(s.errs, r.capacity(ctx, plan, &s.rep)...)
+	n, herrs := r.heartbeat(ctx, plan.Heartbeat)
+	s.rep.Heartbeats += n
+	s.errs = append(s.errs, herrs...)
+	for _, w := range plan.Waits {
+		r.logf("wait: %s", w)
+	}
+}
+
+// maxChanges is MaxChanges, or 3 when unset.
+func (r *Reconciler) maxChanges() int {
+	if r.MaxChanges == 0 {
+		return 3
+	}
+	return r.MaxChanges
 }
 
 // capacity applies the plan's scale-in protection changes.
@@ -253,84 +336,12 @@ func (r *Reconciler) capacity(ctx context.Context, plan Plan, rep *Report) []err
 	return errs
 }
 
-// waitingAtHooks are the instances held at a lifecycle hook that this
-// iteration did not complete.
-func waitingAtHooks(ins []Instance, done []Completion) []Instance {
-	var out []Instance
-	for _, in := range ins {
-		if in.State != PendingWait && in.State != TerminatingWait {
-			continue
-		}
-		if slices.ContainsFunc(done, func(c Completion) bool { return c.Instance.ID == in.ID }) {
-			continue
-		}
-		out = append(out, in)
-	}
-	return out
-}
-
-// heartbeat records one heartbeat for each instance; it returns how many
-// were recorded and the failures.
 func (r *Reconciler) heartbeat(ctx context.Context, ins []Instance) (int, []error) {
-	n := 0
-	var errs []error
-	for _, in := range ins {
-		if err := r.ASG.RecordHeartbeat(ctx, in); err != nil {
-			errs = append(errs, fmt.Errorf("heartbeat %s: %w", in.ID, err))
-			continue
-		}
-		n++
-	}
-	return n, errs
+	return heartbeat(ctx, r.ASG, ins)
 }
 
-// keepAlive records a heartbeat for each instance every HeartbeatEvery
-// until stop, which returns how many it recorded. A failed heartbeat is
-// logged: the hook may have ended meanwhile.
 func (r *Reconciler) keepAlive(ctx context.Context, ins []Instance) (stop func() int) {
-	every := r.HeartbeatEvery
-	if every == 0 {
-		every = time.Minute
-	}
-	if len(ins) == 0 {
-		return func() int { return 0 }
-	}
-	// One round at once: a change that fails fast (a snapshot refused, a
-	// leave etcd rejects) returns before the first tick, and its hooks
-	// must still be extended, the changing node's own included, or the
-	// next failing run lets a default end a voter.
-	beat := func() int {
-		n, errs := r.heartbeat(ctx, ins)
-		for _, err := range errs {
-			r.logf("during a change: %v", err)
-		}
-		return n
-	}
-	first := beat()
-	done := make(chan struct{})
-	count := make(chan int, 1)
-	go func() {
-		n := first
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				count <- n
-				return
-			case <-ctx.Done():
-				<-done
-				count <- n
-				return
-			case <-t.C:
-				n += beat()
-			}
-		}
-	}()
-	return func() int {
-		close(done)
-		return <-count
-	}
+	return keepAlive(ctx, r.ASG, ins, r.HeartbeatEvery, r.logf)
 }
 
 func (r *Reconciler) apply(ctx context.Context, ch Change) error {

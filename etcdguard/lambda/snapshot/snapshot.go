@@ -169,6 +169,10 @@ type Job struct {
 	// NodeMeta is more metadata per node (the source member's raft
 	// position: package guard).
 	NodeMeta map[string]map[string]string
+	// NodeTimeout bounds each node's stream (0: only ctx does): a node
+	// that stops sending mid-stream gives way to the next one instead of
+	// holding the run to its end.
+	NodeTimeout time.Duration
 }
 
 // Result describes a stored snapshot.
@@ -196,7 +200,7 @@ func Run(ctx context.Context, job Job, snap Snapshotter, store ObjectStore) (Res
 	start := now()
 	var errs []error
 	for _, node := range sortedCopy(job.Nodes) {
-		plain, sum, err := fetch(ctx, snap, node, job.TempDir)
+		plain, sum, err := fetch(ctx, snap, node, job.TempDir, job.NodeTimeout)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", node, err))
 			continue
@@ -276,8 +280,13 @@ func cleanup(f *os.File) {
 }
 
 // fetch streams a node's snapshot to a temporary file, hashing it, and
-// checks its trailer.
-func fetch(ctx context.Context, snap Snapshotter, node, dir string) (*os.File, string, error) {
+// checks its trailer; within d when d is set.
+func fetch(ctx context.Context, snap Snapshotter, node, dir string, d time.Duration) (*os.File, string, error) {
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	rc, err := snap.EtcdSnapshot(ctx, node)
 	if err != nil {
 		return nil, "", err
