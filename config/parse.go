@@ -71,10 +71,11 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 	cfg.unreadable = p.failed
 	cfg.deployed = d
 	var versionWarnings Warnings
-	_, talosSet := src("talosVersion")
-	_, k8sSet := src("kubernetesVersion")
-	cfg.TalosVersion = resolveVersion("talosVersion", cfg.TalosVersion, talosSet, d, d.TalosVersion, LegacyTalosVersion, DefaultTalosVersion, &versionWarnings)
-	cfg.KubernetesVersion = resolveVersion("kubernetesVersion", cfg.KubernetesVersion, k8sSet, d, d.KubernetesVersion, LegacyKubernetesVersion, DefaultKubernetesVersion, &versionWarnings)
+	// Pulumi fills a key the stack does not set with Pulumi.yaml's declared
+	// default (pkg/workspace/config.go, the project config merge), so
+	// "unset" is the empty default, not an absent key.
+	cfg.TalosVersion = resolveVersion("talosVersion", cfg.TalosVersion, d, d.TalosVersion, LegacyTalosVersion, DefaultTalosVersion, &versionWarnings)
+	cfg.KubernetesVersion = resolveVersion("kubernetesVersion", cfg.KubernetesVersion, d, d.KubernetesVersion, LegacyKubernetesVersion, DefaultKubernetesVersion, &versionWarnings)
 	resolveStable(cfg, d, &versionWarnings)
 	if cfg.Addons.CloudControllerManager.ImageTag == "" {
 		// Unset: the release of the cluster's Kubernetes minor.

@@ -15,7 +15,16 @@ func (c *Config) Renderable(errs ErrorList) *Config {
 		return c
 	}
 	r := *c
-	def := func(key string) string { s, _ := schemaDefault(key).(string); return s }
+	def := func(key string) string {
+		switch key { // their declared default is empty: resolved in ParseDeployed
+		case "talosVersion":
+			return DefaultTalosVersion
+		case "kubernetesVersion":
+			return DefaultKubernetesVersion
+		}
+		s, _ := schemaDefault(key).(string)
+		return s
+	}
 	for _, k := range []struct {
 		key string
 		dst *string

@@ -118,9 +118,12 @@ type Deployed struct {
 // what its nodes run (recorded, or the default of the release that deployed
 // it), so that taking a new release of this project never upgrades a
 // cluster by itself. The warning says how to upgrade.
-func resolveVersion(key, set string, isSet bool, d Deployed, recorded, legacy, def string, w *Warnings) string {
-	if isSet || !d.Exists {
+func resolveVersion(key, set string, d Deployed, recorded, legacy, def string, w *Warnings) string {
+	if set != "" {
 		return set
+	}
+	if !d.Exists {
+		return def
 	}
 	running, how := recorded, "recorded by its last `up`"
 	if running == "" {

@@ -23,10 +23,11 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	talosmachine "github.com/pulumiverse/pulumi-talos/sdk/go/talos/machine"
 	"github.com/siderolabs/crypto/x509"
-	"github.com/siderolabs/talos/pkg/machinery/config"
+	talosconfig "github.com/siderolabs/talos/pkg/machinery/config"
 	"github.com/siderolabs/talos/pkg/machinery/config/generate/secrets"
 	"github.com/siderolabs/talos/pkg/machinery/config/machine"
 
+	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/talos"
 )
 
@@ -280,7 +281,7 @@ var fakePKI struct {
 
 func initFakePKI() {
 	fakePKI.once.Do(func() {
-		ca, err := secrets.NewKubernetesCA(time.Now(), config.TalosVersionCurrent)
+		ca, err := secrets.NewKubernetesCA(time.Now(), talosconfig.TalosVersionCurrent)
 		if err != nil {
 			fakePKI.err = err
 			return
@@ -506,6 +507,26 @@ func machineConfiguration(a resource.PropertyMap) (resource.PropertyMap, error) 
 func Run(t testing.TB, m *Mocks, cfg map[string]string, body func(ctx *pulumi.Context) (map[string]pulumi.Output, error)) (map[string]internals.UnsafeAwaitOutputResult, error) {
 	t.Helper()
 	full := map[string]string{}
+	// As the Pulumi CLI does: a declared key the stack does not set gets
+	// Pulumi.yaml's default (pulumi pkg/workspace/config.go, the project
+	// config merge), so the program never sees such a key absent.
+	for _, k := range config.Schema() {
+		if k.Default == nil {
+			continue
+		}
+		if _, set := cfg[k.Name]; set {
+			continue
+		}
+		v, ok := k.Default.(string)
+		if !ok {
+			b, err := json.Marshal(k.Default)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = string(b)
+		}
+		full[Project+":"+k.Name] = v
+	}
 	for k, v := range cfg {
 		// A key with a namespace ("aws:profile") is another package's.
 		if strings.Contains(k, ":") {
