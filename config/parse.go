@@ -53,6 +53,7 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 		Addons:                  DefaultAddons(),
 		Tags:                    StringMap{},
 		Backups:                 DefaultBackups(),
+		Network:                 DefaultNetwork(),
 	}
 	cfg.AvailabilityZones = p.strings("availabilityZones")
 	cfg.AdminCIDRs = p.strings("adminCidrs")
@@ -62,6 +63,7 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 	p.object("addons", &cfg.Addons)
 	p.object("tags", &cfg.Tags)
 	p.object("backups", &cfg.Backups)
+	p.object("network", &cfg.Network)
 	cfg.WorkerPools = p.pools("workerPools")
 	cfg.ServiceAccountRoles = p.serviceAccountRoles("serviceAccountRoles")
 
