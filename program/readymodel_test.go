@@ -102,16 +102,16 @@ func readyGraph(t *testing.T, m *testkit.Mocks, r runner, decoupled bool) []read
 			}
 		}
 		lat := readymodel.For(res.Type, res.Name)
-		switch {
-		case res.Type == "pulumi:providers:kubernetes":
+		switch res.Type {
+		case "pulumi:providers:kubernetes":
 			// The kubeconfig reaches the provider once /readyz answers.
 			wait := readymodel.Node{ID: apiReady, Label: apiReady, Latency: readymodel.APIReady, Deps: sortedKeys(deps)}
 			nodes = append(nodes, wait)
 			deps = map[string]bool{apiReady: true}
-		case res.Type == "aws:lambda/function:Function":
+		case "aws:lambda/function:Function":
 			lat.Seconds += r.guardCode.Seconds
 			lat.Basis = r.guardCode.Basis + ", then: " + lat.Basis
-		case res.Type == "aws:autoscaling/group:Group":
+		case "aws:autoscaling/group:Group":
 			boot, join := "boot: "+res.Name, "join: "+res.Name
 			nodes = append(nodes,
 				readymodel.Node{ID: boot, Label: "nodes boot Talos: " + res.Name, Latency: readymodel.NodeBoot, Deps: []string{urn}},
