@@ -363,11 +363,12 @@ func CheckVPC(d VPCDescription, cfg *config.Config) config.ErrorList {
 			errs.Invalid(s.Path, s.ID, "MapPublicIpOnLaunch is true: a private subnet gives its instances no public address; nodes and the internal load balancer must not be reachable from the internet this way")
 		}
 		if s.HostnameType != HostnameIPName {
-			errs.Invalid(s.Path, s.ID, fmt.Sprintf("PrivateDnsHostnameTypeOnLaunch is %q, not %q: the launch templates leave the hostname type to the subnet, and every node name here is the IP-based private DNS name "+
-				"(ip-10-0-1-5.%s): the AWS cloud controller manager finds an instance by that name (private-dns-name), "+
+			errs.Invalid(s.Path, s.ID, fmt.Sprintf("PrivateDnsHostnameTypeOnLaunch is %q, not %q: the launch templates leave the hostname type to the subnet, and this stack supports IP-based node names only "+
+				"(ip-10-0-1-5.%s, the EC2 private DNS name): the AWS cloud controller manager finds such a node's instance by private-dns-name, "+
 				"the CSR approver finds the Node by its serving certificate's first DNS name, which the kubelet takes from the addresses the CCM sets (InternalDNS = PrivateDnsName), "+
-				"and the node termination handler drains the Node named after the instance's PrivateDnsName; set the subnet's hostname type to ip-name (aws ec2 modify-subnet-attribute --private-dns-hostname-type-on-launch ip-name)",
-				s.HostnameType, HostnameIPName, DefaultDomainName(cfg.Region)))
+				"and the node termination handler drains the Node named after PrivateDnsName. With resource-name, nodes are named i-….%s; cloud-provider-aws v1.35.0 maps that to the instance ID itself, "+
+				"but the approver and the termination handler are unverified with it. Set the subnet's hostname type to ip-name (aws ec2 modify-subnet-attribute --private-dns-hostname-type-on-launch ip-name; it applies to new launches)",
+				s.HostnameType, HostnameIPName, DefaultDomainName(cfg.Region), DefaultDomainName(cfg.Region)))
 		}
 	}
 	if !slices.ContainsFunc(d.Subnets, func(s Subnet) bool { return s.ReadError != "" }) {
