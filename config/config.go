@@ -135,6 +135,9 @@ type Config struct {
 	AZCount           int
 	AvailabilityZones []string
 	VPCCIDR           string
+	// Network is an existing VPC to deploy into; unset, the stack creates
+	// one from VPCCIDR (network.go).
+	Network           Network
 	PodCIDR           string
 	ServiceCIDR       string
 	NATStrategy       string

@@ -388,10 +388,7 @@ func undersized(instanceType string, role Role) string {
 // warnControlPlaneZones: control-plane nodes spread over the zones in
 // order; more nodes than zones puts several in one zone.
 func warnControlPlaneZones(c *Config, w *Warnings) {
-	zones := c.AZCount
-	if len(c.AvailabilityZones) > 0 {
-		zones = len(c.AvailabilityZones)
-	}
+	zones := c.ZoneCount()
 	n := c.ControlPlane.Count
 	if zones < 1 || n <= zones {
 		return

@@ -55,6 +55,7 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 		Addons:                  DefaultAddons(),
 		Tags:                    StringMap{},
 		Backups:                 DefaultBackups(),
+		Network:                 DefaultNetwork(),
 	}
 	cfg.AvailabilityZones = p.strings("availabilityZones")
 	cfg.AdminCIDRs = p.strings("adminCidrs")
@@ -65,6 +66,7 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 	p.object("tags", &cfg.Tags)
 	p.object("backups", &cfg.Backups)
 	p.object("endpoint", &cfg.Endpoint)
+	p.object("network", &cfg.Network)
 	cfg.WorkerPools = p.pools("workerPools")
 	cfg.ServiceAccountRoles = p.serviceAccountRoles("serviceAccountRoles")
 

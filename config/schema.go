@@ -93,6 +93,7 @@ func Schema() []Key {
 		{"azCount", "integer", "", 3, "Number of availability zones to use (1-6), taken in order from the region's available zones. Ignored when availabilityZones is set."},
 		{"availabilityZones", "array", "string", []string{}, "Explicit availability zones (e.g. ap-southeast-1a); overrides azCount."},
 		{"vpcCidr", "string", "", "10.0.0.0/16", "VPC IPv4 CIDR, /16 to /21. Split into a private and a public subnet per AZ."},
+		{"network", "object", "", DefaultNetwork(), "Deploy into an existing VPC instead of creating one: vpcId, privateSubnetIds (one per availability zone: the nodes, the internal load balancer and the etcd guard), publicSubnetIds (optional, same zones: the internet-facing load balancer). Excludes vpcCidr, azCount, availabilityZones and natStrategy. Before any resource, a read-only preflight checks the VPC (DNS support and hostnames, zones, free addresses, a default route, hostname type, DHCP options, CIDR overlaps, other clusters' tags); the stack then only adds the kubernetes.io/cluster/<clusterName> and role tags to these subnets and changes nothing else in the VPC."},
 		{"podCidr", "string", "", "10.244.0.0/16", "Kubernetes pod CIDR; must not overlap the VPC or service CIDR, and must hold a /24 per node (controlPlane.count + every pool's maxSize)."},
 		{"serviceCidr", "string", "", "10.96.0.0/12", "Kubernetes service CIDR, /12 or smaller; must not overlap the VPC or pod CIDR."},
 		{"natStrategy", "string", "", NATPerAZ, "NAT gateways: 'perAz' (one per AZ, survives an AZ outage) or 'single' (one, cheaper)."},

@@ -123,6 +123,10 @@ func validateLocation(c *Config, errs *ErrorList) {
 	if !regionRe.MatchString(c.Region) {
 		errs.Invalid("region", c.Region, "must be an AWS region name like ap-southeast-1")
 	}
+	if c.BringYourOwnVPC() {
+		// The zones are the subnets' (validateBYO forbids these keys).
+		return
+	}
 	if len(c.AvailabilityZones) == 0 {
 		if c.AZCount < 1 || c.AZCount > MaxAZs {
 			errs.Invalid("azCount", c.AZCount, fmt.Sprintf("must be between 1 and %d", MaxAZs))
@@ -169,17 +173,33 @@ func parseNetwork(path, s string, errs *ErrorList) (netip.Prefix, bool) {
 
 func overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
 
+// parseVPCCIDR reads vpcCidr for a VPC the stack creates; with an existing
+// VPC (byo) there is none to read.
+func parseVPCCIDR(c *Config, byo bool, errs *ErrorList) (netip.Prefix, bool) {
+	if byo {
+		return netip.Prefix{}, false
+	}
+	vpc, ok := parseNetwork("vpcCidr", c.VPCCIDR, errs)
+	if ok && (vpc.Bits() < minVPCPrefix || vpc.Bits() > maxVPCPrefix) {
+		errs.Invalid("vpcCidr", c.VPCCIDR, fmt.Sprintf(
+			"prefix must be /%d to /%d: the plan gives each AZ a private subnet 1/8 of the VPC and a public one 1/64", minVPCPrefix, maxVPCPrefix))
+	}
+	return vpc, ok
+}
+
 func validateNetwork(c *Config, errs *ErrorList, w *Warnings, skip map[string]bool) {
 	type named struct {
 		path string
 		p    netip.Prefix
 	}
 	var nets []named
-	if vpc, ok := parseNetwork("vpcCidr", c.VPCCIDR, errs); ok {
-		if vpc.Bits() < minVPCPrefix || vpc.Bits() > maxVPCPrefix {
-			errs.Invalid("vpcCidr", c.VPCCIDR, fmt.Sprintf(
-				"prefix must be /%d to /%d: the plan gives each AZ a private subnet 1/8 of the VPC and a public one 1/64", minVPCPrefix, maxVPCPrefix))
-		}
+	byo := c.BringYourOwnVPC()
+	if byo && !skip["network"] {
+		validateBYO(c, errs)
+	}
+	// An existing VPC's CIDR blocks are the preflight's to compare with
+	// podCidr and serviceCidr (preflight.CheckVPC).
+	if vpc, ok := parseVPCCIDR(c, byo, errs); ok {
 		nets = append(nets, named{"vpcCidr", vpc})
 	}
 	if pod, ok := parseNetwork("podCidr", c.PodCIDR, errs); ok {
@@ -202,7 +222,7 @@ func validateNetwork(c *Config, errs *ErrorList, w *Warnings, skip map[string]bo
 			}
 		}
 	}
-	if !contains(natStrategies, c.NATStrategy) {
+	if !byo && !contains(natStrategies, c.NATStrategy) {
 		errs.NotSupported("natStrategy", c.NATStrategy, natStrategies)
 	}
 	if len(c.AdminCIDRs) == 0 && !skip["adminCidrs"] {

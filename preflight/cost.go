@@ -125,12 +125,16 @@ func EstimateCost(cfg *config.Config, azCount int, t PriceTable) Estimate {
 	}
 	h := t.HoursPerMonth
 
-	nats := 1
-	if cfg.NATStrategy == config.NATPerAZ {
-		nats = azCount
+	// An existing VPC's NAT is its owner's, not priced here.
+	nats := 0
+	if !cfg.BringYourOwnVPC() {
+		nats = 1
+		if cfg.NATStrategy == config.NATPerAZ {
+			nats = azCount
+		}
+		add(ItemNAT, fmt.Sprintf("%d × %s", nats, money(t.NATGatewayHour*h)), float64(nats)*round2(t.NATGatewayHour*h))
+		add(ItemNATData, fmt.Sprintf("%d GB assumed × $%.3f/GB", NATDataGBPerMonth, t.NATPerGB), NATDataGBPerMonth*t.NATPerGB)
 	}
-	add(ItemNAT, fmt.Sprintf("%d × %s", nats, money(t.NATGatewayHour*h)), float64(nats)*round2(t.NATGatewayHour*h))
-	add(ItemNATData, fmt.Sprintf("%d GB assumed × $%.3f/GB", NATDataGBPerMonth, t.NATPerGB), NATDataGBPerMonth*t.NATPerGB)
 	add(ItemNLB, fmt.Sprintf("2 × %s", money(t.NLBHour*h)), 2*round2(t.NLBHour*h))
 	// Each NAT gateway's Elastic IP, and the public NLB's address in each AZ.
 	ips := nats + azCount

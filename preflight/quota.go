@@ -252,14 +252,18 @@ func PlanQuotas(cfg *config.Config, azCount int) Plan {
 			p.DesiredCapacity, WorkerSurge(p.DesiredCapacity), p.MaxSize+WorkerSurge(p.MaxSize), "refresh surge")
 	}
 
-	nats := 1
-	if cfg.NATStrategy == config.NATPerAZ {
-		nats = azCount
+	// In an existing VPC (network) the stack creates no VPC, Internet
+	// gateway, NAT gateway or Elastic IP.
+	if !cfg.BringYourOwnVPC() {
+		nats := 1
+		if cfg.NATStrategy == config.NATPerAZ {
+			nats = azCount
+		}
+		add(ElasticIPs, nats, nats, fmt.Sprintf("%d NAT gateway(s) (natStrategy %s, %d AZs)", nats, cfg.NATStrategy, azCount))
+		add(NATGatewaysPerAZ, 1, 1, "at most one NAT gateway in each AZ")
+		add(VPCs, 1, 1, "the cluster's VPC")
+		add(InternetGateways, 1, 1, "the VPC's Internet gateway")
 	}
-	add(ElasticIPs, nats, nats, fmt.Sprintf("%d NAT gateway(s) (natStrategy %s, %d AZs)", nats, cfg.NATStrategy, azCount))
-	add(NATGatewaysPerAZ, 1, 1, "at most one NAT gateway in each AZ")
-	add(VPCs, 1, 1, "the cluster's VPC")
-	add(InternetGateways, 1, 1, "the VPC's Internet gateway")
 	add(NLBs, 2, 2, "the internal and the public NLB")
 	add(LambdaConcurrency, LambdaUnreservedMinimum+1, LambdaUnreservedMinimum+1,
 		fmt.Sprintf("1 reserved for the etcd guard + the %d AWS keeps unreserved", LambdaUnreservedMinimum))

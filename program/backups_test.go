@@ -308,7 +308,14 @@ func TestBackupSchedule(t *testing.T) {
 // control-plane ASG depends on it; the function and everything the
 // invocation needs do not depend on the ASG (that would be a cycle).
 func TestPreChangeSnapshotOrdering(t *testing.T) {
-	m := &testkit.Mocks{}
+	// A new stack has no etcd to snapshot: its control plane does not wait.
+	fresh := &testkit.Mocks{}
+	evaluate(t, fresh, haConfig(t))
+	if dependsOn(one(t, fresh, "aws:autoscaling/group:Group", "compute-cp"), "aws:lambda/invocation:Invocation", "etcd-guard-pre-change") {
+		t.Error("a new stack's control plane waits for a snapshot of nothing")
+	}
+	// A running cluster's does.
+	m := &testkit.Mocks{LastUp: legacyLastUp(haConfig(t))}
 	evaluate(t, m, haConfig(t))
 	inv := one(t, m, "aws:lambda/invocation:Invocation", "etcd-guard-pre-change")
 	var in map[string]string
@@ -370,7 +377,7 @@ func TestPreChangeSnapshotOrdering(t *testing.T) {
 	}
 	// A re-run with the same config registers the same triggers (no
 	// snapshot), a Talos upgrade other ones (a snapshot).
-	m2 := &testkit.Mocks{}
+	m2 := &testkit.Mocks{LastUp: legacyLastUp(haConfig(t))}
 	evaluate(t, m2, haConfig(t))
 	if a, b := one(t, m2, "aws:lambda/invocation:Invocation", "etcd-guard-pre-change").Inputs["triggers"], inv.Inputs["triggers"]; !a.DeepEquals(b) {
 		t.Errorf("triggers differ between identical runs: %v vs %v", a, b)

@@ -225,8 +225,11 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 
 	// 7. Groups: the control plane after the snapshot, the workers after
 	// the control plane has rolled.
+	// Only a running cluster has etcd data to snapshot before its control
+	// plane changes: a new stack's control plane does not wait for the
+	// guard's function (and its build, minutes on a cold runner).
 	var cpAfter []pulumi.Resource
-	if guard.PreChange != nil {
+	if guard.PreChange != nil && checked.last.Exists {
 		cpAfter = append(cpAfter, guard.PreChange)
 	}
 	if err := comp.Groups(ctx, compute.GroupsArgs{

@@ -100,6 +100,9 @@ type Mocks struct {
 	// finds no image, as for a Talos version or region Sidero Labs did not
 	// publish; the mock then fails like the AWS provider does.
 	NoAMI []string
+	// VPC answers the existing-VPC reads (network); nil: no VPC exists,
+	// and those reads answer as before.
+	VPC *FakeVPC
 }
 
 // recordingLog keeps every log line the program writes in its Mocks.
@@ -453,6 +456,11 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			ids, ips = append(ids, in.ID), append(ips, in.PrivateIP)
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"ids": ids, "privateIps": ips, "id": "x"}), nil
+	case "aws:ec2/getVpc:getVpc", "aws:ec2/getSubnet:getSubnet", "aws:ec2/getRouteTables:getRouteTables",
+		"aws:ec2/getRouteTable:getRouteTable", "aws:ec2/getVpcDhcpOptions:getVpcDhcpOptions", "aws:ec2/getVpcEndpoint:getVpcEndpoint":
+		if m.VPC != nil {
+			return m.VPC.call(args.Token, args.Args)
+		}
 	case "talos:machine/getConfiguration:getConfiguration":
 		return machineConfiguration(args.Args)
 	case "talos:client/getConfiguration:getConfiguration":
