@@ -137,12 +137,12 @@ type Config struct {
 	VPCCIDR           string
 	// Network is an existing VPC to deploy into; unset, the stack creates
 	// one from VPCCIDR (network.go).
-	Network           Network
-	PodCIDR           string
-	ServiceCIDR       string
-	NATStrategy       string
-	AdminCIDRs        []string
-	IngressCIDRs      []string
+	Network      Network
+	PodCIDR      string
+	ServiceCIDR  string
+	NATStrategy  string
+	AdminCIDRs   []string
+	IngressCIDRs []string
 	// APIAccess and IngressAccess: public (a public load balancer) or
 	// private (the internal one only); Endpoint names the cluster.
 	APIAccess         string
