@@ -159,7 +159,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		c.AMIs = amis
 	}
 
-	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.ClusterName, cfg.Region, cfg.Addons.EBSCSI.Enabled && !cfg.WorkloadIdentity), tagged("control-plane", nil), parent)
+	// The CCM's grants follow the release of the cluster's minor, the image
+	// the add-on runs unless addons.awsCloudControllerManager.imageTag says
+	// otherwise.
+	ccmVersion := config.AddonsFor(cfg.KubernetesVersion).CCMImage
+	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.ClusterName, cfg.Region, ccmVersion, cfg.Addons.EBSCSI.Enabled && !cfg.WorkloadIdentity), tagged("control-plane", nil), parent)
 	if err != nil {
 		return nil, err
 	}

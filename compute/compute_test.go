@@ -84,7 +84,7 @@ func TestHubbleRulesOnlyWhenEnabled(t *testing.T) {
 }
 
 func TestPolicies(t *testing.T) {
-	cp := ControlPlanePolicy("prod", "ap-southeast-1", true).Actions()
+	cp := ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", true).Actions()
 	for _, a := range []string{"ec2:DescribeInstances", "elasticloadbalancing:CreateTargetGroup", "ec2:CreateVolume", "ec2:AttachVolume"} {
 		if !slices.Contains(cp, a) {
 			t.Errorf("control-plane policy lacks %s", a)
@@ -97,14 +97,14 @@ func TestPolicies(t *testing.T) {
 			t.Errorf("control-plane policy grants %s", a)
 		}
 	}
-	if slices.Contains(ControlPlanePolicy("prod", "ap-southeast-1", false).Actions(), "ec2:CreateSnapshot") {
+	if slices.Contains(ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", false).Actions(), "ec2:CreateSnapshot") {
 		t.Error("EBS CSI permissions without the add-on")
 	}
 	w := WorkerPolicy()
 	if len(w.Statement) != 1 || w.Statement[0].Effect != "Deny" || w.Statement[0].Action != "*" || w.Statement[0].Resource != "*" {
 		t.Errorf("worker policy %+v, want one Deny of everything", w)
 	}
-	for _, d := range []iampolicy.Document{ControlPlanePolicy("prod", "ap-southeast-1", true), WorkerPolicy(), AssumeRoleEC2()} {
+	for _, d := range []iampolicy.Document{ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", true), WorkerPolicy(), AssumeRoleEC2()} {
 		var back map[string]any
 		if err := json.Unmarshal([]byte(d.JSON()), &back); err != nil || back["Version"] != "2012-10-17" {
 			t.Errorf("policy JSON: %v", err)
@@ -133,22 +133,94 @@ func TestPolicies(t *testing.T) {
 }
 
 // TestCallersAtPinnedVersions: every grant names its caller at the version
-// the stack pins; bumping a version fails here until the grants are read
-// again at the new one.
+// that runs. Every Kubernetes minor the stack offers runs a cloud
+// controller manager and a cluster autoscaler release the grants were read
+// at (ccmReleases, autoscalerReleases); a new minor or a bumped image fails
+// here until the grants are read at it, and a release read that no minor
+// runs any more must go.
 func TestCallersAtPinnedVersions(t *testing.T) {
-	if ccm := config.AddonsFor(config.LegacyKubernetesVersion).CCMImage; CCMTag != ccm {
-		t.Errorf("grants read at CCM %s, the stack runs %s", CCMTag, ccm)
-	}
 	if want := "v1." + strings.TrimPrefix(config.EBSCSIChartVersion, "2."); EBSCSITag != want {
 		t.Errorf("grants read at EBS CSI %s, chart %s deploys %s", EBSCSITag, config.EBSCSIChartVersion, want)
 	}
-	p := &iampolicy.Policy{}
-	AddCCMPermissions(p, "prod", "aws", CCMFeatures{CloudRoutes: true})
-	AddEBSCSIPermissions(p, "prod", "aws")
-	AddAutoscalerPermissions(p, "prod")
-	for _, g := range p.Grants() {
-		if !strings.Contains(g.Caller, "@"+CCMTag) && !strings.Contains(g.Caller, "@"+EBSCSITag) && !strings.Contains(g.Caller, "@"+AutoscalerTag) {
-			t.Errorf("%s: caller %q names no pinned version", g.Action, g.Caller)
+	ccmRun, caRun := map[string]bool{}, map[string]bool{}
+	for _, m := range config.OfferedMinors() {
+		a := config.AddonsFor(m + ".0")
+		ccmRun[a.CCMImage], caRun[a.Autoscaler()] = true, true
+		if _, ok := ccmReleases[a.CCMImage]; !ok {
+			t.Errorf("Kubernetes %s runs cloud controller manager %s: read its calls and add it to ccmReleases", m, a.CCMImage)
+			continue
+		}
+		if !slices.Contains(autoscalerReleases, a.Autoscaler()) {
+			t.Errorf("Kubernetes %s runs cluster-autoscaler %s: read its calls and add it to autoscalerReleases", m, a.Autoscaler())
+			continue
+		}
+		p := &iampolicy.Policy{}
+		AddCCMPermissions(p, "prod", "aws", CCMFeatures{CloudRoutes: true, Version: a.CCMImage})
+		AddEBSCSIPermissions(p, "prod", "aws")
+		AddAutoscalerPermissions(p, "prod", a.Autoscaler())
+		at := map[string]string{
+			"kubernetes/cloud-provider-aws ":      "@" + a.CCMImage,
+			"kubernetes-sigs/aws-ebs-csi-driver ": "@" + EBSCSITag,
+			"kubernetes/autoscaler ":              "@cluster-autoscaler-" + strings.TrimPrefix(a.Autoscaler(), "v"),
+		}
+		for _, g := range p.Grants() {
+			ok := false
+			for repo, tag := range at {
+				ok = ok || (strings.HasPrefix(g.Caller, repo) && strings.HasSuffix(g.Caller, " "+tag))
+			}
+			if !ok {
+				t.Errorf("Kubernetes %s: %s: caller %q names no version this minor runs", m, g.Action, g.Caller)
+			}
+		}
+	}
+	for v := range ccmReleases {
+		if !ccmRun[v] {
+			t.Errorf("ccmReleases has %s, which no offered minor runs", v)
+		}
+	}
+	for _, v := range autoscalerReleases {
+		if !caRun[v] {
+			t.Errorf("autoscalerReleases has %s, which no offered minor runs", v)
+		}
+	}
+	// An image the grants were not read at is refused, not guessed.
+	defer func() {
+		if recover() == nil {
+			t.Error("AddCCMPermissions took a release nobody read")
+		}
+	}()
+	AddCCMPermissions(&iampolicy.Policy{}, "prod", "aws", CCMFeatures{Version: "v1.37.0"})
+}
+
+// TestGrantsFollowTheRelease: what the releases read call differently.
+// The target-group attribute calls are in the releases of 1.32 on
+// (aws_loadbalancer.go ensureTargetGroupAttributes, v1.32.8), not in
+// v1.30.10 or v1.31.9; v1.36.1's removal of a Classic Load
+// Balancer's replaced groups uses calls already granted, so a 1.36 stack
+// gets the 1.35 policy byte for byte; cluster-autoscaler calls the same
+// APIs in every release read, and none calls autoscaling:DescribeTags.
+func TestGrantsFollowTheRelease(t *testing.T) {
+	tgAttrs := []string{"elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:ModifyTargetGroupAttributes"}
+	for _, m := range config.OfferedMinors() {
+		a := config.AddonsFor(m + ".0")
+		acts := ControlPlanePolicy("prod", "ap-southeast-1", a.CCMImage, false).Actions()
+		var n int
+		_, _ = fmt.Sscanf(m, "1.%d", &n)
+		for _, act := range tgAttrs {
+			if slices.Contains(acts, act) != (n >= 32) {
+				t.Errorf("Kubernetes %s (CCM %s): %s granted %t", m, a.CCMImage, act, n < 32)
+			}
+		}
+		if got, want := AutoscalerPolicy("prod", a.Autoscaler()).JSON(), AutoscalerPolicy("prod", "v1.35.0").JSON(); got != want {
+			t.Errorf("Kubernetes %s: the autoscaler's policy differs from 1.35's:\n%s", m, got)
+		}
+		if slices.Contains(AutoscalerPolicy("prod", a.Autoscaler()).Actions(), "autoscaling:DescribeTags") {
+			t.Errorf("Kubernetes %s: autoscaling:DescribeTags granted", m)
+		}
+	}
+	for _, ebs := range []bool{false, true} {
+		if a, b := ControlPlanePolicy("prod", "ap-southeast-1", "v1.36.1", ebs).JSON(), ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", ebs).JSON(); a != b {
+			t.Errorf("ebsCSI=%t: CCM v1.36.1's policy differs from v1.35.0's", ebs)
 		}
 	}
 }
@@ -158,7 +230,7 @@ func TestCallersAtPinnedVersions(t *testing.T) {
 func TestCCMRoutesFollowTheFeature(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		p := &iampolicy.Policy{}
-		AddCCMPermissions(p, "prod", "aws", CCMFeatures{CloudRoutes: on})
+		AddCCMPermissions(p, "prod", "aws", CCMFeatures{CloudRoutes: on, Version: "v1.35.0"})
 		acts := p.Document().Actions()
 		for _, a := range []string{"ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ModifyInstanceAttribute"} {
 			if slices.Contains(acts, a) != on {
@@ -197,7 +269,7 @@ func TestAutoscalerTags(t *testing.T) {
 // nothing else.
 func TestGuardPathDenied(t *testing.T) {
 	for _, ebs := range []bool{false, true} {
-		d := ControlPlanePolicy("prod", "ap-southeast-1", ebs)
+		d := ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", ebs)
 		denied := map[string]string{}
 		for _, s := range d.Statement {
 			if s.Effect != "Deny" {

@@ -1,6 +1,10 @@
 package compute
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
@@ -12,50 +16,85 @@ func AssumeRoleEC2() iampolicy.Document {
 	}}}
 }
 
-// The upstream versions every grant below was read at. A version bump
-// fails TestCallersAtPinnedVersions until the grants are read again.
-const (
-	// CCMTag is the AWS cloud controller manager's image
-	// (config.AddonsFor: the image of Kubernetes 1.35).
-	CCMTag = "v1.35.0"
-	// EBSCSITag is the EBS CSI driver the chart deploys
-	// (config.EBSCSIChartVersion 2.53.0 is app 1.53.0).
-	EBSCSITag = "v1.53.0"
-	// AutoscalerTag is the cluster autoscaler the chart deploys
-	// (addons.ClusterAutoscalerVersion 9.59.0).
-	AutoscalerTag = "cluster-autoscaler-1.35.0"
-)
+// EBSCSITag is the EBS CSI driver every grant of AddEBSCSIPermissions was
+// read at: the driver the chart deploys (config.EBSCSIChartVersion 2.53.0
+// is app 1.53.0). A bump fails TestCallersAtPinnedVersions until the
+// grants are read again.
+const EBSCSITag = "v1.53.0"
 
-func ccm(file, fn string) string {
-	return "kubernetes/cloud-provider-aws pkg/providers/v1/" + file + " " + fn + " @" + CCMTag
+// ccmRelease is what differs, on the stack's paths, between the cloud
+// controller manager releases the grants were read at; every other grant
+// is the same call from the same function in each.
+type ccmRelease struct {
+	// targetGroupAttributes: the target-group-attributes annotation's
+	// reads and writes (aws_loadbalancer.go ensureTargetGroupAttributes;
+	// upstream from v1.32.6, v1.33.3, v1.34.2 and v1.35.0).
+	targetGroupAttributes bool
+	// deleteHelpers: a deleted Service's groups are found by aws.go
+	// buildSecurityGroupsToDelete and deleted by
+	// deleteSecurityGroupsWithBackoff (v1.34.0 on); before, inline in
+	// EnsureLoadBalancerDeleted.
+	deleteHelpers bool
+	// replacedGroups: when a Classic Load Balancer's groups change, the
+	// replaced ones' rules are revoked from this cluster's groups and the
+	// ones it owns deleted (aws_loadbalancer.go removeOwnedSecurityGroups,
+	// v1.36.0 on); those calls are granted already, so only the callers
+	// grow.
+	replacedGroups bool
 }
+
+// ccmReleases are the cloud controller manager images the grants were read
+// at (config.AddonsFor: one per Kubernetes minor the stack offers), and
+// what each calls beyond the others. TestCallersAtPinnedVersions fails
+// while the stack offers an image not here.
+var ccmReleases = map[string]ccmRelease{
+	"v1.30.10": {},
+	"v1.31.9":  {},
+	"v1.32.8":  {targetGroupAttributes: true},
+	"v1.33.4":  {targetGroupAttributes: true},
+	"v1.34.3":  {targetGroupAttributes: true, deleteHelpers: true},
+	"v1.35.0":  {targetGroupAttributes: true, deleteHelpers: true},
+	"v1.36.1":  {targetGroupAttributes: true, deleteHelpers: true, replacedGroups: true},
+}
+
+// autoscalerReleases are the cluster-autoscaler images the grants were read
+// at (config.MinorAddons.Autoscaler: one per Kubernetes minor). From
+// cluster-autoscaler-1.30.7 to -1.36.1 the AWS provider makes the same
+// calls from the same functions (1.35.0 moved it from a vendored
+// aws-sdk-go v1 to v2, the same API operations), so one set of grants
+// names each. TestCallersAtPinnedVersions fails while the stack offers an
+// image not here.
+var autoscalerReleases = []string{"v1.30.7", "v1.31.5", "v1.32.7", "v1.33.6", "v1.34.5", "v1.35.0", "v1.36.1"}
 
 func ebs(file, fn string) string {
 	return "kubernetes-sigs/aws-ebs-csi-driver " + file + " " + fn + " @" + EBSCSITag
 }
 
-func autoscaler(file, fn string) string {
-	return "kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/" + file + " " + fn + " @" + AutoscalerTag
-}
-
-// CCMFeatures are the cloud controller manager's controllers that call
-// AWS beyond node initialisation and load balancers.
+// CCMFeatures are the cloud controller manager release the stack runs and
+// its controllers that call AWS beyond node initialisation and load
+// balancers.
 type CCMFeatures struct {
 	// CloudRoutes is --configure-cloud-routes: the route controller, which
 	// writes one route per node into the VPC's route tables and turns off
 	// the nodes' source/destination check. The stack runs Cilium in
 	// tunnel mode with it off (addons.CCMValues).
 	CloudRoutes bool
+	// Version is the image that runs (config.AddonsFor(k8s).CCMImage),
+	// one of ccmReleases.
+	Version string
 }
 
 // AddCCMPermissions adds what the AWS cloud controller manager calls at
-// CCMTag with the controllers the stack runs: cloud-node and
+// f.Version with the controllers the stack runs: cloud-node and
 // cloud-node-lifecycle (instance lookups), service (Classic and Network
 // Load Balancers for LoadBalancer Services, their security groups, and
 // rules on the nodes' groups), and the route controller only with
 // f.CloudRoutes. The tagging controller is off by default
 // (cmd/aws-cloud-controller-manager/main.go ControllersDisabledByDefault)
-// and is not turned on.
+// and is not turned on. Releases differ only as ccmRelease says: v1.30.10
+// and v1.31.9 have no target-group attribute calls, so 1.30 and 1.31
+// stacks' roles lack those two grants; every grant names its caller at
+// f.Version.
 //
 // Writes are bounded by the tags the CCM itself sets on what it creates:
 // kubernetes.io/cluster/<name>=owned on security groups
@@ -67,33 +106,58 @@ type CCMFeatures struct {
 // so it can neither reach them nor make them look like its own.
 //
 // Not granted, though the prerequisites document lists them: volume calls
-// (the in-tree volume code is gone at CCMTag), autoscaling:Describe*,
-// ec2:DescribeRegions, ec2:DescribeVpcs and kms:DescribeKey (no caller at
-// CCMTag), ec2:DescribeNetworkInterfaces (variant/fargate/fargate.go only:
-// no Fargate nodes here), and iam:CreateServiceLinkedRole (Elastic Load
-// Balancing's service-linked role exists before any node: the stack's own
-// NLBs, created by the network stage, make AWS create it). Denied on
-// optional paths: ec2:CreateTags and ec2:DeleteTags on existing resources
-// (tags.go readRepairClusterTags re-tags a load balancer group the CCM
-// finds untagged, which it never leaves so at CCMTag: it tags groups in
-// the CreateSecurityGroup call; the tagging controller is off).
+// and autoscaling:DescribeAutoScalingGroups/UpdateAutoScalingGroup (the
+// in-tree Volumes and InstanceGroups code, still in v1.30.10's aws.go and
+// aws_instancegroups.go, is called by no controller: k8s.io/cloud-provider
+// v0.30.1 runs cloud-node, cloud-node-lifecycle, service and route, and
+// calls no PVLabeler; it is gone from v1.31), ec2:DescribeRegions,
+// ec2:DescribeVpcs and kms:DescribeKey (no caller in any release read),
+// ec2:DescribeNetworkInterfaces (variant/fargate/fargate.go only: no
+// Fargate nodes here), the NLB security-group calls (v1.35 on, only with
+// the cloud config's NLBSecurityGroupMode=Managed, which the stack does
+// not set), and iam:CreateServiceLinkedRole (Elastic Load Balancing's
+// service-linked role exists before any node: the stack's own NLBs,
+// created by the network stage, make AWS create it). Denied on optional
+// paths: ec2:CreateTags and ec2:DeleteTags on existing resources (tags.go
+// readRepairClusterTags re-tags a load balancer group the CCM finds
+// untagged, which it never leaves so in any release read: it tags groups
+// in the CreateSecurityGroup call; the tagging controller is off).
 func AddCCMPermissions(p *iampolicy.Policy, cluster, partition string, f CCMFeatures) {
+	rel, ok := ccmReleases[f.Version]
+	if !ok {
+		// Config validation offers only minors whose image is read
+		// (TestCallersAtPinnedVersions): this is a programming error.
+		panic(fmt.Sprintf("compute: the cloud controller manager's grants were not read at %q (ccmReleases)", f.Version))
+	}
+	ccm := func(file, fn string) string {
+		return "kubernetes/cloud-provider-aws pkg/providers/v1/" + file + " " + fn + " @" + f.Version
+	}
+	findDeleted, deleteGroups := "EnsureLoadBalancerDeleted", "EnsureLoadBalancerDeleted"
+	if rel.deleteHelpers {
+		findDeleted, deleteGroups = "buildSecurityGroupsToDelete", "deleteSecurityGroupsWithBackoff"
+	}
 	owned := map[string]string{tagkeys.Cluster(cluster): "owned"}
-	p.Allow(iampolicy.Unconditional("NoResourceLevelPermissions"),
-		iampolicy.Grant{Action: "ec2:DescribeInstances", Caller: ccm("aws.go", "describeInstances")},
-		iampolicy.Grant{Action: "ec2:DescribeInstanceTopology", Caller: ccm("topology.go", "GetNodeTopology")},
-		iampolicy.Grant{Action: "ec2:DescribeAvailabilityZones", Caller: ccm("zones.go", "zoneCache.populate")},
-		iampolicy.Grant{Action: "ec2:DescribeSecurityGroups", Caller: ccm("aws.go", "ensureSecurityGroup, findSecurityGroup, buildSecurityGroupsToDelete")},
-		iampolicy.Grant{Action: "ec2:DescribeSubnets", Caller: ccm("aws.go", "findSubnets, getSubnetCidrs")},
-		iampolicy.Grant{Action: "ec2:DescribeRouteTables", Caller: ccm("aws.go", "findELBSubnets (public or private subnet)")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DescribeLoadBalancers", Caller: ccm("aws.go", "describeLoadBalancer, describeLoadBalancerv2")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DescribeLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer, reconcileLBAttributes")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DescribeLoadBalancerPolicies", Caller: ccm("aws_loadbalancer.go", "ensureSSLNegotiationPolicy")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DescribeListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DescribeTargetGroups", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2, ensureTargetGroup")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DescribeTargetGroupAttributes", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupAttributes (target-group-attributes annotation)")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DescribeTargetHealth", Caller: ccm("aws_loadbalancer.go", "obtainTargetGroupActualTargets")},
-	)
+	reads := []iampolicy.Grant{
+		{Action: "ec2:DescribeInstances", Caller: ccm("aws.go", "describeInstances")},
+		{Action: "ec2:DescribeInstanceTopology", Caller: ccm("topology.go", "GetNodeTopology")},
+		{Action: "ec2:DescribeAvailabilityZones", Caller: ccm("zones.go", "zoneCache.populate")},
+		{Action: "ec2:DescribeSecurityGroups", Caller: ccm("aws.go", "ensureSecurityGroup, findSecurityGroup, "+findDeleted)},
+		{Action: "ec2:DescribeSubnets", Caller: ccm("aws.go", "findSubnets, getSubnetCidrs")},
+		{Action: "ec2:DescribeRouteTables", Caller: ccm("aws.go", "findELBSubnets (public or private subnet)")},
+		{Action: "elasticloadbalancing:DescribeLoadBalancers", Caller: ccm("aws.go", "describeLoadBalancer, describeLoadBalancerv2")},
+		{Action: "elasticloadbalancing:DescribeLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer, reconcileLBAttributes")},
+		{Action: "elasticloadbalancing:DescribeLoadBalancerPolicies", Caller: ccm("aws_loadbalancer.go", "ensureSSLNegotiationPolicy")},
+		{Action: "elasticloadbalancing:DescribeListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2")},
+		{Action: "elasticloadbalancing:DescribeTargetGroups", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2, ensureTargetGroup")},
+	}
+	if rel.targetGroupAttributes {
+		reads = append(reads, iampolicy.Grant{Action: "elasticloadbalancing:DescribeTargetGroupAttributes", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupAttributes (target-group-attributes annotation)")})
+	}
+	reads = append(reads, iampolicy.Grant{Action: "elasticloadbalancing:DescribeTargetHealth", Caller: ccm("aws_loadbalancer.go", "obtainTargetGroupActualTargets")})
+	if rel.replacedGroups {
+		reads = append(reads, iampolicy.Grant{Action: "ec2:DescribeSecurityGroups", Caller: ccm("aws_loadbalancer.go", "buildSecurityGroupRuleReferences; aws.go isOwnedSecurityGroup (removeOwnedSecurityGroups)")})
+	}
+	p.Allow(iampolicy.Unconditional("NoResourceLevelPermissions"), reads...)
 
 	// Security groups: created tagged, in this cluster's VPC, then only
 	// this cluster's groups (the stack's own are denied: guardPath).
@@ -105,11 +169,17 @@ func AddCCMPermissions(p *iampolicy.Policy, cluster, partition string, f CCMFeat
 	p.Allow(iampolicy.Scope{Sid: "CCMTagsGroupsOnlyWhileCreating", Resource: groups,
 		Condition: map[string]map[string]any{"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}},
 		iampolicy.Grant{Action: "ec2:CreateTags", Caller: ccm("aws.go", "ensureSecurityGroup (TagSpecifications)")})
-	p.Allow(iampolicy.Tagged("CCMChangesThisClustersGroups", groups, owned),
-		iampolicy.Grant{Action: "ec2:AuthorizeSecurityGroupIngress", Caller: ccm("aws.go", "setSecurityGroupIngress, addSecurityGroupIngress")},
-		iampolicy.Grant{Action: "ec2:RevokeSecurityGroupIngress", Caller: ccm("aws.go", "setSecurityGroupIngress, removeSecurityGroupIngress")},
-		iampolicy.Grant{Action: "ec2:DeleteSecurityGroup", Caller: ccm("aws.go", "deleteSecurityGroupsWithBackoff")},
-	)
+	groupWrites := []iampolicy.Grant{
+		{Action: "ec2:AuthorizeSecurityGroupIngress", Caller: ccm("aws.go", "setSecurityGroupIngress, addSecurityGroupIngress")},
+		{Action: "ec2:RevokeSecurityGroupIngress", Caller: ccm("aws.go", "setSecurityGroupIngress, removeSecurityGroupIngress")},
+		{Action: "ec2:DeleteSecurityGroup", Caller: ccm("aws.go", deleteGroups)},
+	}
+	if rel.replacedGroups {
+		groupWrites = append(groupWrites,
+			iampolicy.Grant{Action: "ec2:RevokeSecurityGroupIngress", Caller: ccm("aws_loadbalancer.go", "removeOwnedSecurityGroups")},
+			iampolicy.Grant{Action: "ec2:DeleteSecurityGroup", Caller: ccm("aws_loadbalancer.go", "removeOwnedSecurityGroups (deleteSecurityGroupsWithBackoff)")})
+	}
+	p.Allow(iampolicy.Tagged("CCMChangesThisClustersGroups", groups, owned), groupWrites...)
 
 	// Load balancers: created with this cluster's and a Service's tag,
 	// then only those.
@@ -122,34 +192,39 @@ func AddCCMPermissions(p *iampolicy.Policy, cluster, partition string, f CCMFeat
 	create.Condition["StringEquals"]["elasticloadbalancing:CreateAction"] = []string{"CreateListener", "CreateLoadBalancer", "CreateTargetGroup"}
 	p.Allow(create,
 		iampolicy.Grant{Action: "elasticloadbalancing:AddTags", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2, createListenerV2, ensureTargetGroup (tags on create)")})
-	p.Allow(iampolicy.Tagged("CCMChangesOnlyServiceLoadBalancers", "*", owned, service),
+	lbWrites := []iampolicy.Grant{
 		// Classic Load Balancers (the default for a LoadBalancer Service).
-		iampolicy.Grant{Action: "elasticloadbalancing:AddTags", Caller: ccm("aws.go", "addLoadBalancerTags")},
-		iampolicy.Grant{Action: "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
-		iampolicy.Grant{Action: "elasticloadbalancing:AttachLoadBalancerToSubnets", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DetachLoadBalancerFromSubnets", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
-		iampolicy.Grant{Action: "elasticloadbalancing:CreateLoadBalancerListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DeleteLoadBalancerListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
-		iampolicy.Grant{Action: "elasticloadbalancing:ModifyLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer, reconcileLBAttributes")},
-		iampolicy.Grant{Action: "elasticloadbalancing:ConfigureHealthCheck", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerHealthCheck")},
-		iampolicy.Grant{Action: "elasticloadbalancing:CreateLoadBalancerPolicy", Caller: ccm("aws_loadbalancer.go", "ensureSSLNegotiationPolicy, createProxyProtocolPolicy")},
-		iampolicy.Grant{Action: "elasticloadbalancing:SetLoadBalancerPoliciesOfListener", Caller: ccm("aws_loadbalancer.go", "setSSLNegotiationPolicy")},
-		iampolicy.Grant{Action: "elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer", Caller: ccm("aws_loadbalancer.go", "setBackendPolicies")},
-		iampolicy.Grant{Action: "elasticloadbalancing:RegisterInstancesWithLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerInstances")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DeregisterInstancesFromLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerInstances")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DeleteLoadBalancer", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted")},
+		{Action: "elasticloadbalancing:AddTags", Caller: ccm("aws.go", "addLoadBalancerTags")},
+		{Action: "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		{Action: "elasticloadbalancing:AttachLoadBalancerToSubnets", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		{Action: "elasticloadbalancing:DetachLoadBalancerFromSubnets", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		{Action: "elasticloadbalancing:CreateLoadBalancerListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		{Action: "elasticloadbalancing:DeleteLoadBalancerListeners", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer")},
+		{Action: "elasticloadbalancing:ModifyLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancer, reconcileLBAttributes")},
+		{Action: "elasticloadbalancing:ConfigureHealthCheck", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerHealthCheck")},
+		{Action: "elasticloadbalancing:CreateLoadBalancerPolicy", Caller: ccm("aws_loadbalancer.go", "ensureSSLNegotiationPolicy, createProxyProtocolPolicy")},
+		{Action: "elasticloadbalancing:SetLoadBalancerPoliciesOfListener", Caller: ccm("aws_loadbalancer.go", "setSSLNegotiationPolicy")},
+		{Action: "elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer", Caller: ccm("aws_loadbalancer.go", "setBackendPolicies")},
+		{Action: "elasticloadbalancing:RegisterInstancesWithLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerInstances")},
+		{Action: "elasticloadbalancing:DeregisterInstancesFromLoadBalancer", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerInstances")},
+		{Action: "elasticloadbalancing:DeleteLoadBalancer", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted")},
 		// Network Load Balancers (service.beta.kubernetes.io/aws-load-balancer-type: nlb).
-		iampolicy.Grant{Action: "elasticloadbalancing:CreateListener", Caller: ccm("aws_loadbalancer.go", "createListenerV2")},
-		iampolicy.Grant{Action: "elasticloadbalancing:ModifyListener", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DeleteListener", Caller: ccm("aws_loadbalancer.go", "deleteListenerV2")},
-		iampolicy.Grant{Action: "elasticloadbalancing:ModifyTargetGroup", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroup")},
-		iampolicy.Grant{Action: "elasticloadbalancing:ModifyTargetGroupAttributes", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupAttributes (target-group-attributes annotation)")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DeleteTargetGroup", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted; aws_loadbalancer.go deleteListenerV2")},
-		iampolicy.Grant{Action: "elasticloadbalancing:RegisterTargets", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupTargets")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DeregisterTargets", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupTargets")},
-		iampolicy.Grant{Action: "elasticloadbalancing:DeleteLoadBalancer", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted (NLB)")},
-		iampolicy.Grant{Action: "elasticloadbalancing:ModifyLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "reconcileLBAttributes (NLB)")},
-	)
+		{Action: "elasticloadbalancing:CreateListener", Caller: ccm("aws_loadbalancer.go", "createListenerV2")},
+		{Action: "elasticloadbalancing:ModifyListener", Caller: ccm("aws_loadbalancer.go", "ensureLoadBalancerv2")},
+		{Action: "elasticloadbalancing:DeleteListener", Caller: ccm("aws_loadbalancer.go", "deleteListenerV2")},
+		{Action: "elasticloadbalancing:ModifyTargetGroup", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroup")},
+	}
+	if rel.targetGroupAttributes {
+		lbWrites = append(lbWrites, iampolicy.Grant{Action: "elasticloadbalancing:ModifyTargetGroupAttributes", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupAttributes (target-group-attributes annotation)")})
+	}
+	lbWrites = append(lbWrites, []iampolicy.Grant{
+		{Action: "elasticloadbalancing:DeleteTargetGroup", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted; aws_loadbalancer.go deleteListenerV2")},
+		{Action: "elasticloadbalancing:RegisterTargets", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupTargets")},
+		{Action: "elasticloadbalancing:DeregisterTargets", Caller: ccm("aws_loadbalancer.go", "ensureTargetGroupTargets")},
+		{Action: "elasticloadbalancing:DeleteLoadBalancer", Caller: ccm("aws.go", "EnsureLoadBalancerDeleted (NLB)")},
+		{Action: "elasticloadbalancing:ModifyLoadBalancerAttributes", Caller: ccm("aws_loadbalancer.go", "reconcileLBAttributes (NLB)")},
+	}...)
+	p.Allow(iampolicy.Tagged("CCMChangesOnlyServiceLoadBalancers", "*", owned, service), lbWrites...)
 
 	if f.CloudRoutes {
 		p.Allow(iampolicy.Tagged("CCMRoutesInThisClustersRouteTables", iampolicy.ARNs(partition, "ec2", "route-table"), owned),
@@ -242,11 +317,12 @@ func AddEBSCSIPermissions(p *iampolicy.Policy, cluster, partition string) {
 // keeps the node role even with workload identity), plus the EBS CSI
 // controller's when that controller takes the node role (ebsCSI: the
 // add-on on and workload identity off), then the denies on the stack's
-// own security groups.
-func ControlPlanePolicy(cluster, region string, ebsCSI bool) iampolicy.Document {
+// own security groups. ccmVersion is the cloud controller manager image the
+// cluster runs (config.AddonsFor(kubernetesVersion).CCMImage).
+func ControlPlanePolicy(cluster, region, ccmVersion string, ebsCSI bool) iampolicy.Document {
 	p := &iampolicy.Policy{}
 	partition := iampolicy.Partition(region)
-	AddCCMPermissions(p, cluster, partition, CCMFeatures{CloudRoutes: false})
+	AddCCMPermissions(p, cluster, partition, CCMFeatures{CloudRoutes: false, Version: ccmVersion})
 	if ebsCSI {
 		AddEBSCSIPermissions(p, cluster, partition)
 	}
@@ -296,12 +372,13 @@ func EBSCSIPolicy(cluster, region string) iampolicy.Document {
 	return p.Document()
 }
 
-// AddAutoscalerPermissions adds what cluster-autoscaler calls at
-// AutoscalerTag for the groups the stack makes: auto-discovery by tag,
-// the instance-type list it loads at start (--aws-use-static-instance-list
-// is false by default), scaling-activity checks, and the two writes, only
-// on groups tagged as this cluster's autoscaled pools (AutoscalerTags;
-// Auto Scaling evaluates aws:ResourceTag on the group).
+// AddAutoscalerPermissions adds what cluster-autoscaler calls at version
+// (config.MinorAddons.Autoscaler: one of autoscalerReleases, whose calls
+// are the same) for the groups the stack makes: auto-discovery by tag, the
+// instance-type list it loads at start (--aws-use-static-instance-list is
+// false by default), scaling-activity checks, and the two writes, only on
+// groups tagged as this cluster's autoscaled pools (AutoscalerTags; Auto
+// Scaling evaluates aws:ResourceTag on the group).
 //
 // Not granted, though the README's "full features" policy lists them:
 // ec2:DescribeLaunchTemplateVersions, ec2:DescribeImages,
@@ -311,9 +388,20 @@ func EBSCSIPolicy(cluster, region string) iampolicy.Document {
 // every pool has at least one: workerPools[].instanceTypes), and
 // DescribeLaunchTemplateVersions would read the launch templates' user
 // data, which holds the machine secrets; eks:DescribeNodegroup is for EKS
-// managed node groups; autoscaling:DescribeAutoScalingInstances and
-// autoscaling:DescribeTags have no caller at AutoscalerTag.
-func AddAutoscalerPermissions(p *iampolicy.Policy, cluster string) {
+// managed node groups; autoscaling:DescribeAutoScalingInstances has no
+// caller in any release read, nor autoscaling:DescribeTags: auto-discovery
+// filters DescribeAutoScalingGroups by tag (aws_wrapper.go
+// getAutoscalingGroupsByTags) from cluster-autoscaler-1.24.1 on, and
+// 1.24.0 was the last to call DescribeTags.
+func AddAutoscalerPermissions(p *iampolicy.Policy, cluster, version string) {
+	if !slices.Contains(autoscalerReleases, version) {
+		// As for AddCCMPermissions: TestCallersAtPinnedVersions holds
+		// every offered minor's image to autoscalerReleases.
+		panic(fmt.Sprintf("compute: cluster-autoscaler's grants were not read at %q (autoscalerReleases)", version))
+	}
+	autoscaler := func(file, fn string) string {
+		return "kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/" + file + " " + fn + " @cluster-autoscaler-" + strings.TrimPrefix(version, "v")
+	}
 	p.Allow(iampolicy.Unconditional("Discover"),
 		iampolicy.Grant{Action: "autoscaling:DescribeAutoScalingGroups", Caller: autoscaler("aws_wrapper.go", "getAutoscalingGroupsByTags, getAutoscalingGroupsByNames")},
 		iampolicy.Grant{Action: "autoscaling:DescribeScalingActivities", Caller: autoscaler("auto_scaling_groups.go", "isNodeGroupAvailable")},
@@ -328,10 +416,11 @@ func AddAutoscalerPermissions(p *iampolicy.Policy, cluster string) {
 	)
 }
 
-// AutoscalerPolicy is the cluster autoscaler's role's policy.
-func AutoscalerPolicy(cluster string) iampolicy.Document {
+// AutoscalerPolicy is the cluster autoscaler's role's policy, for the
+// image version that runs (config.MinorAddons.Autoscaler).
+func AutoscalerPolicy(cluster, version string) iampolicy.Document {
 	p := &iampolicy.Policy{}
-	AddAutoscalerPermissions(p, cluster)
+	AddAutoscalerPermissions(p, cluster, version)
 	return p.Document()
 }
 

@@ -45,6 +45,28 @@ func AddonsFor(kubernetesVersion string) MinorAddons {
 	return addonsByMinor[k8sMinor(kubernetesVersion)]
 }
 
+// Autoscaler is the cluster-autoscaler image tag that runs: AutoscalerImage,
+// or the chart's own when that is unset (IAM grants follow it:
+// compute.AddAutoscalerPermissions).
+func (a MinorAddons) Autoscaler() string {
+	if a.AutoscalerImage == "" {
+		return ClusterAutoscalerChartImage
+	}
+	return a.AutoscalerImage
+}
+
+// OfferedMinors are the Kubernetes minors the stack offers ("1.30", ...),
+// oldest first: those of addonsByMinor, which
+// TestEveryOfferedMinorHasAddons holds to the supported Talos lines.
+func OfferedMinors() []string {
+	minors := make([]string, 0, len(addonsByMinor))
+	for m := range addonsByMinor {
+		minors = append(minors, m)
+	}
+	slices.SortFunc(minors, func(a, b string) int { return cmp.Compare(minorNumber(a), minorNumber(b)) })
+	return minors
+}
+
 func k8sMinor(v string) string {
 	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
 	if len(parts) < 2 {
@@ -80,12 +102,7 @@ var testedRanges = []testedRange{
 func SupportedVersionsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| Kubernetes | Talos | cloud controller manager | cluster autoscaler | pinned add-ons not tested on it by their project |\n|---|---|---|---|---|\n")
-	minors := make([]string, 0, len(addonsByMinor))
-	for m := range addonsByMinor {
-		minors = append(minors, m)
-	}
-	slices.SortFunc(minors, func(a, b string) int { return cmp.Compare(minorNumber(a), minorNumber(b)) })
-	for _, m := range minors {
+	for _, m := range OfferedMinors() {
 		var lines []string
 		for _, l := range talosLines {
 			if n := minorNumber(m); n >= l.min.Minor && n <= l.max.Minor {
@@ -93,9 +110,9 @@ func SupportedVersionsMarkdown() string {
 			}
 		}
 		a := addonsByMinor[m]
-		ca := a.AutoscalerImage
-		if ca == "" {
-			ca = "v1.35.0 (chart " + ClusterAutoscalerChartVersion + "'s own)"
+		ca := a.Autoscaler()
+		if a.AutoscalerImage == "" {
+			ca += " (chart " + ClusterAutoscalerChartVersion + "'s own)"
 		}
 		var untested []string
 		for _, r := range testedRanges {

@@ -37,6 +37,11 @@ const NTHChartVersion = "0.27.6"
 // (appVersion 1.35.0); its image follows the Kubernetes minor (AddonsFor).
 const ClusterAutoscalerChartVersion = "9.59.0"
 
+// ClusterAutoscalerChartImage is the image tag chart
+// ClusterAutoscalerChartVersion runs when none is set (its appVersion):
+// what a 1.35 stack runs (MinorAddons.Autoscaler).
+const ClusterAutoscalerChartImage = "v1.35.0"
+
 // Key is one stack setting: the single source for Pulumi.yaml, the README
 // table and the program. Type is a Pulumi project config type.
 type Key struct {

@@ -146,4 +146,15 @@ func TestEveryOfferedMinorHasAddons(t *testing.T) {
 	if a := addonsByMinor["1.35"]; a.CCMImage != "v1.35.0" || a.AutoscalerImage != "" {
 		t.Errorf("1.35: %+v", a)
 	}
+	// The autoscaler that runs, which its IAM grants follow: the chart's
+	// own where no image is set.
+	if got := AddonsFor("1.35.10").Autoscaler(); got != "v1.35.0" {
+		t.Errorf("1.35 runs autoscaler %s, want the chart's v1.35.0", got)
+	}
+	if got := AddonsFor("1.30.14").Autoscaler(); got != "v1.30.7" {
+		t.Errorf("1.30 runs autoscaler %s, want v1.30.7", got)
+	}
+	if got := OfferedMinors(); len(got) != len(offered) || got[0] != "1.30" || got[len(got)-1] != "1.36" {
+		t.Errorf("OfferedMinors() = %v, want every offered minor, oldest first", got)
+	}
 }

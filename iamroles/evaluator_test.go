@@ -323,19 +323,31 @@ func allCalls() []call {
 			all = append(all, c...)
 		}
 	}
-	ccmRoles := []string{"control-plane", "control-plane-noidentity"}
-	ebsRoles := []string{"ebs-csi", "control-plane-noidentity"}
-	nthRoles := []string{"node-termination-handler", "control-plane-noidentity"}
-	podRoles := []string{"control-plane", "control-plane-noidentity", "ebs-csi", "node-termination-handler", "cluster-autoscaler", "worker"}
+	// Each role on every Kubernetes minor whose policies differ: the
+	// calls below run against each, and those only some releases make
+	// against the roles of the minors that run them (sinceMinor).
+	ccmRoles := variants("control-plane", "control-plane-noidentity")
+	ebsRoles := variants("ebs-csi", "control-plane-noidentity")
+	nthRoles := variants("node-termination-handler", "control-plane-noidentity")
+	podRoles := variants("control-plane", "control-plane-noidentity", "ebs-csi", "node-termination-handler", "cluster-autoscaler", "worker")
+	autoscalerRoles := variants("cluster-autoscaler")
 	none := map[string]any{}
 
 	// The cloud controller manager: node lookups and Service load balancers.
 	for _, a := range []string{"ec2:DescribeInstances", "ec2:DescribeInstanceTopology", "ec2:DescribeAvailabilityZones", "ec2:DescribeSecurityGroups",
 		"ec2:DescribeSubnets", "ec2:DescribeRouteTables", "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes",
 		"elasticloadbalancing:DescribeLoadBalancerPolicies", "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetGroups",
-		"elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetHealth"} {
+		"elasticloadbalancing:DescribeTargetHealth"} {
 		add(calls(ccmRoles, a, "*", none, "", allowed, "CCM read"))
 	}
+	// The target-group-attributes annotation (aws_loadbalancer.go
+	// ensureTargetGroupAttributes): the releases of 1.32 on (v1.32.8)
+	// call it; v1.30.10 and v1.31.9 make neither call.
+	inCCM, beforeCCM := sinceMinor(ccmRoles, 32)
+	add(calls(inCCM, "elasticloadbalancing:DescribeTargetGroupAttributes", "*", none, "", allowed, "target-group-attributes annotation"),
+		calls(inCCM, "elasticloadbalancing:ModifyTargetGroupAttributes", tg, onResource("elasticloadbalancing", serviceTags), "", allowed, "its target group's attributes"),
+		calls(beforeCCM, "elasticloadbalancing:DescribeTargetGroupAttributes", "*", none, "", implicit, "no caller in CCM v1.30.10, v1.31.9"),
+		calls(beforeCCM, "elasticloadbalancing:ModifyTargetGroupAttributes", tg, onResource("elasticloadbalancing", serviceTags), "", implicit, "no caller in CCM v1.30.10, v1.31.9"))
 	add(
 		calls(ccmRoles, "ec2:CreateSecurityGroup", newSG, creating(owned, nil), "", allowed, "a load balancer's group, tagged at creation"),
 		calls(ccmRoles, "ec2:CreateSecurityGroup", vpc, onResource("ec2", owned), "", allowed, "in this cluster's VPC"),
@@ -356,7 +368,7 @@ func allCalls() []call {
 		"SetLoadBalancerPoliciesForBackendServer", "RegisterInstancesWithLoadBalancer", "DeregisterInstancesFromLoadBalancer", "DeleteLoadBalancer"} {
 		add(calls(ccmRoles, "elasticloadbalancing:"+a, clb, onResource("elasticloadbalancing", serviceTags), "", allowed, "its Classic Load Balancer"))
 	}
-	for _, a := range []string{"ModifyTargetGroup", "ModifyTargetGroupAttributes", "DeleteTargetGroup", "RegisterTargets", "DeregisterTargets"} {
+	for _, a := range []string{"ModifyTargetGroup", "DeleteTargetGroup", "RegisterTargets", "DeregisterTargets"} {
 		add(calls(ccmRoles, "elasticloadbalancing:"+a, tg, onResource("elasticloadbalancing", serviceTags), "", allowed, "its target group"))
 	}
 	for _, a := range []string{"ModifyListener", "DeleteListener"} {
@@ -389,10 +401,11 @@ func allCalls() []call {
 		calls(ccmRoles, "elasticloadbalancing:CreateLoadBalancer", nlb, creating(owned, nil), "", implicit, "a load balancer of no Service"),
 		calls(ccmRoles, "iam:CreateServiceLinkedRole", "arn:aws:iam::"+Account+":role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
 			map[string]any{"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}, "", implicit, "the stack's NLBs made it"),
-		calls([]string{"control-plane"}, "ec2:AttachVolume", volPVC, onResource("ec2", volumeTags), "", implicit, "volumes are the EBS CSI role's with workload identity"),
-		calls([]string{"control-plane"}, "ec2:CreateVolume", newVol, creating(volumeTags, nil), "", implicit, "volumes are the EBS CSI role's"),
-		calls([]string{"control-plane"}, "ec2:DeleteVolume", volPVC, onResource("ec2", volumeTags), "", implicit, "volumes are the EBS CSI role's"),
-		calls([]string{"control-plane", "control-plane-noidentity"}, "kms:DescribeKey", GuardKey, none, "etcd-guard-key", implicit, "no caller"),
+		calls(variants("control-plane"), "ec2:AttachVolume", volPVC, onResource("ec2", volumeTags), "", implicit, "volumes are the EBS CSI role's with workload identity (CCM v1.30.10's in-tree volume code has no caller)"),
+		calls(variants("control-plane"), "ec2:CreateVolume", newVol, creating(volumeTags, nil), "", implicit, "volumes are the EBS CSI role's"),
+		calls(variants("control-plane"), "ec2:DeleteVolume", volPVC, onResource("ec2", volumeTags), "", implicit, "volumes are the EBS CSI role's"),
+		calls(ccmRoles, "kms:DescribeKey", GuardKey, none, "etcd-guard-key", implicit, "no caller"),
+		calls(ccmRoles, "autoscaling:UpdateAutoScalingGroup", WorkerASG, onResource("autoscaling", poolTags), "", implicit, "CCM v1.30.10's in-tree InstanceGroups code has no caller"),
 	)
 
 	// The EBS CSI controller: its own volumes and snapshots, this cluster's nodes.
@@ -454,14 +467,18 @@ func allCalls() []call {
 
 	// The cluster autoscaler: its pools only.
 	add(
-		calls([]string{"cluster-autoscaler"}, "autoscaling:DescribeAutoScalingGroups", "*", none, "", allowed, "auto-discovery"),
-		calls([]string{"cluster-autoscaler"}, "autoscaling:DescribeScalingActivities", "*", none, "", allowed, "failed scale-ups"),
-		calls([]string{"cluster-autoscaler"}, "ec2:DescribeInstanceTypes", "*", none, "", allowed, "the instance-type list"),
-		calls([]string{"cluster-autoscaler"}, "autoscaling:SetDesiredCapacity", WorkerASG, workerASG, "", allowed, "scale an autoscaled pool"),
-		calls([]string{"cluster-autoscaler"}, "autoscaling:TerminateInstanceInAutoScalingGroup", WorkerASG, workerASG, "", allowed, "scale in"),
-		calls([]string{"cluster-autoscaler"}, "autoscaling:SetDesiredCapacity", ControlPlaneASG, cpASG, "", implicit, "the control plane"),
-		calls([]string{"cluster-autoscaler"}, "ec2:DescribeLaunchTemplateVersions", "*", none, "", implicit, "user data holds the machine secrets"),
-		calls([]string{"cluster-autoscaler"}, "autoscaling:CreateOrUpdateTags", ControlPlaneASG, with(cpASG, creating(poolTags, nil)), "", implicit, "making the control plane a pool"),
+		calls(autoscalerRoles, "autoscaling:DescribeAutoScalingGroups", "*", none, "", allowed, "auto-discovery"),
+		calls(autoscalerRoles, "autoscaling:DescribeScalingActivities", "*", none, "", allowed, "failed scale-ups"),
+		calls(autoscalerRoles, "ec2:DescribeInstanceTypes", "*", none, "", allowed, "the instance-type list"),
+		calls(autoscalerRoles, "autoscaling:SetDesiredCapacity", WorkerASG, workerASG, "", allowed, "scale an autoscaled pool"),
+		calls(autoscalerRoles, "autoscaling:TerminateInstanceInAutoScalingGroup", WorkerASG, workerASG, "", allowed, "scale in"),
+		calls(autoscalerRoles, "autoscaling:SetDesiredCapacity", ControlPlaneASG, cpASG, "", implicit, "the control plane"),
+		calls(autoscalerRoles, "ec2:DescribeLaunchTemplateVersions", "*", none, "", implicit, "user data holds the machine secrets"),
+		calls(autoscalerRoles, "autoscaling:CreateOrUpdateTags", ControlPlaneASG, with(cpASG, creating(poolTags, nil)), "", implicit, "making the control plane a pool"),
+		// Auto-discovery filters DescribeAutoScalingGroups by tag in every
+		// release offered (aws_wrapper.go getAutoscalingGroupsByTags,
+		// 1.30.7 to 1.36.1); 1.24.0 was the last to call DescribeTags.
+		calls(autoscalerRoles, "autoscaling:DescribeTags", "*", none, "", implicit, "no caller from cluster-autoscaler 1.24.1 on"),
 	)
 
 	// Workers: nothing.
@@ -530,6 +547,42 @@ func allCalls() []call {
 		calls(podRoles, "secretsmanager:PutResourcePolicy", GuardSecret, none, "etcd-guard-secret", denied, "nor opens it"),
 	)
 	return all
+}
+
+// variants are the golden names of roles: each named role on the default
+// Kubernetes version and on every minor whose policies differ
+// (<name>-<minor>).
+func variants(names ...string) []string {
+	var out []string
+	for _, r := range Roles() {
+		for _, n := range names {
+			if r.Name == n || r.Name == n+"-"+r.Minor {
+				out = append(out, r.Name)
+			}
+		}
+	}
+	return out
+}
+
+// sinceMinor splits roles into those of stacks on Kubernetes 1.<minor> or
+// newer, whose add-on releases make a call, and those of older ones.
+func sinceMinor(roles []string, minor int) (since, before []string) {
+	byName := map[string]string{}
+	for _, r := range Roles() {
+		byName[r.Name] = r.Minor
+	}
+	for _, n := range roles {
+		var m int
+		if _, err := fmt.Sscanf(byName[n], "1.%d", &m); err != nil {
+			panic(fmt.Sprintf("role %s: minor %q", n, byName[n]))
+		}
+		if m >= minor {
+			since = append(since, n)
+		} else {
+			before = append(before, n)
+		}
+	}
+	return since, before
 }
 
 // TestCallsNameTheirReason keeps the table readable: every call says why.

@@ -9,9 +9,13 @@ package iamroles
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/talos-aws/talos-aws/backups"
 	"github.com/talos-aws/talos-aws/compute"
+	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/drain"
 	"github.com/talos-aws/talos-aws/etcdguard"
 	"github.com/talos-aws/talos-aws/identity"
@@ -53,8 +57,15 @@ var (
 // Role is one IAM role: its trust policy and its policies, by the name of
 // the stack resource that attaches each (its URN's name).
 type Role struct {
-	// Name names the golden file, testdata/<Name>.json.
+	// Name names the golden file, testdata/<Name>.json: the role of a
+	// stack on the default Kubernetes version, or <role>-<Minor> where a
+	// stack on another minor gets other policies (its add-ons' releases
+	// call other APIs).
 	Name string
+	// Minor is the Kubernetes minor of the stack rendered ("1.36"); it
+	// decides the cloud controller manager's and the cluster autoscaler's
+	// releases (config.AddonsFor).
+	Minor string
 	// ARN is the role's; calls are made by a session of it.
 	ARN      string
 	Trust    iampolicy.Document
@@ -68,24 +79,51 @@ type ResourcePolicy struct {
 	Document iampolicy.Document
 }
 
-// Roles are every role of the stack, in both workload-identity modes.
+// Roles are every role of the stack, in both workload-identity modes, on
+// the default Kubernetes version (a new stack's; what program's
+// TestPoliciesAreTheIAMGoldens runs), then, for every other minor the
+// stack offers, each role whose policies differ there, named
+// <role>-<minor>.
 func Roles() []Role {
+	base := rolesAt(config.DefaultKubernetesVersion)
+	all := slices.Clone(base)
+	for _, m := range config.OfferedMinors() {
+		for i, r := range rolesAt(m + ".0") {
+			if !reflect.DeepEqual(r.Policies, base[i].Policies) {
+				r.Name += "-" + m
+				all = append(all, r)
+			}
+		}
+	}
+	return all
+}
+
+// Minor is the minor of a Kubernetes version ("1.30.14" is "1.30").
+func Minor(kubernetesVersion string) string {
+	parts := strings.SplitN(kubernetesVersion, ".", 3)
+	return parts[0] + "." + parts[1]
+}
+
+// rolesAt are the roles of a stack on one Kubernetes version.
+func rolesAt(kubernetes string) []Role {
+	addons := config.AddonsFor(kubernetes)
+	minor := Minor(kubernetes)
 	irsa := func(name, slug, sa string, policies map[string]iampolicy.Document) Role {
-		return Role{Name: name, ARN: irsaRole(slug), Trust: identity.TrustPolicy(OIDCProvider, OIDCIssuer, "kube-system", sa), Policies: policies}
+		return Role{Name: name, Minor: minor, ARN: irsaRole(slug), Trust: identity.TrustPolicy(OIDCProvider, OIDCIssuer, "kube-system", sa), Policies: policies}
 	}
 	return []Role{
 		// Workload identity on (the default): the node role keeps the
 		// cloud controller manager only.
-		{Name: "control-plane", ARN: controlPlaneRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
-			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, false),
+		{Name: "control-plane", Minor: minor, ARN: controlPlaneRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
+			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, addons.CCMImage, false),
 		}},
 		// workloadIdentity false: the EBS CSI controller and the
 		// termination handler take the control-plane role from IMDS.
-		{Name: "control-plane-noidentity", ARN: controlPlaneRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
-			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, true),
+		{Name: "control-plane-noidentity", Minor: minor, ARN: controlPlaneRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
+			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, addons.CCMImage, true),
 			"drain-nth":  drainHandlerPolicy,
 		}},
-		{Name: "worker", ARN: workerRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
+		{Name: "worker", Minor: minor, ARN: workerRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
 			"compute-worker": compute.WorkerPolicy(),
 		}},
 		irsa("ebs-csi", "ebs-csi", "ebs-csi-controller-sa", map[string]iampolicy.Document{
@@ -95,9 +133,9 @@ func Roles() []Role {
 			"drain-nth": drainHandlerPolicy,
 		}),
 		irsa("cluster-autoscaler", "autoscaler", "cluster-autoscaler", map[string]iampolicy.Document{
-			"identity-kube-system-cluster-autoscaler": compute.AutoscalerPolicy(Cluster),
+			"identity-kube-system-cluster-autoscaler": compute.AutoscalerPolicy(Cluster, addons.Autoscaler()),
 		}),
-		{Name: "etcd-guard", ARN: GuardRole, Trust: etcdguard.AssumeRoleLambda(), Policies: map[string]iampolicy.Document{
+		{Name: "etcd-guard", Minor: minor, ARN: GuardRole, Trust: etcdguard.AssumeRoleLambda(), Policies: map[string]iampolicy.Document{
 			"etcd-guard-role":      etcdguard.Policy(etcdguard.ARNs{Region: Region, Secret: GuardSecret, Key: GuardKey, Parameter: SuspectsParameter, LogGroup: GuardLogGroup}),
 			"etcd-guard-lifecycle": etcdguard.LifecyclePolicy(ControlPlaneASG),
 			"backups-writer":       backups.WriterPolicy(BackupBucket, BackupKey, Cluster),

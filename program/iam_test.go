@@ -54,6 +54,27 @@ func TestPoliciesAreTheIAMGoldens(t *testing.T) {
 	}
 }
 
+// TestPoliciesFollowTheKubernetesMinor: the roles take the add-on
+// releases of the stack's own minor. A stack on Kubernetes 1.30 (Talos
+// 1.12) registers the 1.30 control-plane policy, whose cloud controller
+// manager v1.30.10 has no target-group attribute calls, and the
+// autoscaler policy of cluster-autoscaler 1.30.7, the same as 1.36's.
+func TestPoliciesFollowTheKubernetesMinor(t *testing.T) {
+	cfg := haConfig(t)
+	cfg["talosVersion"], cfg["kubernetesVersion"] = "v1.12.11", "1.30.14"
+	m := &testkit.Mocks{}
+	evaluate(t, m, cfg)
+	for name, g := range map[string][2]string{
+		"compute-cp": {"control-plane-1.30", "compute-cp"},
+		"identity-kube-system-cluster-autoscaler": {"cluster-autoscaler", "identity-kube-system-cluster-autoscaler"},
+	} {
+		got := decode(t, str(one(t, m, "aws:iam/rolePolicy:RolePolicy", name), "policy"))
+		if want := goldenPolicy(t, g[0], g[1]); !reflect.DeepEqual(got, want) {
+			t.Errorf("Kubernetes 1.30: %s differs from iamroles/testdata/%s.json %s", name, g[0], g[1])
+		}
+	}
+}
+
 func decode(t *testing.T, s string) map[string]any {
 	t.Helper()
 	var d map[string]any

@@ -41,7 +41,8 @@ func serviceAccountRoles(cfg *config.Config) []identity.Role {
 	}
 	if config.AnyAutoscaled(cfg) {
 		roles = append(roles, identity.Role{Namespace: "kube-system", ServiceAccount: addons.AutoscalerServiceAccount, Slug: "autoscaler",
-			Inline: pulumi.String(compute.AutoscalerPolicy(cfg.ClusterName).JSON())})
+			// The grants of the autoscaler release the chart runs for this minor.
+			Inline: pulumi.String(compute.AutoscalerPolicy(cfg.ClusterName, config.AddonsFor(cfg.KubernetesVersion).Autoscaler()).JSON())})
 	}
 	for _, r := range cfg.ServiceAccountRoles {
 		// Named by the pair, not the position: removing an earlier entry
