@@ -4,7 +4,9 @@ package network
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
@@ -38,6 +40,19 @@ type Args struct {
 	// PublicName, in the user's public hosted zone PublicZoneID, aliases the
 	// public load balancer.
 	PublicName, PublicZoneID string
+	// Existing, when set, is the user's VPC: nothing of it is created.
+	Existing *Existing
+}
+
+// Existing is a VPC and subnets the stack deploys into (network in
+// config), as the preflight read them.
+type Existing struct {
+	VPCID, CIDR                       string
+	PrivateSubnetIDs, PublicSubnetIDs []string
+	PrivateSubnetCIDRs                []string
+	// SubnetTags are the tags the stack adds, by subnet ID
+	// (preflight.SharedSubnetTags).
+	SubnetTags map[string]map[string]string
 }
 
 // Network is the network stage's component resource.
@@ -85,10 +100,6 @@ type Network struct {
 
 // New creates the network stage.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Network, error) {
-	plan, err := PlanSubnets(args.VPCCIDR, args.AZs)
-	if err != nil {
-		return nil, err
-	}
 	n := &Network{VpcCIDR: args.VPCCIDR, AZs: args.AZs}
 	if err := ctx.RegisterComponentResource("talos-aws:network:Network", name, n, opts...); err != nil {
 		return nil, err
@@ -97,119 +108,20 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	tag := func(resName string, extra map[string]string) pulumi.StringMap {
 		return tags.For(args.Tags, args.ClusterName+"-"+resName, extra)
 	}
-
-	vpc, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
-		CidrBlock:          pulumi.String(args.VPCCIDR),
-		EnableDnsSupport:   pulumi.Bool(true),
-		EnableDnsHostnames: pulumi.Bool(true),
-		Tags:               tag("vpc", nil),
-	}, parent)
+	var v *vpcParts
+	var err error
+	if args.Existing != nil {
+		v, err = existingVPC(ctx, name, args, parent)
+	} else {
+		v, err = newVPC(ctx, name, args, tag, parent)
+	}
 	if err != nil {
 		return nil, err
 	}
-	igw, err := ec2.NewInternetGateway(ctx, name+"-igw", &ec2.InternetGatewayArgs{
-		VpcId: vpc.ID(),
-		Tags:  tag("igw", nil),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
+	n.VpcCIDR, n.PrivateSubnetCIDRs, n.PrivateEgress = v.cidr, v.privateCIDRs, v.egress
+	vpc, publicIDs, privateIDs, natIDs := v, v.publicIDs, v.privateIDs, v.natIDs
 
-	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
-		VpcId: vpc.ID(),
-		Routes: ec2.RouteTableRouteArray{&ec2.RouteTableRouteArgs{
-			CidrBlock: pulumi.String("0.0.0.0/0"),
-			GatewayId: igw.ID(),
-		}},
-		Tags: tag("public", nil),
-	}, parent)
-	if err != nil {
-		return nil, err
-	}
-
-	var publicIDs, privateIDs, natIDs pulumi.StringArray
-	var nats []*ec2.NatGateway
-	for i, az := range args.AZs {
-		pub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-public-%s", name, az), &ec2.SubnetArgs{
-			VpcId:               vpc.ID(),
-			AvailabilityZone:    pulumi.String(az),
-			CidrBlock:           pulumi.String(plan.Public[i].CIDR),
-			MapPublicIpOnLaunch: pulumi.Bool(false),
-			Tags:                tag("public-"+az, map[string]string{"kubernetes.io/role/elb": "1"}),
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%s", name, az), &ec2.RouteTableAssociationArgs{
-			SubnetId:     pub.ID(),
-			RouteTableId: publicRT.ID(),
-		}, parent); err != nil {
-			return nil, err
-		}
-		publicIDs = append(publicIDs, pub.ID())
-
-		if args.NATStrategy == config.NATPerAZ || i == 0 {
-			eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%s", name, az), &ec2.EipArgs{
-				Domain: pulumi.String("vpc"),
-				Tags:   tag("nat-"+az, nil),
-			}, parent)
-			if err != nil {
-				return nil, err
-			}
-			nat, err := ec2.NewNatGateway(ctx, fmt.Sprintf("%s-nat-%s", name, az), &ec2.NatGatewayArgs{
-				AllocationId: eip.ID(),
-				SubnetId:     pub.ID(),
-				Tags:         tag("nat-"+az, nil),
-			}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
-			if err != nil {
-				return nil, err
-			}
-			nats = append(nats, nat)
-			natIDs = append(natIDs, nat.ID())
-		}
-	}
-
-	for i, az := range args.AZs {
-		// Under perAz each private subnet leaves through the NAT in its own AZ,
-		// so losing one AZ does not cut the others off.
-		nat := nats[0]
-		if args.NATStrategy == config.NATPerAZ {
-			nat = nats[i]
-		}
-		rt, err := ec2.NewRouteTable(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.RouteTableArgs{
-			VpcId: vpc.ID(),
-			Routes: ec2.RouteTableRouteArray{&ec2.RouteTableRouteArgs{
-				CidrBlock:    pulumi.String("0.0.0.0/0"),
-				NatGatewayId: nat.ID(),
-			}},
-			Tags: tag("private-"+az, nil),
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		priv, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.SubnetArgs{
-			VpcId:               vpc.ID(),
-			AvailabilityZone:    pulumi.String(az),
-			CidrBlock:           pulumi.String(plan.Private[i].CIDR),
-			MapPublicIpOnLaunch: pulumi.Bool(false),
-			Tags:                tag("private-"+az, map[string]string{"kubernetes.io/role/internal-elb": "1"}),
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.RouteTableAssociationArgs{
-			SubnetId:     priv.ID(),
-			RouteTableId: rt.ID(),
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		n.PrivateEgress = append(n.PrivateEgress, rt, assoc)
-		privateIDs = append(privateIDs, priv.ID())
-		n.PrivateSubnetCIDRs = append(n.PrivateSubnetCIDRs, plan.Private[i].CIDR)
-	}
-
-	lbs, err := newLoadBalancers(ctx, name, args, n.PrivateSubnetCIDRs, vpc.ID(), publicIDs, privateIDs, igw, tag, parent)
+	lbs, err := newLoadBalancers(ctx, name, args, n.PrivateSubnetCIDRs, vpc.ID(), publicIDs, privateIDs, v.igw, tag, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -376,8 +288,11 @@ func newLoadBalancers(ctx *pulumi.Context, name string, args Args, privateCIDRs 
 		// An internet-facing load balancer cannot be created in a VPC
 		// without an attached internet gateway ("InvalidSubnet: VPC ... has
 		// no internet gateway"); nothing else orders the two, so say it.
-		if out.public, err = newNLB(ctx, name+"-pub", names.PublicLB, false, publicIDs, publicSGs, tag, parent,
-			pulumi.DependsOn([]pulumi.Resource{igw})); err != nil {
+		var after []pulumi.ResourceOption
+		if igw != nil { // an existing VPC has its own
+			after = append(after, pulumi.DependsOn([]pulumi.Resource{igw}))
+		}
+		if out.public, err = newNLB(ctx, name+"-pub", names.PublicLB, false, publicIDs, publicSGs, tag, parent, after...); err != nil {
 			return nil, err
 		}
 	}
@@ -487,4 +402,182 @@ func newNLB(ctx *pulumi.Context, res, lbName string, internal bool, subnets pulu
 		EnableCrossZoneLoadBalancing: pulumi.Bool(true),
 		Tags:                         tag(lbName, nil),
 	}, append([]pulumi.ResourceOption{parent}, opts...)...)
+}
+
+// vpcParts is the VPC the cluster lives in, created or existing.
+type vpcParts struct {
+	id                    pulumi.IDOutput
+	cidr                  string
+	publicIDs, privateIDs pulumi.StringArray
+	natIDs                pulumi.StringArray
+	privateCIDRs          []string
+	igw                   *ec2.InternetGateway // nil in an existing VPC
+	egress                []pulumi.Resource
+}
+
+// ID is the VPC's ID.
+func (v *vpcParts) ID() pulumi.IDOutput { return v.id }
+
+// newVPC creates the cluster's own VPC: per zone a public and a private
+// subnet, the internet gateway, NAT gateways and routes.
+func newVPC(ctx *pulumi.Context, name string, args Args, tag tagger, parent pulumi.ResourceOption) (*vpcParts, error) {
+	plan, err := PlanSubnets(args.VPCCIDR, args.AZs)
+	if err != nil {
+		return nil, err
+	}
+	out := &vpcParts{cidr: args.VPCCIDR}
+	vpc, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
+		CidrBlock:          pulumi.String(args.VPCCIDR),
+		EnableDnsSupport:   pulumi.Bool(true),
+		EnableDnsHostnames: pulumi.Bool(true),
+		Tags:               tag("vpc", nil),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	igw, err := ec2.NewInternetGateway(ctx, name+"-igw", &ec2.InternetGatewayArgs{
+		VpcId: vpc.ID(),
+		Tags:  tag("igw", nil),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
+		VpcId: vpc.ID(),
+		Routes: ec2.RouteTableRouteArray{&ec2.RouteTableRouteArgs{
+			CidrBlock: pulumi.String("0.0.0.0/0"),
+			GatewayId: igw.ID(),
+		}},
+		Tags: tag("public", nil),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	var publicIDs, privateIDs, natIDs pulumi.StringArray
+	var nats []*ec2.NatGateway
+	for i, az := range args.AZs {
+		pub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-public-%s", name, az), &ec2.SubnetArgs{
+			VpcId:               vpc.ID(),
+			AvailabilityZone:    pulumi.String(az),
+			CidrBlock:           pulumi.String(plan.Public[i].CIDR),
+			MapPublicIpOnLaunch: pulumi.Bool(false),
+			Tags:                tag("public-"+az, map[string]string{"kubernetes.io/role/elb": "1"}),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%s", name, az), &ec2.RouteTableAssociationArgs{
+			SubnetId:     pub.ID(),
+			RouteTableId: publicRT.ID(),
+		}, parent); err != nil {
+			return nil, err
+		}
+		publicIDs = append(publicIDs, pub.ID())
+
+		if args.NATStrategy == config.NATPerAZ || i == 0 {
+			eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%s", name, az), &ec2.EipArgs{
+				Domain: pulumi.String("vpc"),
+				Tags:   tag("nat-"+az, nil),
+			}, parent)
+			if err != nil {
+				return nil, err
+			}
+			nat, err := ec2.NewNatGateway(ctx, fmt.Sprintf("%s-nat-%s", name, az), &ec2.NatGatewayArgs{
+				AllocationId: eip.ID(),
+				SubnetId:     pub.ID(),
+				Tags:         tag("nat-"+az, nil),
+			}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
+			if err != nil {
+				return nil, err
+			}
+			nats = append(nats, nat)
+			natIDs = append(natIDs, nat.ID())
+		}
+	}
+
+	for i, az := range args.AZs {
+		// Under perAz each private subnet leaves through the NAT in its own AZ,
+		// so losing one AZ does not cut the others off.
+		nat := nats[0]
+		if args.NATStrategy == config.NATPerAZ {
+			nat = nats[i]
+		}
+		rt, err := ec2.NewRouteTable(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.RouteTableArgs{
+			VpcId: vpc.ID(),
+			Routes: ec2.RouteTableRouteArray{&ec2.RouteTableRouteArgs{
+				CidrBlock:    pulumi.String("0.0.0.0/0"),
+				NatGatewayId: nat.ID(),
+			}},
+			Tags: tag("private-"+az, nil),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		priv, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.SubnetArgs{
+			VpcId:               vpc.ID(),
+			AvailabilityZone:    pulumi.String(az),
+			CidrBlock:           pulumi.String(plan.Private[i].CIDR),
+			MapPublicIpOnLaunch: pulumi.Bool(false),
+			Tags:                tag("private-"+az, map[string]string{"kubernetes.io/role/internal-elb": "1"}),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", name, az), &ec2.RouteTableAssociationArgs{
+			SubnetId:     priv.ID(),
+			RouteTableId: rt.ID(),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		out.egress = append(out.egress, rt, assoc)
+		privateIDs = append(privateIDs, priv.ID())
+		out.privateCIDRs = append(out.privateCIDRs, plan.Private[i].CIDR)
+	}
+
+	out.id, out.igw = vpc.ID(), igw
+	out.publicIDs, out.privateIDs, out.natIDs = publicIDs, privateIDs, natIDs
+	return out, nil
+}
+
+// existingVPC takes the user's VPC and subnets as they are (the preflight
+// checked them): it creates nothing in them but this cluster's tags, one
+// ec2.Tag per key, which change nothing else on a subnet and go with a
+// destroy.
+func existingVPC(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) (*vpcParts, error) {
+	e := args.Existing
+	out := &vpcParts{id: pulumi.ID(e.VPCID).ToIDOutput(), cidr: e.CIDR, privateCIDRs: e.PrivateSubnetCIDRs}
+	for _, id := range e.PrivateSubnetIDs {
+		out.privateIDs = append(out.privateIDs, pulumi.String(id))
+	}
+	for _, id := range e.PublicSubnetIDs {
+		out.publicIDs = append(out.publicIDs, pulumi.String(id))
+	}
+	ids := make([]string, 0, len(e.SubnetTags))
+	for id := range e.SubnetTags {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		keys := make([]string, 0, len(e.SubnetTags[id]))
+		for k := range e.SubnetTags[id] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if _, err := ec2.NewTag(ctx, fmt.Sprintf("%s-%s-%s", name, id, tagResourceKey(k)), &ec2.TagArgs{
+				ResourceId: pulumi.String(id), Key: pulumi.String(k), Value: pulumi.String(e.SubnetTags[id][k]),
+			}, parent); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// tagResourceKey is a tag key as part of a resource name.
+func tagResourceKey(k string) string {
+	return strings.NewReplacer("/", "-", ".", "-", ":", "-").Replace(k)
 }
