@@ -23,6 +23,8 @@ type checked struct {
 	provider *aws.Provider
 	azs      []string
 	amis     map[config.Arch]string
+	// vpc is the user's VPC (network), as the preflight read it.
+	vpc *preflight.VPCDescription
 }
 
 // checkStack reads and validates the configuration, renders every Talos
@@ -82,7 +84,21 @@ func checkStack(ctx *pulumi.Context) (*checked, error) {
 		return nil, errors.Join(errs.Err(), err)
 	}
 	useAWS := pulumi.Provider(out.provider)
-	if !errs.Has("azCount") && !errs.Has("availabilityZones") {
+	if cfg.BringYourOwnVPC() {
+		// The user's VPC, read and judged before anything is created: its
+		// zones are its private subnets'.
+		if !errs.Has("network") {
+			desc, err := preflight.DescribeVPC(ctx, cfg, useAWS)
+			if err != nil {
+				return nil, err
+			}
+			errs = append(errs, preflight.CheckVPC(desc, cfg)...)
+			for _, w := range preflight.VPCWarnings(desc, cfg) {
+				_ = ctx.Log.Warn(w, nil)
+			}
+			out.vpc, out.azs = &desc, desc.PrivateAZs()
+		}
+	} else if !errs.Has("azCount") && !errs.Has("availabilityZones") {
 		zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
 			State: pulumi.StringRef("available"),
 			Filters: []aws.GetAvailabilityZonesFilter{

@@ -23,6 +23,7 @@ const (
 	outKubernetesVersion = "kubernetesVersion"
 	outIssuers           = "serviceAccountIssuers"
 	outAudiences         = "apiAudiences"
+	outSharedSubnetTags  = "sharedSubnetTags"
 	// Outputs every stack deployed by an earlier release has.
 	outClusterEndpoint = "clusterEndpoint"
 	outOIDCIssuer      = "oidcIssuerUrl"
@@ -32,6 +33,8 @@ const (
 type lastUp struct {
 	config.Deployed
 	Issuers, Audiences talos.Accepted
+	// SharedSubnetTags are the tags the stack added to the user's subnets.
+	SharedSubnetTags map[string]map[string]string
 }
 
 // readLastUp reads the stack's own outputs. A new stack has none; one
@@ -55,7 +58,7 @@ func readLastUp(ctx *pulumi.Context) (lastUp, error) {
 		return d.Value, nil
 	}
 	raw := map[string]any{}
-	for _, name := range []string{outTalosVersion, outKubernetesVersion, outIssuers, outAudiences, outClusterEndpoint, outOIDCIssuer} {
+	for _, name := range []string{outTalosVersion, outKubernetesVersion, outIssuers, outAudiences, outClusterEndpoint, outOIDCIssuer, outSharedSubnetTags} {
 		if raw[name], err = value(name); err != nil {
 			return lastUp{}, err
 		}
@@ -71,6 +74,15 @@ func lastUpFrom(raw map[string]any) (lastUp, error) {
 	out.Exists = endpoint != ""
 	out.ClusterEndpoint = endpoint
 	out.TalosVersion, out.KubernetesVersion = str(outTalosVersion), str(outKubernetesVersion)
+	if v := raw[outSharedSubnetTags]; v != nil {
+		b, err := json.Marshal(v)
+		if err == nil {
+			err = json.Unmarshal(b, &out.SharedSubnetTags)
+		}
+		if err != nil {
+			return lastUp{}, fmt.Errorf("this stack's output %s: %w", outSharedSubnetTags, err)
+		}
+	}
 	for _, r := range []struct {
 		name   string
 		dst    *talos.Accepted

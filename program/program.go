@@ -135,6 +135,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		Tags:         tags,
 		PrivateAPI:   cfg.PrivateAPI(), PrivateIngress: cfg.PrivateIngress(),
 		StableZone: stableZone(cfg), PublicName: cfg.Endpoint.PublicName, PublicZoneID: cfg.Endpoint.PublicZoneID,
+		Existing: existingVPC(cfg, checked),
 	}, withAWS)
 	if err != nil {
 		return nil, err
@@ -309,6 +310,11 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		outputs["etcdBackupWriterRoleArn"] = bk.WriterRoleARN
 	}
 
+	if net := existingVPC(cfg, checked); net != nil {
+		// The tags this stack added to the user's subnets: the next run
+		// keeps managing exactly those (preflight.SharedSubnetTags).
+		outputs[outSharedSubnetTags] = pulumi.ToMap(tagsAsAny(net.SubnetTags)).ToMapOutput()
+	}
 	// What the next run reads back (readLastUp): the versions the nodes now
 	// run and the issuers the API servers accept.
 	outputs[outTalosVersion] = pulumi.String(cfg.TalosVersion).ToStringOutput()
@@ -340,6 +346,38 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		outputs[k] = v
 	}
 	return outputs, nil
+}
+
+// existingVPC is the network stage's view of the user's VPC, nil when the
+// stack creates its own.
+func existingVPC(cfg *config.Config, checked *checked) *network.Existing {
+	if checked.vpc == nil {
+		return nil
+	}
+	d := checked.vpc
+	e := &network.Existing{VPCID: d.ID, PrivateSubnetIDs: cfg.Network.PrivateSubnetIDs, PublicSubnetIDs: cfg.Network.PublicSubnetIDs,
+		SubnetTags: preflight.SharedSubnetTags(*d, cfg.ClusterName, checked.last.SharedSubnetTags)}
+	if len(d.CIDRBlocks) > 0 {
+		e.CIDR = d.CIDRBlocks[0]
+	}
+	for _, sn := range d.Subnets {
+		if !sn.Public {
+			e.PrivateSubnetCIDRs = append(e.PrivateSubnetCIDRs, sn.CIDR)
+		}
+	}
+	return e
+}
+
+func tagsAsAny(m map[string]map[string]string) map[string]any {
+	out := map[string]any{}
+	for id, tags := range m {
+		inner := map[string]any{}
+		for k, v := range tags {
+			inner[k] = v
+		}
+		out[id] = inner
+	}
+	return out
 }
 
 // stableZone is the stable endpoint's private hosted zone, "" without it.
