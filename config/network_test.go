@@ -68,7 +68,7 @@ func TestNetworkExistingVPC(t *testing.T) {
 	}
 	// One private subnet for three control-plane nodes: the zone warning
 	// counts the subnets.
-	_, w, err = Parse(src(map[string]string{"network": `{"vpcId":"vpc-0123456789abcdef0","privateSubnetIds":["subnet-0aaaaaaaaaaaaaaa1"]}`}))
+	_, w, err = Parse(src(map[string]string{"network": `{"vpcId":"vpc-0123456789abcdef0","privateSubnetIds":["subnet-0aaaaaaaaaaaaaaa1"],"publicSubnetIds":["subnet-0bbbbbbbbbbbbbbb1"]}`}))
 	if err != nil {
 		t.Fatal(err)
 	}

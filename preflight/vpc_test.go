@@ -106,7 +106,7 @@ func TestDescribeVPCReadsWhatTheChecksJudge(t *testing.T) {
 	dev["adminCidrs"] = `["203.0.113.10/32"]`
 	delete(dev, "azCount")
 	delete(dev, "natStrategy")
-	dev["network"] = `{"vpcId":"vpc-0fa1e0000000000a1","privateSubnetIds":["subnet-0fa1e000000000001"]}`
+	dev["network"] = `{"vpcId":"vpc-0fa1e0000000000a1","privateSubnetIds":["subnet-0fa1e000000000001"],"publicSubnetIds":["subnet-0fa1e0000000000b1"]}`
 	devCfg, _, err := config.Parse(config.MapSource(dev))
 	if err != nil {
 		t.Fatal(err)
@@ -388,10 +388,10 @@ func TestNoNATEndpointsCoverThePolicies(t *testing.T) {
 	cfg := byoConfig(t, nil)
 	region := cfg.Region
 	docs := []iampolicy.Document{
-		compute.ControlPlanePolicy(cfg.ClusterName, region, true),
+		compute.ControlPlanePolicy(cfg.ClusterName, region, config.AddonsFor(cfg.KubernetesVersion).CCMImage, true),
 		compute.WorkerPolicy(),
 		compute.EBSCSIPolicy(cfg.ClusterName, region),
-		compute.AutoscalerPolicy(cfg.ClusterName),
+		compute.AutoscalerPolicy(cfg.ClusterName, config.AddonsFor(cfg.KubernetesVersion).Autoscaler()),
 		etcdguard.Policy(etcdguard.ARNs{Region: region, Secret: "arn:aws:secretsmanager:x", Key: "arn:aws:kms:x", Parameter: "arn:aws:ssm:x", LogGroup: "arn:aws:logs:x"}),
 		drain.HandlerPolicy("arn:aws:sqs:x", []string{"arn:aws:autoscaling:x"}),
 		backups.WriterPolicy("arn:aws:s3:::b", "arn:aws:kms:x", cfg.ClusterName),
