@@ -10,7 +10,17 @@ var iamRoleARNRe = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{1
 
 // validateSecretReaders: IAM role ARNs (the secret policy matches sessions
 // by their role), each once.
-func validateSecretReaders(c *Config, errs *ErrorList) {
+func validateSecretReaders(c *Config, errs *ErrorList, w *Warnings) {
+	if len(c.EtcdGuardSecretReaders) == 0 && c.deployed.Exists {
+		// Before the allow-lists, account administrators could read both; a
+		// running cluster learns it here rather than during a restore.
+		what := "the etcd guard's admin talosconfig"
+		if BackupsOn(c) {
+			what += " and the etcd snapshots"
+		}
+		w.Add("etcdGuardSecretReaders", "empty: only the etcd guard may read %s, whatever IAM grants (the resource policies allow no one else); "+
+			"list the IAM role you would restore with (README \"IAM model\"), and run `pulumi up` as one of them to change the list later", what)
+	}
 	seen := map[string]bool{}
 	for i, arn := range c.EtcdGuardSecretReaders {
 		key := fmt.Sprintf("etcdGuardSecretReaders[%d]", i)

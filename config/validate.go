@@ -60,7 +60,7 @@ func validate(c *Config, errs *ErrorList, skip map[string]bool) Warnings {
 	validateEndpoint(c, errs)
 	validateVersions(c, c.deployed, errs)
 	validateAlarmTopic(c, errs)
-	validateSecretReaders(c, errs)
+	validateSecretReaders(c, errs, &w)
 	for _, k := range []struct{ key, id string }{{"amiIdAmd64", c.AMIAMD64}, {"amiIdArm64", c.AMIARM64}} {
 		if k.id != "" && !amiRe.MatchString(k.id) {
 			errs.Invalid(k.key, k.id, "must be an AMI id like ami-0123456789abcdef0")

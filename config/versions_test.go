@@ -158,3 +158,21 @@ func TestEveryOfferedMinorHasAddons(t *testing.T) {
 		t.Errorf("OfferedMinors() = %v, want every offered minor, oldest first", got)
 	}
 }
+
+// A running cluster with no break-glass role is told, in its preview, that
+// only the guard can read its snapshots and admin talosconfig; a new stack
+// (the defaults) is not warned.
+func TestEmptyBreakGlassWarnsRunningClusters(t *testing.T) {
+	kv := map[string]string{"adminCidrs": `["203.0.113.10/32"]`}
+	_, w, err := ParseDeployed(MapSource(kv), Deployed{Exists: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(w, "\n"), "etcdGuardSecretReaders: empty: only the etcd guard may read the etcd guard's admin talosconfig and the etcd snapshots") {
+		t.Errorf("warnings %v", w)
+	}
+	_, w, _ = ParseDeployed(MapSource(kv), Deployed{})
+	if strings.Contains(strings.Join(w, "\n"), "etcdGuardSecretReaders") {
+		t.Errorf("a new stack warned: %v", w)
+	}
+}
