@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/images"
 )
 
@@ -315,3 +316,41 @@ func TestClientTokens(t *testing.T) {
 }
 
 func filepathGlob(dir string) ([]string, error) { return filepath.Glob(filepath.Join(dir, "*")) }
+
+func TestForStackActsAsTheProvider(t *testing.T) {
+	b, err := ForStack(context.Background(), "eu-west-1", config.AWS{AccessKey: "AKIDSTACK", SecretKey: "s"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := b.AWS.Credentials.Retrieve(context.Background())
+	if err != nil || creds.AccessKeyID != "AKIDSTACK" || b.AWS.Region != "eu-west-1" {
+		t.Errorf("builder acts as %q in %s (%v)", creds.AccessKeyID, b.AWS.Region, err)
+	}
+}
+
+// The deployer policy grants exactly the AWS calls a build makes (KMS
+// aside, which EBS calls on the deployer's behalf).
+func TestDeployerPolicyCoversTheCalls(t *testing.T) {
+	f := newFake(t)
+	b, _ := f.builder(t)
+	if _, err := b.Ensure(context.Background(), gpuRequest); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	for c := range f.calls {
+		calls = append(calls, c)
+	}
+	slices.Sort(calls)
+	var granted []string
+	for _, a := range DeployerPolicy("ap-southeast-1").Actions() {
+		if !strings.HasPrefix(a, "kms:") {
+			granted = append(granted, a)
+		}
+	}
+	if !slices.Equal(calls, granted) {
+		t.Errorf("a build calls %v; the policy grants %v", calls, granted)
+	}
+	if doc := DeployerPolicy("cn-north-1").JSON(); !strings.Contains(doc, "arn:aws-cn:ec2:cn-north-1::snapshot/*") {
+		t.Errorf("China partition: %s", doc)
+	}
+}

@@ -53,6 +53,9 @@ type fake struct {
 	// pending for.
 	completeAfter int
 
+	// calls are the IAM actions the requests need ("ec2:RegisterImage").
+	calls map[string]bool
+
 	// EC2
 	amis           map[string]*fakeAMI // by name
 	registers      []url.Values
@@ -119,7 +122,7 @@ func newFake(t *testing.T) *fake {
 	f := &fake{
 		t: t, region: "ap-southeast-1", image: testImage(),
 		schematics: map[string][]byte{}, snapshots: map[string]*fakeSnapshot{}, tokens: map[string]string{},
-		failBlock: map[int64]int{}, puts: map[int64]int{}, amis: map[string]*fakeAMI{}, completeAfter: 2,
+		failBlock: map[int64]int{}, puts: map[int64]int{}, amis: map[string]*fakeAMI{}, completeAfter: 2, calls: map[string]bool{},
 	}
 	enc, err := zstd.NewWriter(nil)
 	if err != nil {
@@ -222,6 +225,7 @@ func (f *fake) ebs(w http.ResponseWriter, r *http.Request, path string, body []b
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
 	case r.Method == http.MethodPost && path == "/snapshots":
+		f.calls["ebs:StartSnapshot"] = true
 		var in startSnapshotIn
 		if err := json.Unmarshal(body, &in); err != nil {
 			f.ebsError(w, 400, "ValidationException", err.Error())
@@ -241,6 +245,7 @@ func (f *fake) ebs(w http.ResponseWriter, r *http.Request, path string, body []b
 		// A repeated token answers as the first request did.
 		_ = json.NewEncoder(w).Encode(map[string]any{"SnapshotId": id, "Status": "pending", "BlockSize": images.BlockSize, "VolumeSize": in.VolumeSize})
 	case r.Method == http.MethodPut && len(parts) == 4 && parts[0] == "snapshots" && parts[2] == "blocks":
+		f.calls["ebs:PutSnapshotBlock"] = true
 		s := f.snapshots[parts[1]]
 		index, _ := strconv.ParseInt(parts[3], 10, 64)
 		f.puts[index]++
@@ -279,6 +284,7 @@ func (f *fake) ebs(w http.ResponseWriter, r *http.Request, path string, body []b
 		w.Header().Set("X-Amz-Checksum-Algorithm", "SHA256")
 		w.WriteHeader(http.StatusCreated)
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "snapshots" && parts[1] == "completion":
+		f.calls["ebs:CompleteSnapshot"] = true
 		s := f.snapshots[parts[2]]
 		if s == nil || s.sealed || s.state != "pending" {
 			f.ebsError(w, 400, "ValidationException", "The snapshot is not open")
@@ -307,6 +313,10 @@ func (f *fake) ec2Error(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (f *fake) ec2(w http.ResponseWriter, form url.Values) {
+	f.calls["ec2:"+form.Get("Action")] = true
+	if form.Get("TagSpecification.1.ResourceType") != "" {
+		f.calls["ec2:CreateTags"] = true
+	}
 	if form.Get("Version") != "2016-11-15" {
 		f.t.Errorf("EC2 API version %q", form.Get("Version"))
 	}
