@@ -7,7 +7,7 @@ import (
 
 // ECRCredentialProvider is the extension that lets the kubelet pull from
 // ECR with the node's role.
-const ECRCredentialProvider = "siderolabs/ecr-credential-provider"
+const ECRCredentialProvider = "siderolabs/ecr-credential-provider" //nolint:gosec // an extension's name
 
 // nvidiaModulesPatch loads NVIDIA's kernel modules, as Talos' NVIDIA
 // guides (OSS and proprietary) patch every GPU node: docs v1.12
@@ -40,7 +40,10 @@ const nvidiaBPFJITPatch = `machine:
 // (container-runtime/ecr-credential-provider/README.md:14-30, identical at
 // v1.12.11 and v1.13.9). The node's role needs ECR's pull permissions
 // (ecr:GetAuthorizationToken, ecr:BatchGetImage,
-// ecr:GetDownloadUrlForLayer).
+// ecr:GetDownloadUrlForLayer). It holds no credential: the kubelet runs
+// the provider, which takes the node role's.
+//
+//nolint:gosec // configuration of a credential provider, not a credential
 const ecrCredentialProviderPatch = `machine:
   kubelet:
     credentialProviderConfig:

@@ -414,7 +414,7 @@ type block struct {
 // blocks reads the compressed image and calls each for every non-zero
 // block, in order, reporting progress; it stops at the first error of
 // each. It checks the image fits the snapshot's volume.
-func (ru *run) blocks(ctx context.Context, dl downloaded, each func(block) error, pool *sync.Pool) error {
+func (ru *run) blocks(ctx context.Context, dl downloaded, each func(block) error, pool *buffers) error {
 	file, err := os.Open(dl.path)
 	if err != nil {
 		return err
@@ -431,24 +431,24 @@ func (ru *run) blocks(ctx context.Context, dl downloaded, each func(block) error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		buf := pool.Get().([]byte)
+		buf := pool.get()
 		n, err := io.ReadFull(zr, buf)
 		if n == 0 && errors.Is(err, io.EOF) {
-			pool.Put(buf)
+			pool.put(buf)
 			return nil
 		}
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			pool.Put(buf)
+			pool.put(buf)
 			return fmt.Errorf("decompress the image: %w", err)
 		}
 		clear(buf[n:]) // a short last block is zero-padded
 		isZero := zero(buf)
 		if index*images.BlockSize >= ru.volumes && !isZero {
-			pool.Put(buf)
+			pool.put(buf)
 			return fmt.Errorf("the factory's image has data beyond the %d GiB this stack expects of an aws image (images.DiskImageGiB)", ru.volumes>>30)
 		}
 		if isZero {
-			pool.Put(buf)
+			pool.put(buf)
 			skipped++
 		} else if err := each(block{index: index, data: buf}); err != nil {
 			return err
@@ -466,16 +466,27 @@ func zero(b []byte) bool {
 	return true
 }
 
-func newPool() *sync.Pool {
-	return &sync.Pool{New: func() any { return make([]byte, images.BlockSize) }}
+// buffers recycles block buffers: a build reads thousands of blocks and
+// holds at most Parallelism of them at once.
+type buffers struct{ p sync.Pool }
+
+func newPool() *buffers { return &buffers{} }
+
+func (b *buffers) get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, images.BlockSize)
 }
+
+func (b *buffers) put(buf []byte) { b.p.Put(&buf) }
 
 // count sets what a snapshot sealed by an earlier run holds: the image's
 // non-zero blocks, read again without writing.
 func (ru *run) count(ctx context.Context, dl downloaded) error {
 	pool := newPool()
 	var n int64
-	err := ru.blocks(ctx, dl, func(b block) error { n++; pool.Put(b.data); return nil }, pool)
+	err := ru.blocks(ctx, dl, func(b block) error { n++; pool.put(b.data); return nil }, pool)
 	ru.stored = n * images.BlockSize
 	return err
 }
@@ -505,7 +516,7 @@ func (ru *run) write(ctx context.Context, snapshotID string, dl downloaded) erro
 				sum := sha256.Sum256(b.data)
 				progress := int(100 * b.index * images.BlockSize / ru.volumes)
 				err := ru.c.putBlock(ctx, snapshotID, b.index, b.data, sum, progress)
-				pool.Put(b.data)
+				pool.put(b.data)
 				if err != nil {
 					cancel(fmt.Errorf("block %d: %w", b.index, err))
 					continue
@@ -524,7 +535,7 @@ func (ru *run) write(ctx context.Context, snapshotID string, dl downloaded) erro
 		case work <- b:
 			return nil
 		case <-ctx.Done():
-			pool.Put(b.data)
+			pool.put(b.data)
 			return context.Cause(ctx)
 		}
 	}, pool)

@@ -80,7 +80,7 @@ type startSnapshotOut struct {
 
 // startSnapshot starts (or, for a token already used, returns) a snapshot.
 func (c *client) startSnapshot(ctx context.Context, in startSnapshotIn) (startSnapshotOut, error) {
-	body, err := json.Marshal(in)
+	body, err := json.Marshal(in) //nolint:gosec // ClientToken is an idempotency token made of public names, not a secret
 	if err != nil {
 		return startSnapshotOut{}, err
 	}

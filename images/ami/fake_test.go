@@ -309,7 +309,7 @@ func (f *fake) ebs(w http.ResponseWriter, r *http.Request, path string, body []b
 
 func (f *fake) ec2Error(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>r</RequestID></Response>`, code, msg)
+	_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>r</RequestID></Response>`, code, msg)
 }
 
 func (f *fake) ec2(w http.ResponseWriter, form url.Values) {
@@ -355,7 +355,7 @@ func (f *fake) ec2(w http.ResponseWriter, form url.Values) {
 				s.state = "completed"
 			}
 		}
-		fmt.Fprintf(w, `<DescribeSnapshotsResponse><snapshotSet><item><snapshotId>%s</snapshotId><status>%s</status><progress>%d%%</progress></item></snapshotSet></DescribeSnapshotsResponse>`, s.id, s.state, min(100, s.describes*40))
+		_, _ = fmt.Fprintf(w, `<DescribeSnapshotsResponse><snapshotSet><item><snapshotId>%s</snapshotId><status>%s</status><progress>%d%%</progress></item></snapshotSet></DescribeSnapshotsResponse>`, s.id, s.state, min(100, s.describes*40))
 	case "RegisterImage":
 		f.registers = append(f.registers, form)
 		if f.beforeRegister != nil {
@@ -380,7 +380,7 @@ func (f *fake) ec2(w http.ResponseWriter, form url.Values) {
 			a.tags[form.Get("TagSpecification.1.Tag."+strconv.Itoa(i)+".Key")] = form.Get("TagSpecification.1.Tag." + strconv.Itoa(i) + ".Value")
 		}
 		f.amis[name] = a
-		fmt.Fprintf(w, `<RegisterImageResponse><requestId>r</requestId><imageId>%s</imageId></RegisterImageResponse>`, a.id)
+		_, _ = fmt.Fprintf(w, `<RegisterImageResponse><requestId>r</requestId><imageId>%s</imageId></RegisterImageResponse>`, a.id)
 	default:
 		f.ec2Error(w, 400, "InvalidAction", form.Get("Action"))
 	}
