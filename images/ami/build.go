@@ -226,6 +226,15 @@ func (b *Builder) Name(r Request) string {
 	return images.AMIName(r.Spec.Schematic().ID(), r.TalosVersion, b.AWS.Region, r.Arch)
 }
 
+// Find is the account's AMI of the request's name, if there is one (a
+// DescribeImages, nothing built): what a preview can show before `up`
+// builds it. A pending AMI is returned as found.
+func (b *Builder) Find(ctx context.Context, r Request) (imageID string, found bool, err error) {
+	c, _ := b.setup()
+	im, found, err := c.findImage(ctx, b.Name(r))
+	return im.ID, found, err
+}
+
 // Ensure returns the request's AMI: the account's AMI of its name when
 // there is one, otherwise built now (see the package comment). It is
 // meant for `up` only; a preview needs only Name.

@@ -159,7 +159,13 @@ func TestBuildWritesTheNonZeroBlocksAndRegistersLikeSidero(t *testing.T) {
 func TestExistingAMIIsFoundFirst(t *testing.T) {
 	f := newFake(t)
 	b, _ := f.builder(t)
+	if _, found, err := b.Find(context.Background(), gpuRequest); found || err != nil {
+		t.Fatalf("Find before: %v %v", found, err)
+	}
 	other := f.addAMI(b.Name(gpuRequest), "available")
+	if id, found, err := b.Find(context.Background(), gpuRequest); !found || id != other || err != nil {
+		t.Fatalf("Find: %s %v %v", id, found, err)
+	}
 	res, err := b.Ensure(context.Background(), gpuRequest)
 	if err != nil {
 		t.Fatal(err)
