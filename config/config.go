@@ -2,7 +2,11 @@
 // Every other stage only reads the typed Config this package returns.
 package config
 
-import "github.com/talos-aws/talos-aws/images"
+import (
+	"slices"
+
+	"github.com/talos-aws/talos-aws/images"
+)
 
 // Arch is a CPU architecture as Talos names its images.
 type Arch string
@@ -202,6 +206,16 @@ func (c *Config) ImageOf(p WorkerPool) images.Spec {
 		return *p.Image
 	}
 	return c.Image
+}
+
+// RunsExtension reports which roles run a system extension: the control
+// plane (the cluster's image) and any worker pool.
+func (c *Config) RunsExtension(name string) (controlPlane, workers bool) {
+	controlPlane = slices.Contains(c.Image.Extensions, name)
+	for _, p := range c.WorkerPools {
+		workers = workers || slices.Contains(c.ImageOf(p).Extensions, name)
+	}
+	return controlPlane, workers
 }
 
 // UsesImages reports whether any role runs an image beyond the official
