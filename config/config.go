@@ -218,6 +218,18 @@ func (c *Config) RunsExtension(name string) (controlPlane, workers bool) {
 	return controlPlane, workers
 }
 
+// NVIDIAPools are the pools whose image has NVIDIA's kernel modules: the
+// GPU pools the cluster's NVIDIA add-ons serve (images.NVIDIAAddonsFor).
+func (c *Config) NVIDIAPools() []string {
+	var out []string
+	for _, p := range c.WorkerPools {
+		if c.ImageOf(p).HasNVIDIA() {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
 // UsesImages reports whether any role runs an image beyond the official
 // one (so `up` may build AMIs).
 func (c *Config) UsesImages() bool {
