@@ -9,7 +9,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/images"
 	"github.com/talos-aws/talos-aws/internal/helmrelease"
+	"github.com/talos-aws/talos-aws/internal/kubeobject"
 )
 
 // releaseTimeout bounds each release's wait for its resources (seconds).
@@ -76,7 +78,8 @@ type Addons struct {
 // CNI after about ten minutes, so nothing but the API server's readiness
 // waits in front of it), then the cloud controller manager and the CSR
 // approver, then a wait for every expected node to be Ready, then Metrics
-// Server, Argo CD and the EBS CSI driver in parallel.
+// Server, Argo CD, the EBS CSI driver and, for GPU pools, NVIDIA's add-ons
+// in parallel.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Addons, error) {
 	cfg := args.Config
 	a := &Addons{Releases: map[string]*helmrelease.Release{}}
@@ -201,6 +204,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 
+	if err := a.nvidia(ctx, name, cfg, k8s, gate); err != nil {
+		return nil, err
+	}
 	if cfg.Addons.MetricsServer.Enabled {
 		if _, err := release("metrics", MetricsServerValues(cfg), gate); err != nil {
 			return nil, err
@@ -231,6 +237,61 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	return a, nil
+}
+
+// nvidia installs, once the nodes are Ready, what the Talos version's
+// NVIDIA guide installs in the cluster for the GPU pools
+// (images.NVIDIAAddonsFor): on 1.13 the GPU operator in its namespace,
+// labelled for privileged pods; on 1.12 the nvidia RuntimeClass and the
+// device plugin running in it. Nothing without GPU pools.
+func (a *Addons) nvidia(ctx *pulumi.Context, name string, cfg *config.Config, k8s *kubernetes.Provider, gate pulumi.ResourceOption) error {
+	pools := cfg.NVIDIAPools()
+	if len(pools) == 0 {
+		return nil
+	}
+	nv, err := images.NVIDIAAddonsFor(cfg.TalosVersion, config.PoolLabel, pools)
+	if err != nil {
+		return err
+	}
+	ch := nv.Chart
+	opts := []pulumi.ResourceOption{pulumi.Parent(a), pulumi.Provider(k8s), gate}
+	var before []pulumi.Resource
+	if nv.NamespaceLabels != nil {
+		ns, err := kubeobject.Namespace(ctx, name+"-"+ch.Namespace+"-namespace", ch.Namespace, nv.NamespaceLabels, opts...)
+		if err != nil {
+			return err
+		}
+		before = append(before, ns)
+	}
+	if rc := nv.RuntimeClass; rc != nil {
+		// Retained when removed: a move to Talos 1.13 hands the class to
+		// the GPU operator, which creates and owns "nvidia" itself; a
+		// delete after its install would take the operator's class away.
+		r, err := kubeobject.RuntimeClass(ctx, name+"-"+rc.Name+"-runtimeclass", rc.Name, rc.Handler, append(opts, pulumi.RetainOnDelete(true))...)
+		if err != nil {
+			return err
+		}
+		before = append(before, r)
+	}
+	if len(before) > 0 {
+		opts = append(opts, pulumi.DependsOn(before))
+	}
+	r, err := helmrelease.New(ctx, name+"-"+ch.Release, helmrelease.Args{
+		Name:            pulumi.String(ch.Release),
+		Chart:           pulumi.String(ch.Chart),
+		Version:         pulumi.String(ch.Version),
+		Namespace:       pulumi.String(ch.Namespace),
+		CreateNamespace: pulumi.Bool(false), // kube-system, or the labelled one above
+		Values:          pulumi.ToMap(ch.Values),
+		Timeout:         pulumi.Int(releaseTimeout),
+		Atomic:          pulumi.Bool(false),
+		Repo:            ch.Repo,
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	a.Releases[ch.Release] = r
+	return nil
 }
 
 // gatedKubeconfig is the kubeconfig the Kubernetes provider is configured

@@ -8,6 +8,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/config/configtest"
+	"github.com/talos-aws/talos-aws/images"
 	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/talos"
 )
@@ -215,6 +216,14 @@ var chartKeys = map[string][]string{
 	// image.tag: values.yaml:306, read by templates/deployment.yaml:63.
 	"cluster-autoscaler": {"cloudProvider", "awsRegion", "fullnameOverride", "autoDiscovery.clusterName", "rbac.serviceAccount.name",
 		"rbac.serviceAccount.annotations", "podAnnotations", "extraArgs", "nodeSelector", "tolerations", "image.tag"},
+	// NVIDIA/k8s-device-plugin v0.13.0 deployments/helm/nvidia-device-plugin
+	// values.yaml: affinity 63, runtimeClassName 79; read by
+	// templates/daemonset.yml:50-51 and 213.
+	"nvidia-device-plugin": {"runtimeClassName", "affinity"},
+	// NVIDIA/gpu-operator v26.3.3 deployments/gpu-operator values.yaml:
+	// hostPaths.driverInstallDir 35, driver.enabled 119, toolkit.enabled
+	// 211; read by templates/clusterpolicy.yaml:17, 162 and 450.
+	"gpu-operator": {"hostPaths.driverInstallDir", "driver.enabled", "toolkit.enabled"},
 }
 
 // leafPaths lists the dotted paths of every non-map value in v.
@@ -263,5 +272,25 @@ func TestMultiReplicaAddonsSpreadAcrossNodes(t *testing.T) {
 	apps, _ := ArgoCDAppsValues(configtest.Parse(t, map[string]string{"addons": `{"argocd":{"rootApp":{"repoURL":"https://github.com/acme/gitops"}}}`}))
 	if f := at(t, apps, "applications.root.finalizers").([]any); len(f) != 1 || f[0] != "resources-finalizer.argocd.argoproj.io" {
 		t.Errorf("root app finalizers %v: deleting it must delete what it deployed", f)
+	}
+}
+
+// The NVIDIA add-ons of each Talos minor set only keys their chart reads at
+// its pinned version, and pin the device plugin to the GPU pools.
+func TestNVIDIAValueKeysAreTheChartsOwn(t *testing.T) {
+	for _, v := range []string{"v1.12.11", config.DefaultTalosVersion} {
+		nv, err := images.NVIDIAAddonsFor(v, config.PoolLabel, []string{"gpu", "a100"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, ok := chartKeys[nv.Chart.Release]
+		if !ok {
+			t.Fatalf("Talos %s: no chart keys for %s", v, nv.Chart.Release)
+		}
+		for _, p := range leafPaths("", nv.Chart.Values) {
+			if !slices.ContainsFunc(keys, func(k string) bool { return p == k || strings.HasPrefix(p, k+".") }) {
+				t.Errorf("Talos %s: %q is not a key chart %s@%s reads", v, p, nv.Chart.Chart, nv.Chart.Version)
+			}
+		}
 	}
 }

@@ -74,8 +74,13 @@ type Args struct {
 	UserData map[string]pulumi.StringOutput
 
 	// AMIs, by architecture, as LookupAMIs found them before any resource
-	// was registered; looked up here when nil.
+	// was registered; looked up here when nil. Roles without an image boot
+	// them.
 	AMIs map[config.Arch]string
+	// ImageAMIs are the AMIs of the roles that run an image key (built by
+	// `up`, or found; unknown in a preview before the build), by
+	// config.ControlPlaneKey and pool name.
+	ImageAMIs map[string]pulumi.StringInput
 }
 
 // GroupsArgs configure the Auto Scaling Groups (Compute.Groups), which come
@@ -163,11 +168,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// the add-on runs unless addons.awsCloudControllerManager.imageTag says
 	// otherwise.
 	ccmVersion := config.AddonsFor(cfg.KubernetesVersion).CCMImage
-	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.ClusterName, cfg.Region, ccmVersion, cfg.Addons.EBSCSI.Enabled && !cfg.WorkloadIdentity), tagged("control-plane", nil), parent)
+	cpProfile, cpRole, err := nodeRole(ctx, name+"-cp", ControlPlanePolicy(cfg.ClusterName, cfg.Region, ccmVersion, cfg.Addons.EBSCSI.Enabled && !cfg.WorkloadIdentity, ControlPlanePullsFromECR(cfg)), tagged("control-plane", nil), parent)
 	if err != nil {
 		return nil, err
 	}
-	wProfile, wRole, err := nodeRole(ctx, name+"-worker", WorkerPolicy(), tagged("worker", nil), parent)
+	wProfile, wRole, err := nodeRole(ctx, name+"-worker", WorkerPolicy(cfg.Region, WorkersPullFromECR(cfg)), tagged("worker", nil), parent)
 	if err != nil {
 		return nil, err
 	}
@@ -184,9 +189,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if !ok {
 		return nil, fmt.Errorf("compute: no user data for the control plane")
 	}
+	// A role's AMI: its image's when it runs one, else the official AMI
+	// of its architecture, a plain string as it always was.
+	ami := func(key string, arch config.Arch) pulumi.StringInput {
+		if a, ok := args.ImageAMIs[key]; ok {
+			return a
+		}
+		return pulumi.String(c.AMIs[arch])
+	}
 	cp := cfg.ControlPlane
 	c.ControlPlaneLaunchTemplate, err = launchTemplate(ctx, name+"-cp", ltSpec{
-		ami: c.AMIs[cp.Arch], instanceType: cp.InstanceType, profileARN: cpProfile.Arn, sgID: c.ControlPlaneSecurityGroupID,
+		ami: ami(config.ControlPlaneKey, cp.Arch), instanceType: cp.InstanceType, profileARN: cpProfile.Arn, sgID: c.ControlPlaneSecurityGroupID,
 		hopLimit: ControlPlaneHopLimit(cfg), volume: cp.RootVolume, userData: cpUserData,
 		tags: tagged("control-plane", map[string]string{tagkeys.Role: "control-plane"}),
 	}, parent)
@@ -209,7 +222,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("compute: no user data for worker pool %q", pool.Name)
 		}
 		lt, err := launchTemplate(ctx, name+"-"+pool.Name, ltSpec{
-			ami: c.AMIs[pool.Arch], instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSecurityGroupID,
+			ami: ami(pool.Name, pool.Arch), instanceType: pool.InstanceTypes[0], profileARN: wProfile.Arn, sgID: c.WorkerSecurityGroupID,
 			hopLimit: WorkerIMDSHopLimit, volume: pool.RootVolume, userData: ud,
 			tags: tagged("worker-"+pool.Name, map[string]string{tagkeys.Role: "worker", tagkeys.Pool: pool.Name}),
 		}, parent)
@@ -418,7 +431,7 @@ func nodeSecurityGroups(ctx *pulumi.Context, name string, args Args, tagged func
 }
 
 type ltSpec struct {
-	ami          string
+	ami          pulumi.StringInput
 	instanceType string
 	profileARN   pulumi.StringInput
 	sgID         pulumi.StringInput
@@ -446,7 +459,7 @@ func launchTemplate(ctx *pulumi.Context, name string, s ltSpec, parent pulumi.Re
 		return base64.StdEncoding.EncodeToString([]byte(raw))
 	}).(pulumi.StringOutput)
 	return ec2.NewLaunchTemplate(ctx, name, &ec2.LaunchTemplateArgs{
-		ImageId:              pulumi.String(s.ami),
+		ImageId:              s.ami,
 		InstanceType:         pulumi.String(s.instanceType),
 		IamInstanceProfile:   &ec2.LaunchTemplateIamInstanceProfileArgs{Arn: s.profileARN},
 		UpdateDefaultVersion: pulumi.Bool(true),

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/images"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/ports"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
@@ -84,7 +85,7 @@ func TestHubbleRulesOnlyWhenEnabled(t *testing.T) {
 }
 
 func TestPolicies(t *testing.T) {
-	cp := ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", true).Actions()
+	cp := ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", true, false).Actions()
 	for _, a := range []string{"ec2:DescribeInstances", "elasticloadbalancing:CreateTargetGroup", "ec2:CreateVolume", "ec2:AttachVolume"} {
 		if !slices.Contains(cp, a) {
 			t.Errorf("control-plane policy lacks %s", a)
@@ -97,14 +98,14 @@ func TestPolicies(t *testing.T) {
 			t.Errorf("control-plane policy grants %s", a)
 		}
 	}
-	if slices.Contains(ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", false).Actions(), "ec2:CreateSnapshot") {
+	if slices.Contains(ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", false, false).Actions(), "ec2:CreateSnapshot") {
 		t.Error("EBS CSI permissions without the add-on")
 	}
-	w := WorkerPolicy()
+	w := WorkerPolicy("ap-southeast-1", false)
 	if len(w.Statement) != 1 || w.Statement[0].Effect != "Deny" || w.Statement[0].Action != "*" || w.Statement[0].Resource != "*" {
 		t.Errorf("worker policy %+v, want one Deny of everything", w)
 	}
-	for _, d := range []iampolicy.Document{ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", true), WorkerPolicy(), AssumeRoleEC2()} {
+	for _, d := range []iampolicy.Document{ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", true, false), WorkerPolicy("ap-southeast-1", false), AssumeRoleEC2()} {
 		var back map[string]any
 		if err := json.Unmarshal([]byte(d.JSON()), &back); err != nil || back["Version"] != "2012-10-17" {
 			t.Errorf("policy JSON: %v", err)
@@ -203,7 +204,7 @@ func TestGrantsFollowTheRelease(t *testing.T) {
 	tgAttrs := []string{"elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:ModifyTargetGroupAttributes"}
 	for _, m := range config.OfferedMinors() {
 		a := config.AddonsFor(m + ".0")
-		acts := ControlPlanePolicy("prod", "ap-southeast-1", a.CCMImage, false).Actions()
+		acts := ControlPlanePolicy("prod", "ap-southeast-1", a.CCMImage, false, false).Actions()
 		var n int
 		_, _ = fmt.Sscanf(m, "1.%d", &n)
 		for _, act := range tgAttrs {
@@ -219,7 +220,7 @@ func TestGrantsFollowTheRelease(t *testing.T) {
 		}
 	}
 	for _, ebs := range []bool{false, true} {
-		if a, b := ControlPlanePolicy("prod", "ap-southeast-1", "v1.36.1", ebs).JSON(), ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", ebs).JSON(); a != b {
+		if a, b := ControlPlanePolicy("prod", "ap-southeast-1", "v1.36.1", ebs, false).JSON(), ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", ebs, false).JSON(); a != b {
 			t.Errorf("ebsCSI=%t: CCM v1.36.1's policy differs from v1.35.0's", ebs)
 		}
 	}
@@ -269,7 +270,7 @@ func TestAutoscalerTags(t *testing.T) {
 // nothing else.
 func TestGuardPathDenied(t *testing.T) {
 	for _, ebs := range []bool{false, true} {
-		d := ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", ebs)
+		d := ControlPlanePolicy("prod", "ap-southeast-1", "v1.35.0", ebs, false)
 		denied := map[string]string{}
 		for _, s := range d.Statement {
 			if s.Effect != "Deny" {
@@ -320,5 +321,48 @@ func TestPortMatrixFollowsAccess(t *testing.T) {
 		if want := []bool{tc.pubAPI, tc.intTalos, tc.pubIngress, tc.intIngres}; !slices.Equal(got, want) {
 			t.Errorf("%+v: public API, internal Talos, public ingress, internal ingress = %v, want %v", tc.s, got, want)
 		}
+	}
+}
+
+// The node roles pull from ECR only when their nodes run the ECR
+// credential provider extension; a worker role that does still may call
+// nothing else.
+func TestECRPullsFollowTheExtension(t *testing.T) {
+	ecr := []string{"ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+	for _, on := range []bool{false, true} {
+		cp := ControlPlanePolicy("prod", "cn-north-1", "v1.35.0", false, on)
+		for _, a := range ecr {
+			if slices.Contains(cp.Actions(), a) != on {
+				t.Errorf("ecr=%t: control plane grants %s: %t", on, a, !on)
+			}
+		}
+		for _, s := range cp.Statement {
+			if s.Sid == "ECRPulls" && s.Resource != "arn:aws-cn:ecr:*:*:repository/*" {
+				t.Errorf("ECR pulls on %v, want the partition's repositories", s.Resource)
+			}
+		}
+	}
+	w := WorkerPolicy("ap-southeast-1", true)
+	var allowed []string
+	for _, s := range w.Statement {
+		if s.Effect == "Allow" {
+			allowed = append(allowed, s.Actions()...)
+		}
+	}
+	slices.Sort(allowed)
+	want := slices.Sorted(slices.Values(ecr))
+	if !slices.Equal(allowed, want) {
+		t.Errorf("worker with ECR allows %v, want %v", allowed, want)
+	}
+	last := w.Statement[len(w.Statement)-1]
+	if last.Effect != "Deny" || last.Resource != "*" || last.Action != nil {
+		t.Fatalf("worker with ECR: last statement %+v, want a Deny of everything else", last)
+	}
+	if got, ok := last.NotAction.([]string); !ok || !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+		t.Errorf("the Deny spares %v, want exactly the pulls %v", last.NotAction, want)
+	}
+	cfg := config.Config{WorkerPools: []config.WorkerPool{{Name: "a"}, {Name: "b", Image: &images.Spec{Extensions: []string{images.ECRCredentialProvider}}}}}
+	if ControlPlanePullsFromECR(&cfg) || !WorkersPullFromECR(&cfg) {
+		t.Error("one pool with the extension: the worker role pulls, the control plane does not")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/images"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
@@ -312,19 +314,66 @@ func AddEBSCSIPermissions(p *iampolicy.Policy, cluster, partition string) {
 	)
 }
 
+// ECRCredentialProviderReleases are the cloud-provider-aws releases the
+// siderolabs/ecr-credential-provider extension builds its binary from, by
+// Talos minor (CLOUD_PROVIDER_AWS_VERSION, siderolabs/extensions
+// container-runtime/vars.yaml:18 @v1.12.11 and @v1.13.9): AddECRPullPermissions'
+// grants were read at both, which make the same call.
+var ECRCredentialProviderReleases = []string{"v1.35.0", "v1.36.1"}
+
+// AddECRPullPermissions adds what a node running the ECR credential
+// provider extension needs to pull images from ECR with its role: the
+// kubelet runs the provider, which asks ECR for a registry token with the
+// node's credentials (GetAuthorizationToken, on "*": ECR has no resource
+// for it), and containerd then pulls with that token, which ECR authorizes
+// as the role: each manifest (BatchGetImage) and layer
+// (GetDownloadUrlForLayer) on the repository. These are the actions of
+// AWS's managed policy for pulling (AmazonEC2ContainerRegistryPullOnly),
+// on repositories of every account (a repository policy decides who may
+// pull across accounts). Not granted: ecr-public's token (the companion
+// configuration matches private registries only, images.MachinePatches)
+// and the pull-through cache's upstream imports.
+func AddECRPullPermissions(p *iampolicy.Policy, partition string) {
+	provider := "kubernetes/cloud-provider-aws cmd/ecr-credential-provider/main.go getPrivateCredsData @" + strings.Join(ECRCredentialProviderReleases, ", @")
+	p.Allow(iampolicy.Unconditional("ECRRegistryToken"),
+		iampolicy.Grant{Action: "ecr:GetAuthorizationToken", Caller: provider})
+	pulls := "containerd's pulls with the provider's token, which ECR authorizes as the node role (AWS managed policy AmazonEC2ContainerRegistryPullOnly)"
+	p.Allow(iampolicy.Scope{Sid: "ECRPulls", Resource: "arn:" + partition + ":ecr:*:*:repository/*"},
+		iampolicy.Grant{Action: "ecr:BatchGetImage", Caller: pulls + ": image manifests"},
+		iampolicy.Grant{Action: "ecr:GetDownloadUrlForLayer", Caller: pulls + ": layers"})
+}
+
+// ControlPlanePullsFromECR: the control plane runs the ECR credential
+// provider extension (the cluster's image key).
+func ControlPlanePullsFromECR(cfg *config.Config) bool {
+	cp, _ := cfg.RunsExtension(images.ECRCredentialProvider)
+	return cp
+}
+
+// WorkersPullFromECR: a pool runs the ECR credential provider extension
+// (all pools share the worker role).
+func WorkersPullFromECR(cfg *config.Config) bool {
+	_, workers := cfg.RunsExtension(images.ECRCredentialProvider)
+	return workers
+}
+
 // ControlPlanePolicy is the inline policy of control-plane nodes: the
 // cloud controller manager's calls (it runs before any pod can, so it
 // keeps the node role even with workload identity), plus the EBS CSI
 // controller's when that controller takes the node role (ebsCSI: the
-// add-on on and workload identity off), then the denies on the stack's
-// own security groups. ccmVersion is the cloud controller manager image the
-// cluster runs (config.AddonsFor(kubernetesVersion).CCMImage).
-func ControlPlanePolicy(cluster, region, ccmVersion string, ebsCSI bool) iampolicy.Document {
+// add-on on and workload identity off), ECR pulls when the control plane
+// runs the ECR credential provider extension (ecr), then the denies on
+// the stack's own security groups. ccmVersion is the cloud controller
+// manager image the cluster runs (config.AddonsFor(kubernetesVersion).CCMImage).
+func ControlPlanePolicy(cluster, region, ccmVersion string, ebsCSI, ecr bool) iampolicy.Document {
 	p := &iampolicy.Policy{}
 	partition := iampolicy.Partition(region)
 	AddCCMPermissions(p, cluster, partition, CCMFeatures{CloudRoutes: false, Version: ccmVersion})
 	if ebsCSI {
 		AddEBSCSIPermissions(p, cluster, partition)
+	}
+	if ecr {
+		AddECRPullPermissions(p, partition)
 	}
 	addGuardPath(p)
 	return p.Document()
@@ -427,12 +476,25 @@ func AutoscalerPolicy(cluster, version string) iampolicy.Document {
 // WorkerPolicy is the inline policy of worker nodes. Nothing on a worker
 // calls AWS with the node role: Talos' AWS platform reads IMDS only
 // (siderolabs/talos internal/app/machined/pkg/runtime/v1alpha1/platform/aws/aws.go,
-// imds.NewFromConfig its one client, @v1.12.11), no kubelet image
-// credential provider is configured (talos/ sets none), Cilium uses
-// Kubernetes IPAM and VXLAN tunnels, not AWS ENIs (addons.CiliumValues),
-// and the EBS CSI node plugin reads its metadata from the Kubernetes API.
-// So the role may do nothing, and a Deny keeps it so whatever is attached
-// to it later.
-func WorkerPolicy() iampolicy.Document {
-	return iampolicy.New(iampolicy.Statement{Sid: "NothingOnAWorkerCallsAWS", Effect: "Deny", Action: "*", Resource: "*"})
+// imds.NewFromConfig its one client, @v1.12.11), Cilium uses Kubernetes
+// IPAM and VXLAN tunnels, not AWS ENIs (addons.CiliumValues), and the EBS
+// CSI node plugin reads its metadata from the Kubernetes API. So the role
+// may do nothing, and a Deny keeps it so whatever is attached to it later.
+// The one exception is a kubelet image credential provider, configured
+// only by the ECR credential provider extension (ecr: a pool runs it;
+// images.MachinePatches): then the role may pull from ECR
+// (AddECRPullPermissions) and the Deny covers everything else.
+func WorkerPolicy(region string, ecr bool) iampolicy.Document {
+	if !ecr {
+		return iampolicy.New(iampolicy.Statement{Sid: "NothingOnAWorkerCallsAWS", Effect: "Deny", Action: "*", Resource: "*"})
+	}
+	p := &iampolicy.Policy{}
+	AddECRPullPermissions(p, iampolicy.Partition(region))
+	d := p.Document()
+	var pulls []string
+	for _, s := range d.Statement {
+		pulls = append(pulls, s.Actions()...)
+	}
+	d.Statement = append(d.Statement, iampolicy.Statement{Sid: "NothingElseOnAWorkerCallsAWS", Effect: "Deny", NotAction: pulls, Resource: "*"})
+	return d
 }

@@ -2,6 +2,12 @@
 // Every other stage only reads the typed Config this package returns.
 package config
 
+import (
+	"slices"
+
+	"github.com/talos-aws/talos-aws/images"
+)
+
 // Arch is a CPU architecture as Talos names its images.
 type Arch string
 
@@ -72,6 +78,10 @@ type WorkerPool struct {
 	// Autoscaled hands desiredCapacity to a cluster autoscaler: the stack sets
 	// it on create and ignores it afterwards.
 	Autoscaled bool `json:"autoscaled"`
+	// Image, when set, is the pool's own image key (system extensions and
+	// kernel arguments): it replaces the cluster's image for this pool, not
+	// merged with it; unset, the pool runs the cluster's (Config.ImageOf).
+	Image *images.Spec `json:"image,omitempty"`
 }
 
 // Chart is a Helm chart add-on that can be switched off.
@@ -152,10 +162,13 @@ type Config struct {
 	KubernetesVersion string
 	AMIAMD64          string
 	AMIARM64          string
-	ControlPlane      ControlPlane
-	WorkerPools       []WorkerPool
-	Addons            Addons
-	Tags              StringMap
+	// Image is the cluster's image key: the control plane's, and every
+	// pool's that sets none (zero: the official AMI and installer).
+	Image        images.Spec
+	ControlPlane ControlPlane
+	WorkerPools  []WorkerPool
+	Addons       Addons
+	Tags         StringMap
 	// ReadinessTimeoutMinutes bounds each wait `up` makes on the cluster.
 	ReadinessTimeoutMinutes int
 	// EtcdGuardPaused keeps the etcd guard observing only (metrics, no
@@ -185,6 +198,51 @@ type Config struct {
 // Unreadable reports whether Parse could not read a key (e.g. "controlPlane"
 // or "workerPools[2]"): its value is a default, not the user's.
 func (c *Config) Unreadable(key string) bool { return c.unreadable[key] }
+
+// ImageOf is the image a pool's nodes run: its own image key when set,
+// else the cluster's.
+func (c *Config) ImageOf(p WorkerPool) images.Spec {
+	if p.Image != nil {
+		return *p.Image
+	}
+	return c.Image
+}
+
+// RunsExtension reports which roles run a system extension: the control
+// plane (the cluster's image) and any worker pool.
+func (c *Config) RunsExtension(name string) (controlPlane, workers bool) {
+	controlPlane = slices.Contains(c.Image.Extensions, name)
+	for _, p := range c.WorkerPools {
+		workers = workers || slices.Contains(c.ImageOf(p).Extensions, name)
+	}
+	return controlPlane, workers
+}
+
+// NVIDIAPools are the pools whose image has NVIDIA's kernel modules: the
+// GPU pools the cluster's NVIDIA add-ons serve (images.NVIDIAAddonsFor).
+func (c *Config) NVIDIAPools() []string {
+	var out []string
+	for _, p := range c.WorkerPools {
+		if c.ImageOf(p).HasNVIDIA() {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// UsesImages reports whether any role runs an image beyond the official
+// one (so `up` may build AMIs).
+func (c *Config) UsesImages() bool {
+	if !c.Image.IsZero() {
+		return true
+	}
+	for _, p := range c.WorkerPools {
+		if !c.ImageOf(p).IsZero() {
+			return true
+		}
+	}
+	return false
+}
 
 // Arches returns the architectures in use, sorted, so an AMI is looked up once per arch.
 func (c *Config) Arches() []Arch {

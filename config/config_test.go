@@ -46,7 +46,7 @@ func TestPartialObjectsKeepDefaults(t *testing.T) {
 	cfg, _, err := Parse(src(map[string]string{
 		"controlPlane": `{"count":1}`,
 		"addons":       `{"cilium":{"hubble":true}}`,
-		"workerPools":  `[{"name":"gpu","instanceTypes":["g5.xlarge"]}]`,
+		"workerPools":  `[{"name":"gpu","instanceTypes":["g5.xlarge"],"image":` + gpuImage + `}]`,
 	}))
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ func TestExpectedNodes(t *testing.T) {
 }
 
 func TestAddonsNeedSomewhereToRun(t *testing.T) {
-	tainted := `[{"name":"gpu","instanceTypes":["g5.xlarge"],"taints":[{"key":"nvidia.com/gpu","effect":"NoSchedule"}]},
+	tainted := `[{"name":"gpu","instanceTypes":["g5.xlarge"],"taints":[{"key":"nvidia.com/gpu","effect":"NoSchedule"}],"image":` + gpuImage + `},
 		{"name":"batch","instanceTypes":["m7i.large"],"minSize":0,"desiredCapacity":0,"maxSize":4}]`
 	for name, tc := range map[string]struct {
 		kv   map[string]string

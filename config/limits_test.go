@@ -132,10 +132,11 @@ func TestLimitsAtTheEdge(t *testing.T) {
 		"kubelet namespaces":            {"workerPools": poolJSON(`,"labels":{"node.kubernetes.io/lifecycle":"spot","team.kubelet.kubernetes.io/x":"y","example.com/role":"db"}`)},
 		"t2 and t3.micro on Talos 1.12": {"talosVersion": "v1.12.11", "kubernetesVersion": "1.35.10", "workerPools": `[{"name":"a","instanceTypes":["t2.large","t3.micro"]}]`},
 		"t2 with its own AMI":           {"amiIdAmd64": "ami-0123456789abcdef0", "workerPools": `[{"name":"a","instanceTypes":["t2.large"]}]`},
-		"Graviton metal and Nitro":      {"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m7g.metal","c7g.large"]},{"name":"b","instanceTypes":["m5.large","p3dn.24xlarge","i3en.large"]}]`},
-		"t3.small control plane":        {"controlPlane": `{"instanceType":"t3.small"}`},
-		"one-vCPU worker":               {"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m6g.medium","c7g.medium"]}]`},
-		"pool named workers2":           {"workerPools": `[{"name":"workers2","instanceTypes":["m7i.large"]},{"name":"cpu","instanceTypes":["m7i.large"]}]`},
+		"Graviton metal and Nitro": {"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m7g.metal","c7g.large"]},{"name":"b","instanceTypes":["m5.large","i3en.large"]},
+			{"name":"c","instanceTypes":["p3dn.24xlarge"],"image":{"extensions":["siderolabs/nonfree-kmod-nvidia-lts","siderolabs/nvidia-container-toolkit-lts"]}}]`},
+		"t3.small control plane": {"controlPlane": `{"instanceType":"t3.small"}`},
+		"one-vCPU worker":        {"workerPools": `[{"name":"a","arch":"arm64","instanceTypes":["m6g.medium","c7g.medium"]}]`},
+		"pool named workers2":    {"workerPools": `[{"name":"workers2","instanceTypes":["m7i.large"]},{"name":"cpu","instanceTypes":["m7i.large"]}]`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := Parse(src(kv)); err != nil {

@@ -79,7 +79,7 @@ var ownedFields = []ownedField{
 	setting("cluster.apiServer.image", "kubernetesVersion", "the control plane's version follows kubernetesVersion, which is checked against talosVersion"),
 	setting("cluster.controllerManager.image", "kubernetesVersion", "the control plane's version follows kubernetesVersion, which is checked against talosVersion"),
 	setting("cluster.scheduler.image", "kubernetesVersion", "the control plane's version follows kubernetesVersion, which is checked against talosVersion"),
-	setting("machine.install.image", "talosVersion", "nodes boot the Talos AMI of talosVersion and, from Talos 1.13, the installer image follows it (1.12 stacks keep the installer the Talos provider wrote, v1.12.0, so their nodes do not roll)"),
+	setting("machine.install.image", "talosVersion", "nodes boot the Talos AMI of talosVersion and, from Talos 1.13, the installer image follows it (1.12 stacks keep the installer the Talos provider wrote, v1.12.0, so their nodes do not roll); with an image key, it is the Image Factory's installer of that image, so an upgrade keeps its extensions"),
 	field("machine.install.disk", "", "nodes boot the Talos AMI from the EBS root volume the stack attaches"),
 	field("machine.ca", "", secretsWhy),
 	field("machine.token", "", secretsWhy),

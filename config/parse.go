@@ -61,6 +61,7 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 	cfg.AdminCIDRs = p.strings("adminCidrs")
 	cfg.EtcdGuardSecretReaders = p.strings("etcdGuardSecretReaders")
 	cfg.IngressCIDRs = p.strings("ingressCidrs")
+	p.object("image", &cfg.Image)
 	p.object("controlPlane", &cfg.ControlPlane)
 	p.object("addons", &cfg.Addons)
 	p.object("tags", &cfg.Tags)

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"slices"
+
+	"github.com/talos-aws/talos-aws/images"
 )
 
 // Renderable returns a copy of c that Talos can render despite errs: every
@@ -42,6 +44,11 @@ func (c *Config) Renderable(errs ErrorList) *Config {
 	if errs.Has("controlPlane") {
 		r.ControlPlane = DefaultControlPlane()
 	}
+	if errs.Has("image") {
+		// An invalid image renders as none: its companion patches and
+		// installer are the only parts of a configuration it decides.
+		r.Image = images.Spec{}
+	}
 	r.WorkerPools = nil
 	if errs.Has("workerPools") && c.Unreadable("workerPools") {
 		return &r
@@ -60,6 +67,9 @@ func (c *Config) Renderable(errs ErrorList) *Config {
 		}
 		if errs.Has(path + ".taints") {
 			p.Taints = nil
+		}
+		if errs.Has(path + ".image") {
+			p.Image = &images.Spec{}
 		}
 		var patches []string
 		var indices []int

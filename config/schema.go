@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/talos-aws/talos-aws/images"
+)
 
 // Default versions of a new stack (an existing one keeps what its nodes
 // run: resolveVersion). Talos v1.13.13 is the newest 1.13 release
@@ -111,8 +115,9 @@ func Schema() []Key {
 		{"kubernetesVersion", "string", "", "", "Kubernetes version (MAJOR.MINOR.PATCH) within the Talos version's range (" + k8sRangesText() + "); an upgrade moves one minor per `up`. Empty (the default): " + DefaultKubernetesVersion + " for a new stack; an existing stack keeps the version its nodes run."},
 		{"amiIdAmd64", "string", "", "", "Explicit amd64 AMI id; overrides the official Talos AMI lookup."},
 		{"amiIdArm64", "string", "", "", "Explicit arm64 AMI id; overrides the official Talos AMI lookup."},
+		{"image", "object", "", images.Spec{}, "The nodes' Talos image beyond Sidero Labs' official AMI: extensions (official system extensions of talosVersion, siderolabs/<name>, e.g. siderolabs/iscsi-tools) and extraKernelArgs. The control plane and every pool without its own image run it. Set, `up` builds once (and reuses) an AMI of that Image Factory schematic and nodes install the factory's installer of it; the stack adds what an extension needs (NVIDIA kernel modules, the ECR credential provider's kubelet configuration, the NVIDIA add-ons of GPU pools). Empty (the default): the official AMI and installer (README \"System extensions and GPU pools\")."},
 		{"controlPlane", "object", "", DefaultControlPlane(), "Control plane: count (1, 3 or 5), instanceType, arch (amd64|arm64), rootVolume {sizeGiB, type, iops, throughput}."},
-		{"workerPools", "array", "object", DefaultWorkerPools(), "Worker pools: name, instanceTypes, arch, minSize, maxSize, desiredCapacity, spot, autoscaled, labels, taints [{key, value, effect}] (registered by the kubelet), rootVolume, configPatches (Talos YAML strategic merge patches; JSON6902 only before Talos 1.12; none may set a field the stack sets, such as the CNI, the pod and service subnets, the cluster identity and secrets, or the pool label, labels and taints)."},
+		{"workerPools", "array", "object", DefaultWorkerPools(), "Worker pools: name, instanceTypes, arch, minSize, maxSize, desiredCapacity, spot, autoscaled, labels, taints [{key, value, effect}] (registered by the kubelet), rootVolume, image {extensions, extraKernelArgs} (replaces the cluster's image for this pool; GPU instance types need the NVIDIA extensions), configPatches (Talos YAML strategic merge patches; JSON6902 only before Talos 1.12; none may set a field the stack sets, such as the CNI, the pod and service subnets, the cluster identity and secrets, or the pool label, labels and taints)."},
 		{"addons", "object", "", DefaultAddons(), "Add-ons: cilium {enabled, version, hubble}, awsCloudControllerManager {enabled, version, imageTag}, csrApprover, metricsServer, ebsCsi {enabled, version}, nodeTerminationHandler {enabled, version}, argocd {enabled, version, appsVersion, rootApp {repoURL, path, revision}}."},
 		{"workloadIdentity", "boolean", "", true, "Workload identity (IRSA): an OIDC issuer for the cluster's service-account tokens (CloudFront in front of a private S3 bucket), an IAM OIDC provider, the EKS pod identity webhook, and one least-privilege IAM role per AWS add-on (EBS CSI controller, node termination handler, cluster autoscaler); nodes then keep IMDS hop limit 1, so no pod reaches a node role. On by default. Turning it on for an existing cluster changes the API servers' service-account issuer: the control plane rolls and pods' tokens are refused until the pods restart (README \"Workload identity\"); set false to keep an existing stack on node-role credentials until you are ready."},
 		{"serviceAccountRoles", "array", "object", []ServiceAccountRole{}, "IAM roles for your own workloads, each assumable only by one Kubernetes service account through the cluster's OIDC provider (needs workloadIdentity): namespace, serviceAccount, policyArns (IAM managed policy ARNs, at most 20), policy (an inline IAM policy document as a JSON string); at least one of policyArns and policy. Each role's ARN is in the serviceAccountRoleArns output, by \"namespace/serviceAccount\"."},

@@ -74,6 +74,7 @@ func validate(c *Config, errs *ErrorList, skip map[string]bool) Warnings {
 		validatePools(c.WorkerPools, c.TalosVersion, errs, &w, skip)
 	}
 	validateBootModes(c, errs, skip)
+	validateImages(c, errs, &w, skip)
 	if !skip["addons"] {
 		validateAddons(c, errs, &w)
 		warnUntestedCharts(c, &w)

@@ -163,8 +163,8 @@ func TestWorkerNodeNameIsThePrivateDNSName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := talos.PatchInputFor(cfg, "int.elb.amazonaws.com", "pub.elb.amazonaws.com")
-	patches, err := talos.WorkerPatches(in, cfg.WorkerPools[0])
+	in := talos.PatchInputFor(cfg, []string{"int.elb.amazonaws.com", "pub.elb.amazonaws.com"})
+	patches, err := talos.WorkerPatches(in, cfg.WorkerPools[0], talos.Image{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -415,15 +415,21 @@ type DeployArgs struct {
 // PreChangeTriggers are what re-runs the pre-change snapshot: a new launch
 // template version (which every AMI, instance type or machine
 // configuration change makes, Talos and Kubernetes upgrades included), the
-// versions themselves, and the node count. Any of them changing is an
-// instance refresh or a membership change of the control plane.
+// versions themselves, the control plane's image (its schematic ID; only
+// when it has one, so a stack without keeps its triggers), and the node
+// count. Any of them changing is an instance refresh or a membership
+// change of the control plane.
 func PreChangeTriggers(cfg *config.Config, launchTemplateVersion pulumi.StringInput) pulumi.StringMap {
-	return pulumi.StringMap{
+	t := pulumi.StringMap{
 		"launchTemplateVersion": launchTemplateVersion,
 		"talosVersion":          pulumi.String(cfg.TalosVersion),
 		"kubernetesVersion":     pulumi.String(cfg.KubernetesVersion),
 		"controlPlaneCount":     pulumi.String(fmt.Sprint(cfg.ControlPlane.Count)),
 	}
+	if !cfg.Image.IsZero() {
+		t["controlPlaneImage"] = pulumi.String(cfg.Image.Schematic().ID())
+	}
+	return t
 }
 
 // Deploy creates the function and, with backups on, the pre-change

@@ -326,10 +326,10 @@ func allCalls() []call {
 	// Each role on every Kubernetes minor whose policies differ: the
 	// calls below run against each, and those only some releases make
 	// against the roles of the minors that run them (sinceMinor).
-	ccmRoles := variants("control-plane", "control-plane-noidentity")
+	ccmRoles := variants("control-plane", "control-plane-noidentity", "control-plane-ecr")
 	ebsRoles := variants("ebs-csi", "control-plane-noidentity")
 	nthRoles := variants("node-termination-handler", "control-plane-noidentity")
-	podRoles := variants("control-plane", "control-plane-noidentity", "ebs-csi", "node-termination-handler", "cluster-autoscaler", "worker")
+	podRoles := variants("control-plane", "control-plane-noidentity", "control-plane-ecr", "ebs-csi", "node-termination-handler", "cluster-autoscaler", "worker", "worker-ecr")
 	autoscalerRoles := variants("cluster-autoscaler")
 	none := map[string]any{}
 
@@ -485,6 +485,24 @@ func allCalls() []call {
 	add(
 		calls([]string{"worker"}, "ec2:DescribeInstances", "*", none, "", denied, "nothing on a worker calls AWS"),
 		calls([]string{"worker"}, "ecr:GetAuthorizationToken", "*", none, "", denied, "no image credential provider"),
+	)
+
+	// The ECR credential provider extension: its token, then containerd's
+	// pulls with it, from this account's repositories and another's
+	// (whose repository policy decides); nothing else, and no pushes.
+	ecrRoles := variants("control-plane-ecr", "worker-ecr")
+	repo := "arn:aws:ecr:" + Region + ":" + Account + ":repository/team/app"
+	otherRepo := "arn:aws:ecr:us-east-1:999999999999:repository/base"
+	add(
+		calls(ecrRoles, "ecr:GetAuthorizationToken", "*", none, "", allowed, "the credential provider's registry token"),
+		calls(ecrRoles, "ecr:BatchGetImage", repo, none, "", allowed, "a manifest"),
+		calls(ecrRoles, "ecr:GetDownloadUrlForLayer", repo, none, "", allowed, "a layer"),
+		calls(ecrRoles, "ecr:BatchGetImage", otherRepo, none, "", allowed, "another account's repository, if its policy admits the role"),
+		calls(variants("control-plane-ecr"), "ecr:PutImage", repo, none, "", implicit, "pulls only"),
+		calls([]string{"worker-ecr"}, "ecr:PutImage", repo, none, "", denied, "pulls only"),
+		calls([]string{"worker-ecr"}, "ec2:DescribeInstances", "*", none, "", denied, "nothing else on a worker calls AWS"),
+		calls([]string{"worker-ecr"}, "s3:GetObject", "arn:aws:s3:::prod-data/x", none, "", denied, "nothing else on a worker calls AWS"),
+		calls(variants("control-plane"), "ecr:GetAuthorizationToken", "*", none, "", implicit, "no credential provider without the extension"),
 	)
 
 	// The etcd guard, and what holds its secret and the snapshots.

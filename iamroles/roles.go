@@ -115,16 +115,25 @@ func rolesAt(kubernetes string) []Role {
 		// Workload identity on (the default): the node role keeps the
 		// cloud controller manager only.
 		{Name: "control-plane", Minor: minor, ARN: controlPlaneRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
-			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, addons.CCMImage, false),
+			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, addons.CCMImage, false, false),
 		}},
 		// workloadIdentity false: the EBS CSI controller and the
 		// termination handler take the control-plane role from IMDS.
 		{Name: "control-plane-noidentity", Minor: minor, ARN: controlPlaneRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
-			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, addons.CCMImage, true),
+			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, addons.CCMImage, true, false),
 			"drain-nth":  drainHandlerPolicy,
 		}},
 		{Name: "worker", Minor: minor, ARN: workerRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
-			"compute-worker": compute.WorkerPolicy(),
+			"compute-worker": compute.WorkerPolicy(Region, false),
+		}},
+		// Nodes running the ECR credential provider extension (the image
+		// key): the control plane's (the cluster's image) and the
+		// workers' (any pool's) roles pull from ECR.
+		{Name: "control-plane-ecr", Minor: minor, ARN: controlPlaneRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
+			"compute-cp": compute.ControlPlanePolicy(Cluster, Region, addons.CCMImage, false, true),
+		}},
+		{Name: "worker-ecr", Minor: minor, ARN: workerRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
+			"compute-worker": compute.WorkerPolicy(Region, true),
 		}},
 		irsa("ebs-csi", "ebs-csi", "ebs-csi-controller-sa", map[string]iampolicy.Document{
 			"identity-kube-system-ebs-csi-controller-sa": compute.EBSCSIPolicy(Cluster, Region),

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/images"
 )
 
 // PriceTable is a dated set of list prices in USD for one region.
@@ -70,9 +71,12 @@ const (
 	ItemOnDemand     = "workers, on-demand"
 	ItemSpot         = "workers, spot"
 	ItemEBS          = "gp3 root volumes"
+	// ItemSnapshots are the snapshots of the AMIs the stack builds for its
+	// image keys (images.CostOf).
+	ItemSnapshots = "AMI snapshots"
 )
 
-var itemOrder = []string{ItemNAT, ItemNATData, ItemNLB, ItemIPv4, ItemControlPlane, ItemOnDemand, ItemSpot, ItemEBS}
+var itemOrder = []string{ItemNAT, ItemNATData, ItemNLB, ItemIPv4, ItemControlPlane, ItemOnDemand, ItemSpot, ItemEBS, ItemSnapshots}
 
 // CostLine is one item of an estimate.
 type CostLine struct {
@@ -179,6 +183,11 @@ func EstimateCost(cfg *config.Config, azCount int, t PriceTable) Estimate {
 		}
 	}
 	add(ItemEBS, fmt.Sprintf("%d GiB × $%.3f", gib, t.GP3GBMonth), float64(gib)*t.GP3GBMonth)
+	if n := ImageAMIs(cfg); n > 0 {
+		// Before a build, each snapshot at the assumed upper bound.
+		c := images.CostOf(n, images.AssumedStoredBytes, images.Prices)
+		add(ItemSnapshots, fmt.Sprintf("%s, at most; %s once for their builds", c.Detail, money(c.OneOff)), c.Monthly)
+	}
 
 	for _, item := range itemOrder {
 		if l, ok := lines[item]; ok {
@@ -189,6 +198,22 @@ func EstimateCost(cfg *config.Config, azCount int, t PriceTable) Estimate {
 	sort.Strings(e.Unpriced)
 	e.Unpriced = compact(e.Unpriced)
 	return e
+}
+
+// ImageAMIs is how many AMIs the image keys make the stack use: one per
+// (schematic, architecture) among the roles that run an image.
+func ImageAMIs(cfg *config.Config) int {
+	seen := map[string]bool{}
+	add := func(s images.Spec, arch config.Arch) {
+		if !s.IsZero() {
+			seen[s.Schematic().ID()+"/"+string(arch)] = true
+		}
+	}
+	add(cfg.Image, cfg.ControlPlane.Arch)
+	for _, p := range cfg.WorkerPools {
+		add(cfg.ImageOf(p), p.Arch)
+	}
+	return len(seen)
 }
 
 func compact(s []string) []string {
@@ -202,7 +227,7 @@ func compact(s []string) []string {
 }
 
 // NotIncluded is what no estimate contains.
-const NotIncluded = "NLB capacity units (NLCU), data transfer out, EBS snapshots, CloudWatch and taxes"
+const NotIncluded = "NLB capacity units (NLCU), data transfer out, EBS snapshots other than the AMIs', CloudWatch and taxes"
 
 // LogLine is the estimate as the one line the preview prints.
 func (e Estimate) LogLine(region string, t PriceTable) string {

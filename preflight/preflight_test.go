@@ -11,6 +11,7 @@ import (
 
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/docs"
+	"github.com/talos-aws/talos-aws/images"
 	"github.com/talos-aws/talos-aws/preflight"
 )
 
@@ -266,6 +267,34 @@ func TestEstimateHA(t *testing.T) {
 	}
 	if l, _ := e.Line(preflight.ItemSpot); l.Monthly != 74.46 {
 		t.Errorf("spot %+v", l)
+	}
+}
+
+// An image key adds its AMIs' snapshots: one per schematic and
+// architecture in use, each at the assumed 1 GiB upper bound, with the
+// one-off charge of its build; no image, no line.
+func TestEstimateAMISnapshots(t *testing.T) {
+	if _, ok := preflight.EstimateCost(stack(t, "Pulumi.ha.yaml"), 3, preflight.Prices).Line(preflight.ItemSnapshots); ok {
+		t.Error("a snapshot line without an image")
+	}
+	cfg := stack(t, "Pulumi.ha.yaml")
+	cfg.Image = images.Spec{Extensions: []string{"siderolabs/iscsi-tools"}}
+	// general (amd64) and the control plane share one AMI; arm-spot runs
+	// the same schematic on arm64: a second one.
+	if n := preflight.ImageAMIs(cfg); n != 2 {
+		t.Fatalf("%d AMIs, want 2", n)
+	}
+	base := preflight.EstimateCost(stack(t, "Pulumi.ha.yaml"), 3, preflight.Prices)
+	e := preflight.EstimateCost(cfg, 3, preflight.Prices)
+	l, ok := e.Line(preflight.ItemSnapshots)
+	if !ok || l.Monthly != 0.10 || !strings.Contains(l.Detail, "2 × 1.00 GB × $0.050/GB-month") || !strings.Contains(l.Detail, "$0.02 once for their builds") {
+		t.Errorf("snapshot line %+v", l)
+	}
+	if e.Total != base.Total+0.10 {
+		t.Errorf("total %.2f, want %.2f", e.Total, base.Total+0.10)
+	}
+	if line := e.LogLine("ap-southeast-1", preflight.Prices); !strings.Contains(line, "AMI snapshots 2 × 1.00 GB") {
+		t.Errorf("the preview's line lacks the snapshots: %s", line)
 	}
 }
 

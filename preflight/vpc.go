@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/images"
 	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
 
@@ -264,7 +265,12 @@ func NoNATEndpoints(cfg *config.Config) []EndpointNeed {
 	add("secretsmanager", false, "etcd guard Lambda, its talosconfig (etcdguard/lambda/main.go)")
 	add("ssm", false, "etcd guard Lambda, its suspects parameter (etcdguard/lambda/main.go)")
 	add("monitoring", false, "etcd guard Lambda, PutMetricData (etcdguard/lambda/main.go)")
-	add("s3", true, when(config.BackupsOn(cfg), "etcd guard Lambda, etcd snapshots (etcdguard/lambda/awsapi/s3.go)"))
+	cpECR, workersECR := cfg.RunsExtension(images.ECRCredentialProvider)
+	ecr := when(cpECR || workersECR, "nodes running the ECR credential provider extension: its registry token (compute/iam.go AddECRPullPermissions)")
+	add("ecr.api", false, ecr)
+	add("ecr.dkr", false, when(ecr != "", "nodes running the ECR credential provider extension: image pulls from ECR"))
+	add("s3", true, when(config.BackupsOn(cfg), "etcd guard Lambda, etcd snapshots (etcdguard/lambda/awsapi/s3.go)"),
+		when(ecr != "", "nodes pulling from ECR: ECR serves image layers from S3"))
 	return out
 }
 

@@ -385,13 +385,15 @@ func TestSharedSubnetTags(t *testing.T) {
 // private subnets is in the no-NAT endpoint list, or is called by AWS on
 // the caller's behalf.
 func TestNoNATEndpointsCoverThePolicies(t *testing.T) {
-	cfg := byoConfig(t, nil)
+	// Every grant on: the nodes run the ECR credential provider too.
+	cfg := byoConfig(t, map[string]string{"image": `{"extensions":["siderolabs/ecr-credential-provider"]}`})
 	region := cfg.Region
+	addons := config.AddonsFor(cfg.KubernetesVersion)
 	docs := []iampolicy.Document{
-		compute.ControlPlanePolicy(cfg.ClusterName, region, config.AddonsFor(cfg.KubernetesVersion).CCMImage, true),
-		compute.WorkerPolicy(),
+		compute.ControlPlanePolicy(cfg.ClusterName, region, addons.CCMImage, true, compute.ControlPlanePullsFromECR(cfg)),
+		compute.WorkerPolicy(region, compute.WorkersPullFromECR(cfg)),
 		compute.EBSCSIPolicy(cfg.ClusterName, region),
-		compute.AutoscalerPolicy(cfg.ClusterName, config.AddonsFor(cfg.KubernetesVersion).Autoscaler()),
+		compute.AutoscalerPolicy(cfg.ClusterName, addons.Autoscaler()),
 		etcdguard.Policy(etcdguard.ARNs{Region: region, Secret: "arn:aws:secretsmanager:x", Key: "arn:aws:kms:x", Parameter: "arn:aws:ssm:x", LogGroup: "arn:aws:logs:x"}),
 		drain.HandlerPolicy("arn:aws:sqs:x", []string{"arn:aws:autoscaling:x"}),
 		backups.WriterPolicy("arn:aws:s3:::b", "arn:aws:kms:x", cfg.ClusterName),
@@ -400,7 +402,7 @@ func TestNoNATEndpointsCoverThePolicies(t *testing.T) {
 	// caller (KMS through EBS, S3 and Secrets Manager) or that the Lambda
 	// service runs itself (network interfaces, logs).
 	endpointOf := map[string]string{"ec2": "ec2", "elasticloadbalancing": "elasticloadbalancing", "autoscaling": "autoscaling",
-		"sqs": "sqs", "secretsmanager": "secretsmanager", "ssm": "ssm", "cloudwatch": "monitoring", "s3": "s3", "kms": "", "logs": ""}
+		"sqs": "sqs", "secretsmanager": "secretsmanager", "ssm": "ssm", "cloudwatch": "monitoring", "s3": "s3", "kms": "", "logs": "", "ecr": "ecr.api"}
 	have := map[string]bool{}
 	for _, n := range preflight.NoNATEndpoints(cfg) {
 		have[n.Service] = true

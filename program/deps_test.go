@@ -26,6 +26,8 @@ var (
 	clock = func() time.Time { return testNow }
 	// probes answer at once and record what `up` probed.
 	probesFor = func(*pulumi.Context, *config.Config) Probes { return lastProbes }
+	// amiBuilder finds and builds AMIs in memory (images_test.go).
+	amiBuilder = func(*pulumi.Context, *config.Config) (AMIBuilder, error) { return fakeAMIs, nil }
 )
 
 // fakeProbes records the probes of `up`; failReach makes Reachable fail.
@@ -61,7 +63,8 @@ var lastProbes = &fakeProbes{}
 var testNow = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 
 func deps() Deps {
-	return Deps{PublicAddress: publicAddress, ControlPlaneWaiter: controlPlaneWaiter, GuardCode: guardCode, Waiter: waiterFor, GuardSecret: guardSecret, Now: clock, Probes: probesFor}
+	return Deps{PublicAddress: publicAddress, ControlPlaneWaiter: controlPlaneWaiter, GuardCode: guardCode, Waiter: waiterFor, GuardSecret: guardSecret, Now: clock, Probes: probesFor,
+		AMIBuilder: amiBuilder}
 }
 
 // program is Program with the tests' Deps, in testkit.Run's shape.

@@ -65,10 +65,11 @@ func TestReRunIsNoOp(t *testing.T) {
 	}
 }
 
-// Changing only versions or a pool's shape touches launch templates, ASGs
-// and what they carry, never the secrets, the bootstrap, the network or the
-// load balancers; a Kubernetes minor also moves the add-ons released per
-// minor (the cloud controller manager and the cluster autoscaler), and
+// Changing only versions, a pool's shape or the nodes' extensions touches
+// launch templates, ASGs and what they carry, never the secrets, the
+// bootstrap, the network or the load balancers; a Kubernetes minor also
+// moves the add-ons released per minor (the cloud controller manager and
+// the cluster autoscaler), and a new GPU pool the NVIDIA add-ons, and
 // nothing else. The base is an existing stack on Talos 1.12 (what its last
 // `up` recorded), as every stack was before Talos 1.13.
 func TestUpgradesTouchOnlyNodes(t *testing.T) {
@@ -87,12 +88,27 @@ func TestUpgradesTouchOnlyNodes(t *testing.T) {
 		"pool size": func(c map[string]string) {
 			c["workerPools"] = strings.Replace(c["workerPools"], `"maxSize":9`, `"maxSize":12`, 1)
 		},
+		// Extensions: a new AMI and installer, rolled like a Talos upgrade.
+		"pool extensions": func(c map[string]string) {
+			c["workerPools"] = strings.Replace(c["workerPools"], `"name":"arm-spot",`, `"name":"arm-spot","image":{"extensions":["siderolabs/iscsi-tools"]},`, 1)
+		},
+		"cluster extensions": func(c map[string]string) {
+			c["image"] = `{"extensions":["siderolabs/iscsi-tools"],"extraKernelArgs":["net.ifnames=0"]}`
+		},
+		// The GPU set changes: the pool rolls onto NVIDIA's AMI and the
+		// cluster gets the Talos version's NVIDIA add-ons.
+		"pool becomes a GPU pool": func(c map[string]string) {
+			c["workerPools"] = strings.Replace(c["workerPools"], `"instanceTypes":["m7i.large","m6i.large"]`,
+				`"instanceTypes":["g5.xlarge"],"image":{"extensions":["siderolabs/nvidia-open-gpu-kernel-modules-lts","siderolabs/nvidia-container-toolkit-lts"]}`, 1)
+		},
 	}
 	// The pre-change etcd snapshot (a lambda.Invocation) re-runs when the
 	// control plane changes, and only then.
 	const preChange = "aws:lambda/invocation:Invocation::etcd-guard-pre-change"
 	allowed := []string{"aws:ec2/launchTemplate:LaunchTemplate", "aws:autoscaling/group:Group", "aws:lambda/invocation:Invocation"}
 	perMinor := []string{"kubernetes:helm.sh/v3:Release::addons-ccm", "kubernetes:helm.sh/v3:Release::addons-cluster-autoscaler"}
+	// Talos 1.12's NVIDIA add-ons, which follow the GPU pools.
+	nvidia := []string{"kubernetes:helm.sh/v3:Release::addons-nvidia-device-plugin", "kubernetes:node.k8s.io/v1:RuntimeClass::addons-nvidia-runtimeclass"}
 	last := legacyLastUp(base)
 	before := graphAfter(t, base, last)
 	for name, mutate := range variants {
@@ -107,10 +123,17 @@ func TestUpgradesTouchOnlyNodes(t *testing.T) {
 				t.Fatal("no resource changed")
 			}
 			minor := strings.Contains(name, "minor")
+			gpu := strings.Contains(name, "GPU")
 			for _, k := range diff {
 				perMinorChange := minor && slices.Contains(perMinor, k)
-				if !slices.Contains(allowed, k[:strings.Index(k, "::")]) && !perMinorChange {
+				gpuChange := gpu && slices.Contains(nvidia, k)
+				if !slices.Contains(allowed, k[:strings.Index(k, "::")]) && !perMinorChange && !gpuChange {
 					t.Errorf("%s changed", k)
+				}
+			}
+			for _, k := range nvidia {
+				if gpu && !slices.Contains(diff, k) {
+					t.Errorf("%s did not follow the new GPU pool", k)
 				}
 			}
 			for _, k := range perMinor {

@@ -106,6 +106,7 @@ func TestNoPoolNameReachesAnotherResourceName(t *testing.T) {
 func TestPoolTaintsRegisterWithTheNode(t *testing.T) {
 	m := &testkit.Mocks{}
 	cfg := map[string]string{"adminCidrs": admin, "workerPools": `[{"name":"gpu","instanceTypes":["g5.xlarge"],
+		"image":{"extensions":["siderolabs/nvidia-open-gpu-kernel-modules-lts","siderolabs/nvidia-container-toolkit-lts"]},
 		"labels":{"example.com/accelerator":"a10g"},
 		"taints":[{"key":"nvidia.com/gpu","value":"present","effect":"NoSchedule"},{"key":"nvidia.com/gpu","value":"present","effect":"NoExecute"}]},
 		{"name":"general","instanceTypes":["m7i.large"]}]`}

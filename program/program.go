@@ -49,6 +49,9 @@ type Deps struct {
 	// Probes check, in `up`, what the stack just made before anything
 	// relies on it: the issuer's documents, a private endpoint's route.
 	Probes func(*pulumi.Context, *config.Config) Probes
+	// AMIBuilder finds (preview) and builds (`up`) the AMIs of image keys;
+	// called only when a role runs an image.
+	AMIBuilder func(*pulumi.Context, *config.Config) (AMIBuilder, error)
 }
 
 // Probes are the checks of `up` (readiness.Gate).
@@ -77,6 +80,7 @@ func Real(started time.Time) Deps {
 		Probes: func(ctx *pulumi.Context, cfg *config.Config) Probes {
 			return readiness.New(time.Duration(cfg.ReadinessTimeoutMinutes)*time.Minute, "", func(msg string) { _ = ctx.Log.Info(msg, nil) })
 		},
+		AMIBuilder: amiBuilderFor,
 	}
 }
 
@@ -119,6 +123,11 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	}
 	// Quotas (a roll's surge included), the cost estimate and adminCidrs.
 	if err := preflight.Check(ctx, preflight.Args{Config: cfg, AZs: azs, Provider: awsProvider, PublicAddress: d.PublicAddress}); err != nil {
+		return nil, err
+	}
+	// The AMIs of image keys: looked up in a preview, built by `up`.
+	builtAMIs, err := imageAMIs(ctx, cfg, d)
+	if err != nil {
 		return nil, err
 	}
 	tags := cfg.ClusterTags()
@@ -181,6 +190,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		PublicLBSecurityGroupID:   net.PublicLBSecurityGroupID,
 		UserData:                  tal.UserData,
 		AMIs:                      checked.amis,
+		ImageAMIs:                 builtAMIs,
 	}, withAWS)
 	if err != nil {
 		return nil, err

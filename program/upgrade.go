@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/talos-aws/talos-aws/config"
+	"github.com/talos-aws/talos-aws/images"
 	"github.com/talos-aws/talos-aws/talos"
 )
 
@@ -31,6 +32,12 @@ func upgradeNotes(cfg *config.Config, last config.Deployed) []string {
 			c += " and its machine configuration names the installer " + img
 		}
 		changes = append(changes, c)
+		if gpu := cfg.NVIDIAPools(); len(gpu) > 0 && strings.HasPrefix(fromTalos, "v1.12.") && !strings.HasPrefix(cfg.TalosVersion, "v1.12.") {
+			// Talos 1.13's upgrade notes (upgrading-talos.mdx:42-75, docs
+			// v1.13): the 1.12 NVIDIA set gives way to the GPU operator.
+			changes = append(changes, fmt.Sprintf("GPU pools (%s): the nvidia-device-plugin release is replaced by NVIDIA's GPU operator %s, which takes over the nvidia RuntimeClass (the stack leaves it in place); "+
+				"the old device plugin runs until `up` deletes its release at the end", strings.Join(gpu, ", "), images.GPUOperatorVersion))
+		}
 	}
 	if cfg.KubernetesVersion != fromK8s {
 		c := fmt.Sprintf("kubernetesVersion %s -> %s: every node runs the new kubelet, the control plane the new API server, controller manager and scheduler", fromK8s, cfg.KubernetesVersion)

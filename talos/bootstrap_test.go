@@ -48,7 +48,7 @@ func TestClusterPatchesOmitTalosAPIAccessOnWorkers(t *testing.T) {
 	if !strings.Contains(strings.Join(cp, "\n"), "kubernetesTalosAPIAccess") {
 		t.Error("control plane needs Talos API access for the CSR approver")
 	}
-	w, _ := WorkerPatches(in, testPool())
+	w, _ := WorkerPatches(in, testPool(), Image{})
 	if strings.Contains(strings.Join(w, "\n"), "kubernetesTalosAPIAccess") {
 		t.Error("Talos rejects kubernetesTalosAPIAccess on workers")
 	}

@@ -30,6 +30,9 @@ type RenderInput struct {
 	Type              machine.Type
 	Patches           []string
 	Secrets           *secrets.Bundle
+	// InstallImage is machine.install.image; empty: InstallerImage of
+	// TalosVersion (a role without an image key).
+	InstallImage string
 }
 
 // NewSecretsBundle makes a throwaway secrets bundle for the given contract:
@@ -61,11 +64,19 @@ func InstallerImage(talosVersion string) string {
 	return fmt.Sprintf("%s/%s/installer:%s", gendata.ImagesRegistry, gendata.ImagesUsername, talosVersion)
 }
 
+func installImage(in RenderInput) string {
+	if in.InstallImage != "" {
+		return in.InstallImage
+	}
+	return InstallerImage(in.TalosVersion)
+}
+
 // Render renders a machine configuration with Talos' generator, pinned in
 // go.mod, as the Talos provider did (terraform-provider-talos v0.10.1
 // pkg/talos/util.go machineConfigGenerateOptions.generate): the same
 // generator options, patch order and comment flags (docs and examples off),
-// the contract of talosVersion, and the installer of InstallerImage.
+// the contract of talosVersion, and the installer of InstallerImage (or the
+// image key's, RenderInput.InstallImage).
 func Render(in RenderInput) ([]byte, error) {
 	contract, err := talosconfig.ParseContractFromVersion(in.TalosVersion)
 	if err != nil {
@@ -79,7 +90,7 @@ func Render(in RenderInput) ([]byte, error) {
 		generate.WithClusterDiscovery(true),
 		generate.WithDNSDomain(constants.DefaultDNSDomain),
 		generate.WithInstallDisk("/dev/sda"),
-		generate.WithInstallImage(InstallerImage(in.TalosVersion)),
+		generate.WithInstallImage(installImage(in)),
 		generate.WithSecretsBundle(in.Secrets),
 		generate.WithVersionContract(contract),
 	}

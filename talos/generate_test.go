@@ -81,7 +81,7 @@ func TestMachineConfigsValidateWithTalos(t *testing.T) {
 	}
 	roles := []role{{"controlplane", machine.TypeControlPlane, cp, nil}}
 	for i := range cfg.WorkerPools {
-		p, err := WorkerPatches(in, cfg.WorkerPools[i])
+		p, err := WorkerPatches(in, cfg.WorkerPools[i], Image{})
 		if err != nil {
 			t.Fatal(err)
 		}

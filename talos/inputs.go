@@ -119,17 +119,30 @@ func IssuerPatch(issuers []string, jwksURI string) machinePatch {
 }
 
 // WorkerPatches is the full patch list of a pool's worker node: the cluster
-// patches, the pool's labels and taints, then the user's patches last.
-func WorkerPatches(in PatchInput, pool config.WorkerPool) ([]string, error) {
+// patches, the pool's labels and taints, its image's companion patches,
+// then the user's patches last (they may override the companions).
+func WorkerPatches(in PatchInput, pool config.WorkerPool, img Image) ([]string, error) {
 	// Talos API access from Kubernetes is a control-plane-only feature.
 	in.TalosAPIAccess = false
 	base, err := ClusterPatches(in)
 	if err != nil {
 		return nil, err
 	}
-	own, err := PoolPatches(pool)
+	labels, err := poolLabelsPatch(pool)
 	if err != nil {
 		return nil, err
 	}
-	return append(base, own...), nil
+	out := append(base, labels)
+	out = append(out, img.Patches...)
+	return append(out, pool.ConfigPatches...), nil
+}
+
+// ControlPlaneRolePatches is the control plane's full patch list: its
+// patches (ControlPlanePatches), then its image's companion patches.
+func ControlPlaneRolePatches(in PatchInput, img Image) ([]string, error) {
+	patches, err := ControlPlanePatches(in)
+	if err != nil {
+		return nil, err
+	}
+	return append(patches, img.Patches...), nil
 }

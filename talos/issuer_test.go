@@ -74,7 +74,7 @@ func TestIssuerReachesTheAPIServer(t *testing.T) {
 			if !bytes.Equal(p.Cluster().ServiceAccount().Key, secrets.Certs.K8sServiceAccount.Key) {
 				t.Error("the service-account key changed: every token of a live cluster would be invalid")
 			}
-			wPatches, err := WorkerPatches(in, cfg.WorkerPools[0])
+			wPatches, err := WorkerPatches(in, cfg.WorkerPools[0], Image{})
 			if err != nil {
 				t.Fatal(err)
 			}

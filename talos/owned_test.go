@@ -51,7 +51,7 @@ func refusal(t *testing.T, patch string) string {
 	}
 	_, _, err = config.Parse(config.MapSource(map[string]string{"adminCidrs": configtest.AdminCIDRs, "workerPools": `[
 		{"name":"general","instanceTypes":["m7i.large"]},
-		{"name":"gpu","instanceTypes":["g5.xlarge"],"labels":{"team":"ml"},"taints":[{"key":"gpu","effect":"NoSchedule"}],
+		{"name":"gpu","instanceTypes":["g5.xlarge"],"image":{"extensions":["siderolabs/nvidia-open-gpu-kernel-modules-lts","siderolabs/nvidia-container-toolkit-lts"]},"labels":{"team":"ml"},"taints":[{"key":"gpu","effect":"NoSchedule"}],
 		 "configPatches":[` + string(raw) + `]}]`}))
 	if err == nil {
 		return ""
@@ -71,7 +71,7 @@ func refusal(t *testing.T, patch string) string {
 // and what the control plane alone gets: the table is what the stack sets.
 func TestUserPatchesCannotSetWhatTheStackSets(t *testing.T) {
 	cfg := configtest.Parse(t, map[string]string{"workerPools": `[{"name":"general","instanceTypes":["m7i.large"]},
-		{"name":"gpu","instanceTypes":["g5.xlarge"],"labels":{"team":"ml"},"taints":[{"key":"gpu","effect":"NoSchedule"}]}]`})
+		{"name":"gpu","instanceTypes":["g5.xlarge"],"image":{"extensions":["siderolabs/nvidia-open-gpu-kernel-modules-lts","siderolabs/nvidia-container-toolkit-lts"]},"labels":{"team":"ml"},"taints":[{"key":"gpu","effect":"NoSchedule"}]}]`})
 	in := PatchInputFor(cfg, []string{intDNS, pubDNS})
 	cp, err := ControlPlanePatches(in)
 	if err != nil {

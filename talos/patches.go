@@ -215,7 +215,15 @@ func ClusterPatches(in PatchInput) ([]string, error) {
 // lets a kubelet set labels outside kubernetes.io/k8s.io, and config
 // validation rejects the ones it forbids.
 func PoolPatches(pool config.WorkerPool) ([]string, error) {
-	var out []string
+	s, err := poolLabelsPatch(pool)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{s}, pool.ConfigPatches...), nil
+}
+
+// poolLabelsPatch is the pool's labels and taints patch (PoolPatches).
+func poolLabelsPatch(pool config.WorkerPool) (string, error) {
 	labels := map[string]string{}
 	for k, v := range pool.Labels {
 		labels[k] = v
@@ -230,10 +238,5 @@ func PoolPatches(pool config.WorkerPool) ([]string, error) {
 		}
 		m.Kubelet = &kubelet{ExtraConfig: &kubeletConfig{RegisterWithTaints: taints}}
 	}
-	s, err := render(machinePatch{Machine: m})
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, s)
-	return append(out, pool.ConfigPatches...), nil
+	return render(machinePatch{Machine: m})
 }

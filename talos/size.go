@@ -63,21 +63,21 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 	in.APIAudiences = []string{endpoint, ClusterEndpoint(placeholderDNS(cfg, names.InternalLB))}
 	var sizes []RoleSize
 	var errs config.ErrorList
-	generate := func(typ machine.Type, patches []string) ([]byte, error) {
+	generate := func(typ machine.Type, patches []string, img Image) ([]byte, error) {
 		b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
-			TalosVersion: cfg.TalosVersion, Type: typ, Patches: patches, Secrets: bundle})
+			TalosVersion: cfg.TalosVersion, Type: typ, Patches: patches, Secrets: bundle, InstallImage: img.Installer})
 		if err == nil {
 			_, err = ValidateMachineConfig(b)
 		}
 		return b, err
 	}
 	// blame names the element whose patch makes Talos reject the config.
-	render := func(path, what string, typ machine.Type, patches []string, err error, blame func() string) {
+	render := func(path, what string, typ machine.Type, patches []string, img Image, err error, blame func() string) {
 		if err != nil {
 			errs.Invalid(path, nil, err.Error())
 			return
 		}
-		b, err := generate(typ, patches)
+		b, err := generate(typ, patches, img)
 		if err != nil {
 			if blame != nil {
 				path = blame()
@@ -87,17 +87,21 @@ func EstimateUserData(cfg *config.Config) ([]RoleSize, error) {
 		}
 		sizes = append(sizes, RoleSize{path, len(b)})
 	}
-	cpPatches, err := ControlPlanePatches(in)
-	render(controlPlaneKey, "control-plane", machine.TypeControlPlane, cpPatches, err, nil)
+	// Each role with its image's installer and companion patches, exactly
+	// as the program renders it.
+	cpImage := ControlPlaneImage(cfg)
+	cpPatches, err := ControlPlaneRolePatches(in, cpImage)
+	render(controlPlaneKey, "control-plane", machine.TypeControlPlane, cpPatches, cpImage, err, nil)
 	for i, pool := range cfg.WorkerPools {
 		if cfg.Unreadable(fmt.Sprintf("workerPools[%d]", i)) {
 			continue // reported by config; its values are defaults
 		}
-		patches, err := WorkerPatches(in, pool)
+		img := PoolImage(cfg, pool)
+		patches, err := WorkerPatches(in, pool, img)
 		blame := func() string {
-			return offendingPatch(i, pool, patches, func(p []string) bool { _, err := generate(machine.TypeWorker, p); return err == nil })
+			return offendingPatch(i, pool, patches, func(p []string) bool { _, err := generate(machine.TypeWorker, p, img); return err == nil })
 		}
-		render(poolKey(i), fmt.Sprintf("worker pool %q", pool.Name), machine.TypeWorker, patches, err, blame)
+		render(poolKey(i), fmt.Sprintf("worker pool %q", pool.Name), machine.TypeWorker, patches, img, err, blame)
 	}
 	return sizes, errs.Err()
 }

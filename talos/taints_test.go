@@ -18,7 +18,7 @@ import (
 // KubeletConfiguration unless a field is protected (kubelet_spec.go,
 // prepareExtraConfig, v1.12.0); registerWithTaints is not.
 func TestWorkerTaintsRegisterWithKubelet(t *testing.T) {
-	cfg := configtest.Parse(t, map[string]string{"workerPools": `[{"name":"gpu","instanceTypes":["g5.xlarge"],
+	cfg := configtest.Parse(t, map[string]string{"workerPools": `[{"name":"gpu","instanceTypes":["g5.xlarge"],"image":{"extensions":["siderolabs/nvidia-open-gpu-kernel-modules-lts","siderolabs/nvidia-container-toolkit-lts"]},
 		"labels":{"example.com/team":"ml"},
 		"taints":[{"key":"dedicated","value":"ml","effect":"NoSchedule"},{"key":"dedicated","value":"ml","effect":"NoExecute"},{"key":"a","effect":"PreferNoSchedule"}]},
 		{"name":"general","instanceTypes":["m7i.large"]}]`})
@@ -26,12 +26,13 @@ func TestWorkerTaintsRegisterWithKubelet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patches, err := WorkerPatches(PatchInputFor(cfg, []string{intDNS, pubDNS}), cfg.WorkerPools[0])
+	img := PoolImage(cfg, cfg.WorkerPools[0])
+	patches, err := WorkerPatches(PatchInputFor(cfg, []string{intDNS, pubDNS}), cfg.WorkerPools[0], img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: ClusterEndpoint(intDNS), KubernetesVersion: cfg.KubernetesVersion,
-		TalosVersion: cfg.TalosVersion, Type: machine.TypeWorker, Patches: patches, Secrets: secrets})
+		TalosVersion: cfg.TalosVersion, Type: machine.TypeWorker, Patches: patches, Secrets: secrets, InstallImage: img.Installer})
 	if err != nil {
 		t.Fatal(err)
 	}

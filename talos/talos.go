@@ -171,10 +171,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	t.AcceptedIssuers = field(func(in PatchInput) []string { return in.issuers })
 	t.AcceptedAudiences = field(func(in PatchInput) []string { return in.audiences })
-	t.UserData[config.ControlPlaneKey] = t.machineConfig(controlPlaneKey, mconfig.TypeControlPlane, input, ControlPlanePatches)
+	cpImage := ControlPlaneImage(cfg)
+	cp := func(in PatchInput) ([]string, error) { return ControlPlaneRolePatches(in, cpImage) }
+	t.UserData[config.ControlPlaneKey] = t.machineConfig(controlPlaneKey, mconfig.TypeControlPlane, input, cp, cpImage)
 	for i, pool := range cfg.WorkerPools {
-		build := func(in PatchInput) ([]string, error) { return WorkerPatches(in, pool) }
-		t.UserData[pool.Name] = t.machineConfig(poolKey(i), mconfig.TypeWorker, input, build)
+		img := PoolImage(cfg, pool)
+		build := func(in PatchInput) ([]string, error) { return WorkerPatches(in, pool, img) }
+		t.UserData[pool.Name] = t.machineConfig(poolKey(i), mconfig.TypeWorker, input, build, img)
 	}
 	return t, nil
 }
@@ -184,7 +187,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // Kubernetes version pinned) from the machine secrets the provider keeps,
 // and checks it as a node would before any launch template takes it:
 // Talos' validation, and EC2's user-data size.
-func (t *Talos) machineConfig(path string, typ mconfig.Type, input pulumi.Output, patches func(PatchInput) ([]string, error)) pulumi.StringOutput {
+func (t *Talos) machineConfig(path string, typ mconfig.Type, input pulumi.Output, patches func(PatchInput) ([]string, error), img Image) pulumi.StringOutput {
 	cfg := t.args.Config
 	rendered := pulumi.All(t.secrets.MachineSecrets, t.ClusterEndpoint, input).ApplyT(func(v []any) (string, error) {
 		ms, ok1 := v[0].(machine.MachineSecrets)
@@ -202,7 +205,7 @@ func (t *Talos) machineConfig(path string, typ mconfig.Type, input pulumi.Output
 			return "", fmt.Errorf("%s: %w", path, err)
 		}
 		b, err := Render(RenderInput{ClusterName: cfg.ClusterName, Endpoint: endpoint, KubernetesVersion: cfg.KubernetesVersion,
-			TalosVersion: cfg.TalosVersion, Type: typ, Patches: list, Secrets: bundle})
+			TalosVersion: cfg.TalosVersion, Type: typ, Patches: list, Secrets: bundle, InstallImage: img.Installer})
 		if err != nil {
 			return "", fmt.Errorf("%s: Talos cannot render the machine configuration: %s", path, userTerms(err))
 		}

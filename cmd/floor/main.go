@@ -20,6 +20,7 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	_ "github.com/aws/aws-sdk-go-v2/service/sts"
 	_ "github.com/blang/semver/v4"
+	_ "github.com/klauspost/compress/zstd"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
 	_ "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -58,6 +59,7 @@ import (
 	_ "github.com/siderolabs/talos/pkg/machinery/constants"
 	_ "github.com/siderolabs/talos/pkg/machinery/gendata"
 	_ "github.com/siderolabs/talos/pkg/machinery/resources/network"
+	_ "go.yaml.in/yaml/v4"
 	_ "gopkg.in/yaml.v3"
 	_ "sigs.k8s.io/yaml"
 )

@@ -1,6 +1,6 @@
 // Package registertest runs a Pulumi program under mocks and returns each
 // resource's whole registration request, for the tests that demand a
-// typed registration (internal/helmrelease, internal/cloudfront,
+// typed registration (internal/helmrelease, internal/cloudfront, internal/kubeobject,
 // internal/ssmparam) send exactly the SDK's request. Only tests import it.
 package registertest
 
