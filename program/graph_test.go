@@ -43,9 +43,17 @@ func TestGraphUnchanged(t *testing.T) {
 		{"ha-up-noidentity", func(t *testing.T) map[string]string { return noIdentity(haConfig(t)) }, false, true},
 		{"dev-preview-noidentity", func(t *testing.T) map[string]string { return noIdentity(devConfig(t)) }, true, false},
 		{"ha-preview-noidentity", func(t *testing.T) map[string]string { return noIdentity(haConfig(t)) }, true, false},
+		// The access modes and an existing VPC, on a new stack: who dials
+		// whom from where is in these graphs (docs/security.md's table).
+		{"ha-up-private", func(t *testing.T) map[string]string {
+			c := haConfig(t)
+			c["apiAccess"], c["ingressAccess"] = "private", "private"
+			return c
+		}, false, false},
+		{"ha-up-byovpc", byoConfig, false, false},
 	} {
 		t.Run(s.name, func(t *testing.T) {
-			m := &testkit.Mocks{ControlPlaneInstances: cpInstances(), Preview: s.preview}
+			m := &testkit.Mocks{ControlPlaneInstances: cpInstances(), Preview: s.preview, VPC: testkit.HealthyVPC()}
 			cfg := s.cfg(t)
 			if s.existing {
 				m.LastUp = legacyLastUp(cfg)
