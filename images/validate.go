@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/siderolabs/talos/pkg/machinery/constants"
+
+	"github.com/talos-aws/talos-aws/internal/textdist"
 )
 
 // Kind classifies a Problem. The values are config.ErrorType's, so the
@@ -110,7 +112,7 @@ func nearest(name string, names []string, n int) []string {
 	var cs []cand
 	for _, c := range names {
 		short := strings.TrimPrefix(c, "siderolabs/")
-		switch d := levenshtein(q, short); {
+		switch d := textdist.Levenshtein(q, short); {
 		case q != "" && (strings.Contains(short, q) || strings.Contains(q, short)):
 			cs = append(cs, cand{c, -1000 + d})
 		case d <= max(2, len(q)/3):
@@ -128,26 +130,6 @@ func nearest(name string, names []string, n int) []string {
 		out = append(out, cs[i].name)
 	}
 	return out
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // ownedArg is a kernel argument the stack refuses, and why.

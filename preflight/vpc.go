@@ -2,9 +2,9 @@ package preflight
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/talos-aws/talos-aws/config"
@@ -434,7 +434,7 @@ func checkVPCAttributes(d VPCDescription, cfg *config.Config, errs *config.Error
 // tags this stack adds.
 func checkSubnetTags(s Subnet, cfg *config.Config, errs *config.ErrorList) {
 	mine := tagkeys.Cluster(cfg.ClusterName)
-	for _, k := range sortedTagKeys(s.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
 		v := s.Tags[k]
 		switch {
 		case k == mine && v == "owned":
@@ -671,13 +671,4 @@ func subnetTagsToAdd(s Subnet, clusterName string, added map[string]string) map[
 		tags[role] = "1"
 	}
 	return tags
-}
-
-func sortedTagKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
