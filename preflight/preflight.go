@@ -105,7 +105,10 @@ func Check(ctx *pulumi.Context, a Args) error {
 	}
 	_ = ctx.Log.Info("preflight: "+EstimateCost(cfg, len(a.AZs), Prices).LogLine(cfg.Region, Prices), nil)
 
-	if a.PublicAddress != nil {
+	// With a private API this machine reaches the internal load balancer
+	// from inside the VPC or over a private route: its public address says
+	// nothing (up probes the route before the bootstrap instead).
+	if a.PublicAddress != nil && !cfg.PrivateAPI() {
 		if addr, err := a.PublicAddress(ctx.Context()); err != nil {
 			_ = ctx.Log.Debug("preflight: public address unknown, adminCidrs not checked: "+err.Error(), nil)
 		} else if w := AdminCIDRWarning(cfg.AdminCIDRs, addr); w != "" {

@@ -161,6 +161,16 @@ func TestPreflightAdminCIDRs(t *testing.T) {
 	if calls != 3 {
 		t.Errorf("%d lookups, want 3", calls)
 	}
+
+	// With a private API the public address says nothing: not looked up.
+	publicAddress = lookup("198.51.100.7", nil)
+	m = &testkit.Mocks{}
+	private := devConfig(t)
+	private["apiAccess"] = "private"
+	evaluate(t, m, private)
+	if calls != 3 || len(logsWith(m, "warning: preflight: adminCidrs", "")) != 0 {
+		t.Errorf("private API: %d lookups, warnings %q", calls, logsWith(m, "warning: preflight: adminCidrs", ""))
+	}
 }
 
 // The surge the preflight plans for is the worker ASGs' instance refresh.

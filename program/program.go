@@ -415,6 +415,11 @@ func lambdaCode(ctx *pulumi.Context, cfg *config.Config) (etcdguard.Code, error)
 // unreachableHint is appended to a timed-out wait: the usual cause is a
 // machine outside adminCidrs, whose packets the public NLB drops unanswered.
 func unreachableHint(cfg *config.Config) string {
+	if cfg.PrivateAPI() {
+		return fmt.Sprintf("apiAccess is private: the internal load balancer admits 6443 only from adminCidrs (%s) and the nodes; "+
+			"run `pulumi up` inside the VPC, over VPN or Transit Gateway, or through an SSM port forward (docs/networking.md), "+
+			"or raise readinessTimeoutMinutes (now %d) if the nodes are only slow", strings.Join(cfg.AdminCIDRs, ", "), cfg.ReadinessTimeoutMinutes)
+	}
 	return fmt.Sprintf("The public load balancer admits 6443 and 50000 only from adminCidrs (%s): run `pulumi up` from one of them, "+
 		"from a CI runner that opened its address on the ciAccessSecurityGroupId group (README \"From laptop and from CI\"), "+
 		"or raise readinessTimeoutMinutes (now %d) if the nodes are only slow",
