@@ -1,9 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/talos-aws/talos-aws/images"
+	"github.com/talos-aws/talos-aws/internal/fielddoc"
+	"github.com/talos-aws/talos-aws/internal/tagkeys"
 )
 
 // Default versions of a new stack (an existing one keeps what its nodes
@@ -46,8 +49,10 @@ const ClusterAutoscalerChartVersion = "9.59.0"
 // what a 1.35 stack runs (MinorAddons.Autoscaler).
 const ClusterAutoscalerChartImage = "v1.35.0"
 
-// Key is one stack setting: the single source for Pulumi.yaml, the README
-// table and the program. Type is a Pulumi project config type.
+// Key is one stack setting: the single source for Pulumi.yaml, the
+// configuration reference (docs/reference/configuration.md) and the
+// program. Type is a Pulumi project config type. An object's fields are
+// documented by its type's FieldDocs; a key's allowed values by keyDocs.
 type Key struct {
 	Name        string
 	Type        string
@@ -94,7 +99,7 @@ func DefaultAddons() Addons {
 	}
 }
 
-// Schema lists every stack setting in the order the README shows them.
+// Schema lists every stack setting in the order the reference shows them.
 func Schema() []Key {
 	return []Key{
 		{"clusterName", "string", "", "talos-aws", "Cluster name: Talos cluster name, AWS name prefix and the kubernetes.io/cluster/<name> tag. Lowercase letters, digits and '-'."},
@@ -127,5 +132,38 @@ func Schema() []Key {
 		{"alarmTopicArn", "string", "", "", "SNS topic (standard, in the stack's region) that the etcd guard's alarms (degraded, a held termination, failing runs) and the backup freshness alarm notify, on ALARM and back to OK. Empty: the stack creates <clusterName>-alarms; subscribe to it (README \"Alarms\"). Its ARN is the alarmTopicArn output."},
 		{"readinessTimeoutMinutes", "integer", "", DefaultReadinessTimeoutMinutes, "Bound, in minutes, on each wait `pulumi up` makes on the new cluster (API server /readyz, then every expected node Ready), 5-120. Previews never wait."},
 		{"backups", "object", "", DefaultBackups(), "Scheduled etcd snapshots to S3: enabled (default: on when controlPlane.count > 1), intervalMinutes (15-720), retentionDays (1-3650), ageRecipient (age1..., encrypts each snapshot; the private key never enters the stack), objectLockDays (0: off; once on, S3 never turns Object Lock off again)."},
+	}
+}
+
+// keyDocs are the top-level keys' allowed values and bounds, beside their
+// descriptions in Schema: validation's own slices and constants, so the
+// reference cannot say what validation does not.
+func keyDocs() map[string]fielddoc.Field {
+	cidrs := fmt.Sprintf("IPv4 CIDRs without host bits, each once; 2 × adminCidrs + ingressCidrs <= %d (inbound rules of a security group)", MaxSGInboundRules)
+	ami := "an AMI ID (ami- and 8 or 17 hex digits); not for an architecture a group with an image runs on"
+	return map[string]fielddoc.Field{
+		"clusterName":         {Allowed: fmt.Sprintf("lowercase letters, digits and '-', starting with a letter; every load balancer and target group name derived from it within %d characters and not starting with internal-", maxLBNameLen)},
+		"region":              {Allowed: "an AWS region name, like ap-southeast-1"},
+		"azCount":             {Allowed: fmt.Sprintf("1-%d", MaxAZs)},
+		"availabilityZones":   {Allowed: fmt.Sprintf("at most %d zones of region (<region>a, <region>b, ...), each once", MaxAZs)},
+		"vpcCidr":             {Allowed: fmt.Sprintf("an IPv4 CIDR without host bits, /%d to /%d; not with network", minVPCPrefix, maxVPCPrefix)},
+		"network":             {Allowed: "with vpcId and privateSubnetIds; not with vpcCidr, azCount, availabilityZones or natStrategy"},
+		"podCidr":             {Allowed: fmt.Sprintf("an IPv4 CIDR without host bits, disjoint from the VPC and serviceCidr, holding a /%d per node", NodeCIDRMask)},
+		"serviceCidr":         {Allowed: fmt.Sprintf("an IPv4 CIDR without host bits, /%d or smaller, disjoint from the VPC and podCidr", minServicePrefix)},
+		"natStrategy":         {Values: natStrategies, Allowed: "not with network"},
+		"adminCidrs":          {Allowed: cidrs},
+		"ingressCidrs":        {Allowed: cidrs},
+		"apiAccess":           {Values: accessModes, Allowed: "private needs endpoint.stable true"},
+		"ingressAccess":       {Values: accessModes},
+		"talosVersion":        {Allowed: "vMAJOR.MINOR.PATCH of Talos " + strings.Join(supportedTalosMinors(), " or ") + "; on a running cluster, a version whose upgrade path accepts the nodes'"},
+		"kubernetesVersion":   {Allowed: "MAJOR.MINOR.PATCH within " + k8sRangesText() + "; on a running cluster at most one minor up, none down"},
+		"amiIdAmd64":          {Allowed: ami},
+		"amiIdArm64":          {Allowed: ami},
+		"serviceAccountRoles": {Allowed: "needs workloadIdentity true"},
+		"tags": {Allowed: fmt.Sprintf("keys of 1-%d and values of at most %d characters; %s; no aws: prefix, no Name or %s keys; at most %d tags on a resource with the stack's own",
+			maxAWSTagKeyLen, maxAWSTagValLen, tagCharsDetail, tagkeys.ClusterPrefix+"*", MaxTagsPerResource)},
+		"etcdGuardSecretReaders":  {Allowed: "IAM role ARNs (arn:aws:iam::<account>:role/<name>), each once"},
+		"alarmTopicArn":           {Allowed: "a standard (not FIFO) SNS topic ARN in region"},
+		"readinessTimeoutMinutes": {Allowed: fmt.Sprintf("%d-%d", minReadinessTimeout, maxReadinessTimeout)},
 	}
 }
