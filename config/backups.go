@@ -65,8 +65,7 @@ func validateBackups(c *Config, errs *ErrorList, w *Warnings) {
 		if c.ControlPlane.Count > 1 {
 			w.Add("backups.enabled", "false: a control plane that loses etcd quorum can then only be rebuilt empty")
 		} else {
-			// Said plainly: the one node's loss is the cluster's (README
-			// "Backups and restore").
+			// Said plainly: the one node's loss is the cluster's (docs/etcd-guard.md#runbook-restore-a-lost-control-plane).
 			w.Add("backups.enabled", "off, the default for one control-plane node: if that node dies the cluster is lost, because its root volume, which holds etcd, is deleted with the instance (deleteOnTermination) and no snapshot is left to restore from; set backups.enabled true to keep snapshots in S3")
 		}
 		return

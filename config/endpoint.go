@@ -82,7 +82,7 @@ func resolveStable(c *Config, d Deployed, w *Warnings) {
 	c.Endpoint.Stable = &stable
 	if !stable {
 		w.Add("endpoint.stable", "not set: this existing stack keeps its load balancer's DNS name as the cluster endpoint; "+
-			"set endpoint.stable to true to move to %s (every node rolls once: its machine configuration names the new endpoint, and the old one stays an accepted token audience and issuer as Talos allows; README \"The cluster endpoint\")", StableHost(c.ClusterName))
+			"set endpoint.stable to true to move to %s (every node rolls once: its machine configuration names the new endpoint, and the old one stays an accepted token audience and issuer as Talos allows; docs/networking.md#the-cluster-endpoint)", StableHost(c.ClusterName))
 	}
 }
 
