@@ -106,7 +106,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// deleteUnreachable stays off: with it, a refresh from outside
 	// adminCidrs drops every release from state (provider.go Read), and
 	// Helm releases ignore it on delete anyway (provider.go Delete). The
-	// README's destroy section has the dead-cluster path.
+	// docs/operations.md#destroy has the dead-cluster path.
 	k8s, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
 		Kubeconfig:        providerKubeconfig,
 		ClusterIdentifier: args.ClusterID,

@@ -17,7 +17,7 @@ type Chart struct {
 	Namespace string
 }
 
-// Charts lists every add-on's source and namespace, for the component and the README.
+// Charts lists every add-on's source and namespace, for the component and docs/addons.md.
 func Charts(a config.Addons) map[string]Chart {
 	return map[string]Chart{
 		"cilium":       {"cilium", "https://helm.cilium.io", "cilium", a.Cilium.Version, "kube-system"},
@@ -335,7 +335,7 @@ func ClusterAutoscalerValues(c *config.Config, roleARN any) Values {
 	return v
 }
 
-// order is the install order the README documents.
+// order is the install order docs/addons.md documents.
 var order = []struct{ key, stage string }{
 	{"cilium", "1: first, nothing before it"},
 	{"ccm", "2: after Cilium"},
@@ -349,7 +349,7 @@ var order = []struct{ key, stage string }{
 	{"nth", "3: after every expected node is Ready (and the webhook), with worker pools (drain stage)"},
 }
 
-// ChartsMarkdown renders the add-on table of the README.
+// ChartsMarkdown renders the add-on table of docs/addons.md.
 func ChartsMarkdown(a config.Addons) string {
 	charts := Charts(a)
 	var b strings.Builder

@@ -2,7 +2,7 @@
 // versioned S3 bucket, its key, the write-only permission of the one role
 // that writes (the etcd guard's) and the freshness alarm. Taking the
 // snapshots is package backup's job, run by the etcd guard's Lambda in the
-// VPC (see README "Backups and restore").
+// VPC (see docs/etcd-guard.md#backups).
 package backups
 
 import (
@@ -25,7 +25,7 @@ type Args struct {
 	Config *config.Config
 	Tags   map[string]string
 	// WriterRoleARN and WriterRoleName are the only role that writes
-	// snapshots: the etcd guard's (README "Backups and restore").
+	// snapshots: the etcd guard's (docs/etcd-guard.md#backups).
 	WriterRoleARN  pulumi.StringInput
 	WriterRoleName pulumi.StringInput
 	// AlarmTopicARN is the SNS topic the freshness alarm notifies.

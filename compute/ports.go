@@ -64,7 +64,7 @@ func (w When) holds(s Settings) bool {
 	return true
 }
 
-// Ports renders the port range as the README shows it.
+// Ports renders the port range as docs/security.md shows it.
 func (r Rule) Ports() string {
 	switch {
 	case r.Proto == "icmp":
@@ -125,7 +125,7 @@ func ActiveRules(s Settings) []Rule {
 	return out
 }
 
-// PortMatrixMarkdown renders the matrix as the README's table.
+// PortMatrixMarkdown renders the matrix as docs/security.md's table.
 func PortMatrixMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| to | from | protocol | ports | why |\n|---|---|---|---|---|\n")

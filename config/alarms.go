@@ -19,7 +19,7 @@ func validateSecretReaders(c *Config, errs *ErrorList, w *Warnings) {
 			what += " and the etcd snapshots"
 		}
 		w.Add("etcdGuardSecretReaders", "empty: only the etcd guard may read %s, whatever IAM grants (the resource policies allow no one else); "+
-			"list the IAM role you would restore with (README \"IAM model\"), and run `pulumi up` as one of them to change the list later", what)
+			"list the IAM role you would restore with (docs/security.md#allow-lists-not-deny-lists), and run `pulumi up` as one of them to change the list later", what)
 	}
 	seen := map[string]bool{}
 	for i, arn := range c.EtcdGuardSecretReaders {

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"filippo.io/age"
+
+	"github.com/talos-aws/talos-aws/internal/fielddoc"
 )
 
 // Backup bounds. Fifteen minutes is kops' etcd backup interval; twelve hours
@@ -31,6 +33,18 @@ type Backups struct {
 	ObjectLockDays int `json:"objectLockDays,omitempty"`
 }
 
+// FieldDocs documents the fields for the configuration reference; the
+// bounds are validateBackups'.
+func (Backups) FieldDocs() map[string]fielddoc.Field {
+	return map[string]fielddoc.Field{
+		"enabled":         {Doc: "Take scheduled etcd snapshots, and one before every control-plane change.", Default: "on when controlPlane.count > 1"},
+		"intervalMinutes": {Doc: "Minutes between scheduled snapshots; the freshness alarm fires after two intervals without one.", Allowed: fmt.Sprintf("%d-%d", minBackupInterval, maxBackupInterval)},
+		"retentionDays":   {Doc: "Days a snapshot (and a deleted one's noncurrent version) is kept.", Allowed: fmt.Sprintf("%d-%d", minBackupRetentionDays, maxBackupRetentionDays)},
+		"ageRecipient":    {Doc: "An age public key each snapshot is encrypted to before upload; the private key never enters the stack.", Allowed: "an age X25519 recipient, age1... (`age-keygen -y`); never a private key"},
+		"objectLockDays":  {Doc: "S3 Object Lock GOVERNANCE retention of each snapshot; 0 is off. Once on, S3 never turns Object Lock off again: back to 0 only drops the default retention.", Allowed: "0, or days up to retentionDays"},
+	}
+}
+
 // DefaultBackups: hourly, kept two weeks.
 func DefaultBackups() Backups {
 	return Backups{IntervalMinutes: 60, RetentionDays: 14}
@@ -51,8 +65,7 @@ func validateBackups(c *Config, errs *ErrorList, w *Warnings) {
 		if c.ControlPlane.Count > 1 {
 			w.Add("backups.enabled", "false: a control plane that loses etcd quorum can then only be rebuilt empty")
 		} else {
-			// Said plainly: the one node's loss is the cluster's (README
-			// "Backups and restore").
+			// Said plainly: the one node's loss is the cluster's (docs/etcd-guard.md#runbook-restore-a-lost-control-plane).
 			w.Add("backups.enabled", "off, the default for one control-plane node: if that node dies the cluster is lost, because its root volume, which holds etcd, is deleted with the instance (deleteOnTermination) and no snapshot is left to restore from; set backups.enabled true to keep snapshots in S3")
 		}
 		return

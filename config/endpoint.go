@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/talos-aws/talos-aws/internal/fielddoc"
 )
 
 // Who may reach the Kubernetes and Talos APIs (apiAccess), and HTTPS
@@ -27,6 +29,18 @@ type Endpoint struct {
 	// and in the kubeconfig and talosconfig.
 	PublicName   string `json:"publicName"`
 	PublicZoneID string `json:"publicZoneId"`
+}
+
+// FieldDocs documents the fields for the configuration reference; the
+// rules are validateEndpoint's.
+func (Endpoint) FieldDocs() map[string]fielddoc.Field {
+	return map[string]fielddoc.Field{
+		"stable": {Doc: "The cluster endpoint is api.<clusterName>.talos.internal in a Route 53 private hosted zone the stack owns, not a load balancer's DNS name. Moving an existing stack rolls every node once.",
+			Default: "true for a new stack; false for one deployed before it existed"},
+		"publicName": {Doc: "A name in a Route 53 public hosted zone you own for the public load balancer; it is in the certificates, the kubeconfig and the talosconfig. Not with apiAccess private.",
+			Allowed: "a lowercase DNS name (api.prod.example.com), with publicZoneId"},
+		"publicZoneId": {Doc: "The public hosted zone that holds publicName.", Allowed: "a Route 53 hosted zone ID, Z and 1-31 letters or digits, with publicName"},
+	}
 }
 
 // StableZone is the private hosted zone of a cluster's stable endpoint:
@@ -68,7 +82,7 @@ func resolveStable(c *Config, d Deployed, w *Warnings) {
 	c.Endpoint.Stable = &stable
 	if !stable {
 		w.Add("endpoint.stable", "not set: this existing stack keeps its load balancer's DNS name as the cluster endpoint; "+
-			"set endpoint.stable to true to move to %s (every node rolls once: its machine configuration names the new endpoint, and the old one stays an accepted token audience and issuer as Talos allows; README \"The cluster endpoint\")", StableHost(c.ClusterName))
+			"set endpoint.stable to true to move to %s (every node rolls once: its machine configuration names the new endpoint, and the old one stays an accepted token audience and issuer as Talos allows; docs/networking.md#the-cluster-endpoint)", StableHost(c.ClusterName))
 	}
 }
 

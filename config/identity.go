@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"unicode"
+
+	"github.com/talos-aws/talos-aws/internal/fielddoc"
 )
 
 // ServiceAccountRole is an IAM role for one of the user's own workloads,
@@ -16,6 +18,18 @@ type ServiceAccountRole struct {
 	PolicyARNs []string `json:"policyArns"`
 	// Policy is an inline IAM policy document, as JSON text.
 	Policy string `json:"policy"`
+}
+
+// FieldDocs documents the fields for the configuration reference; the
+// bounds are validateIdentity's.
+func (ServiceAccountRole) FieldDocs() map[string]fielddoc.Field {
+	return map[string]fielddoc.Field{
+		"namespace":      {Doc: "The service account's namespace.", Allowed: fmt.Sprintf("a DNS label, at most %d characters", maxNamespaceLen)},
+		"serviceAccount": {Doc: "The service account that alone may assume the role; not one of the stack's own add-ons'.", Allowed: fmt.Sprintf("a DNS subdomain, at most %d characters; each namespace/serviceAccount pair once", maxServiceAccountLen)},
+		"policyArns": {Doc: "IAM managed policies attached to the role.",
+			Allowed: fmt.Sprintf("IAM managed policy ARNs, at most %d (more than %d needs the IAM quota raised); at least one of policyArns and policy", maxRolePolicyARNs, defaultRolePolicyARNs)},
+		"policy": {Doc: "An inline IAM policy document, as a JSON string.", Allowed: fmt.Sprintf("a policy document of version %s, at most %d characters without whitespace", iamPolicyVersion, maxRoleInlinePolicyChars)},
+	}
 }
 
 // AddonServiceAccounts are the service accounts ("namespace/name") the

@@ -41,6 +41,13 @@ const (
 	ioMinIOPS = 100
 )
 
+// Provisioned IOPS of io1 and io2 volumes: per GiB and in all (Amazon EBS
+// volume types).
+var (
+	ioIOPSPerGiB = map[string]int{"io1": 50, "io2": 500}
+	ioMaxIOPS    = map[string]int{"io1": 64000, "io2": 256000}
+)
+
 // AutoscalerLabelTagPrefix and AutoscalerTaintTagPrefix prefix the cluster
 // autoscaler's node-template tags on a pool's Auto Scaling Group (the
 // label or taint key follows; see compute.AutoscalerTags).
@@ -141,8 +148,7 @@ func validateVolumePerformance(path string, v RootVolume, errs *ErrorList) {
 				"gp3 allows at most 0.25 MiB/s per IOPS: %d IOPS carry at most %d MiB/s; set iops to at least %d", iops, iops/4, v.Throughput*4))
 		}
 	case "io1", "io2":
-		perGiB := map[string]int{"io1": 50, "io2": 500}[v.Type]
-		maxIOPS := map[string]int{"io1": 64000, "io2": 256000}[v.Type]
+		perGiB, maxIOPS := ioIOPSPerGiB[v.Type], ioMaxIOPS[v.Type]
 		if v.IOPS == 0 {
 			return // reported as required
 		}

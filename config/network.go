@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/talos-aws/talos-aws/internal/fielddoc"
 )
 
 // Network is an existing VPC to deploy into ("bring your own VPC"): its ID
@@ -15,6 +17,18 @@ type Network struct {
 	VPCID            string   `json:"vpcId,omitempty"`
 	PrivateSubnetIDs []string `json:"privateSubnetIds,omitempty"`
 	PublicSubnetIDs  []string `json:"publicSubnetIds,omitempty"`
+}
+
+// FieldDocs documents the fields for the configuration reference; the
+// shapes are validateBYO's, the VPC itself the preflight's.
+func (Network) FieldDocs() map[string]fielddoc.Field {
+	return map[string]fielddoc.Field{
+		"vpcId": {Doc: "The existing VPC.", Allowed: "a VPC ID, vpc- and 8 or 17 hex digits; required with network"},
+		"privateSubnetIds": {Doc: "Private subnets, one per availability zone: the nodes, the internal load balancer and the etcd guard. Their zones are the cluster's.",
+			Allowed: fmt.Sprintf("1-%d subnet IDs (subnet- and 8 or 17 hex digits), one per zone, unique", MaxAZs)},
+		"publicSubnetIds": {Doc: "Public subnets (routed to an internet gateway) for the internet-facing load balancer, in exactly the private subnets' zones; required unless apiAccess and ingressAccess are both private.",
+			Allowed: fmt.Sprintf("at most %d subnet IDs, one per zone of privateSubnetIds", MaxAZs)},
+	}
 }
 
 // DefaultNetwork is no existing VPC: the stack creates one. It marshals to

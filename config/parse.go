@@ -100,7 +100,7 @@ type parser struct {
 }
 
 // schemaDefault is the one place defaults come from, so Pulumi.yaml, the
-// README and the program cannot disagree.
+// configuration reference and the program cannot disagree.
 func schemaDefault(key string) any {
 	for _, k := range Schema() {
 		if k.Name == key {

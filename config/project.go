@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // Declaration is a key as Pulumi.yaml declares it under config:.
@@ -42,26 +41,4 @@ func ProjectDeclarations() (map[string]Declaration, error) {
 		out[k.Name] = d
 	}
 	return out, nil
-}
-
-// MarkdownTable renders Schema as the README's configuration reference.
-func MarkdownTable() (string, error) {
-	var b strings.Builder
-	b.WriteString("| key | type | default | description |\n|---|---|---|---|\n")
-	for _, k := range Schema() {
-		typ := k.Type
-		if k.Items != "" {
-			typ += " of " + k.Items
-		}
-		def := "**required**"
-		if k.Default != nil {
-			v, err := json.Marshal(k.Default)
-			if err != nil {
-				return "", err
-			}
-			def = "`" + string(v) + "`"
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", k.Name, typ, def, strings.ReplaceAll(k.Description, "|", "\\|"))
-	}
-	return b.String(), nil
 }

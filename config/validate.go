@@ -325,7 +325,7 @@ func validateControlPlane(cp ControlPlane, errs *ErrorList, w *Warnings) {
 		errs.NotSupported("controlPlane.count", cp.Count, cpCounts)
 	} else if cp.Count == 1 {
 		w.Add("controlPlane.count", "1 control-plane node: etcd has no quorum to spare; use 3 for production")
-		w.Add("controlPlane.count", "1 control-plane node: the etcd guard hands a live node over to its replacement (a refresh, a scheduled retirement), but if the node dies etcd dies with it, since its root volume is deleted with the instance; keep etcd backups (backups.enabled) to restore from (README \"Backups and restore\")")
+		w.Add("controlPlane.count", "1 control-plane node: the etcd guard hands a live node over to its replacement (a refresh, a scheduled retirement), but if the node dies etcd dies with it, since its root volume is deleted with the instance; keep etcd backups (backups.enabled) to restore from (docs/etcd-guard.md#runbook-restore-a-lost-control-plane)")
 	}
 	validateArch("controlPlane.arch", cp.Arch, errs)
 	validateInstanceType("controlPlane.instanceType", cp.InstanceType, cp.Arch, RoleControlPlane, errs)

@@ -96,7 +96,7 @@ func supportedK8sRange(talosVersion string) string {
 var rejectedTalosMinors = map[string]string{
 	"1.10": "talos-aws renders machine configurations with Talos machinery v1.13.9, for Talos 1.12 and 1.13 only; move a 1.10 stack to v1.12.x first with the talos-aws release before this one (it rendered 1.10-1.12), then upgrade talos-aws",
 	"1.11": "talos-aws renders machine configurations with Talos machinery v1.13.9, for Talos 1.12 and 1.13 only; move a 1.11 stack to v1.12.x first with the talos-aws release before this one (it rendered 1.10-1.12), then upgrade talos-aws",
-	"1.14": "Talos 1.14 moves the Kubernetes settings into new documents (KubeAPIServerConfig, KubeServiceAccountConfig, KubeNodeConfig, ...) that no Talos machinery this project can pin (v1.13.9 is the newest served) renders or validates, and it no longer publishes ghcr.io/siderolabs/installer; until then its configurations cannot be checked before a node boots them (README \"Supported versions\")",
+	"1.14": "Talos 1.14 moves the Kubernetes settings into new documents (KubeAPIServerConfig, KubeServiceAccountConfig, KubeNodeConfig, ...) that no Talos machinery this project can pin (v1.13.9 is the newest served) renders or validates, and it no longer publishes ghcr.io/siderolabs/installer; until then its configurations cannot be checked before a node boots them (README.md#supported-versions)",
 }
 
 // Deployed is what the stack's last `up` recorded about its cluster (the
@@ -130,7 +130,7 @@ func resolveVersion(key, set string, d Deployed, recorded, legacy, def string, w
 		running, how = legacy, "the default of the talos-aws release that deployed it"
 	}
 	if running != def {
-		w.Add(key, "not set: this existing stack keeps %s (%s); new stacks get %s. Set %s to upgrade (README \"Upgrade Talos and Kubernetes\")", running, how, def, key)
+		w.Add(key, "not set: this existing stack keeps %s (%s); new stacks get %s. Set %s to upgrade (docs/operations.md#upgrade-talos-and-kubernetes)", running, how, def, key)
 	}
 	return running
 }

@@ -3,7 +3,7 @@
 // per-role golden files in testdata (a permission change is a small,
 // readable diff there) and the evaluator test, which runs the calls each
 // component makes, and those it must not, through a real IAM policy
-// evaluator (README "IAM model").
+// evaluator (docs/security.md#the-evaluator-test).
 package iamroles
 
 import (

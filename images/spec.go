@@ -13,8 +13,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v4"
+
+	"github.com/talos-aws/talos-aws/internal/fielddoc"
 )
 
 // Spec is the image key: `image: {extensions: [...], extraKernelArgs:
@@ -27,6 +30,25 @@ type Spec struct {
 	// ExtraKernelArgs are appended to Talos' own kernel command line
 	// (ValidateSpec says which are refused).
 	ExtraKernelArgs []string `json:"extraKernelArgs,omitempty"`
+}
+
+// FieldDocs documents the fields for the configuration reference; the
+// rules are ValidateSpec's, the refused kernel arguments ownedArgs.
+func (Spec) FieldDocs() map[string]fielddoc.Field {
+	var refused []string
+	for _, o := range ownedArgs {
+		r := "`" + o.key + "`"
+		if o.prefix {
+			r += " (and everything under it)"
+		}
+		refused = append(refused, r)
+	}
+	return map[string]fielddoc.Field{
+		"extensions": {Doc: "Official system extensions, by their Image Factory name (siderolabs/iscsi-tools, siderolabs/nvidia-open-gpu-kernel-modules-lts, ...).",
+			Allowed: "official extensions of talosVersion as siderolabs/<name> (images/extensions.txt, read from siderolabs/extensions at each release tag), no duplicates, no renamed names"},
+		"extraKernelArgs": {Doc: "Kernel arguments appended to Talos' own, in order.",
+			Allowed: "one argument per element, key or key=value, no whitespace or quotes, no duplicates; not, directly or negated: " + strings.Join(refused, ", ")},
+	}
 }
 
 // IsZero reports whether the spec asks for nothing: such nodes boot the

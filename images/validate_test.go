@@ -143,7 +143,7 @@ func TestGPUPoolNeedsNVIDIAExtensions(t *testing.T) {
 		}
 		return out
 	}
-	// The README's GPU pool on the official image: an error naming what to add.
+	// docs/extensions.md's GPU pool on the official image: an error naming what to add.
 	ps, _ := ValidateGroup(Group{ImagePath: "workerPools[1].image", Types: types("g5.xlarge")})
 	expect(t, ps, `workerPools[1].image.extensions: Required value: workerPools[1].instanceTypes[0] g5.xlarge has NVIDIA GPUs, which need siderolabs/nvidia-open-gpu-kernel-modules-lts and siderolabs/nvidia-container-toolkit-lts: add "siderolabs/nvidia-open-gpu-kernel-modules-lts", "siderolabs/nvidia-container-toolkit-lts"`)
 

@@ -28,7 +28,7 @@ type PriceTable struct {
 	OnDemand map[string]float64
 }
 
-// Prices is the table the preview's estimate and the README's cost table
+// Prices is the table the preview's estimate and docs/cost.md's table
 // are computed from. ap-southeast-1 on-demand Linux list prices observed
 // 2026-11-25 (public price mirrors and AWS bills); the NLB hourly rate is
 // inferred from the region's ALB rate, which AWS prices identically elsewhere.

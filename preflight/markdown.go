@@ -8,7 +8,7 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 )
 
-// Shape is a named configuration priced in the README.
+// Shape is a named configuration priced in docs/cost.md.
 type Shape struct {
 	Title  string // column header, e.g. "dev (`Pulumi.dev.yaml`)"
 	Config *config.Config
@@ -25,7 +25,7 @@ func ShapeAZs(cfg *config.Config) int {
 	return cfg.AZCount
 }
 
-// CostMarkdown renders the README's cost section body for some shapes from
+// CostMarkdown renders the docs/cost.md's generated section for some shapes from
 // the price table: the same EstimateCost the preview prints.
 func CostMarkdown(shapes []Shape, t PriceTable) string {
 	var b strings.Builder

@@ -10,14 +10,14 @@ import (
 	"testing"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/docs"
 	"github.com/talos-aws/talos-aws/images"
+	"github.com/talos-aws/talos-aws/internal/docgen"
 	"github.com/talos-aws/talos-aws/preflight"
 )
 
 func stack(t *testing.T, file string) *config.Config {
 	t.Helper()
-	cfg, err := docs.LoadStack("../" + file)
+	cfg, err := docgen.LoadStack("../" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,19 +318,19 @@ func TestEstimateUnpricedAndRegion(t *testing.T) {
 	}
 }
 
-// The README's cost section is CostMarkdown of the two example stacks.
-func TestREADMECostTable(t *testing.T) {
-	shapes, err := docs.CostShapes("..")
+// docs/cost.md's generated section is CostMarkdown of the two example stacks.
+func TestCostPageTable(t *testing.T) {
+	shapes, err := docgen.CostShapes("..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	table := preflight.CostMarkdown(shapes, preflight.Prices)
-	readme, err := os.ReadFile("../README.md")
+	page, err := os.ReadFile("../docs/cost.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(readme), "<!-- BEGIN GENERATED cost -->\n"+table+"<!-- END GENERATED cost -->") {
-		t.Error("README's cost section is stale: go run ./cmd/gen")
+	if !strings.Contains(string(page), "<!-- BEGIN GENERATED cost -->\n"+table+"<!-- END GENERATED cost -->") {
+		t.Error("docs/cost.md's cost section is stale: go run ./cmd/gen")
 	}
 	for _, s := range []string{"| **total** | | **$176.87** | **$882.55** |", "| NAT gateways | $0.059/h | 1 × $43.07 = $43.07 | 3 × $43.07 = $129.21 |"} {
 		if !strings.Contains(table, s) {

@@ -111,6 +111,6 @@ func issuerMoveWarning(cfg *config.Config, clusterExists, issuerExists bool) str
 		fmt.Sprintf("The control-plane machine configuration changes (--service-account-issuer, --service-account-jwks-uri) and the control-plane hop limit drops to 1, so the control plane rolls: %d node(s), one at a time, launch first, through the etcd guard; workers do not roll.", cfg.ControlPlane.Count),
 		"Talos 1.12 gives the API server one issuer: tokens pods hold now (old issuer) are refused by the new API servers, so restart workloads once the roll ends (kubectl rollout restart); from Talos 1.13 the old issuer stays accepted: move to talosVersion v1.13.x first to avoid this.",
 		"The EBS CSI controller loses the control-plane role's volume permissions at once and gets its own role after the roll, with the webhook and the termination handler: volume attach and create wait until then.",
-		"Set workloadIdentity: false to keep this stack on node-role credentials until you are ready (README \"Workload identity\").",
+		"Set workloadIdentity: false to keep this stack on node-role credentials until you are ready (docs/security.md#workload-identity-irsa).",
 	}, " ")
 }

@@ -89,7 +89,7 @@ var (
 )
 
 // gpuPools is the HA stack's pools plus a GPU pool running NVIDIA's
-// extensions, tainted as the README's example is.
+// extensions, tainted as docs/extensions.md's example is.
 func gpuPools(t *testing.T) map[string]string {
 	cfg := haConfig(t)
 	cfg["workerPools"] = strings.TrimSuffix(cfg["workerPools"], "]") + `,{"name":"gpu","instanceTypes":["g5.xlarge"],"minSize":0,"maxSize":2,"desiredCapacity":1,

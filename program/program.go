@@ -198,7 +198,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 
 	// 5. The etcd guard: its network, secret and role. Nothing the function
 	// needs may depend on the control-plane group, which waits for its
-	// pre-change snapshot (README "Backups and restore").
+	// pre-change snapshot (docs/etcd-guard.md#a-snapshot-before-every-control-plane-change).
 	code, err := d.GuardCode(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -421,7 +421,7 @@ func unreachableHint(cfg *config.Config) string {
 			"or raise readinessTimeoutMinutes (now %d) if the nodes are only slow", strings.Join(cfg.AdminCIDRs, ", "), cfg.ReadinessTimeoutMinutes)
 	}
 	return fmt.Sprintf("The public load balancer admits 6443 and 50000 only from adminCidrs (%s): run `pulumi up` from one of them, "+
-		"from a CI runner that opened its address on the ciAccessSecurityGroupId group (README \"From laptop and from CI\"), "+
+		"from a CI runner that opened its address on the ciAccessSecurityGroupId group (docs/ci.md#ci-access-from-github-hosted-runners), "+
 		"or raise readinessTimeoutMinutes (now %d) if the nodes are only slow",
 		strings.Join(cfg.AdminCIDRs, ", "), cfg.ReadinessTimeoutMinutes)
 }

@@ -167,7 +167,7 @@ func shortType(typ string) string {
 	return parts[0] + " " + parts[len(parts)-1]
 }
 
-// TestTimeToReady is the benchmark the README quotes: the modelled time
+// TestTimeToReady is the benchmark docs/performance.md quotes: the modelled time
 // from `pulumi up` to Ready (every expected node Ready and every add-on
 // installed) of a new stack, for the default, dev and HA stacks, on a warm
 // and on a cold runner, with the critical path. The warm figures stay

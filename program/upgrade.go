@@ -52,7 +52,7 @@ func upgradeNotes(cfg *config.Config, last config.Deployed) []string {
 		if len(restarts) > 0 {
 			c += "; " + strings.Join(restarts, " and ") + " restart on the new minor's release once the nodes are Ready"
 		}
-		c += fmt.Sprintf("; after `up`, `talosctl upgrade-k8s --to %s` updates the bootstrap manifests new nodes do not (README \"Upgrade Talos and Kubernetes\")", cfg.KubernetesVersion)
+		c += fmt.Sprintf("; after `up`, `talosctl upgrade-k8s --to %s` updates the bootstrap manifests new nodes do not (docs/operations.md#upgrade-talos-and-kubernetes)", cfg.KubernetesVersion)
 		changes = append(changes, c)
 	}
 	if len(changes) == 0 {

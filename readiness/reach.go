@@ -108,6 +108,6 @@ func PrivateAccessHelp(region, internalHost string) string {
 			"`aws ssm start-session --region " + region + " --target <jump-instance-id> --document-name AWS-StartPortForwardingSessionToRemoteHost " +
 			"--parameters '{\"host\":[\"" + internalHost + "\"],\"portNumber\":[\"6443\"],\"localPortNumber\":[\"6443\"]}'` (then 50000), " +
 			"add `127.0.0.1 " + internalHost + "` to /etc/hosts, and add the jump host's private address to adminCidrs;",
-		"(3) a VPN or Transit Gateway route from this machine to the VPC, its CIDR in adminCidrs (README \"Private clusters\").",
+		"(3) a VPN or Transit Gateway route from this machine to the VPC, its CIDR in adminCidrs (docs/networking.md#private-api-and-ingress).",
 	}, " ")
 }

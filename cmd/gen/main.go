@@ -1,5 +1,6 @@
-// Command gen rewrites the generated parts of Pulumi.yaml and README.md from
-// the code (config.Schema, compute.PortMatrix), so they cannot drift:
+// Command gen rewrites the generated sections of README.md and docs/, and
+// Pulumi.yaml's config section, from the code (internal/docgen), so they
+// cannot drift:
 //
 //	go run ./cmd/gen
 package main
@@ -8,11 +9,11 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/talos-aws/talos-aws/docs"
+	"github.com/talos-aws/talos-aws/internal/docgen"
 )
 
 func main() {
-	if err := docs.Write("."); err != nil {
+	if err := docgen.Write("."); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -33,7 +33,7 @@
 // it is looked up. Progress (bytes, blocks, ETA) goes to a callback; the
 // whole build has a time bound and a timeout error that says what to do.
 //
-// Permissions of the identity running `up` (README): ec2:DescribeImages,
+// Permissions of the identity running `up` (docs/extensions.md#permissions): ec2:DescribeImages,
 // ec2:DescribeSnapshots, ec2:RegisterImage, ec2:CreateTags on images with
 // ec2:CreateAction RegisterImage (the AMI's tags), ebs:StartSnapshot,
 // ebs:PutSnapshotBlock, ebs:CompleteSnapshot; for the encrypted snapshot,

@@ -5,7 +5,7 @@ import (
 )
 
 // DeployerPolicy is what the identity running `pulumi up` needs to build
-// and find AMIs in region, for the README and for whoever writes the
+// and find AMIs in region, for docs/extensions.md and for whoever writes the
 // deployer's policy: the calls this package makes (a test holds it to
 // them) and the KMS use of an encrypted snapshot.
 //   - DescribeImages and DescribeSnapshots take no resource-level

@@ -15,7 +15,7 @@ const (
 	// Qualitative: the source documents the wait ("a few minutes", a state
 	// the provider waits for) but no figure; the number is an estimate.
 	Qualitative Kind = "documented wait, estimated figure"
-	// Measured: this project measured it (README).
+	// Measured: this project measured it (docs/performance.md).
 	Measured Kind = "measured here"
 	// Estimate: no source gives a figure; the basis says why this one.
 	Estimate Kind = "estimate"
@@ -68,8 +68,8 @@ var Table = []Rule{
 			"In `up` the guard's code is built and uploaded before it (GuardCode)",
 		Source: "https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html"}},
 	{Type: "aws:lambda/invocation:Invocation", Latency: Latency{Seconds: 10, Kind: Estimate,
-		Basis:  "the guard's pre-change snapshot on a new cluster: a cold start and a run that finds no node (runs measured at milliseconds, README \"The etcd guard\")",
-		Source: "README.md \"Measured cost\" (etcd guard)"}},
+		Basis:  "the guard's pre-change snapshot on a new cluster: a cold start and a run that finds no node (runs measured at milliseconds, docs/performance.md \"The etcd guard's build\")",
+		Source: "docs/performance.md \"The etcd guard's build\""}},
 	{Type: "aws:autoscaling/group:Group", Latency: Latency{Seconds: 90, Kind: Qualitative,
 		Basis:  "the provider waits for the desired capacity InService (wait_for_capacity_timeout, default 10m): the instances' launch, pending to running; 90 s taken",
 		Source: "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-lifecycle.html"}},
@@ -151,15 +151,15 @@ var (
 	// `up`, before its function (etcdguard.SourceCode).
 	GuardCodeWarm = Latency{Seconds: 15, Kind: Measured,
 		Basis:  "3.6-11.6 s of build with a warm Go build cache, and the 10.7 MB upload",
-		Source: "README.md \"Measured cost\" (etcd guard)"}
+		Source: "docs/performance.md \"The etcd guard's build\""}
 	GuardCodeCold = Latency{Seconds: 287, Kind: Measured,
 		Basis:  "4 min 42 s of build from an empty Go build cache on a 2-core machine, and the upload",
-		Source: "README.md \"Measured cost\" (etcd guard)"}
+		Source: "docs/performance.md \"The etcd guard's build\""}
 	// ProgramCold: Pulumi compiles the program before it runs; from an
 	// empty cache (a fresh CI runner).
 	ProgramCold = Latency{Seconds: 178, Kind: Measured,
 		Basis:  "cold compile of the program on a 2-core machine",
-		Source: "README.md compile table (\"program, cold compile\")"}
+		Source: "docs/performance.md \"Fast to first answer\" (program, cold compile)"}
 	// DistributionCreated: the issuer's distribution with
 	// waitForDeployment false: CreateDistribution answers with the domain
 	// name at once (status InProgress), and the provider returns.

@@ -189,7 +189,7 @@ func TestFaultScenarios(t *testing.T) {
 		t.Skip("starts real etcd members")
 	}
 
-	// The README runbook "restore a lost control plane" on a one-node
+	// The runbook "restore a lost control plane" (docs/etcd-guard.md) on a one-node
 	// control plane: the only node dies, its replacement must be reachable
 	// (in service, so the load balancers register it), the operator
 	// bootstraps it from the snapshot, and the restored node is never

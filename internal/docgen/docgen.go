@@ -1,5 +1,11 @@
-// Package docs renders the generated parts of Pulumi.yaml and README.md.
-package docs
+// Package docgen renders the generated sections of README.md and the
+// pages under docs/, and Pulumi.yaml's config section, from the code that
+// decides what they say (config.Schema and the configuration's field
+// docs, compute.PortMatrix, the add-on charts, the price table, the guard's
+// wait reasons), so the documents cannot drift from it; cmd/gen writes
+// them. Unlike the rest of internal/, it imports the stages it documents:
+// it is a tool, linked into nothing the program runs.
+package docgen
 
 import (
 	"fmt"
@@ -36,14 +42,29 @@ func PulumiYAML() (string, error) {
 	return ProjectHeader + "# The config section is generated from config.Schema: go run ./cmd/gen\n" + string(b), nil
 }
 
-// Sections of README.md between markers, by name, for the repository in
-// the working directory.
-func Sections() (map[string]string, error) { return SectionsAt(".") }
+// A File holds generated sections: its path under the repository root and
+// the sections it holds, each once.
+type File struct {
+	Path     string
+	Sections []string
+}
 
-// SectionsAt renders the sections for the repository at root (the cost
-// table prices its example stacks).
-func SectionsAt(root string) (map[string]string, error) {
-	table, err := config.MarkdownTable()
+// Files are the documents with generated sections, and which: each
+// section lives in the page that holds its subject.
+var Files = []File{
+	{"README.md", []string{"versions"}},
+	{"docs/reference/configuration.md", []string{"config"}},
+	{"docs/security.md", []string{"port-matrix"}},
+	{"docs/addons.md", []string{"addons"}},
+	{"docs/cost.md", []string{"cost"}},
+	{"docs/etcd-guard.md", []string{"guard-reasons"}},
+}
+
+// Sections renders every generated section, by name, for the repository
+// at root (the cost table prices its example stacks, the guard's reasons
+// are read from its source).
+func Sections(root string) (map[string]string, error) {
+	reference, err := config.ReferenceMarkdown()
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +77,7 @@ func SectionsAt(root string) (map[string]string, error) {
 		return nil, err
 	}
 	return map[string]string{
-		"config":        table,
+		"config":        reference,
 		"port-matrix":   compute.PortMatrixMarkdown(),
 		"versions":      versionsMarkdown(),
 		"addons":        addons.ChartsMarkdown(config.DefaultAddons()),
@@ -65,7 +86,7 @@ func SectionsAt(root string) (map[string]string, error) {
 	}, nil
 }
 
-// CostShapes are the example stacks the README prices: dev and HA.
+// CostShapes are the example stacks docs/cost.md prices: dev and HA.
 func CostShapes(root string) ([]preflight.Shape, error) {
 	var shapes []preflight.Shape
 	for _, s := range []struct{ title, file string }{
@@ -102,44 +123,63 @@ func markers(name string) (string, string) {
 	return "<!-- BEGIN GENERATED " + name + " -->\n", "<!-- END GENERATED " + name + " -->"
 }
 
-// ReplaceSections rewrites each generated section of a README.
-func ReplaceSections(readme string, sections map[string]string) (string, error) {
-	for name, body := range sections {
-		begin, end := markers(name)
-		i := strings.Index(readme, begin)
-		j := strings.Index(readme, end)
-		if i < 0 || j < i {
-			return "", fmt.Errorf("README.md: missing markers for %s", name)
+// ReplaceSections rewrites the named generated sections of a document.
+func ReplaceSections(path, doc string, names []string, sections map[string]string) (string, error) {
+	for _, name := range names {
+		body, ok := sections[name]
+		if !ok {
+			return "", fmt.Errorf("%s: no generated section %q", path, name)
 		}
-		readme = readme[:i+len(begin)] + body + readme[j:]
+		begin, end := markers(name)
+		i := strings.Index(doc, begin)
+		j := strings.Index(doc, end)
+		if i < 0 || j < i {
+			return "", fmt.Errorf("%s: missing markers for %s", path, name)
+		}
+		doc = doc[:i+len(begin)] + body + doc[j:]
 	}
-	return readme, nil
+	return doc, nil
 }
 
-// Write regenerates Pulumi.yaml and README.md's sections under root.
+// Render returns every file of Files under root as it should be: its
+// generated sections rewritten.
+func Render(root string) (map[string]string, error) {
+	sections, err := Sections(root)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, f := range Files {
+		b, err := os.ReadFile(filepath.Join(root, f.Path)) //nolint:gosec // a repository file
+		if err != nil {
+			return nil, err
+		}
+		if out[f.Path], err = ReplaceSections(f.Path, string(b), f.Sections, sections); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Write regenerates Pulumi.yaml and every generated section under root.
 func Write(root string) error {
 	py, err := PulumiYAML()
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(root, "Pulumi.yaml"), []byte(py), 0o644); err != nil { //nolint:gosec // a repository file
-
 		return err
 	}
-	readmePath := filepath.Join(root, "README.md")
-	readme, err := os.ReadFile(readmePath) //nolint:gosec // the repository's README
+	files, err := Render(root)
 	if err != nil {
 		return err
 	}
-	sections, err := SectionsAt(root)
-	if err != nil {
-		return err
+	for _, f := range Files {
+		if err := os.WriteFile(filepath.Join(root, f.Path), []byte(files[f.Path]), 0o644); err != nil { //nolint:gosec // a repository file
+			return err
+		}
 	}
-	out, err := ReplaceSections(string(readme), sections)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(readmePath, []byte(out), 0o644) //nolint:gosec // a repository file
+	return nil
 }
 
 // versionsMarkdown is the README's supported-versions tables: the Talos

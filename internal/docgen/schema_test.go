@@ -1,4 +1,4 @@
-package docs_test
+package docgen_test
 
 import (
 	"os"
@@ -9,13 +9,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/docs"
+	"github.com/talos-aws/talos-aws/internal/docgen"
 )
 
 // Pulumi.yaml must be valid for Pulumi and declare exactly the keys, types,
 // defaults and descriptions of config.Schema.
 func TestPulumiYAMLMatchesSchema(t *testing.T) {
-	proj, err := workspace.LoadProject("../Pulumi.yaml")
+	proj, err := workspace.LoadProject(root + "/Pulumi.yaml")
 	if err != nil {
 		t.Fatalf("Pulumi rejects Pulumi.yaml: %v", err)
 	}
@@ -47,11 +47,11 @@ func TestPulumiYAMLMatchesSchema(t *testing.T) {
 		}
 	}
 	// The whole file is what the generator writes.
-	gen, err := docs.PulumiYAML()
+	gen, err := docgen.PulumiYAML()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile("../Pulumi.yaml"); string(b) != gen {
+	if b, _ := os.ReadFile(root + "/Pulumi.yaml"); string(b) != gen {
 		t.Error("Pulumi.yaml differs from the generated one: run `go run ./cmd/gen`")
 	}
 }
@@ -83,38 +83,99 @@ func normalize(v any) any {
 	return v
 }
 
-func TestREADMEGeneratedSectionsUpToDate(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
+// root is the repository, from this package's directory.
+const root = "../.."
+
+// Every generated section of README.md and docs/ is what the code renders
+// now, and each section is in exactly one file.
+func TestGeneratedSectionsUpToDate(t *testing.T) {
+	files, err := docgen.Render(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sections, err := docs.SectionsAt("..")
+	sections, err := docgen.Sections(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := docs.ReplaceSections(string(b), sections)
+	placed := map[string]string{}
+	for _, f := range docgen.Files {
+		b, err := os.ReadFile(root + "/" + f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files[f.Path] != string(b) {
+			t.Errorf("%s: generated sections are stale: run `go run ./cmd/gen`", f.Path)
+		}
+		for _, name := range f.Sections {
+			if other, ok := placed[name]; ok {
+				t.Errorf("section %s is in %s and %s", name, other, f.Path)
+			}
+			placed[name] = f.Path
+		}
+	}
+	for name := range sections {
+		if placed[name] == "" {
+			t.Errorf("section %s is in no file", name)
+		}
+	}
+	// No file holds markers of a section it does not own: they would
+	// never be rewritten.
+	pages, err := docgen.Pages(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want != string(b) {
-		t.Error("README.md's generated tables are stale: run `go run ./cmd/gen`")
-	}
-	for _, k := range config.Schema() {
-		if !strings.Contains(string(b), "| `"+k.Name+"` |") {
-			t.Errorf("README lacks key %s", k.Name)
+	for _, p := range pages {
+		b, err := os.ReadFile(root + "/" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range sections {
+			if strings.Contains(string(b), "<!-- BEGIN GENERATED "+name+" -->") && placed[name] != p {
+				t.Errorf("%s has markers of section %s, which %s owns", p, name, placed[name])
+			}
 		}
 	}
 }
 
-// Every WaitReason constant of the guard is in the README's table, with its
-// doc: the table is parsed from the source, so count the constants another
-// way too.
-func TestGuardReasonsParsed(t *testing.T) {
-	rs, err := docs.GuardReasons("..")
+// The configuration reference names every key and every field of every
+// object, at its full path, with its type.
+func TestReferenceCoversEveryField(t *testing.T) {
+	b, err := os.ReadFile(root + "/docs/reference/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile("../" + docs.GuardReasonsFile)
+	page := string(b)
+	entries, err := config.Reference()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range config.Schema() {
+		if !strings.Contains(page, "\n### `"+k.Name+"`\n") {
+			t.Errorf("no section for key %s", k.Name)
+		}
+	}
+	for _, e := range entries {
+		if strings.ContainsAny(e.Path, ".[") && !strings.Contains(page, "| `"+e.Path+"` | "+e.Type+" |") {
+			t.Errorf("no row for %s (%s)", e.Path, e.Type)
+		}
+	}
+	for _, path := range []string{"workerPools[].rootVolume.iops", "backups.objectLockDays", "endpoint.publicName",
+		"image.extensions", "network.privateSubnetIds", "workerPools[].taints[].effect", "controlPlane.count"} {
+		if !strings.Contains(page, "| `"+path+"` |") {
+			t.Errorf("the reference lacks %s", path)
+		}
+	}
+}
+
+// Every WaitReason constant of the guard is in docs/etcd-guard.md's table, with its
+// doc: the table is parsed from the source, so count the constants another
+// way too.
+func TestGuardReasonsParsed(t *testing.T) {
+	rs, err := docgen.GuardReasons(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(root + "/" + docgen.GuardReasonsFile)
 	if err != nil {
 		t.Fatal(err)
 	}

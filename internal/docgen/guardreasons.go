@@ -1,4 +1,4 @@
-package docs
+package docgen
 
 import (
 	"fmt"
@@ -63,7 +63,7 @@ func GuardReasons(root string) ([]GuardReason, error) {
 	return out, nil
 }
 
-// GuardReasonsMarkdown is the README's table of the guard's wait reasons.
+// GuardReasonsMarkdown is docs/etcd-guard.md's table of the guard's wait reasons.
 func GuardReasonsMarkdown(root string) (string, error) {
 	rs, err := GuardReasons(root)
 	if err != nil {

@@ -1,4 +1,4 @@
-package docs_test
+package docgen_test
 
 import (
 	"encoding/json"
@@ -11,22 +11,18 @@ import (
 	"github.com/talos-aws/talos-aws/config"
 )
 
-// The README's image example is a configuration the stack accepts: the
-// GPU pool with NVIDIA's extensions passes the GPU check, and every
-// extension is one of the default Talos version's.
-func TestREADMEImageExampleParses(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
+// The image example of docs/extensions.md is a configuration the stack
+// accepts: the GPU pool with NVIDIA's extensions passes the GPU check, and
+// every extension is one of the default Talos version's.
+func TestImageExampleParses(t *testing.T) {
+	b, err := os.ReadFile(root + "/docs/extensions.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "### System extensions and GPU pools")
-	if !ok {
-		t.Fatal("README has no section \"System extensions and GPU pools\"")
-	}
-	_, block, ok := strings.Cut(section, "```yaml\n")
+	_, block, ok := strings.Cut(string(b), "```yaml\n")
 	block, _, ok2 := strings.Cut(block, "```")
 	if !ok || !ok2 {
-		t.Fatal("the section has no YAML example")
+		t.Fatal("docs/extensions.md has no YAML example")
 	}
 	var doc struct {
 		Config map[string]any `json:"config"`
@@ -47,7 +43,7 @@ func TestREADMEImageExampleParses(t *testing.T) {
 	}
 	cfg, _, err := config.Parse(config.MapSource(raw))
 	if err != nil {
-		t.Fatalf("the README's example is refused: %v", err)
+		t.Fatalf("the example is refused: %v", err)
 	}
 	if got := cfg.NVIDIAPools(); len(got) != 1 || got[0] != "gpu" {
 		t.Errorf("GPU pools %v, want the example's gpu", got)
