@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/talos-aws/talos-aws/cmd/gen/docgen"
 	"github.com/talos-aws/talos-aws/config"
 	"github.com/talos-aws/talos-aws/images"
-	"github.com/talos-aws/talos-aws/internal/docgen"
 	"github.com/talos-aws/talos-aws/preflight"
 )
 

@@ -1,5 +1,5 @@
 // Command gen rewrites the generated sections of README.md and docs/, and
-// Pulumi.yaml's config section, from the code (internal/docgen), so they
+// Pulumi.yaml's config section, from the code (cmd/gen/docgen), so they
 // cannot drift:
 //
 //	go run ./cmd/gen
@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/talos-aws/talos-aws/internal/docgen"
+	"github.com/talos-aws/talos-aws/cmd/gen/docgen"
 )
 
 func main() {

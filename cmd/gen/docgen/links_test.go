@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/talos-aws/talos-aws/internal/docgen"
+	"github.com/talos-aws/talos-aws/cmd/gen/docgen"
 )
 
 // Every relative link and #anchor in README.md and docs/**/*.md resolves:

@@ -8,8 +8,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
+	"github.com/talos-aws/talos-aws/cmd/gen/docgen"
 	"github.com/talos-aws/talos-aws/config"
-	"github.com/talos-aws/talos-aws/internal/docgen"
 )
 
 // Pulumi.yaml must be valid for Pulumi and declare exactly the keys, types,
@@ -84,7 +84,7 @@ func normalize(v any) any {
 }
 
 // root is the repository, from this package's directory.
-const root = "../.."
+const root = "../../.."
 
 // Every generated section of README.md and docs/ is what the code renders
 // now, and each section is in exactly one file.
