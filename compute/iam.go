@@ -13,9 +13,7 @@ import (
 
 // AssumeRoleEC2 lets EC2 instances assume a node role.
 func AssumeRoleEC2() iampolicy.Document {
-	return iampolicy.Document{Version: iampolicy.Version, Statement: []iampolicy.Statement{{
-		Effect: "Allow", Principal: map[string]string{"Service": "ec2.amazonaws.com"}, Action: []string{"sts:AssumeRole"},
-	}}}
+	return iampolicy.AssumedBy("ec2.amazonaws.com")
 }
 
 // EBSCSITag is the EBS CSI driver every grant of AddEBSCSIPermissions was

@@ -32,6 +32,12 @@ type Statement struct {
 // New is a document of the current version.
 func New(statements ...Statement) Document { return Document{Version: Version, Statement: statements} }
 
+// AssumedBy is the trust policy of a role an AWS service assumes
+// (ec2.amazonaws.com for an instance profile's).
+func AssumedBy(service string) Document {
+	return New(Statement{Effect: "Allow", Principal: map[string]string{"Service": service}, Action: []string{"sts:AssumeRole"}})
+}
+
 // JSON renders the document compactly.
 func (d Document) JSON() string {
 	b, _ := json.Marshal(d) //nolint:errchkjson // strings, lists and maps of strings always marshal
