@@ -277,9 +277,12 @@ type Config struct {
 	IngressCIDRs []string
 	// APIAccess and IngressAccess: public (a public load balancer) or
 	// private (the internal one only); Endpoint names the cluster.
-	APIAccess         string
-	IngressAccess     string
-	Endpoint          Endpoint
+	APIAccess     string
+	IngressAccess string
+	Endpoint      Endpoint
+	// JumpHost, with a private API: a small instance with the SSM agent in
+	// a private subnet, for port forwarding to the internal load balancer.
+	JumpHost          bool
 	TalosVersion      string
 	KubernetesVersion string
 	AMIAMD64          string

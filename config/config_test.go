@@ -269,6 +269,10 @@ func TestListElementPaths(t *testing.T) {
 		{"ingress CIDR duplicate", map[string]string{"ingressCidrs": `["192.0.2.0/24","192.0.2.0/24"]`}, "ingressCidrs[1]: Duplicate value: \"192.0.2.0/24\": same as ingressCidrs[0]", false},
 		{"admin CIDR private", map[string]string{"adminCidrs": `["203.0.113.1/32","10.0.0.0/8"]`}, "adminCidrs[1]: 10.0.0.0/8 is a private", true},
 		{"admin CIDR everything", map[string]string{"adminCidrs": `["203.0.113.1/32","0.0.0.0/0"]`}, "adminCidrs[1]: 0.0.0.0/0 opens", true},
+		// jumpHost
+		{"jump host with a public API", map[string]string{"jumpHost": "true"},
+			`jumpHost: Forbidden: apiAccess is "public": the APIs are on the public load balancer, and the jump host forwards only to the internal one; set apiAccess private, or remove jumpHost`, false},
+		{"jump host not a boolean", map[string]string{"jumpHost": `"yes"`}, "jumpHost: Invalid value", false},
 		// availabilityZones
 		{"zone not a string", map[string]string{"availabilityZones": `["ap-southeast-1a",true]`}, "availabilityZones[1]: Invalid value: expected a string, got true", false},
 		{"zone of another region", map[string]string{"availabilityZones": `["ap-southeast-1a","eu-west-1a"]`}, `availabilityZones[1]: Unsupported value: "eu-west-1a"`, false},

@@ -102,6 +102,9 @@ func validateEndpoint(c *Config, errs *ErrorList) {
 	if c.PrivateAPI() && !c.StableEndpoint() {
 		errs.Forbidden("apiAccess", "private needs endpoint.stable: true (the internal load balancer's name is then in no machine configuration, and clients verify it through the stable endpoint's certificates); set both in one `up`: every node rolls once")
 	}
+	if c.JumpHost && !c.PrivateAPI() {
+		errs.Forbidden("jumpHost", fmt.Sprintf("apiAccess is %q: the APIs are on the public load balancer, and the jump host forwards only to the internal one; set apiAccess private, or remove jumpHost", c.APIAccess))
+	}
 	if c.BringYourOwnVPC() && c.NeedsPublicLB() && len(c.Network.PublicSubnetIDs) == 0 {
 		errs.Required("network.publicSubnetIds", fmt.Sprintf("apiAccess is %q and ingressAccess %q: the internet-facing load balancer needs public subnets (routed to an internet gateway), one per zone of network.privateSubnetIds; or set both to private", c.APIAccess, c.IngressAccess))
 	}

@@ -47,6 +47,7 @@ func ParseDeployed(src Source, d Deployed) (*Config, Warnings, error) {
 		NATStrategy:             p.str("natStrategy"),
 		APIAccess:               p.str("apiAccess"),
 		IngressAccess:           p.str("ingressAccess"),
+		JumpHost:                p.boolean("jumpHost"),
 		TalosVersion:            p.str("talosVersion"),
 		KubernetesVersion:       p.str("kubernetesVersion"),
 		AMIAMD64:                p.str("amiIdAmd64"),

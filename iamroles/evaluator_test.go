@@ -535,6 +535,24 @@ func allCalls() []call {
 		calls(guard, "secretsmanager:PutResourcePolicy", GuardSecret, none, "etcd-guard-secret", denied, "nor change who reads"),
 	)
 
+	// The jump host (jumpHost): Session Manager's agent and nothing else.
+	jump := []string{"jump-host"}
+	jumpInstance := "arn:aws:ec2:" + Region + ":" + Account + ":instance/i-0123456789abcdef0"
+	add(
+		calls(jump, "ssm:UpdateInstanceInformation", jumpInstance, none, "", allowed, "the agent's heartbeat"),
+		calls(jump, "ssmmessages:CreateControlChannel", "*", none, "", allowed, "a session's control channel"),
+		calls(jump, "ssmmessages:OpenControlChannel", "*", none, "", allowed, "a session's control channel"),
+		calls(jump, "ssmmessages:CreateDataChannel", "*", none, "", allowed, "the port forward's data"),
+		calls(jump, "ssmmessages:OpenDataChannel", "*", none, "", allowed, "the port forward's data"),
+		calls(jump, "ssm:UpdateInstanceInformation", "arn:aws:ec2:us-east-1:"+Account+":instance/i-0123456789abcdef0", none, "", implicit, "another region's instance"),
+		calls(jump, "ssm:UpdateInstanceInformation", "arn:aws:ssm:"+Region+":"+Account+":managed-instance/mi-0123456789abcdef0", none, "", implicit, "a hybrid managed node"),
+		calls(jump, "ec2messages:GetMessages", "*", none, "", implicit, "no Run Command"),
+		calls(jump, "ssm:GetParameter", SuspectsParameter, none, "", implicit, "no parameter"),
+		calls(jump, "ec2:DescribeInstances", "*", none, "", implicit, "no other AWS call"),
+		calls(jump, "secretsmanager:GetSecretValue", GuardSecret, none, "etcd-guard-secret", denied, "not among the secret policy's readers"),
+		calls(jump, "s3:GetObject", backupObject, none, "etcd-backups-bucket", denied, "not among the bucket policy's readers"),
+	)
+
 	// The snapshots and the talosconfig: by who may, not who may not.
 	bg := []string{"break-glass"}
 	notListed := []string{"administrator", "power-user"}

@@ -20,6 +20,7 @@ import (
 	"github.com/talos-aws/talos-aws/etcdguard"
 	"github.com/talos-aws/talos-aws/identity"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
+	"github.com/talos-aws/talos-aws/network"
 )
 
 // The example cluster every document is rendered for.
@@ -47,6 +48,7 @@ var (
 	OIDCIssuer         = "https://d111111abcdef8.cloudfront.net"
 	BreakGlassReaders  = []string{BreakGlassRole}
 	controlPlaneRole   = "arn:aws:iam::" + Account + ":role/compute-cp"
+	jumpHostRole       = "arn:aws:iam::" + Account + ":role/network-jump"
 	workerRole         = "arn:aws:iam::" + Account + ":role/compute-worker"
 	irsaRole           = func(slug string) string { return "arn:aws:iam::" + Account + ":role/prod-" + slug }
 	accountRoot        = "arn:aws:iam::" + Account + ":root"
@@ -144,6 +146,10 @@ func rolesAt(kubernetes string) []Role {
 		irsa("cluster-autoscaler", "autoscaler", "cluster-autoscaler", map[string]iampolicy.Document{
 			"identity-kube-system-cluster-autoscaler": compute.AutoscalerPolicy(Cluster, addons.Autoscaler()),
 		}),
+		// jumpHost: the SSM jump host's instance role.
+		{Name: "jump-host", Minor: minor, ARN: jumpHostRole, Trust: compute.AssumeRoleEC2(), Policies: map[string]iampolicy.Document{
+			"network-jump": network.JumpHostPolicy(Region),
+		}},
 		{Name: "etcd-guard", Minor: minor, ARN: GuardRole, Trust: etcdguard.AssumeRoleLambda(), Policies: map[string]iampolicy.Document{
 			"etcd-guard-role":      etcdguard.Policy(etcdguard.ARNs{Region: Region, Secret: GuardSecret, Key: GuardKey, Parameter: SuspectsParameter, LogGroup: GuardLogGroup}),
 			"etcd-guard-lifecycle": etcdguard.LifecyclePolicy(ControlPlaneASG),

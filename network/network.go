@@ -42,6 +42,10 @@ type Args struct {
 	PublicName, PublicZoneID string
 	// Existing, when set, is the user's VPC: nothing of it is created.
 	Existing *Existing
+	// JumpHost, with PrivateAPI, adds the SSM jump host (jumphost.go) in
+	// Region.
+	JumpHost bool
+	Region   string
 }
 
 // Existing is a VPC and subnets the stack deploys into (network in
@@ -68,6 +72,9 @@ type Network struct {
 	NATGatewayIDs      pulumi.StringArrayOutput
 
 	InternalLBDNSName pulumi.StringOutput
+	// JumpHostID is the SSM jump host's instance ID (jumpHost), else the
+	// zero output.
+	JumpHostID pulumi.StringOutput
 	// PublicLBDNSName is "" when nothing is public.
 	PublicLBDNSName pulumi.StringOutput
 	// APIHost is the host clients outside the nodes (kubectl, talosctl, the
@@ -160,6 +167,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	n.IngressTargetGroupARN = lbs.ingress.Arn
 	n.IngressTargetGroupARNs = pulumi.StringArray{lbs.ingress.Arn}
 	n.CIAccessSecurityGroupID = lbs.ciSG.ID().ToStringOutput()
+	if args.JumpHost && args.PrivateAPI {
+		jump, err := newJumpHost(ctx, name, args, v, lbs, tag, parent)
+		if err != nil {
+			return nil, err
+		}
+		n.JumpHostID = jump.ID().ToStringOutput()
+	}
 
 	outs := pulumi.Map{
 		"vpcId":                        n.VPCID,
@@ -173,6 +187,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"internalTrustdTargetGroupArn": n.InternalTrustdTargetGroupARN,
 		"ingressTargetGroupArn":        n.IngressTargetGroupARN,
 		"ciAccessSecurityGroupId":      n.CIAccessSecurityGroupID,
+	}
+	if n.JumpHostID != (pulumi.StringOutput{}) {
+		outs["jumpHostId"] = n.JumpHostID
 	}
 	if !args.PrivateAPI {
 		outs["publicApiTargetGroupArn"] = n.PublicAPITargetGroupARN

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/testkit"
 )
 
@@ -184,5 +185,97 @@ func TestStableEndpointMove(t *testing.T) {
 				t.Errorf("audiences %v", got)
 			}
 		})
+	}
+}
+
+// jumpHost: the stack's SSM jump host sits in a private subnet with no
+// public address and no inbound rule, boots the latest Amazon Linux 2023
+// through the launch template's SSM parameter, holds IMDSv2 and a role
+// that may only run Session Manager's agent, reaches the internal load
+// balancer on 6443 and 50000 through its own group (no adminCidrs entry),
+// and `up` names it: in the probe's advice when there is no route, and in
+// the jumpHostCommands output.
+func TestJumpHost(t *testing.T) {
+	cfg := haConfig(t)
+	cfg["apiAccess"] = "private"
+	cfg["jumpHost"] = "true"
+	lastProbes = &fakeProbes{}
+	m := &testkit.Mocks{ControlPlaneInstances: cpInstances()}
+	outs := evaluate(t, m, cfg)
+	const host = "prod-int-0123456789abcdef.elb.ap-southeast-1.amazonaws.com"
+
+	inst := one(t, m, "aws:ec2/instance:Instance", "network-jump")
+	if got := str(inst, "subnetId"); got != "network-private-ap-southeast-1a_id" {
+		t.Errorf("jump host in subnet %q, want the first private subnet", got)
+	}
+	if inst.Inputs["associatePublicIpAddress"].BoolValue() {
+		t.Error("jump host with a public address")
+	}
+	if sgs := testkit.Strings(inst.Inputs["vpcSecurityGroupIds"]); !slices.Equal(sgs, []string{"network-jump_id"}) {
+		t.Errorf("jump host groups %v, want its own only", sgs)
+	}
+	lt := one(t, m, "aws:ec2/launchTemplate:LaunchTemplate", "network-jump")
+	if str(lt, "imageId") != network.JumpHostImage || str(lt, "instanceType") != "t4g.nano" {
+		t.Errorf("jump host image %q type %q", str(lt, "imageId"), str(lt, "instanceType"))
+	}
+	if md := lt.Inputs["metadataOptions"].ObjectValue(); md["httpTokens"].StringValue() != "required" || md["httpPutResponseHopLimit"].NumberValue() != 1 {
+		t.Errorf("jump host metadata options %v: IMDSv2 with one hop wanted", md)
+	}
+
+	// Rules: none into the jump host; out, 443 anywhere (SSM) and the
+	// forwarded ports to the private subnets; into the internal load
+	// balancer, the forwarded ports from the jump host's group.
+	out := map[int][]string{}
+	var lbFrom []int
+	for _, r := range m.ByType("aws:ec2/securityGroupRule:SecurityGroupRule") {
+		switch {
+		case str(r, "securityGroupId") == "network-jump_id" && str(r, "type") == "ingress":
+			t.Errorf("an inbound rule on the jump host: %s", r.Name)
+		case str(r, "securityGroupId") == "network-jump_id":
+			out[int(num(r, "fromPort"))] = testkit.Strings(r.Inputs["cidrBlocks"])
+		case str(r, "sourceSecurityGroupId") == "network-jump_id":
+			if str(r, "securityGroupId") != "network-int-lb_id" || str(r, "type") != "ingress" {
+				t.Errorf("%s: the jump host's group is a source only into the internal load balancer's", r.Name)
+			}
+			lbFrom = append(lbFrom, int(num(r, "fromPort")))
+		}
+	}
+	slices.Sort(lbFrom)
+	private := []string{"10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"}
+	if !slices.Equal(out[443], []string{"0.0.0.0/0"}) || !slices.Equal(out[6443], private) || !slices.Equal(out[50000], private) || len(out) != 3 {
+		t.Errorf("jump host egress %v, want 443 anywhere, 6443 and 50000 to %v", out, private)
+	}
+	if !slices.Equal(lbFrom, []int{6443, 50000}) {
+		t.Errorf("internal load balancer open to the jump host on %v, want 6443 and 50000", lbFrom)
+	}
+
+	pol := one(t, m, "aws:iam/rolePolicy:RolePolicy", "network-jump")
+	if str(pol, "policy") != network.JumpHostPolicy("ap-southeast-1").JSON() {
+		t.Errorf("jump host policy %s", str(pol, "policy"))
+	}
+
+	cmds := outs["jumpHostCommands"].Value
+	joined := fmt.Sprint(cmds)
+	for _, want := range []string{"--target network-jump_id", `"host":["` + host + `"],"portNumber":["6443"],"localPortNumber":["6443"]`,
+		`"portNumber":["50000"]`, "127.0.0.1 " + host} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("jumpHostCommands lack %q: %v", want, cmds)
+		}
+	}
+
+	// No route: the advice names this jump host, not a placeholder.
+	lastProbes = &fakeProbes{failReach: errors.New("no route")}
+	defer func() { lastProbes = &fakeProbes{} }()
+	_, err := testkit.Run(t, &testkit.Mocks{ControlPlaneInstances: cpInstances()}, cfg, program)
+	if err == nil {
+		t.Fatal("up went on without a route")
+	}
+	for _, want := range []string{"the stack's jump host", "--target network-jump_id", "TargetNotConnected"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "<jump-instance-id>") {
+		t.Errorf("error names a placeholder with the stack's jump host:\n%v", err)
 	}
 }

@@ -50,6 +50,11 @@ func TestGraphUnchanged(t *testing.T) {
 			c["apiAccess"], c["ingressAccess"] = "private", "private"
 			return c
 		}, false, false},
+		{"ha-up-private-jump", func(t *testing.T) map[string]string {
+			c := haConfig(t)
+			c["apiAccess"], c["ingressAccess"], c["jumpHost"] = "private", "private", "true"
+			return c
+		}, false, false},
 		{"ha-up-byovpc", byoConfig, false, false},
 	} {
 		t.Run(s.name, func(t *testing.T) {

@@ -145,6 +145,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		PrivateAPI:   cfg.PrivateAPI(), PrivateIngress: cfg.PrivateIngress(),
 		StableZone: stableZone(cfg), PublicName: cfg.Endpoint.PublicName, PublicZoneID: cfg.Endpoint.PublicZoneID,
 		Existing: existingVPC(cfg, checked),
+		JumpHost: cfg.JumpHost, Region: cfg.Region,
 	}, withAWS)
 	if err != nil {
 		return nil, err
@@ -257,8 +258,18 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	// 8. Bootstrap etcd, once per cluster, and the kubeconfig.
 	boot := talos.BootstrapArgs{ControlPlaneASG: comp.ControlPlaneASG}
 	if probes != nil && cfg.PrivateAPI() {
-		boot.Reachable = func(c context.Context, host string) error {
-			return probes.Reachable(c, host, []int{ports.KubeAPI, ports.TalosAPI}, readiness.PrivateAccessHelp(cfg.Region, host))
+		boot.Reachable = func(c context.Context, host, jumpHost string) error {
+			managed := jumpHost != ""
+			if !managed {
+				jumpHost = "<jump-instance-id>"
+			}
+			help := readiness.PrivateAccessHelp(cfg.Region, host, network.JumpHostCommands(cfg.Region, jumpHost, host), managed)
+			return probes.Reachable(c, host, []int{ports.KubeAPI, ports.TalosAPI}, help)
+		}
+		if cfg.JumpHost {
+			// The advice names the jump host's instance: a failed `up`
+			// exports no output to read it from.
+			boot.JumpHostID = net.JumpHostID
 		}
 	}
 	if err := tal.Bootstrap(ctx, "talos", boot); err != nil {
@@ -335,6 +346,14 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	outputs["apiEndpoint"] = tal.PublicEndpoint
 	if !cfg.PrivateAPI() {
 		outputs["publicEndpoint"] = tal.PublicEndpoint
+	}
+	if cfg.JumpHost {
+		// The port forwards to the internal load balancer, with this
+		// jump host's ID, and the hosts entry.
+		outputs["jumpHostId"] = net.JumpHostID
+		outputs["jumpHostCommands"] = pulumi.All(net.JumpHostID, net.APIHost).ApplyT(func(v []any) []string {
+			return network.JumpHostCommands(cfg.Region, v[0].(string), v[1].(string))
+		}).(pulumi.StringArrayOutput)
 	}
 
 	for k, v := range map[string]pulumi.Output{

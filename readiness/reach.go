@@ -99,15 +99,25 @@ func joinPorts(ports []int) string {
 
 // PrivateAccessHelp is the error's advice when the private endpoint is out
 // of reach: the three ways `up` works with a private API, with the exact
-// commands for this stack.
-func PrivateAccessHelp(region, internalHost string) string {
+// commands for this stack. forward are the port forwards to the internal
+// load balancer and the hosts entry (network.JumpHostCommands); managed
+// says they name the stack's own jump host rather than a placeholder.
+func PrivateAccessHelp(region, internalHost string, forward []string, managed bool) string {
+	quoted := make([]string, len(forward))
+	for i, c := range forward {
+		quoted[i] = "`" + c + "`"
+	}
+	cmds := strings.Join(quoted, ", ")
+	ssm := "(2) SSM port forwarding through the stack's jump host (jumpHost): run " + cmds +
+		" (each forward in its own terminal; TargetNotConnected means its agent is still registering, a minute after launch), then `pulumi up` again;"
+	if !managed {
+		ssm = "(2) SSM port forwarding: set jumpHost true and `pulumi up` again, and the stack adds a jump host and names the commands; or through an instance of yours with the SSM agent in a private subnet (Talos nodes have none): " +
+			cmds + ", and its private address in adminCidrs;"
+	}
 	return strings.Join([]string{
-		"apiAccess is private and this machine has no route to the internal load balancer " + internalHost + ". Three ways work:",
+		"apiAccess is private and this machine has no route to the internal load balancer " + internalHost + " in " + region + ". Three ways work:",
 		"(1) run `pulumi up` inside the VPC: a CI runner or CodeBuild project in one of the stack's private subnets (output privateSubnetIds), its subnet CIDR in adminCidrs;",
-		"(2) SSM port forwarding through a jump host with the SSM agent in a private subnet (Talos nodes have none): for each of 6443 and 50000 run " +
-			"`aws ssm start-session --region " + region + " --target <jump-instance-id> --document-name AWS-StartPortForwardingSessionToRemoteHost " +
-			"--parameters '{\"host\":[\"" + internalHost + "\"],\"portNumber\":[\"6443\"],\"localPortNumber\":[\"6443\"]}'` (then 50000), " +
-			"add `127.0.0.1 " + internalHost + "` to /etc/hosts, and add the jump host's private address to adminCidrs;",
+		ssm,
 		"(3) a VPN or Transit Gateway route from this machine to the VPC, its CIDR in adminCidrs (docs/networking.md#private-api-and-ingress).",
 	}, " ")
 }

@@ -227,8 +227,11 @@ const BootstrapTimeout = "20m"
 type BootstrapArgs struct {
 	ControlPlaneASG *autoscaling.Group
 	// Reachable, in `up` with a private API (nil otherwise), fails fast
-	// when this machine has no route to host, before the bootstrap retries.
-	Reachable func(ctx context.Context, host string) error
+	// when this machine has no route to host, before the bootstrap
+	// retries; its advice names the stack's jump host, when there is one.
+	Reachable func(ctx context.Context, host, jumpHost string) error
+	// JumpHostID is the stack's SSM jump host (jumpHost), else unset.
+	JumpHostID pulumi.StringOutput
 }
 
 // Bootstrap bootstraps etcd once, then creates the kubeconfig and
@@ -263,12 +266,23 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	// register them and pass two health checks, so 20 minutes.
 	// With a private API the bootstrap, the kubeconfig and the waits all go
 	// through the internal load balancer: probe the route first.
-	endpoint := t.args.APIHost.ApplyTWithContext(ctx.Context(), func(c context.Context, h string) (string, error) {
-		if args.Reachable == nil {
-			return h, nil
-		}
-		return h, args.Reachable(c, h)
-	}).(pulumi.StringOutput)
+	var endpoint pulumi.StringOutput
+	if args.JumpHostID == (pulumi.StringOutput{}) {
+		endpoint = t.args.APIHost.ApplyTWithContext(ctx.Context(), func(c context.Context, h string) (string, error) {
+			if args.Reachable == nil {
+				return h, nil
+			}
+			return h, args.Reachable(c, h, "")
+		}).(pulumi.StringOutput)
+	} else {
+		endpoint = pulumi.All(t.args.APIHost, args.JumpHostID).ApplyTWithContext(ctx.Context(), func(c context.Context, v []any) (string, error) {
+			h := v[0].(string)
+			if args.Reachable == nil {
+				return h, nil
+			}
+			return h, args.Reachable(c, h, v[1].(string))
+		}).(pulumi.StringOutput)
+	}
 	t.BootstrapResource, err = machine.NewBootstrap(ctx, name+"-bootstrap", &machine.BootstrapArgs{
 		Node:                t.BootstrapNode,
 		Endpoint:            endpoint,
