@@ -139,10 +139,19 @@ func EstimateCost(cfg *config.Config, azCount int, t PriceTable) Estimate {
 		add(ItemNAT, fmt.Sprintf("%d × %s", nats, money(t.NATGatewayHour*h)), float64(nats)*round2(t.NATGatewayHour*h))
 		add(ItemNATData, fmt.Sprintf("%d GB assumed × $%.3f/GB", NATDataGBPerMonth, t.NATPerGB), NATDataGBPerMonth*t.NATPerGB)
 	}
-	add(ItemNLB, fmt.Sprintf("2 × %s", money(t.NLBHour*h)), 2*round2(t.NLBHour*h))
+	// The internal NLB, and the public one unless nothing is public.
+	nlbs, publicNLBIPs := 1, 0
+	if cfg.NeedsPublicLB() {
+		nlbs, publicNLBIPs = 2, azCount
+	}
+	add(ItemNLB, fmt.Sprintf("%d × %s", nlbs, money(t.NLBHour*h)), float64(nlbs)*round2(t.NLBHour*h))
 	// Each NAT gateway's Elastic IP, and the public NLB's address in each AZ.
-	ips := nats + azCount
-	add(ItemIPv4, fmt.Sprintf("%d × %s (%d NAT, %d public NLB)", ips, money(t.PublicIPv4Hour*h), nats, azCount), float64(ips)*round2(t.PublicIPv4Hour*h))
+	if ips := nats + publicNLBIPs; ips > 0 {
+		add(ItemIPv4, fmt.Sprintf("%d × %s (%d NAT, %d public NLB)", ips, money(t.PublicIPv4Hour*h), nats, publicNLBIPs), float64(ips)*round2(t.PublicIPv4Hour*h))
+	}
+	if cfg.JumpHost && cfg.PrivateAPI() {
+		e.Unpriced = append(e.Unpriced, "the jump host (1 × t4g.nano and its root volume)")
+	}
 
 	instances := func(item, it string, n int, spot bool) {
 		if n == 0 {

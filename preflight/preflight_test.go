@@ -270,6 +270,28 @@ func TestEstimateHA(t *testing.T) {
 	}
 }
 
+// With both APIs and ingress private there is no public load balancer:
+// one NLB and no public address of its; the jump host is listed as not
+// priced, never guessed.
+func TestEstimatePrivate(t *testing.T) {
+	cfg := stack(t, "Pulumi.ha.yaml")
+	cfg.APIAccess, cfg.IngressAccess, cfg.JumpHost = config.AccessPrivate, config.AccessPrivate, true
+	e := preflight.EstimateCost(cfg, 3, preflight.Prices)
+	if l, _ := e.Line(preflight.ItemNLB); l.Monthly != 18.40 || l.Detail != "1 × $18.40" {
+		t.Errorf("NLB %+v", l)
+	}
+	if l, _ := e.Line(preflight.ItemIPv4); l.Monthly != 10.95 || l.Detail != "3 × $3.65 (3 NAT, 0 public NLB)" {
+		t.Errorf("IPv4 %+v", l)
+	}
+	if e.Total != 882.55-18.40-10.95 || !slices.Equal(e.Unpriced, []string{"the jump host (1 × t4g.nano and its root volume)"}) {
+		t.Errorf("private total %.2f unpriced %v", e.Total, e.Unpriced)
+	}
+	cfg.IngressAccess = config.AccessPublic
+	if l, _ := preflight.EstimateCost(cfg, 3, preflight.Prices).Line(preflight.ItemNLB); l.Monthly != 36.80 {
+		t.Errorf("public ingress: NLB %+v, want both load balancers", l)
+	}
+}
+
 // An image key adds its AMIs' snapshots: one per schematic and
 // architecture in use, each at the assumed 1 GiB upper bound, with the
 // one-off charge of its build; no image, no line.
