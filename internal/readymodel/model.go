@@ -16,7 +16,7 @@ import (
 
 // Budget is the modelled time to Ready of a first `up` of the default
 // stack that docs/performance.md quotes and TestTimeToReady holds the dev, HA and
-// default stacks to: 13:04 with the stable endpoint and an issuer that no
+// default stacks to: 12:54 with the stable endpoint and an issuer that no
 // longer blocks the control plane (15:58 before), rounded up. Target is
 // issue 29's goal of 9 minutes, which the model does not reach: after the
 // bootstrap, the API server's start and the add-on chain (Cilium, the
