@@ -138,7 +138,7 @@ func readyGraph(t *testing.T, m *testkit.Mocks, r runner, whatIf bool) []readymo
 				readymodel.Node{ID: join, Label: "nodes join: " + res.Name, Latency: readymodel.NodeJoin, Deps: []string{boot, apiReady}})
 			joins = append(joins, join)
 		}
-		if len(early) > 0 && !slices.Contains(early, urn) && containsAll(deps, early) && !(whatIf && res.Name == "addons-pod-identity-webhook") {
+		if len(early) > 0 && !slices.Contains(early, urn) && containsAll(deps, early) && (!whatIf || res.Name != "addons-pod-identity-webhook") {
 			deps[nodesReady] = true
 		}
 		nodes = append(nodes, readymodel.Node{ID: urn, Label: label, Latency: lat, Deps: sortedKeys(deps)})
