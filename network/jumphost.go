@@ -35,7 +35,7 @@ var JumpHostPorts = []int{ports.KubeAPI, ports.TalosAPI}
 func JumpHostPolicy(region string) iampolicy.Document {
 	const src = "AWS managed policy AWSCloud9SSMInstanceProfile v1 (the SSM agent's Session Manager channels)"
 	var p iampolicy.Policy
-	p.Allow(iampolicy.Scope{Sid: "AgentHeartbeatForThisRegionsInstances", Resource: fmt.Sprintf("arn:aws:ec2:%s:*:instance/*", region)},
+	p.Allow(iampolicy.Scope{Sid: "AgentHeartbeatForThisRegionsInstances", Resource: fmt.Sprintf("arn:%s:ec2:%s:*:instance/*", iampolicy.Partition(region), region)},
 		iampolicy.Grant{Action: "ssm:UpdateInstanceInformation", Caller: src})
 	p.Allow(iampolicy.Unconditional("SessionChannelsHaveNoResourceLevel"),
 		iampolicy.Grant{Action: "ssmmessages:CreateControlChannel", Caller: src},
@@ -122,6 +122,18 @@ func newJumpHost(ctx *pulumi.Context, name string, args Args, v *vpcParts, lbs *
 			HttpTokens:              pulumi.String("required"),
 			HttpPutResponseHopLimit: pulumi.Int(1),
 		},
+		// Encrypted like every root volume of the stack. No size: the
+		// image's own. Block devices live here, not on the instance: the
+		// provider would look the root device up by the template's image,
+		// which is a parameter name, not an AMI ID.
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{&ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String("/dev/xvda"),
+			Ebs: &ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+				VolumeType:          pulumi.String("gp3"),
+				Encrypted:           pulumi.String("true"),
+				DeleteOnTermination: pulumi.String("true"),
+			},
+		}},
 		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
 			&ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("instance"), Tags: tag("jump", nil)},
 			&ec2.LaunchTemplateTagSpecificationArgs{ResourceType: pulumi.String("volume"), Tags: tag("jump", nil)},
@@ -131,8 +143,10 @@ func newJumpHost(ctx *pulumi.Context, name string, args Args, v *vpcParts, lbs *
 	if err != nil {
 		return nil, err
 	}
-	// A new template version (a changed profile, say) replaces the
-	// instance: aws_instance's launch_template forces a new instance.
+	// A new template version (a changed profile or tags, say) replaces the
+	// instance: aws_instance's CustomizeDiff forces a new one when the
+	// version differs from the one it was launched with. After the NAT
+	// routes, so its agent registers as soon as it boots.
 	version := lt.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput)
 	return ec2.NewInstance(ctx, res, &ec2.InstanceArgs{
 		LaunchTemplate:           &ec2.InstanceLaunchTemplateArgs{Id: lt.ID(), Version: version},
@@ -140,5 +154,5 @@ func newJumpHost(ctx *pulumi.Context, name string, args Args, v *vpcParts, lbs *
 		VpcSecurityGroupIds:      pulumi.StringArray{sg.ID()},
 		AssociatePublicIpAddress: pulumi.Bool(false),
 		Tags:                     tag("jump", nil),
-	}, parent)
+	}, parent, pulumi.DependsOn(v.egress))
 }

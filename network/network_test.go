@@ -440,3 +440,19 @@ func TestCIAccessPolicyTouchesOnlyTheTaggedGroup(t *testing.T) {
 		}
 	}
 }
+
+// The jump host's heartbeat grant names the region's partition: in China
+// and GovCloud an "arn:aws:" resource matches nothing, the agent never
+// registers and every session fails with TargetNotConnected.
+func TestJumpHostPolicyPartition(t *testing.T) {
+	for region, want := range map[string]string{
+		"ap-southeast-1": "arn:aws:ec2:ap-southeast-1:*:instance/*",
+		"cn-north-1":     "arn:aws-cn:ec2:cn-north-1:*:instance/*",
+		"us-gov-west-1":  "arn:aws-us-gov:ec2:us-gov-west-1:*:instance/*",
+	} {
+		d := network.JumpHostPolicy(region)
+		if got := d.Statement[0].Resource; got != want || d.Statement[0].Action.([]string)[0] != "ssm:UpdateInstanceInformation" {
+			t.Errorf("%s: heartbeat on %v, want %s", region, got, want)
+		}
+	}
+}

@@ -218,6 +218,13 @@ func TestJumpHost(t *testing.T) {
 	if str(lt, "imageId") != network.JumpHostImage || str(lt, "instanceType") != "t4g.nano" {
 		t.Errorf("jump host image %q type %q", str(lt, "imageId"), str(lt, "instanceType"))
 	}
+	bdm := lt.Inputs["blockDeviceMappings"].ArrayValue()
+	if len(bdm) != 1 || bdm[0].ObjectValue()["ebs"].ObjectValue()["encrypted"].StringValue() != "true" || bdm[0].ObjectValue()["deviceName"].StringValue() != "/dev/xvda" {
+		t.Errorf("jump host root volume %v: an encrypted /dev/xvda wanted", bdm)
+	}
+	if !after(m, inst, "aws:ec2/routeTableAssociation:RouteTableAssociation", "network-private-ap-southeast-1a") {
+		t.Error("the jump host launches before its subnet's NAT route: its agent cannot register")
+	}
 	if md := lt.Inputs["metadataOptions"].ObjectValue(); md["httpTokens"].StringValue() != "required" || md["httpPutResponseHopLimit"].NumberValue() != 1 {
 		t.Errorf("jump host metadata options %v: IMDSv2 with one hop wanted", md)
 	}

@@ -55,10 +55,13 @@ func (g *Gate) IssuerServed(ctx context.Context, issuerURL string) error {
 const ProbeWindow = 2 * time.Minute
 
 // Reachable tells, before the bootstrap, whether this machine has a route
-// to a private load balancer's ports. Any answer counts, a refused
-// connection too (the load balancer passes connections to targets that are
-// still booting, whose refusal comes back): only silence means no route.
-// On failure it says how to run `up` so that it has one.
+// to a private load balancer's ports. Any answer of the load balancer
+// counts, a refused connection too (it passes connections to targets that
+// are still booting, whose refusal comes back): only silence means no
+// route. A name that resolves to this machine (the hosts entry of an SSM
+// port forward) is different: there a refusal means no forward is
+// running, so every port must accept a connection. On failure it says how
+// to run `up` so that it has one.
 func (g *Gate) Reachable(ctx context.Context, host string, ports []int, howTo string) error {
 	dial := g.DialContext
 	if dial == nil {
@@ -66,13 +69,21 @@ func (g *Gate) Reachable(ctx context.Context, host string, ports []int, howTo st
 	}
 	where := fmt.Sprintf("%s (ports %s)", host, joinPorts(ports))
 	return g.loop(ctx, "a route to the private API endpoint", where, ProbeWindow, howTo, func(ctx context.Context) (bool, string) {
+		forwarded := 0
 		for _, p := range ports {
 			conn, err := dial(ctx, "tcp", net.JoinHostPort(host, fmt.Sprint(p)))
 			switch {
 			case err == nil:
+				local := isLoopback(conn.RemoteAddr())
 				_ = conn.Close()
-				return true, fmt.Sprintf("port %d answers", p)
+				if !local {
+					return true, fmt.Sprintf("port %d answers", p)
+				}
+				forwarded++
 			case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+				if remote := opAddr(err); remote != nil && isLoopback(remote) {
+					return false, fmt.Sprintf("%s resolves to this machine (%s) and nothing listens on port %d: start its port forward", host, remote, p)
+				}
 				return true, fmt.Sprintf("port %d answers (refused: its targets are still booting)", p)
 			case isNoSuchHost(err):
 				return false, fmt.Sprintf("%s does not resolve yet", host)
@@ -80,8 +91,27 @@ func (g *Gate) Reachable(ctx context.Context, host string, ports []int, howTo st
 				return false, fmt.Sprintf("port %d: %s", p, shortError(err))
 			}
 		}
+		if forwarded > 0 && forwarded == len(ports) {
+			return true, fmt.Sprintf("ports %s are forwarded from this machine", joinPorts(ports))
+		}
 		return false, "no port to probe"
 	})
+}
+
+// isLoopback reports whether a connection's remote address is this
+// machine's.
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// opAddr is the remote address a failed dial was made to, if known.
+func opAddr(err error) net.Addr {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Addr
+	}
+	return nil
 }
 
 func isNoSuchHost(err error) bool {

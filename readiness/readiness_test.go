@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -353,5 +355,65 @@ func TestContextCancelStopsTheWait(t *testing.T) {
 	err := g.APIReady(ctx, p.kubeconfigF("https://127.0.0.1:1"))
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// The probe before a private API's bootstrap: any answer of the load
+// balancer is a route, a refusal too; through an SSM port forward (the
+// name in /etc/hosts as 127.0.0.1) a refusal means no forward runs, and
+// every port must accept, so a forward of 6443 alone is not a route for
+// the bootstrap's 50000.
+func TestReachable(t *testing.T) {
+	refusedBy := func(ip string) func(context.Context, string, string) (net.Conn, error) {
+		return func(context.Context, string, string) (net.Conn, error) {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.ParseIP(ip), Port: 6443}, Err: syscall.ECONNREFUSED}
+		}
+	}
+	open := func(t *testing.T) (string, func()) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				_ = c.Close()
+			}
+		}()
+		_, port, _ := net.SplitHostPort(l.Addr().String())
+		return port, func() { _ = l.Close() }
+	}
+	probe := func(t *testing.T, dial func(context.Context, string, string) (net.Conn, error), ports []int) error {
+		var logs []string
+		g := testGate(&fakeClock{now: time.Unix(0, 0)}, &logs)
+		if dial != nil {
+			g.DialContext = dial
+		}
+		return g.Reachable(context.Background(), "127.0.0.1", ports, "three ways work")
+	}
+
+	if err := probe(t, refusedBy("10.0.1.20"), []int{6443, 50000}); err != nil {
+		t.Errorf("the load balancer's refusal is a route: %v", err)
+	}
+	err := probe(t, refusedBy("127.0.0.1"), []int{6443, 50000})
+	if err == nil || !strings.Contains(err.Error(), "resolves to this machine (127.0.0.1:6443) and nothing listens on port 6443: start its port forward") ||
+		!strings.Contains(err.Error(), "three ways work") || !strings.Contains(err.Error(), "timed out after 2m0s") {
+		t.Errorf("a refusal on this machine passed or said: %v", err)
+	}
+
+	a, closeA := open(t)
+	defer closeA()
+	b, closeB := open(t)
+	pa, _ := strconv.Atoi(a)
+	pb, _ := strconv.Atoi(b)
+	if err := probe(t, nil, []int{pa, pb}); err != nil {
+		t.Errorf("both ports forwarded: %v", err)
+	}
+	closeB()
+	if err := probe(t, nil, []int{pa, pb}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("nothing listens on port %d", pb)) {
+		t.Errorf("one port of two forwarded passed or said: %v", err)
 	}
 }
