@@ -125,3 +125,32 @@ func TestBringYourOwnVPCRejected(t *testing.T) {
 		t.Errorf("public access without public subnets: %v", err)
 	}
 }
+
+// In an existing VPC the jump host goes in the user's first private
+// subnet and forwards to the private subnets' own CIDRs (where the
+// internal load balancer's interfaces are); the stack creates no route
+// for it, so it waits for none.
+func TestJumpHostInAnExistingVPC(t *testing.T) {
+	cfg := byoConfig(t)
+	cfg["apiAccess"], cfg["ingressAccess"], cfg["jumpHost"] = "private", "private", "true"
+	lastProbes = &fakeProbes{}
+	m := &testkit.Mocks{ControlPlaneInstances: cpInstances(), VPC: testkit.HealthyVPC()}
+	evaluate(t, m, cfg)
+	inst := one(t, m, "aws:ec2/instance:Instance", "network-jump")
+	if got := str(inst, "subnetId"); got != testkit.HealthyVPCPrivateSubnets[0] {
+		t.Errorf("jump host in %q, want %s", got, testkit.HealthyVPCPrivateSubnets[0])
+	}
+	forwards := 0
+	for _, r := range m.ByType("aws:ec2/securityGroupRule:SecurityGroupRule") {
+		if str(r, "securityGroupId") != "network-jump_id" || num(r, "fromPort") == 443 {
+			continue
+		}
+		forwards++
+		if got := testkit.Strings(r.Inputs["cidrBlocks"]); !slices.Equal(got, []string{"10.20.0.0/20", "10.20.16.0/20", "10.20.32.0/20"}) {
+			t.Errorf("%s forwards to %v, not the user's private subnets", r.Name, got)
+		}
+	}
+	if forwards != 2 {
+		t.Errorf("%d forwarding rules, want 6443 and 50000", forwards)
+	}
+}
