@@ -256,12 +256,21 @@ func noUEFI(instanceType string) string {
 var xenFamilies = []string{"c3", "c4", "d2", "f1", "g2", "g3", "g3s", "h1", "i2", "i3", "m3", "m4", "p2", "p3", "r3", "r4", "t2", "x1", "x1e", "cc2", "cr1", "hs1", "hi1", "cg1"}
 
 // validateBootMode refuses, at path, an instance type that cannot boot the
-// official AMIs of talosVersion.
-func validateBootMode(path, instanceType, talosVersion string, amiOverride bool, errs *ErrorList) {
-	if amiOverride || !UEFIOnly(talosVersion) {
+// AMIs it launches: the official AMIs of talosVersion, or, when the role
+// runs an image key (built), the AMI `up` builds, which is registered UEFI
+// only whatever the version (images/ami registers as Sidero's uploader
+// does at v1.13.9).
+func validateBootMode(path, instanceType, talosVersion string, amiOverride, built bool, errs *ErrorList) {
+	if amiOverride || !built && !UEFIOnly(talosVersion) {
 		return
 	}
-	if why := noUEFI(instanceType); why != "" {
+	why := noUEFI(instanceType)
+	switch {
+	case why == "":
+	case built:
+		errs.Invalid(path, instanceType, fmt.Sprintf(
+			"the AMI `up` builds for this role's image boots UEFI only and this type is %s; use a Nitro type such as m7i.large", why))
+	default:
 		errs.Invalid(path, instanceType, fmt.Sprintf(
 			"Talos %s's official AMIs boot UEFI only and this type is %s; use a Nitro type such as m7i.large (or stay on Talos v1.12.x, whose AMIs also boot legacy BIOS)",
 			talosVersion, why))
@@ -275,14 +284,14 @@ func validateBootModes(c *Config, errs *ErrorList, skip map[string]bool) {
 		return (a == ArchAMD64 && c.AMIAMD64 != "") || (a == ArchARM64 && c.AMIARM64 != "")
 	}
 	if !skip["controlPlane"] {
-		validateBootMode("controlPlane.instanceType", c.ControlPlane.InstanceType, c.TalosVersion, override(c.ControlPlane.Arch), errs)
+		validateBootMode("controlPlane.instanceType", c.ControlPlane.InstanceType, c.TalosVersion, override(c.ControlPlane.Arch), !c.Image.IsZero(), errs)
 	}
 	if skip["workerPools"] {
 		return
 	}
 	for i, p := range c.WorkerPools {
 		for j, it := range p.InstanceTypes {
-			validateBootMode(fmt.Sprintf("workerPools[%d].instanceTypes[%d]", i, j), it, c.TalosVersion, override(p.Arch), errs)
+			validateBootMode(fmt.Sprintf("workerPools[%d].instanceTypes[%d]", i, j), it, c.TalosVersion, override(p.Arch), !c.ImageOf(p).IsZero(), errs)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -174,5 +175,26 @@ func TestEmptyBreakGlassWarnsRunningClusters(t *testing.T) {
 	_, w, _ = ParseDeployed(MapSource(kv), Deployed{})
 	if strings.Contains(strings.Join(w, "\n"), "etcdGuardSecretReaders") {
 		t.Errorf("a new stack warned: %v", w)
+	}
+}
+
+// The boot mode follows the AMI a role launches: on Talos 1.12 a Xen
+// type is fine on the official AMI (uefi-preferred) and refused where the
+// role runs an image, whose AMI `up` registers UEFI only; an explicit AMI
+// is the user's to judge.
+func TestBootModeFollowsTheAMI(t *testing.T) {
+	base := map[string]string{"talosVersion": "v1.12.11", "kubernetesVersion": "1.35.10",
+		"workerPools": `[{"name":"a","instanceTypes":["m4.large"]}]`}
+	if _, _, err := Parse(src(base)); err != nil {
+		t.Errorf("a Xen pool on Talos 1.12's official AMI: %v", err)
+	}
+	withImage := maps.Clone(base)
+	withImage["image"] = `{"extensions":["siderolabs/iscsi-tools"]}`
+	if _, _, err := Parse(src(withImage)); err == nil || !strings.Contains(err.Error(), "workerPools[0].instanceTypes[0]") {
+		t.Errorf("a Xen pool running the cluster's image on Talos 1.12: %v", err)
+	}
+	withImage["amiIdAmd64"] = "ami-0123456789abcdef0"
+	if _, _, err := Parse(src(withImage)); err != nil && strings.Contains(err.Error(), "boots UEFI only") {
+		t.Errorf("an explicit AMI is judged: %v", err)
 	}
 }
