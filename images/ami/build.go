@@ -118,6 +118,12 @@ type Builder struct {
 	// for the snapshot to complete through another run before the error
 	// stands (10 min).
 	SealedGrace time.Duration
+	// VisibleGrace is how long a snapshot StartSnapshot just made, or an
+	// AMI RegisterImage just made, may be missing from EC2's Describe
+	// calls and EBS's block writes before it counts as gone (2 min): EC2
+	// is eventually consistent, and AWS's coldsnap retries its first
+	// writes for about two minutes for the same reason.
+	VisibleGrace time.Duration
 
 	// volumeBytes overrides the image size (tests).
 	volumeBytes int64
@@ -184,6 +190,8 @@ type run struct {
 	lastAt  time.Time
 	stored  int64
 	volumes int64
+	// started is when the current snapshot's StartSnapshot answered.
+	started time.Time
 	// phaseStart is when each phase began (under mu), for the ETA.
 	phaseStart map[Phase]time.Time
 }
@@ -212,6 +220,13 @@ func (b *Builder) setup() (*client, *factory) {
 		url = images.FactoryURL
 	}
 	return c, &factory{url: url, http: factoryHTTP, c: c}
+}
+
+func (b *Builder) visibleGrace() time.Duration {
+	if b.VisibleGrace > 0 {
+		return b.VisibleGrace
+	}
+	return 2 * time.Minute
 }
 
 func (b *Builder) poll() time.Duration {
@@ -271,7 +286,7 @@ func (b *Builder) Ensure(ctx context.Context, r Request) (Result, error) {
 
 func (ru *run) ensure(ctx context.Context, r Request, arch string) (Result, error) {
 	ru.report(Progress{Phase: PhaseLookup}, true)
-	if res, found, err := ru.lookup(ctx); err != nil || found {
+	if res, found, err := ru.lookup(ctx, false); err != nil || found {
 		return res, err
 	}
 	s := r.Spec.Schematic()
@@ -300,7 +315,7 @@ func (ru *run) ensure(ctx context.Context, r Request, arch string) (Result, erro
 	var ae *apiError
 	if errors.As(err, &ae) && ae.Code == errDuplicateName {
 		// Another run registered the name first: take its AMI.
-		res, found, lerr := ru.lookup(ctx)
+		res, found, lerr := ru.lookup(ctx, true)
 		if lerr != nil {
 			return Result{}, lerr
 		}
@@ -319,8 +334,16 @@ func (ru *run) ensure(ctx context.Context, r Request, arch string) (Result, erro
 }
 
 // lookup finds the AMI by name and waits for it if it is being made.
-func (ru *run) lookup(ctx context.Context) (Result, bool, error) {
+// After RegisterImage said the name is taken (taken), the other run's AMI
+// may not be listed yet: it is looked for again for VisibleGrace.
+func (ru *run) lookup(ctx context.Context, taken bool) (Result, bool, error) {
+	start := time.Now()
 	im, found, err := ru.c.findImage(ctx, ru.name)
+	for taken && err == nil && !found && time.Since(start) <= ru.b.visibleGrace() {
+		if err = sleep(ctx, ru.b.poll()); err == nil {
+			im, found, err = ru.c.findImage(ctx, ru.name)
+		}
+	}
 	if err != nil || !found {
 		return Result{}, false, err
 	}
@@ -330,14 +353,17 @@ func (ru *run) lookup(ctx context.Context) (Result, bool, error) {
 	return Result{ImageID: im.ID}, true, nil
 }
 
-// waitImage polls the AMI until it is available.
+// waitImage polls the AMI until it is available. One RegisterImage just
+// made may not be listed yet: missing counts only after VisibleGrace.
 func (ru *run) waitImage(ctx context.Context, id string) error {
+	start := time.Now()
 	for {
 		im, found, err := ru.c.findImage(ctx, ru.name)
 		if err != nil {
 			return err
 		}
 		switch {
+		case !found && time.Since(start) <= ru.b.visibleGrace():
 		case !found:
 			return fmt.Errorf("AMI %s disappeared while it was waited for", id)
 		case im.State == "available":
@@ -387,7 +413,8 @@ func (ru *run) snapshot(ctx context.Context, dl downloaded, tags map[string]stri
 		if err != nil {
 			return "", err
 		}
-		state, _, err := ru.c.snapshotState(ctx, out.SnapshotID)
+		ru.started = time.Now()
+		state, err := ru.visibleState(ctx, out.SnapshotID)
 		if err != nil {
 			return "", err
 		}
@@ -507,7 +534,10 @@ func (ru *run) write(ctx context.Context, snapshotID string, dl downloaded) erro
 	if par <= 0 {
 		par = DefaultParallelism
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
+	// The writers' context ends at the first refused block; what comes
+	// after (waiting for another run's seal, the completion) runs on the
+	// caller's.
+	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	pool := newPool()
 	work := make(chan block, par)
@@ -524,7 +554,7 @@ func (ru *run) write(ctx context.Context, snapshotID string, dl downloaded) erro
 			for b := range work {
 				sum := sha256.Sum256(b.data)
 				progress := int(100 * b.index * images.BlockSize / ru.volumes)
-				err := ru.c.putBlock(ctx, snapshotID, b.index, b.data, sum, progress)
+				err := ru.putBlock(wctx, snapshotID, b, sum, progress)
 				pool.put(b.data)
 				if err != nil {
 					cancel(fmt.Errorf("block %d: %w", b.index, err))
@@ -539,18 +569,18 @@ func (ru *run) write(ctx context.Context, snapshotID string, dl downloaded) erro
 			}
 		}()
 	}
-	readErr := ru.blocks(ctx, dl, func(b block) error {
+	readErr := ru.blocks(wctx, dl, func(b block) error {
 		select {
 		case work <- b:
 			return nil
-		case <-ctx.Done():
+		case <-wctx.Done():
 			pool.put(b.data)
-			return context.Cause(ctx)
+			return context.Cause(wctx)
 		}
 	}, pool)
 	close(work)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := context.Cause(wctx); err != nil && !errors.Is(err, context.Canceled) {
 		return ru.refused(ctx, snapshotID, err)
 	}
 	if readErr != nil {
@@ -562,6 +592,37 @@ func (ru *run) write(ctx context.Context, snapshotID string, dl downloaded) erro
 		return ru.refused(ctx, snapshotID, err)
 	}
 	return nil
+}
+
+// putBlock writes one block. EBS may not know a snapshot for a while
+// after StartSnapshot answered (404 ResourceNotFoundException): such a
+// write is retried until VisibleGrace has passed since the start.
+func (ru *run) putBlock(ctx context.Context, snapshotID string, b block, sum [sha256.Size]byte, progress int) error {
+	for {
+		err := ru.c.putBlock(ctx, snapshotID, b.index, b.data, sum, progress)
+		var ae *apiError
+		if !errors.As(err, &ae) || ae.Status != http.StatusNotFound || time.Since(ru.started) > ru.b.visibleGrace() {
+			return err
+		}
+		if err := sleep(ctx, ru.b.poll()); err != nil {
+			return err
+		}
+	}
+}
+
+// visibleState is the state of the snapshot StartSnapshot just answered
+// with. EC2 may not list it yet: "" (no such snapshot) is asked again
+// until VisibleGrace has passed, and only then means gone.
+func (ru *run) visibleState(ctx context.Context, id string) (string, error) {
+	for {
+		state, _, err := ru.c.snapshotState(ctx, id)
+		if err != nil || state != "" || time.Since(ru.started) > ru.b.visibleGrace() {
+			return state, err
+		}
+		if err := sleep(ctx, ru.b.poll()); err != nil {
+			return "", err
+		}
+	}
 }
 
 // refused handles a write or seal EBS refused: a client error on a

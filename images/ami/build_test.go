@@ -360,3 +360,56 @@ func TestDeployerPolicyCoversTheCalls(t *testing.T) {
 		t.Errorf("China partition: %s", doc)
 	}
 }
+
+// EC2 and EBS are eventually consistent: a snapshot StartSnapshot just
+// made may be unknown to DescribeSnapshots and to the first block writes,
+// and an AMI RegisterImage just made may be missing from DescribeImages.
+// None of it is taken for a snapshot gone (which would start another one
+// under the next token and leave this one behind) or an AMI gone.
+func TestNewResourcesNotYetVisible(t *testing.T) {
+	f := newFake(t)
+	f.hideDescribes, f.hidePuts, f.hideAMI = 2, 3, 2
+	b, _ := f.builder(t)
+	res, err := b.Ensure(context.Background(), gpuRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.snapshots) != 1 || len(f.starts) != 1 || !res.Built || res.ImageID != "ami-0001" {
+		t.Errorf("%d snapshots under %d tokens, result %+v: want one, built", len(f.snapshots), len(f.starts), res)
+	}
+	f.checkSnapshot(t, res.SnapshotID)
+
+	// Past VisibleGrace an unknown snapshot is gone: the next token.
+	g := newFake(t)
+	g.hideDescribes = 1 << 30
+	b, _ = g.builder(t)
+	b.VisibleGrace = 20 * time.Millisecond
+	if _, err := b.Ensure(context.Background(), gpuRequest); err == nil || !strings.Contains(err.Error(), "no snapshot completed under") {
+		t.Errorf("a snapshot never seen: %v", err)
+	}
+}
+
+// A run whose writes EBS refuses because another run has sealed the same
+// snapshot (same image, same token) waits for that seal to complete, and
+// takes the snapshot: the refusal ended its writers, not its run.
+func TestRefusedWriteWaitsForAnotherRunsSeal(t *testing.T) {
+	f := newFake(t)
+	f.failRegister = "UnauthorizedOperation"
+	b, _ := f.builder(t)
+	if _, err := b.Ensure(context.Background(), gpuRequest); err == nil {
+		t.Fatal("first run registered")
+	}
+	// The other run has sealed it; EBS is still completing it.
+	f.mu.Lock()
+	s := f.snapshots["snap-0001"]
+	s.state, s.describes = "pending", -3
+	f.failRegister = ""
+	f.mu.Unlock()
+	res, err := b.Ensure(context.Background(), gpuRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SnapshotID != "snap-0001" || len(f.snapshots) != 1 || res.ImageID == "" {
+		t.Errorf("result %+v with %d snapshots: want the sealed one", res, len(f.snapshots))
+	}
+}

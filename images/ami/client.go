@@ -98,8 +98,12 @@ func retryable(err error) bool {
 			return true
 		}
 		switch ae.Code {
-		case "RequestThrottledException", "ThrottlingException", "Throttling", "RequestLimitExceeded", "InternalError", "Unavailable", "ServiceUnavailable":
+		case "RequestThrottledException", "ThrottlingException", "Throttling", "RequestLimitExceeded", "InternalError", "Unavailable", "ServiceUnavailable",
+			// EBS direct APIs' "Error retries": retryable though 4xx.
+			"ConcurrentLimitExceededException", "InvalidSignatureException":
 			return true
+		case "ValidationException":
+			return strings.Contains(ae.Message, "Failed to read block data")
 		}
 		return false
 	}

@@ -61,6 +61,11 @@ type fake struct {
 	registers      []url.Values
 	beforeRegister func() // runs before RegisterImage is answered
 	failRegister   string // an error code RegisterImage answers with
+
+	// Eventual consistency: a new snapshot is unknown to the first
+	// hideDescribes DescribeSnapshots and hidePuts block writes; a new
+	// AMI is missing from the first hideAMI DescribeImages.
+	hideDescribes, hidePuts, hideAMI int
 }
 
 type fakeSnapshot struct {
@@ -72,6 +77,8 @@ type fakeSnapshot struct {
 	sealed    bool
 	state     string // pending | completed | error
 	describes int
+	// hidden counts the calls that did not see it yet.
+	hiddenDescribes, hiddenPuts int
 }
 
 // aggregate is EBS's LINEAR checksum of the blocks written, computed here
@@ -95,7 +102,7 @@ func (s *fakeSnapshot) aggregate() string {
 type fakeAMI struct {
 	id, name, snapshot, state string
 	tags                      map[string]string
-	describes                 int
+	describes, hidden         int
 }
 
 // testImage is the synthetic disk: 40 blocks and 1000 bytes, where only
@@ -256,6 +263,10 @@ func (f *fake) ebs(w http.ResponseWriter, r *http.Request, path string, body []b
 			f.ebsError(w, http.StatusServiceUnavailable, "InternalServerException", "try again")
 			return
 		}
+		if s != nil && s.hiddenPuts < f.hidePuts {
+			s.hiddenPuts++
+			s = nil
+		}
 		switch {
 		case s == nil:
 			f.ebsError(w, 404, "ResourceNotFoundException", "no snapshot")
@@ -331,7 +342,9 @@ func (f *fake) ec2(w http.ResponseWriter, form url.Values) {
 			State string `xml:"imageState"`
 		}
 		var items []item
-		if a := f.amis[form.Get("Filter.1.Value.1")]; a != nil {
+		if a := f.amis[form.Get("Filter.1.Value.1")]; a != nil && a.hidden < f.hideAMI {
+			a.hidden++
+		} else if a != nil {
 			a.describes++
 			if a.state == "pending" && a.describes > 1 {
 				a.state = "available"
@@ -345,6 +358,10 @@ func (f *fake) ec2(w http.ResponseWriter, form url.Values) {
 		_, _ = w.Write(out)
 	case "DescribeSnapshots":
 		s := f.snapshots[form.Get("SnapshotId.1")]
+		if s != nil && s.hiddenDescribes < f.hideDescribes {
+			s.hiddenDescribes++
+			s = nil
+		}
 		if s == nil {
 			f.ec2Error(w, 400, "InvalidSnapshot.NotFound", "no such snapshot")
 			return
