@@ -44,6 +44,10 @@ func (n Network) Set() bool {
 // BringYourOwnVPC reports whether the stack deploys into an existing VPC.
 func (c *Config) BringYourOwnVPC() bool { return c.Network.Set() }
 
+// DeployedBefore reports whether the stack's last `up` recorded a
+// cluster (ParseDeployed): what AWS reports as in use then includes it.
+func (c *Config) DeployedBefore() bool { return c.deployed.Exists }
+
 // Resource ids as EC2 makes them: a prefix and 8 (older) or 17 hex digits.
 var (
 	vpcIDRe    = regexp.MustCompile(`^vpc-[0-9a-f]{8}([0-9a-f]{9})?$`)

@@ -514,13 +514,35 @@ func checkZones(private, all []Subnet, errs *config.ErrorList) {
 	}
 }
 
-func checkAddresses(private []Subnet, cfg *config.Config, errs *config.ErrorList) {
+// addressShortfalls are the private subnets with fewer free addresses
+// than the stack needs there, and why: the jump host (jumpHost) takes one
+// more in the first.
+func addressShortfalls(private []Subnet, cfg *config.Config) map[int]string {
 	need, how := PrivateSubnetNeed(cfg, len(private))
-	for _, s := range private {
-		if s.AvailableIPs < need {
-			errs.Invalid(s.Path, s.ID, fmt.Sprintf("AvailableIpAddressCount is %d; each private subnet needs %d (%s): a roll or a scale-up would fail to launch nodes there; "+
-				"use a larger subnet or lower workerPools[].maxSize", s.AvailableIPs, need, how))
+	out := map[int]string{}
+	for i, s := range private {
+		n, h := need, how
+		if i == 0 && cfg.JumpHost && cfg.PrivateAPI() {
+			n, h = n+1, h+" + the jump host 1"
 		}
+		if s.AvailableIPs < n {
+			out[i] = fmt.Sprintf("AvailableIpAddressCount is %d; each private subnet needs %d (%s)", s.AvailableIPs, n, h)
+		}
+	}
+	return out
+}
+
+// checkAddresses refuses a new stack's subnets that are short of
+// addresses. A running cluster's own nodes, load balancer and guard are
+// already missing from AvailableIpAddressCount, so there a shortfall is
+// only a warning (VPCWarnings): an error would block every `up` of a
+// cluster that fits.
+func checkAddresses(private []Subnet, cfg *config.Config, errs *config.ErrorList) {
+	if cfg.DeployedBefore() {
+		return
+	}
+	for i, why := range addressShortfalls(private, cfg) {
+		errs.Invalid(private[i].Path, private[i].ID, why+": a roll or a scale-up would fail to launch nodes there; use a larger subnet or lower workerPools[].maxSize")
 	}
 }
 
@@ -604,6 +626,21 @@ func VPCWarnings(d VPCDescription, cfg *config.Config) config.Warnings {
 		w.Add("network.vpcId", "%s: its DHCP option set %s has domain-name-servers %s, not AmazonProvidedDNS: the nodes resolve through those servers, which must answer the cluster endpoint's Route 53 private hosted zone, "+
 			"the %s names and the AWS API endpoints (interface endpoints' private zones included) by forwarding to the VPC's Route 53 Resolver; the preflight cannot check that",
 			d.ID, d.DHCP.ID, strings.Join(d.DHCP.DomainNameServers, ", "), DefaultDomainName(cfg.Region))
+	}
+	if cfg.DeployedBefore() {
+		var private []Subnet
+		for _, s := range d.Subnets {
+			if !s.Public && s.ReadError == "" {
+				private = append(private, s)
+			}
+		}
+		shortfalls := addressShortfalls(private, cfg)
+		for i := range private {
+			if why, ok := shortfalls[i]; ok {
+				w.Add(private[i].Path, "%s: %s, counting what this cluster already holds there as still needed (AWS's count leaves it out), so the real shortfall is smaller; "+
+					"check that a roll's surge and every pool at maxSize fit", private[i].ID, why)
+			}
+		}
 	}
 	// A pod or service range that a private route table sends elsewhere:
 	// pods could not reach those destinations.

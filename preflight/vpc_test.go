@@ -453,3 +453,48 @@ func TestExistingVPCNeedsNoNetworkQuotas(t *testing.T) {
 		}
 	}
 }
+
+// AvailableIpAddressCount leaves out what the subnet already holds: on a
+// running cluster its own nodes, load balancer and guard are missing from
+// it, so the shortfall a new stack is refused for is only a warning there
+// (an error would block every `up` of a cluster that fits). The jump host
+// takes one more address in the first private subnet.
+func TestAddressShortfallOnARunningCluster(t *testing.T) {
+	v := testkit.HealthyVPC()
+	first := testkit.HealthyVPCPrivateSubnets[0]
+	s := v.Subnets[first]
+	s.AvailableIPs = 24 // the HA stack's need per subnet, exactly
+	v.Subnets[first] = s
+
+	cfg := byoConfig(t, nil)
+	d, _ := describe(t, v, cfg)
+	if errs := preflight.CheckVPC(d, cfg); errs != nil {
+		t.Fatalf("24 free of 24 needed: %v", errs.Strings())
+	}
+	jump := byoConfig(t, map[string]string{"apiAccess": "private", "ingressAccess": "private", "jumpHost": "true"})
+	errs := preflight.CheckVPC(d, jump).Strings()
+	if len(errs) != 1 || !strings.Contains(errs[0], "network.privateSubnetIds[0]") || !strings.Contains(errs[0], "needs 25 (") || !strings.Contains(errs[0], "+ the jump host 1)") {
+		t.Errorf("with the jump host: %v", errs)
+	}
+
+	raw, err := testkit.LoadStackFile("../Pulumi.ha.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw["adminCidrs"] = `["203.0.113.10/32"]`
+	delete(raw, "azCount")
+	delete(raw, "natStrategy")
+	raw["network"] = `{"vpcId":"` + v.ID + `","privateSubnetIds":["` + strings.Join(testkit.HealthyVPCPrivateSubnets, `","`) + `"],"publicSubnetIds":["` + strings.Join(testkit.HealthyVPCPublicSubnets, `","`) + `"]}`
+	raw["apiAccess"], raw["ingressAccess"], raw["jumpHost"] = "private", "private", "true"
+	running, _, err := config.ParseDeployed(config.MapSource(raw), config.Deployed{Exists: true, TalosVersion: "v1.13.13", KubernetesVersion: "1.36.3", ClusterEndpoint: "https://api.prod.talos.internal:6443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := preflight.CheckVPC(d, running); errs != nil {
+		t.Errorf("a running cluster's shortfall is an error: %v", errs.Strings())
+	}
+	w := preflight.VPCWarnings(d, running)
+	if len(w) != 1 || !strings.Contains(w[0], "network.privateSubnetIds[0]") || !strings.Contains(w[0], "AWS's count leaves it out") {
+		t.Errorf("a running cluster's shortfall: warnings %v", w)
+	}
+}
