@@ -263,7 +263,9 @@ func NoNATEndpoints(cfg *config.Config) []EndpointNeed {
 	add("sts", false, when(cfg.WorkloadIdentity && (ebs || nth || ca || len(cfg.ServiceAccountRoles) > 0),
 		"pods with workload identity: AssumeRoleWithWebIdentity at the regional endpoint (the pod identity webhook sets AWS_STS_REGIONAL_ENDPOINTS)"))
 	add("secretsmanager", false, "etcd guard Lambda, its talosconfig (etcdguard/lambda/main.go)")
-	add("ssm", false, "etcd guard Lambda, its suspects parameter (etcdguard/lambda/main.go)")
+	jump := when(cfg.JumpHost && cfg.PrivateAPI(), "the jump host's SSM agent, its heartbeat (network/jumphost.go JumpHostPolicy)")
+	add("ssm", false, "etcd guard Lambda, its suspects parameter (etcdguard/lambda/main.go)", jump)
+	add("ssmmessages", false, when(jump != "", "the jump host's SSM agent, its session channels (network/jumphost.go JumpHostPolicy)"))
 	add("monitoring", false, "etcd guard Lambda, PutMetricData (etcdguard/lambda/main.go)")
 	cpECR, workersECR := cfg.RunsExtension(images.ECRCredentialProvider)
 	ecr := when(cpECR || workersECR, "nodes running the ECR credential provider extension: its registry token (compute/iam.go AddECRPullPermissions)")

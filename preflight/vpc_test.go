@@ -16,6 +16,7 @@ import (
 	"github.com/talos-aws/talos-aws/drain"
 	"github.com/talos-aws/talos-aws/etcdguard"
 	"github.com/talos-aws/talos-aws/internal/iampolicy"
+	"github.com/talos-aws/talos-aws/network"
 	"github.com/talos-aws/talos-aws/preflight"
 	"github.com/talos-aws/talos-aws/testkit"
 )
@@ -386,7 +387,8 @@ func TestSharedSubnetTags(t *testing.T) {
 // the caller's behalf.
 func TestNoNATEndpointsCoverThePolicies(t *testing.T) {
 	// Every grant on: the nodes run the ECR credential provider too.
-	cfg := byoConfig(t, map[string]string{"image": `{"extensions":["siderolabs/ecr-credential-provider"]}`})
+	cfg := byoConfig(t, map[string]string{"image": `{"extensions":["siderolabs/ecr-credential-provider"]}`,
+		"apiAccess": "private", "ingressAccess": "private", "jumpHost": "true"})
 	region := cfg.Region
 	addons := config.AddonsFor(cfg.KubernetesVersion)
 	docs := []iampolicy.Document{
@@ -397,12 +399,14 @@ func TestNoNATEndpointsCoverThePolicies(t *testing.T) {
 		etcdguard.Policy(etcdguard.ARNs{Region: region, Secret: "arn:aws:secretsmanager:x", Key: "arn:aws:kms:x", Parameter: "arn:aws:ssm:x", LogGroup: "arn:aws:logs:x"}),
 		drain.HandlerPolicy("arn:aws:sqs:x", []string{"arn:aws:autoscaling:x"}),
 		backups.WriterPolicy("arn:aws:s3:::b", "arn:aws:kms:x", cfg.ClusterName),
+		network.JumpHostPolicy(region),
 	}
 	// IAM prefix to endpoint service; "" for actions AWS performs for the
 	// caller (KMS through EBS, S3 and Secrets Manager) or that the Lambda
 	// service runs itself (network interfaces, logs).
 	endpointOf := map[string]string{"ec2": "ec2", "elasticloadbalancing": "elasticloadbalancing", "autoscaling": "autoscaling",
-		"sqs": "sqs", "secretsmanager": "secretsmanager", "ssm": "ssm", "cloudwatch": "monitoring", "s3": "s3", "kms": "", "logs": "", "ecr": "ecr.api"}
+		"sqs": "sqs", "secretsmanager": "secretsmanager", "ssm": "ssm", "cloudwatch": "monitoring", "s3": "s3", "kms": "", "logs": "", "ecr": "ecr.api",
+		"ssmmessages": "ssmmessages"}
 	have := map[string]bool{}
 	for _, n := range preflight.NoNATEndpoints(cfg) {
 		have[n.Service] = true
