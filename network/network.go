@@ -578,15 +578,32 @@ func existingVPC(ctx *pulumi.Context, name string, args Args, parent pulumi.Reso
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
+		tag := func(k string, opts ...pulumi.ResourceOption) (*ec2.Tag, error) {
+			return ec2.NewTag(ctx, fmt.Sprintf("%s-%s-%s", name, id, tagResourceKey(k)), &ec2.TagArgs{
+				ResourceId: pulumi.String(id), Key: pulumi.String(k), Value: pulumi.String(e.SubnetTags[id][k]),
+			}, append([]pulumi.ResourceOption{parent}, opts...)...)
+		}
+		// The list of what the stack adds goes first: a failed `up` leaves
+		// no tag of its own that the subnet does not name
+		// (preflight.SharedSubnetTags).
+		var after []pulumi.ResourceOption
+		marker := tagkeys.AddedTags(args.ClusterName)
+		if _, ok := e.SubnetTags[id][marker]; ok {
+			m, err := tag(marker)
+			if err != nil {
+				return nil, err
+			}
+			after = append(after, pulumi.DependsOn([]pulumi.Resource{m}))
+		}
 		keys := make([]string, 0, len(e.SubnetTags[id]))
 		for k := range e.SubnetTags[id] {
-			keys = append(keys, k)
+			if k != marker {
+				keys = append(keys, k)
+			}
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if _, err := ec2.NewTag(ctx, fmt.Sprintf("%s-%s-%s", name, id, tagResourceKey(k)), &ec2.TagArgs{
-				ResourceId: pulumi.String(id), Key: pulumi.String(k), Value: pulumi.String(e.SubnetTags[id][k]),
-			}, parent); err != nil {
+			if _, err := tag(k, after...); err != nil {
 				return nil, err
 			}
 		}

@@ -679,12 +679,16 @@ const (
 // SharedSubnetTags are the tags the stack puts on each existing subnet, by
 // subnet ID, for one ec2.Tag resource per key (which changes nothing else
 // on the subnet and deletes its key on destroy): this cluster's tag with
-// value "shared" (the subnet is not the cluster's to delete), and the
+// value "shared" (the subnet is not the cluster's to delete) and the
 // subnet's role tag (kubernetes.io/role/internal-elb on private subnets,
-// kubernetes.io/role/elb on public ones) unless the VPC's owner already
-// set it, whatever its value (the CCM looks at the key only). added is
-// what the stack's last `up` added (this function's result then, nil on a
-// first `up`): a role tag it added is present now and stays managed, one
+// kubernetes.io/role/elb on public ones), each unless the VPC's owner
+// already set it, whatever its value (the CCM looks at the key only, and
+// takes a subnet tagged "shared" for this cluster as the stack would tag
+// it); and tagkeys.AddedTags, listing the keys it adds (space-separated:
+// the characters AWS allows in tag values everywhere have no comma). A key is the
+// stack's when that list on the subnet, or added (what the stack's last
+// `up` recorded; nil on a first `up`), names it: a tag the stack added is
+// present on later runs and stays managed, even after a failed `up`; one
 // the owner set is never taken over, so destroy removes only what the
 // stack added.
 func SharedSubnetTags(d VPCDescription, clusterName string, added map[string]map[string]string) map[string]map[string]string {
@@ -699,15 +703,29 @@ func SharedSubnetTags(d VPCDescription, clusterName string, added map[string]map
 }
 
 func subnetTagsToAdd(s Subnet, clusterName string, added map[string]string) map[string]string {
-	tags := map[string]string{tagkeys.Cluster(clusterName): "shared"}
+	marker := tagkeys.AddedTags(clusterName)
+	ours := map[string]bool{}
+	for k := range added {
+		ours[k] = true
+	}
+	for _, k := range strings.Fields(s.Tags[marker]) {
+		ours[k] = true
+	}
 	role := RoleInternalELBTag
 	if s.Public {
 		role = RoleELBTag
 	}
-	_, present := s.Tags[role]
-	_, ours := added[role]
-	if !present || ours {
-		tags[role] = "1"
+	tags := map[string]string{}
+	var keys []string
+	for k, v := range map[string]string{tagkeys.Cluster(clusterName): "shared", role: "1"} {
+		if _, present := s.Tags[k]; !present || ours[k] {
+			tags[k] = v
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		slices.Sort(keys)
+		tags[marker] = strings.Join(keys, " ")
 	}
 	return tags
 }

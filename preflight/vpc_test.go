@@ -252,7 +252,7 @@ func TestCheckVPCEveryError(t *testing.T) {
 					s.Tags[strings.Repeat("k", i+1)] = "v"
 				}
 			})
-		}, nil, []string{`network.privateSubnetIds[2]: Invalid value: "` + priv(2) + `": has 49 tags; with the 2 this stack adds it would have 51, over AWS's 50 per resource`}},
+		}, nil, []string{`network.privateSubnetIds[2]: Invalid value: "` + priv(2) + `": has 49 tags; with the 3 this stack adds it would have 52, over AWS's 50 per resource`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := testkit.HealthyVPC()
@@ -347,21 +347,26 @@ func TestVPCWarnings(t *testing.T) {
 	}
 }
 
-// The tags the stack adds: its cluster tag everywhere, a role tag only
-// where the VPC's owner has none, and on the next `up` the role tags it
-// added itself are still its own.
+// The tags the stack adds: its cluster tag and a role tag, each only where
+// the VPC's owner has none, and the list of what it added (first, on the
+// subnet); on the next `up` what it added is still its own, whether its
+// outputs recorded it or, after a failed `up`, only the list did; what the
+// owner set, the cluster tag included, is never taken over, so destroy
+// leaves it.
 func TestSharedSubnetTags(t *testing.T) {
 	cfg := byoConfig(t, nil)
 	d, _ := describe(t, testkit.HealthyVPC(), cfg)
 	first := preflight.SharedSubnetTags(d, cfg.ClusterName, nil)
+	const marker = "talos-aws/prod/added-tags"
 	for _, id := range testkit.HealthyVPCPrivateSubnets {
-		if want := map[string]string{"kubernetes.io/cluster/prod": "shared", "kubernetes.io/role/internal-elb": "1"}; !reflect.DeepEqual(first[id], want) {
+		if want := map[string]string{"kubernetes.io/cluster/prod": "shared", "kubernetes.io/role/internal-elb": "1",
+			marker: "kubernetes.io/cluster/prod kubernetes.io/role/internal-elb"}; !reflect.DeepEqual(first[id], want) {
 			t.Errorf("%s: %v, want %v", id, first[id], want)
 		}
 	}
 	for _, id := range testkit.HealthyVPCPublicSubnets {
 		// HealthyVPC's owner tagged the public subnets kubernetes.io/role/elb.
-		if want := map[string]string{"kubernetes.io/cluster/prod": "shared"}; !reflect.DeepEqual(first[id], want) {
+		if want := map[string]string{"kubernetes.io/cluster/prod": "shared", marker: "kubernetes.io/cluster/prod"}; !reflect.DeepEqual(first[id], want) {
 			t.Errorf("%s: %v, want %v", id, first[id], want)
 		}
 	}
@@ -376,9 +381,43 @@ func TestSharedSubnetTags(t *testing.T) {
 	if second := preflight.SharedSubnetTags(d2, cfg.ClusterName, first); !reflect.DeepEqual(second, first) {
 		t.Errorf("second up manages %v, first %v", second, first)
 	}
-	// Without the record, a present role tag is the owner's.
-	if again := preflight.SharedSubnetTags(d2, cfg.ClusterName, nil); again[testkit.HealthyVPCPrivateSubnets[0]]["kubernetes.io/role/internal-elb"] != "" {
-		t.Errorf("took over a role tag it did not add: %v", again)
+	// A failed first `up` recorded nothing: the list on the subnet says
+	// the tags are the stack's, so the next run keeps them (no delete and
+	// re-add).
+	if again := preflight.SharedSubnetTags(d2, cfg.ClusterName, nil); !reflect.DeepEqual(again, first) {
+		t.Errorf("after a failed first up: %v, want %v", again, first)
+	}
+	// A stack deployed before the list existed: its record says what it
+	// added; the list is added beside.
+	old := testkit.HealthyVPC()
+	for id, tags := range first {
+		s := old.Subnets[id]
+		for k, val := range tags {
+			if k != marker {
+				s.Tags[k] = val
+			}
+		}
+		old.Subnets[id] = s
+	}
+	d3, _ := describe(t, old, cfg)
+	recorded := map[string]map[string]string{}
+	for id, tags := range first {
+		recorded[id] = maps.Clone(tags)
+		delete(recorded[id], marker)
+	}
+	if kept := preflight.SharedSubnetTags(d3, cfg.ClusterName, recorded); !reflect.DeepEqual(kept, first) {
+		t.Errorf("an earlier stack's tags: %v, want %v", kept, first)
+	}
+	// The owner's own tags, the cluster's included: nothing to add on
+	// that subnet, not even the list.
+	owned := testkit.HealthyVPC()
+	priv0 := testkit.HealthyVPCPrivateSubnets[0]
+	s := owned.Subnets[priv0]
+	s.Tags["kubernetes.io/cluster/prod"], s.Tags["kubernetes.io/role/internal-elb"] = "shared", "1"
+	owned.Subnets[priv0] = s
+	d4, _ := describe(t, owned, cfg)
+	if got := preflight.SharedSubnetTags(d4, cfg.ClusterName, nil)[priv0]; len(got) != 0 {
+		t.Errorf("took over the owner's tags: %v", got)
 	}
 }
 

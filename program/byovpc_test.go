@@ -49,6 +49,18 @@ func TestBringYourOwnVPC(t *testing.T) {
 			t.Errorf("private subnet %s tagged %v", id, tags[id])
 		}
 	}
+	// Each subnet lists what the stack adds to it, and the list is tagged
+	// before the rest: a failed `up` leaves no tag the list does not name.
+	for _, tg := range m.ByType("aws:ec2/tag:Tag") {
+		id, key := str(tg, "resourceId"), str(tg, "key")
+		marker := "network-" + id + "-talos-aws-prod-added-tags"
+		if key != "talos-aws/prod/added-tags" && !dependsOn(tg, "aws:ec2/tag:Tag", marker) {
+			t.Errorf("%s (%s) is not tagged after %s", tg.Name, key, marker)
+		}
+		if key != "talos-aws/prod/added-tags" && !slices.Contains(strings.Fields(tags[id]["talos-aws/prod/added-tags"]), key) {
+			t.Errorf("%s: %s is not in the subnet's list %q", id, key, tags[id]["talos-aws/prod/added-tags"])
+		}
+	}
 	for _, id := range testkit.HealthyVPCPublicSubnets {
 		// The owner set the public role tag: the stack does not take it over.
 		if tags[id]["kubernetes.io/cluster/prod"] != "shared" || tags[id]["kubernetes.io/role/elb"] != "" {

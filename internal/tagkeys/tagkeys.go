@@ -33,3 +33,9 @@ const CIAccess = "talos-aws-ci-access"
 // role of the stack may tag an existing group, so none can lift it. No
 // "/": it is also kept off instance tags, where metadata tags forbid it.
 const Guarded = "talos-aws-guarded"
+
+// AddedTags is, on each subnet of an existing VPC, the keys of the tags
+// this cluster's stack added there, space-separated. It is created before
+// them, so what a failed `up` added is known to the next run, which that
+// run's stack outputs (written only at the end) are not.
+func AddedTags(cluster string) string { return "talos-aws/" + cluster + "/added-tags" }
