@@ -24,6 +24,16 @@ import (
 // byoConfig is the HA example stack deployed into testkit.HealthyVPC.
 func byoConfig(t *testing.T, extra map[string]string) *config.Config {
 	t.Helper()
+	cfg, _, err := config.Parse(config.MapSource(byoRaw(t, extra)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// byoRaw is byoConfig's configuration before parsing.
+func byoRaw(t *testing.T, extra map[string]string) map[string]string {
+	t.Helper()
 	raw, err := testkit.LoadStackFile("../Pulumi.ha.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -38,11 +48,7 @@ func byoConfig(t *testing.T, extra map[string]string) *config.Config {
 	}
 	raw["network"] = string(n)
 	maps.Copy(raw, extra)
-	cfg, _, err := config.Parse(config.MapSource(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return raw
 }
 
 // describe runs DescribeVPC under the mocks against v.
@@ -520,15 +526,7 @@ func TestAddressShortfallOnARunningCluster(t *testing.T) {
 		t.Errorf("with the jump host: %v", errs)
 	}
 
-	raw, err := testkit.LoadStackFile("../Pulumi.ha.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw["adminCidrs"] = `["203.0.113.10/32"]`
-	delete(raw, "azCount")
-	delete(raw, "natStrategy")
-	raw["network"] = `{"vpcId":"` + v.ID + `","privateSubnetIds":["` + strings.Join(testkit.HealthyVPCPrivateSubnets, `","`) + `"],"publicSubnetIds":["` + strings.Join(testkit.HealthyVPCPublicSubnets, `","`) + `"]}`
-	raw["apiAccess"], raw["ingressAccess"], raw["jumpHost"] = "private", "private", "true"
+	raw := byoRaw(t, map[string]string{"apiAccess": "private", "ingressAccess": "private", "jumpHost": "true"})
 	running, _, err := config.ParseDeployed(config.MapSource(raw), config.Deployed{Exists: true, TalosVersion: "v1.13.13", KubernetesVersion: "1.36.3", ClusterEndpoint: "https://api.prod.talos.internal:6443"})
 	if err != nil {
 		t.Fatal(err)
