@@ -337,13 +337,13 @@ func (ru *run) ensure(ctx context.Context, r Request, arch string) (Result, erro
 // After RegisterImage said the name is taken (taken), the other run's AMI
 // may not be listed yet: it is looked for again for VisibleGrace.
 func (ru *run) lookup(ctx context.Context, taken bool) (Result, bool, error) {
-	start := time.Now()
-	im, found, err := ru.c.findImage(ctx, ru.name)
-	for taken && err == nil && !found && time.Since(start) <= ru.b.visibleGrace() {
-		if err = sleep(ctx, ru.b.poll()); err == nil {
-			im, found, err = ru.c.findImage(ctx, ru.name)
-		}
-	}
+	var im image
+	var found bool
+	err := ru.whileUnseen(ctx, time.Now(), func() (bool, error) {
+		var err error
+		im, found, err = ru.c.findImage(ctx, ru.name)
+		return taken && err == nil && !found, err
+	})
 	if err != nil || !found {
 		return Result{}, false, err
 	}
@@ -594,14 +594,14 @@ func (ru *run) write(ctx context.Context, snapshotID string, dl downloaded) erro
 	return nil
 }
 
-// putBlock writes one block. EBS may not know a snapshot for a while
-// after StartSnapshot answered (404 ResourceNotFoundException): such a
-// write is retried until VisibleGrace has passed since the start.
-func (ru *run) putBlock(ctx context.Context, snapshotID string, b block, sum [sha256.Size]byte, progress int) error {
+// whileUnseen calls try until it says the resource is seen (unseen false),
+// or VisibleGrace has passed since since, pausing PollInterval between
+// calls: EC2 and EBS may not show what was just made. It returns try's
+// last error, or the pause's.
+func (ru *run) whileUnseen(ctx context.Context, since time.Time, try func() (unseen bool, err error)) error {
 	for {
-		err := ru.c.putBlock(ctx, snapshotID, b.index, b.data, sum, progress)
-		var ae *apiError
-		if !errors.As(err, &ae) || ae.Status != http.StatusNotFound || time.Since(ru.started) > ru.b.visibleGrace() {
+		unseen, err := try()
+		if !unseen || time.Since(since) > ru.b.visibleGrace() {
 			return err
 		}
 		if err := sleep(ctx, ru.b.poll()); err != nil {
@@ -610,19 +610,28 @@ func (ru *run) putBlock(ctx context.Context, snapshotID string, b block, sum [sh
 	}
 }
 
+// putBlock writes one block. EBS may not know a snapshot for a while
+// after StartSnapshot answered (404 ResourceNotFoundException): such a
+// write is retried until VisibleGrace has passed since the start.
+func (ru *run) putBlock(ctx context.Context, snapshotID string, b block, sum [sha256.Size]byte, progress int) error {
+	return ru.whileUnseen(ctx, ru.started, func() (bool, error) {
+		err := ru.c.putBlock(ctx, snapshotID, b.index, b.data, sum, progress)
+		var ae *apiError
+		return errors.As(err, &ae) && ae.Status == http.StatusNotFound, err
+	})
+}
+
 // visibleState is the state of the snapshot StartSnapshot just answered
 // with. EC2 may not list it yet: "" (no such snapshot) is asked again
 // until VisibleGrace has passed, and only then means gone.
 func (ru *run) visibleState(ctx context.Context, id string) (string, error) {
-	for {
-		state, _, err := ru.c.snapshotState(ctx, id)
-		if err != nil || state != "" || time.Since(ru.started) > ru.b.visibleGrace() {
-			return state, err
-		}
-		if err := sleep(ctx, ru.b.poll()); err != nil {
-			return "", err
-		}
-	}
+	var state string
+	err := ru.whileUnseen(ctx, ru.started, func() (bool, error) {
+		var err error
+		state, _, err = ru.c.snapshotState(ctx, id)
+		return err == nil && state == "", err
+	})
+	return state, err
 }
 
 // refused handles a write or seal EBS refused: a client error on a
