@@ -266,23 +266,17 @@ func (t *Talos) Bootstrap(ctx *pulumi.Context, name string, args BootstrapArgs) 
 	// register them and pass two health checks, so 20 minutes.
 	// With a private API the bootstrap, the kubeconfig and the waits all go
 	// through the internal load balancer: probe the route first.
-	var endpoint pulumi.StringOutput
-	if args.JumpHostID == (pulumi.StringOutput{}) {
-		endpoint = t.args.APIHost.ApplyTWithContext(ctx.Context(), func(c context.Context, h string) (string, error) {
-			if args.Reachable == nil {
-				return h, nil
-			}
-			return h, args.Reachable(c, h, "")
-		}).(pulumi.StringOutput)
-	} else {
-		endpoint = pulumi.All(t.args.APIHost, args.JumpHostID).ApplyTWithContext(ctx.Context(), func(c context.Context, v []any) (string, error) {
-			h := v[0].(string)
-			if args.Reachable == nil {
-				return h, nil
-			}
-			return h, args.Reachable(c, h, v[1].(string))
-		}).(pulumi.StringOutput)
+	jump := args.JumpHostID
+	if jump == (pulumi.StringOutput{}) {
+		jump = pulumi.String("").ToStringOutput()
 	}
+	endpoint := pulumi.All(t.args.APIHost, jump).ApplyTWithContext(ctx.Context(), func(c context.Context, v []any) (string, error) {
+		h := v[0].(string)
+		if args.Reachable == nil {
+			return h, nil
+		}
+		return h, args.Reachable(c, h, v[1].(string))
+	}).(pulumi.StringOutput)
 	t.BootstrapResource, err = machine.NewBootstrap(ctx, name+"-bootstrap", &machine.BootstrapArgs{
 		Node:                t.BootstrapNode,
 		Endpoint:            endpoint,
