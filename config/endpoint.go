@@ -68,6 +68,10 @@ func (c *Config) PrivateAPI() bool { return c.APIAccess == AccessPrivate }
 // balancer only.
 func (c *Config) PrivateIngress() bool { return c.IngressAccess == AccessPrivate }
 
+// HasJumpHost reports whether the stack runs its SSM jump host: jumpHost
+// with a private API (validation refuses it with a public one).
+func (c *Config) HasJumpHost() bool { return c.JumpHost && c.PrivateAPI() }
+
 // NeedsPublicLB reports whether anything is served on a public load
 // balancer.
 func (c *Config) NeedsPublicLB() bool { return !c.PrivateAPI() || !c.PrivateIngress() }

@@ -149,7 +149,7 @@ func EstimateCost(cfg *config.Config, azCount int, t PriceTable) Estimate {
 	if ips := nats + publicNLBIPs; ips > 0 {
 		add(ItemIPv4, fmt.Sprintf("%d × %s (%d NAT, %d public NLB)", ips, money(t.PublicIPv4Hour*h), nats, publicNLBIPs), float64(ips)*round2(t.PublicIPv4Hour*h))
 	}
-	if cfg.JumpHost && cfg.PrivateAPI() {
+	if cfg.HasJumpHost() {
 		e.Unpriced = append(e.Unpriced, "the jump host (1 × t4g.nano and its root volume)")
 	}
 

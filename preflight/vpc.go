@@ -263,7 +263,7 @@ func NoNATEndpoints(cfg *config.Config) []EndpointNeed {
 	add("sts", false, when(cfg.WorkloadIdentity && (ebs || nth || ca || len(cfg.ServiceAccountRoles) > 0),
 		"pods with workload identity: AssumeRoleWithWebIdentity at the regional endpoint (the pod identity webhook sets AWS_STS_REGIONAL_ENDPOINTS)"))
 	add("secretsmanager", false, "etcd guard Lambda, its talosconfig (etcdguard/lambda/main.go)")
-	jump := when(cfg.JumpHost && cfg.PrivateAPI(), "the jump host's SSM agent, its heartbeat (network/jumphost.go JumpHostPolicy)")
+	jump := when(cfg.HasJumpHost(), "the jump host's SSM agent, its heartbeat (network/jumphost.go JumpHostPolicy)")
 	add("ssm", false, "etcd guard Lambda, its suspects parameter (etcdguard/lambda/main.go)", jump)
 	add("ssmmessages", false, when(jump != "", "the jump host's SSM agent, its session channels (network/jumphost.go JumpHostPolicy)"))
 	add("monitoring", false, "etcd guard Lambda, PutMetricData (etcdguard/lambda/main.go)")
@@ -524,7 +524,7 @@ func addressShortfalls(private []Subnet, cfg *config.Config) map[int]string {
 	out := map[int]string{}
 	for i, s := range private {
 		n, h := need, how
-		if i == 0 && cfg.JumpHost && cfg.PrivateAPI() {
+		if i == 0 && cfg.HasJumpHost() {
 			n, h = n+1, h+" + the jump host 1"
 		}
 		if s.AvailableIPs < n {

@@ -145,7 +145,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 		PrivateAPI:   cfg.PrivateAPI(), PrivateIngress: cfg.PrivateIngress(),
 		StableZone: stableZone(cfg), PublicName: cfg.Endpoint.PublicName, PublicZoneID: cfg.Endpoint.PublicZoneID,
 		Existing: existingVPC(cfg, checked),
-		JumpHost: cfg.JumpHost, Region: cfg.Region,
+		JumpHost: cfg.HasJumpHost(), Region: cfg.Region,
 	}, withAWS)
 	if err != nil {
 		return nil, err
@@ -266,7 +266,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 			help := readiness.PrivateAccessHelp(cfg.Region, host, network.JumpHostCommands(cfg.Region, jumpHost, host), managed)
 			return probes.Reachable(c, host, []int{ports.KubeAPI, ports.TalosAPI}, help)
 		}
-		if cfg.JumpHost {
+		if cfg.HasJumpHost() {
 			// The advice names the jump host's instance: a failed `up`
 			// exports no output to read it from.
 			boot.JumpHostID = net.JumpHostID
@@ -347,7 +347,7 @@ func Program(ctx *pulumi.Context, d Deps) (map[string]pulumi.Output, error) {
 	if !cfg.PrivateAPI() {
 		outputs["publicEndpoint"] = tal.PublicEndpoint
 	}
-	if cfg.JumpHost {
+	if cfg.HasJumpHost() {
 		// The port forwards to the internal load balancer, with this
 		// jump host's ID, and the hosts entry.
 		outputs["jumpHostId"] = net.JumpHostID
